@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "measurement/eventlog.hpp"
+#include "measurement/rtmr.hpp"
+
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
+#include "tests/unit/measurement/test_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace cvm::measure {
+namespace {
+
+using test::put_le;
+using test::put_string;
+
+// A minimal TDVF-style log: Spec ID (SHA-384 only), then `events`.
+struct SyntheticEvent
+{
+  std::uint32_t mr;
+  std::uint32_t type;
+  std::vector<std::byte> digest;
+  std::string data;
+};
+
+std::vector<std::byte>
+make_log(const std::vector<SyntheticEvent>& events, std::uint32_t first_mr = 0)
+{
+  std::vector<std::byte> out;
+  put_le(out, first_mr, 4);
+  put_le(out, event_type::k_no_action, 4);
+  out.resize(out.size() + 20);
+  std::vector<std::byte> spec;
+  put_string(spec, "Spec ID Event03");
+  spec.push_back(std::byte{0});
+  put_le(spec, 0, 4);
+  put_le(spec, 0, 1);
+  put_le(spec, 2, 1);
+  put_le(spec, 0, 1);
+  put_le(spec, 2, 1);
+  put_le(spec, 1, 4);
+  put_le(spec, k_alg_sha384, 2);
+  put_le(spec, 48, 2);
+  put_le(spec, 0, 1);
+  put_le(out, spec.size(), 4);
+  out.insert(out.end(), spec.begin(), spec.end());
+  for (const auto& e : events) {
+    put_le(out, e.mr, 4);
+    put_le(out, e.type, 4);
+    put_le(out, 1, 4);
+    put_le(out, k_alg_sha384, 2);
+    out.insert(out.end(), e.digest.begin(), e.digest.end());
+    put_le(out, e.data.size(), 4);
+    put_string(out, e.data);
+  }
+  return out;
+}
+
+std::vector<std::byte>
+digest_of(std::string_view s)
+{
+  const auto d = crypto::sha384(as_bytes(s));
+  return {d.begin(), d.end()};
+}
+
+TEST(EventLog, ParsesSyntheticLogAndReplaysIntoRegisterOfMrIndex)
+{
+  auto log_bytes = make_log({{1, event_type::k_efi_action, digest_of("a"), "a"},
+                             {3, event_type::k_no_action, digest_of("x"), "noop"},
+                             {2, event_type::k_separator, digest_of("b"), "b"}});
+  log_bytes.resize(log_bytes.size() + 100, std::byte{0xff});
+  const auto log = parse_event_log(log_bytes);
+  ASSERT_EQ(log.events.size(), 4U);
+  EXPECT_EQ(log.algorithms.size(), 1U);
+  EXPECT_EQ(log.events[1].mr_index, 1U);
+  EXPECT_EQ(describe_event(log.events[1]), "a");
+  const auto bank = replay(log);
+
+  RtmrBank expected;
+  expected.extend(0, digest_of("a"));
+  expected.extend(1, digest_of("b"));
+  EXPECT_EQ(bank.values(), expected.values());
+  // EV_NO_ACTION in RTMR2 is not extended.
+  EXPECT_EQ(to_hex(bank.value(2)), std::string(96, '0'));
+}
+
+TEST(EventLog, StopsAtZeroPadding)
+{
+  auto log_bytes = make_log({{1, event_type::k_efi_action, digest_of("a"), "a"}});
+  log_bytes.resize(log_bytes.size() + 4096, std::byte{0});
+  const auto log = parse_event_log(log_bytes);
+  EXPECT_EQ(log.events.size(), 2U);
+  EXPECT_LT(log.end_offset, log_bytes.size());
+}
+
+TEST(EventLog, RejectsMissingSpecIdEvent)
+{
+  auto log_bytes = make_log({});
+  log_bytes[32] = std::byte{'X'};
+  EXPECT_THROW(parse_event_log(log_bytes), Error);
+}
+
+TEST(EventLog, RejectsUndeclaredAlgorithm)
+{
+  auto log_bytes = make_log({{1, event_type::k_efi_action, digest_of("a"), "a"}});
+  // The first event2 record's algorithm id follows mr, type and count.
+  const std::size_t alg_at = 32 + 33 + 12;
+  log_bytes[alg_at] = std::byte{0x0b};
+  try {
+    parse_event_log(log_bytes);
+    FAIL() << "expected cvm::Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::input);
+    EXPECT_NE(std::string(e.what()).find("not declared"), std::string::npos) << e.what();
+  }
+}
+
+TEST(EventLog, ReplayRejectsMrIndexOutOfRange)
+{
+  const auto log = parse_event_log(make_log({{5, event_type::k_efi_action, digest_of("a"), "a"}}));
+  EXPECT_THROW(replay(log), Error);
+}
+
+TEST(EventLog, FirstRecordMayUseMrIndexOne)
+{
+  const auto log = parse_event_log(make_log({}, 1));
+  EXPECT_EQ(log.events.size(), 1U);
+  EXPECT_EQ(to_hex(replay(log).value(0)), std::string(96, '0'));
+}
+
+// Conformance: Trustee's three real CCEL logs replay to the RTMRs its own
+// unit test expects, and every extending event matches its parse.
+TEST(EventLogConformance, ReplayGivesExpectedRtmrsAndPerEventDigests)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const auto expected = test::read_json(dir / "expected.json");
+  ASSERT_TRUE(expected.contains("ccel_replay"));
+  for (const auto& entry : expected["ccel_replay"]) {
+    const std::string file = entry["file"].get<std::string>();
+    SCOPED_TRACE(file);
+    const auto bytes = fs::read_file(dir / file);
+    const auto log = parse_event_log(bytes);
+    const auto bank = replay(log);
+    for (std::size_t i = 0; i < k_rtmr_count; ++i) {
+      EXPECT_EQ(to_hex(bank.value(i)), entry["rtmr"][i].get<std::string>()) << "RTMR" << i;
+    }
+    const auto events_json = test::read_json(dir / entry["events"].get<std::string>());
+    const auto& reference = events_json["uefi_event_logs"];
+    std::vector<const Event*> extending;
+    for (const auto& e : log.events) {
+      if (is_extending(e)) {
+        extending.push_back(&e);
+      }
+    }
+    ASSERT_EQ(extending.size(), reference.size());
+    for (std::size_t i = 0; i < extending.size(); ++i) {
+      SCOPED_TRACE("event " + std::to_string(i));
+      const auto& ref = reference[i];
+      EXPECT_EQ(extending[i]->mr_index, ref["index"].get<std::uint32_t>());
+      EXPECT_EQ(event_type_name(extending[i]->type), ref["type_name"].get<std::string>());
+      const auto* d = extending[i]->digest(k_alg_sha384);
+      ASSERT_NE(d, nullptr);
+      EXPECT_EQ(to_hex(*d), ref["digests"][0]["digest"].get<std::string>());
+    }
+  }
+}
+
+} // namespace
+} // namespace cvm::measure

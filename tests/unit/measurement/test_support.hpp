@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+// Helpers shared by the measurement tests: where the conformance data lives
+// (read at run time, never copied into the repository) and byte builders.
+namespace cvm::measure::test {
+
+// $CVM_CONFORMANCE_DIR/tdx if it exists.
+inline std::optional<std::filesystem::path>
+conformance_dir()
+{
+  const char* env = std::getenv("CVM_CONFORMANCE_DIR");
+  if (env == nullptr || *env == '\0') {
+    return std::nullopt;
+  }
+  std::filesystem::path dir = std::filesystem::path(env) / "tdx";
+  if (!std::filesystem::is_directory(dir)) {
+    return std::nullopt;
+  }
+  return dir;
+}
+
+inline nlohmann::json
+read_json(const std::filesystem::path& path)
+{
+  return nlohmann::json::parse(cvm::fs::read_text(path));
+}
+
+inline std::vector<std::byte>
+bytes_of_hex(const std::string& hex)
+{
+  auto b = cvm::from_hex(hex);
+  EXPECT_TRUE(b.has_value()) << hex;
+  return b.value_or(std::vector<std::byte>{});
+}
+
+inline void
+put_le(std::vector<std::byte>& out, std::uint64_t value, std::size_t width)
+{
+  for (std::size_t i = 0; i < width; ++i) {
+    out.push_back(static_cast<std::byte>((value >> (8U * i)) & 0xffU));
+  }
+}
+
+inline void
+put_string(std::vector<std::byte>& out, std::string_view s)
+{
+  for (const char c : s) {
+    out.push_back(static_cast<std::byte>(c));
+  }
+}
+
+// Deterministic pseudo-random bytes for corruption tests.
+class Lcg
+{
+public:
+  explicit Lcg(std::uint64_t seed)
+    : m_state(seed)
+  {
+  }
+  std::uint64_t
+  next()
+  {
+    m_state = m_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return m_state >> 33U;
+  }
+
+private:
+  std::uint64_t m_state;
+};
+
+} // namespace cvm::measure::test
+
+#define CVM_REQUIRE_CONFORMANCE(var)                                                              \
+  const auto var##_opt = ::cvm::measure::test::conformance_dir();                                 \
+  if (!var##_opt) {                                                                               \
+    GTEST_SKIP() << "skipped: conformance data not found ($CVM_CONFORMANCE_DIR/tdx)";             \
+  }                                                                                               \
+  const std::filesystem::path var = *var##_opt
