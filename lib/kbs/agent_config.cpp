@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lib/kbs/agent_config.hpp"
+
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+
+#include <algorithm>
+#include <initializer_list>
+
+namespace cvm::kbs {
+
+namespace {
+
+using Json = nlohmann::json;
+
+[[noreturn]] void
+bad(std::string_view where, std::string_view what)
+{
+  throw Error(ErrorKind::usage, "agent config: {}: {}", where, what);
+}
+
+void
+only_members(const Json& object, std::string_view where, std::initializer_list<std::string_view> allowed)
+{
+  if (!object.is_object()) {
+    bad(where, "must be an object");
+  }
+  for (const auto& item : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
+      bad(where, fmt::format("unknown member \"{}\"", item.key()));
+    }
+  }
+}
+
+std::string
+string_member(const Json& object, const char* name, std::string_view where)
+{
+  const auto& value = object.at(name);
+  if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+    bad(fmt::format("{}.{}", where, name), "must be a non-empty string");
+  }
+  return value.get<std::string>();
+}
+
+std::uint64_t
+number_member(const Json& object,
+              const char* name,
+              std::string_view where,
+              std::uint64_t min,
+              std::uint64_t max,
+              std::uint64_t fallback)
+{
+  const auto it = object.find(name);
+  if (it == object.end()) {
+    return fallback;
+  }
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
+    bad(fmt::format("{}.{}", where, name), "must be a non-negative integer");
+  }
+  const auto v = it->get<std::uint64_t>();
+  if (v < min || v > max) {
+    bad(fmt::format("{}.{}", where, name), fmt::format("must be in [{}, {}]", min, max));
+  }
+  return v;
+}
+
+} // namespace
+
+AgentConfig
+parse_agent_config(std::string_view json_text)
+{
+  const Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  only_members(root, "top level",
+               {"kbs_urls", "ca_cert", "resource", "tee", "key_size", "timeouts", "retries",
+                "luks", "test"});
+  AgentConfig config;
+
+  const auto urls = root.find("kbs_urls");
+  if (urls == root.end() || !urls->is_array() || urls->empty() || urls->size() > 8) {
+    bad("kbs_urls", "must be an array of 1 to 8 URLs");
+  }
+  for (const auto& url : *urls) {
+    if (!url.is_string() || url.get_ref<const std::string&>().empty()) {
+      bad("kbs_urls", "entries must be non-empty strings");
+    }
+    config.kbs_urls.push_back(url.get<std::string>());
+  }
+  if (root.contains("ca_cert")) {
+    config.ca_cert = string_member(root, "ca_cert", "top level");
+  }
+  if (!root.contains("resource")) {
+    bad("resource", "missing");
+  }
+  try {
+    config.resource = ResourcePath::parse(string_member(root, "resource", "top level"));
+  } catch (const Error& e) {
+    bad("resource", e.what());
+  }
+  if (root.contains("tee")) {
+    config.tee = string_member(root, "tee", "top level");
+    if (config.tee != "tdx" && config.tee != "sample") {
+      bad("tee", "must be \"tdx\" (or \"sample\" in the test flavour)");
+    }
+  }
+  config.key_size = number_member(root, "key_size", "top level", 0, 4096, 64);
+
+  if (const auto t = root.find("timeouts"); t != root.end()) {
+    only_members(*t, "timeouts", {"connect_ms", "io_ms"});
+    config.http.connect_timeout =
+      std::chrono::milliseconds(number_member(*t, "connect_ms", "timeouts", 100, 600000, 5000));
+    config.http.io_timeout =
+      std::chrono::milliseconds(number_member(*t, "io_ms", "timeouts", 100, 600000, 15000));
+  }
+  if (const auto r = root.find("retries"); r != root.end()) {
+    only_members(*r, "retries", {"attempts", "initial_backoff_ms", "max_backoff_ms"});
+    config.retry.attempts = static_cast<unsigned>(number_member(*r, "attempts", "retries", 1, 100, 5));
+    config.retry.initial_backoff = std::chrono::milliseconds(
+      number_member(*r, "initial_backoff_ms", "retries", 0, 600000, 1000));
+    config.retry.max_backoff = std::chrono::milliseconds(
+      number_member(*r, "max_backoff_ms", "retries", 0, 600000, 16000));
+  }
+  if (const auto l = root.find("luks"); l != root.end()) {
+    only_members(*l, "luks", {"device", "name", "header_policy"});
+    LuksTarget luks;
+    if (!l->contains("device") || !l->contains("name")) {
+      bad("luks", "needs \"device\" and \"name\"");
+    }
+    luks.device = string_member(*l, "device", "luks");
+    luks.name = string_member(*l, "name", "luks");
+    if (l->contains("header_policy")) {
+      luks.header_policy = string_member(*l, "header_policy", "luks");
+    }
+    config.luks = std::move(luks);
+  }
+  if (const auto t = root.find("test"); t != root.end()) {
+    only_members(*t, "test", {"tsm_report_root", "ccel"});
+    config.has_test_section = true;
+    if (t->contains("tsm_report_root")) {
+      config.test_tsm_report_root = string_member(*t, "tsm_report_root", "test");
+    }
+    if (t->contains("ccel")) {
+      config.test_ccel = string_member(*t, "ccel", "test");
+    }
+  }
+
+  const bool any_https = std::any_of(config.kbs_urls.begin(), config.kbs_urls.end(),
+                                     [](const std::string& u) { return u.rfind("https://", 0) == 0; });
+  if (any_https && !config.ca_cert) {
+    bad("ca_cert", "required for https KBS URLs (the system trust store is never used)");
+  }
+  config.http.ca_file = config.ca_cert;
+  return config;
+}
+
+AgentConfig
+load_agent_config(const std::filesystem::path& path)
+{
+  try {
+    return parse_agent_config(fs::read_text(path, std::size_t{64} << 10U));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::usage) {
+      throw;
+    }
+    throw Error(ErrorKind::usage, "agent config {}: {}", path.string(), e.what());
+  }
+}
+
+} // namespace cvm::kbs

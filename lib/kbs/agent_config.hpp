@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "lib/kbs/client.hpp"
+#include "lib/kbs/http.hpp"
+#include "lib/kbs/protocol.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// The agent's configuration: a small JSON file baked into the (measured)
+// initramfs. Unknown members are errors, so a typo cannot silently weaken it.
+//
+// {
+//   "kbs_urls": ["https://kbs.example:8080"],        required, 1..8 entries
+//   "ca_cert": "/etc/cvmforge/kbs-ca.pem",          required for https URLs
+//   "resource": "cvmforge/<image-id>/luks",         required, repo/type/tag
+//   "tee": "tdx",                                   default "tdx"
+//   "key_size": 64,                                 expected resource size; 0 = any
+//   "timeouts": {"connect_ms": 5000, "io_ms": 15000},
+//   "retries": {"attempts": 5, "initial_backoff_ms": 1000, "max_backoff_ms": 16000},
+//   "luks": {"device": "/dev/disk/by-uuid/...", "name": "cryptroot",
+//            "header_policy": "/etc/cvmforge/luks-header-policy.json"},
+//   "test": {"tsm_report_root": "...", "ccel": "..."}   test flavour only
+// }
+namespace cvm::kbs {
+
+struct LuksTarget
+{
+  std::string device;
+  std::string name;
+  std::optional<std::filesystem::path> header_policy;
+};
+
+struct AgentConfig
+{
+  std::vector<std::string> kbs_urls;
+  std::optional<std::filesystem::path> ca_cert;
+  ResourcePath resource;
+  std::string tee = "tdx";
+  std::size_t key_size = 64;
+  HttpOptions http;   // ca_file mirrors ca_cert
+  RetryPolicy retry;
+  std::optional<LuksTarget> luks;
+  // Present only if the file has a "test" object; the production agent refuses it.
+  std::optional<std::filesystem::path> test_tsm_report_root;
+  std::optional<std::filesystem::path> test_ccel;
+  bool has_test_section = false;
+};
+
+// Parses `json_text`. Throws cvm::Error(usage) naming the offending member.
+AgentConfig
+parse_agent_config(std::string_view json_text);
+
+// Reads (at most 64 KiB) and parses `path`.
+AgentConfig
+load_agent_config(const std::filesystem::path& path);
+
+} // namespace cvm::kbs
