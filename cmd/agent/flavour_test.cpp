@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// The test flavour: sample evidence, plain HTTP (cvm_kbs_http_test_flavour),
+// and overridable configfs-tsm / CCEL paths for fakes. Never shipped in a
+// production image.
+#include "cmd/agent/flavour.hpp"
+
+#include "lib/kbs/sample/sample_evidence.hpp"
+#include "lib/kbs/tdx_evidence.hpp"
+#include "lib/util/log.hpp"
+
+namespace cvm::agent {
+
+std::string_view
+flavour_name() noexcept
+{
+  return "test";
+}
+
+std::unique_ptr<kbs::EvidenceProvider>
+make_evidence_provider(const kbs::AgentConfig& config)
+{
+  log::warning("TEST FLAVOUR agent: not for production images");
+  if (config.tee == "sample") {
+    return std::make_unique<kbs::SampleEvidenceProvider>();
+  }
+  kbs::TdxPaths paths;
+  if (config.test_tsm_report_root) {
+    paths.tsm_report_root = *config.test_tsm_report_root;
+  }
+  if (config.test_ccel) {
+    paths.ccel = *config.test_ccel;
+  }
+  return std::make_unique<kbs::TdxEvidenceProvider>(paths);
+}
+
+} // namespace cvm::agent

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lib/plan/plan.hpp"
+
+#include "lib/manifest/to_json.hpp"
+#include "lib/manifest/values.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace cvm::plan {
+
+using manifest::Manifest;
+
+namespace {
+
+std::optional<std::string>
+run()
+{
+  return std::nullopt;
+}
+
+} // namespace
+
+BuildPlan
+make_plan(Manifest m)
+{
+  BuildPlan plan;
+  auto add = [&](std::string name, std::string heading, std::optional<std::string> skip) {
+    plan.stages.push_back({std::move(name), std::move(heading), std::move(skip)});
+  };
+  add("check-inputs", "Checking inputs and outputs", run());
+  add("inspect-base", "Inspecting the base image", run());
+  add("prepare-key",
+      m.key.source == manifest::KeySource::file ? "Reading the disk key file" : "Generating the disk key",
+      run());
+  add("create-output", "Creating the output image and its partition table", run());
+  add("format-luks", "Writing the LUKS2 header", run());
+  add("copy-esp", "Copying the EFI system partition", run());
+  add("copy-root", "Copying the root filesystem into the LUKS2 volume", run());
+  add("inject-files",
+      "Injecting files",
+      m.files.empty() ? std::optional<std::string>("the manifest lists no files") : std::nullopt);
+  add("inject-agent",
+      "Installing the attestation agent and initramfs hooks",
+      m.attestation.enabled ? std::nullopt : std::optional<std::string>("attestation is disabled"));
+  add("configure-boot", "Writing fstab, crypttab and the boot loader configuration", run());
+  add("rebuild-initramfs", "Regenerating the initramfs with the guest's own tool", run());
+  add("extract-boot-artifacts", "Extracting kernel, initrd and command line for measurement", run());
+  add("finalize", "Finalizing the image", run());
+  add("measure",
+      "Computing TDX reference values",
+      m.measurement.profile.empty() ? std::optional<std::string>("no measurement.profile in the manifest")
+                                    : std::nullopt);
+  add("write-report", "Writing the build report", run());
+  plan.manifest = std::move(m);
+  return plan;
+}
+
+nlohmann::ordered_json
+to_json(const BuildPlan& plan)
+{
+  nlohmann::ordered_json j;
+  j["manifest"] = manifest::to_json(plan.manifest);
+  auto stages = nlohmann::ordered_json::array();
+  for (const auto& s : plan.stages) {
+    nlohmann::ordered_json sj{{"name", s.name}, {"heading", s.heading}, {"run", !s.skip_reason.has_value()}};
+    if (s.skip_reason) {
+      sj["skip_reason"] = *s.skip_reason;
+    }
+    stages.push_back(sj);
+  }
+  j["stages"] = stages;
+  return j;
+}
+
+std::string
+to_text(const BuildPlan& plan)
+{
+  const Manifest& m = plan.manifest;
+  std::string out;
+  out += fmt::format("Manifest  {}\n", m.manifest_path.string());
+  out += fmt::format("Base      {} ({})\n", m.base.path.string(), manifest::to_string(m.base.format));
+  out += fmt::format("Output    {} ({}, size {})\n",
+                     m.output.path.string(),
+                     manifest::to_string(m.output.format),
+                     m.output.size_policy == manifest::SizePolicy::fixed
+                       ? manifest::values::format_size(m.output.size_bytes)
+                       : fmt::format("fit + {}%, at least {}", m.output.headroom_percent,
+                                     manifest::values::format_size(m.output.headroom_min_bytes)));
+  out += fmt::format("Key file  {} ({})\n", m.output.key_file.string(), manifest::to_string(m.key.source));
+  out += fmt::format("Layout    GPT: ESP {} | /boot ext4 {} | LUKS2 root ({})\n",
+                     manifest::values::format_size(m.partitions.esp.size_bytes),
+                     manifest::values::format_size(m.partitions.boot.size_bytes),
+                     manifest::to_string(m.partitions.root.filesystem));
+  out += fmt::format("LUKS2     {} {}-bit, {}-byte sectors, {} keyslot{}{}\n",
+                     m.luks.cipher,
+                     m.luks.key_size_bits,
+                     m.luks.sector_size,
+                     manifest::to_string(m.luks.pbkdf.type),
+                     m.luks.recovery.enabled ? " + recovery passphrase keyslot" : "",
+                     m.luks.integrity ? ", integrity " + *m.luks.integrity : "");
+  out += fmt::format("Initramfs {}\n", manifest::to_string(m.initramfs));
+  out += fmt::format("Boot      {}{}\n",
+                     manifest::to_string(m.boot.mode),
+                     m.boot.cmdline_add.empty() ? "" : fmt::format(", cmdline += {}", fmt::join(m.boot.cmdline_add, " ")));
+  if (m.attestation.enabled) {
+    out += fmt::format("Attest    {} via {} (resource {})\n",
+                       manifest::to_string(m.attestation.tee),
+                       fmt::join(m.attestation.kbs_urls, ", "),
+                       m.attestation.resource_path);
+  } else {
+    out += "Attest    disabled (recovery passphrase only)\n";
+  }
+  out += "\nStages\n";
+  int i = 1;
+  for (const auto& s : plan.stages) {
+    if (s.skip_reason) {
+      out += fmt::format("  {:2}. {:<24} skip: {}\n", i, s.name, *s.skip_reason);
+    } else {
+      out += fmt::format("  {:2}. {:<24} {}\n", i, s.name, s.heading);
+    }
+    ++i;
+  }
+  return out;
+}
+
+} // namespace cvm::plan

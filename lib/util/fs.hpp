@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace cvm::fs {
+
+// Contents of `path`; throws cvm::Error(io or input) naming the file and errno.
+// Refuses files larger than `max_size` bytes (untrusted inputs stay bounded).
+std::vector<std::byte>
+read_file(const std::filesystem::path& path, std::size_t max_size = std::size_t{1} << 30U);
+
+std::string
+read_text(const std::filesystem::path& path, std::size_t max_size = std::size_t{64} << 20U);
+
+// A file that appears at its final path only when commit() succeeds. Data is
+// written to "<dir>/.<name>.tmp-XXXXXX", fsync'ed, then renamed over the final
+// name (or, with NoReplace::yes, linked so an existing file is never
+// clobbered). Destroying an uncommitted AtomicFile removes the temporary.
+class AtomicFile
+{
+public:
+  enum class NoReplace { yes, no };
+
+  AtomicFile(std::filesystem::path final_path, mode_t mode, NoReplace no_replace = NoReplace::no);
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile& operator=(AtomicFile&&) = delete;
+  ~AtomicFile();
+
+  void write(std::span<const std::byte> data);
+  void write(std::string_view text);
+  // fsync, close, rename into place; throws on any failure (temp removed).
+  void commit();
+
+  const std::filesystem::path&
+  temp_path() const noexcept
+  {
+    return m_temp_path;
+  }
+  int
+  fd() const noexcept
+  {
+    return m_fd;
+  }
+
+private:
+  std::filesystem::path m_final_path;
+  std::filesystem::path m_temp_path;
+  int m_fd = -1;
+  NoReplace m_no_replace;
+  bool m_committed = false;
+};
+
+// Convenience: write `data` to `path` atomically with `mode`.
+void
+write_file_atomic(const std::filesystem::path& path,
+                  std::span<const std::byte> data,
+                  mode_t mode = 0644,
+                  AtomicFile::NoReplace no_replace = AtomicFile::NoReplace::no);
+void
+write_file_atomic(const std::filesystem::path& path,
+                  std::string_view text,
+                  mode_t mode = 0644,
+                  AtomicFile::NoReplace no_replace = AtomicFile::NoReplace::no);
+
+// A private (0700) temporary directory, removed with its contents on
+// destruction unless keep() was called.
+class TempDir
+{
+public:
+  // Created under `parent` (default: $TMPDIR or /var/tmp, since build scratch
+  // can be larger than a tmpfs /tmp).
+  explicit TempDir(std::string_view prefix = "cvmforge",
+                   std::optional<std::filesystem::path> parent = std::nullopt);
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  TempDir(TempDir&& other) noexcept;
+  TempDir& operator=(TempDir&&) = delete;
+  ~TempDir();
+
+  const std::filesystem::path&
+  path() const noexcept
+  {
+    return m_path;
+  }
+  void
+  keep() noexcept
+  {
+    m_keep = true;
+  }
+
+private:
+  std::filesystem::path m_path;
+  bool m_keep = false;
+};
+
+// Move-only owner of a file descriptor.
+class Fd
+{
+public:
+  Fd() = default;
+  explicit Fd(int fd) noexcept
+    : m_fd(fd)
+  {
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept;
+  Fd& operator=(Fd&& other) noexcept;
+  ~Fd();
+
+  int
+  get() const noexcept
+  {
+    return m_fd;
+  }
+  explicit operator bool() const noexcept
+  {
+    return m_fd >= 0;
+  }
+  int release() noexcept;
+  // Close now, reporting failure (close errors on written files matter).
+  bool close() noexcept;
+
+private:
+  int m_fd = -1;
+};
+
+// errno as text, e.g. "No such file or directory".
+std::string
+errno_text(int err);
+
+} // namespace cvm::fs

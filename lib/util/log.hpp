@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <fmt/core.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+// Diagnostics for humans go to stderr through this logger; machine-readable
+// results go to stdout from cmd/ only. Secrets never reach it: SecretBytes
+// formats as "<redacted>".
+namespace cvm::log {
+
+enum class Level { error = 0, warning = 1, info = 2, debug = 3, trace = 4 };
+
+// Messages above `level` are dropped. Default: info.
+void
+set_level(Level level) noexcept;
+
+Level
+level() noexcept;
+
+bool
+enabled(Level level) noexcept;
+
+// Replace the sink (default: "cvmforge: <level>: <message>\n" on stderr).
+// Tests use this to capture output.
+using Sink = std::function<void(Level, std::string_view)>;
+void
+set_sink(Sink sink);
+
+void
+write(Level level, std::string_view message);
+
+template<typename... Args>
+void
+error(fmt::format_string<Args...> format, Args&&... args)
+{
+  write(Level::error, fmt::format(format, std::forward<Args>(args)...));
+}
+
+template<typename... Args>
+void
+warning(fmt::format_string<Args...> format, Args&&... args)
+{
+  write(Level::warning, fmt::format(format, std::forward<Args>(args)...));
+}
+
+template<typename... Args>
+void
+info(fmt::format_string<Args...> format, Args&&... args)
+{
+  if (enabled(Level::info)) {
+    write(Level::info, fmt::format(format, std::forward<Args>(args)...));
+  }
+}
+
+template<typename... Args>
+void
+debug(fmt::format_string<Args...> format, Args&&... args)
+{
+  if (enabled(Level::debug)) {
+    write(Level::debug, fmt::format(format, std::forward<Args>(args)...));
+  }
+}
+
+template<typename... Args>
+void
+trace(fmt::format_string<Args...> format, Args&&... args)
+{
+  if (enabled(Level::trace)) {
+    write(Level::trace, fmt::format(format, std::forward<Args>(args)...));
+  }
+}
+
+} // namespace cvm::log
