@@ -38,6 +38,14 @@ foreach(lib IN LISTS resolved)
 endforeach()
 get_filename_component(binary_name ${BINARY} NAME)
 file(COPY_FILE ${BINARY} ${BUNDLE_DIR}/${binary_name})
+if(STRIP)
+  # Debug info stays in the build tree; the initramfs gets a small binary.
+  execute_process(COMMAND ${STRIP} --strip-unneeded ${BUNDLE_DIR}/${binary_name}
+                  RESULT_VARIABLE strip_result)
+  if(NOT strip_result EQUAL 0)
+    message(FATAL_ERROR "bundle.cmake: strip failed")
+  endif()
+endif()
 file(CHMOD ${BUNDLE_DIR}/${binary_name} PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE
      GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 file(WRITE ${BUNDLE_DIR}/MANIFEST "${binary_name}\n${listing}")

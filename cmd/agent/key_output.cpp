@@ -46,6 +46,21 @@ write_all(int fd, const SecretBytes& key, std::string_view what)
 } // namespace
 
 void
+check_key_fd(int fd)
+{
+  require_pipe_or_socket(fd, fmt::format("key fd {}", fd));
+}
+
+void
+check_key_fifo(const std::filesystem::path& path)
+{
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    throw Error(ErrorKind::usage, "{} is not an existing FIFO", path.string());
+  }
+}
+
+void
 write_key_to_fd(int fd, const SecretBytes& key)
 {
   const std::string what = fmt::format("key fd {}", fd);
@@ -60,10 +75,7 @@ write_key_to_fd(int fd, const SecretBytes& key)
 void
 write_key_to_fifo(const std::filesystem::path& path, const SecretBytes& key)
 {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
-    throw Error(ErrorKind::usage, "{} is not an existing FIFO", path.string());
-  }
+  check_key_fifo(path);
   const int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     throw Error(ErrorKind::io, "open {}: {}", path.string(), fs::errno_text(errno));

@@ -10,6 +10,16 @@
 // (FIFOs) and sockets are accepted as destinations.
 namespace cvm::agent {
 
+// Checks, before any attestation, that `fd` is an open pipe or socket.
+// Throws cvm::Error(usage) otherwise.
+void
+check_key_fd(int fd);
+
+// Checks, before any attestation, that `path` is an existing FIFO (not a
+// symlink). Throws cvm::Error(usage) otherwise.
+void
+check_key_fifo(const std::filesystem::path& path);
+
 // Writes all of `key` to the open descriptor `fd` and closes it. Throws
 // cvm::Error(usage) if `fd` is not open or is not a pipe or socket (regular
 // file, terminal, device), and cvm::Error(io) on write failure (EPIPE etc.).

@@ -135,6 +135,12 @@ run(int argc, char** argv)
                       : options->verbosity == 1 ? Level::info
                                                 : Level::debug);
   harden_process();
+  // Refuse a bad key destination before talking to anyone.
+  if (options->key_fifo) {
+    cvm::agent::check_key_fifo(*options->key_fifo);
+  } else {
+    cvm::agent::check_key_fd(*options->key_fd);
+  }
 
   const cvm::kbs::AgentConfig config = cvm::kbs::load_agent_config(options->config);
   auto evidence = cvm::agent::make_evidence_provider(config);

@@ -114,7 +114,7 @@ fetch_resource(const FetchOptions& options,
           throw; // configuration problems do not get better with retries
         }
         last_error = e.what();
-        log::warning("kbs: {}", last_error);
+        log::info("kbs: attempt failed: {}", last_error);
       }
     }
   }
