@@ -129,6 +129,58 @@ TEST(EventLog, FirstRecordMayUseMrIndexOne)
   EXPECT_EQ(to_hex(replay(log).value(0)), std::string(96, '0'));
 }
 
+void
+parse_and_replay_or_input_error(std::span<const std::byte> bytes)
+{
+  try {
+    const auto log = parse_event_log(bytes);
+    (void)replay(log);
+    for (const auto& e : log.events) {
+      (void)describe_event(e);
+    }
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
+  }
+}
+
+TEST(EventLogRobustness, SyntheticTruncationAndCorruption)
+{
+  const auto full = make_log({{1, event_type::k_efi_variable_boot, digest_of("a"), "abcdefghijklmnopqrstuvwxyz0123456789"},
+                              {2, event_type::k_efi_boot_services_application, digest_of("b"), "0123456789abcdef0123456789abcdef0123456789"},
+                              {3, event_type::k_event_tag, digest_of("c"), "tagged-event-data"}});
+  for (std::size_t len = 0; len <= full.size(); ++len) {
+    parse_and_replay_or_input_error(std::span(full).first(len));
+  }
+  test::Lcg rng(1);
+  for (int round = 0; round < 5000; ++round) {
+    auto bad = full;
+    const auto flips = 1 + rng.next() % 4;
+    for (std::uint64_t i = 0; i < flips; ++i) {
+      bad[rng.next() % bad.size()] = static_cast<std::byte>(rng.next() & 0xff);
+    }
+    parse_and_replay_or_input_error(bad);
+  }
+}
+
+TEST(EventLogRobustness, RealLogTruncationAndCorruption)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const auto full = fs::read_file(dir / "CCEL_data_grub.bin");
+  const auto end = parse_event_log(full).end_offset;
+  for (std::size_t len = 0; len <= end; len += 5) {
+    parse_and_replay_or_input_error(std::span(full).first(len));
+  }
+  test::Lcg rng(2);
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<std::byte> bad(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(end + 64));
+    const auto flips = 1 + rng.next() % 3;
+    for (std::uint64_t i = 0; i < flips; ++i) {
+      bad[rng.next() % bad.size()] = static_cast<std::byte>(rng.next() & 0xff);
+    }
+    parse_and_replay_or_input_error(bad);
+  }
+}
+
 // Conformance: Trustee's three real CCEL logs replay to the RTMRs its own
 // unit test expects, and every extending event matches its parse.
 TEST(EventLogConformance, ReplayGivesExpectedRtmrsAndPerEventDigests)
