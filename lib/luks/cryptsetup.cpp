@@ -397,9 +397,13 @@ unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& pass
   CryptDevice cd(header_file);
   cd.check(crypt_load(cd.get(), CRYPT_LUKS2, nullptr), "crypt_load");
   // A NULL name only checks the passphrase; nothing is activated.
-  return cd.check(
-    crypt_activate_by_passphrase(cd.get(), nullptr, CRYPT_ANY_SLOT, passphrase.chars(), passphrase.size(), 0),
-    "crypt_activate_by_passphrase (check only)");
+  const int rc =
+    crypt_activate_by_passphrase(cd.get(), nullptr, CRYPT_ANY_SLOT, passphrase.chars(), passphrase.size(), 0);
+  if (rc == -EPERM) {
+    // libcryptsetup's code for "no keyslot opens with this passphrase".
+    throw Error(ErrorKind::crypto, "LUKS2 header {}: no keyslot opens with the given key", header_file.string());
+  }
+  return cd.check(rc, "crypt_activate_by_passphrase (check only)");
 }
 
 } // namespace cvm::luks
