@@ -11,7 +11,7 @@ register_build(CLI::App& app, const GlobalOptions& /*global*/, std::shared_ptr<A
   auto args = std::make_shared<std::vector<std::string>>();
   CLI::App* sub = app.add_subcommand("build", "(not implemented yet)");
   sub->add_option("args", *args);
-  sub->callback([action]() {
+  sub->callback([args, action]() {
     *action = []() -> int { throw Error(ErrorKind::not_implemented, "'cvmforge build' is not implemented yet"); };
   });
 }
