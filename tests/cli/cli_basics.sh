@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The CLI contract: exit codes, --json on stdout with logs on stderr, plan output.
+set -uo pipefail
+cli=${1:?usage: cli_basics.sh CVMFORGE MANIFESTS_DIR}
+manifests=${2:?usage: cli_basics.sh CVMFORGE MANIFESTS_DIR}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export CVM_IMAGES=$scratch CVM_OUT=$scratch/out CVM_KBS_CA=$scratch/ca.pem
+: >"$scratch/debian-12-base.qcow2"
+: >"$CVM_KBS_CA"
+
+passed=0 failed=0
+check() { # check NAME EXPECTED_RC CMD... ; stdout in $out, stderr in $err
+  local name=$1 want=$2; shift 2
+  "$@" >"$scratch/out.txt" 2>"$scratch/err.txt"
+  local rc=$?
+  out=$(cat "$scratch/out.txt"); err=$(cat "$scratch/err.txt")
+  if [ "$rc" -ne "$want" ]; then
+    echo "FAIL $name: exit $rc, want $want"; echo "$err" | sed 's/^/    /'; failed=$((failed + 1)); return 1
+  fi
+  passed=$((passed + 1))
+}
+expect() { # expect NAME CONDITION-COMMAND...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
+}
+
+check help 0 "$cli" --help
+expect help-lists-verbs grep -q 'measure' <<<"$out"
+check version 0 "$cli" --version
+check unknown-verb 2 "$cli" frobnicate
+check missing-manifest-arg 2 "$cli" validate
+check validate-missing-file 2 "$cli" validate "$scratch/nope.yaml"
+expect validate-missing-file-message grep -q "nope.yaml:1:1: error: cannot open" <<<"$err"
+check version-json 0 "$cli" --json version
+expect version-json-parses python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["manifest_schema"]==1' <<<"$out"
+check validate-json-invalid 2 "$cli" --json validate "$manifests/invalid/multiple-errors.yaml"
+expect validate-json-shape python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+assert d["valid"] is False
+diags=d["manifests"][0]["diagnostics"]
+assert len(diags)==4 and diags[0]["line"]==10 and diags[0]["column"]==11, diags
+assert diags[2]["hint"]=="did you mean '"'"'sector_size'"'"'?"' <<<"$out"
+expect validate-json-logs-on-stderr grep -q "10:11: error" <<<"$err"
+check plan-text 0 "$cli" plan "$manifests/examples/demo.yaml"
+expect plan-lists-stages grep -qE '^ +7\. copy-root' <<<"$out"
+expect plan-skip-reason grep -q 'inject-agent.*skip: attestation is disabled' <<<"$out"
+check plan-json 0 "$cli" --json plan "$manifests/examples/debian12-grub.yaml"
+expect plan-json-shape python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+names=[s["name"] for s in d["stages"]]
+assert names[0]=="check-inputs" and "copy-root" in names, names
+assert d["manifest"]["luks"]["cipher"]=="aes-xts-plain64"
+assert d["manifest"]["attestation"]["kbs_urls"][1]=="https://kbs-backup.example.com:8080"' <<<"$out"
+check plan-invalid 2 "$cli" plan "$manifests/invalid/unknown-key.yaml"
+check quiet-valid 0 "$cli" --quiet validate "$manifests/examples/demo.yaml"
+expect quiet-is-quiet test -z "$err"
+
+echo "cli_basics: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
