@@ -165,57 +165,13 @@ public:
   }
 
   int
-  unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase) override
+  unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase, int keyslot) override
   {
-    return luks::unlock_keyslot(header_file, passphrase);
+    return luks::unlock_keyslot(header_file, passphrase, keyslot);
   }
 };
 
 } // namespace
-
-// ---- luks_volume.hpp helpers ------------------------------------------------
-
-std::string_view
-pbkdf_type_name(PbkdfType type) noexcept
-{
-  switch (type) {
-  case PbkdfType::pbkdf2:
-    return "pbkdf2";
-  case PbkdfType::argon2i:
-    return "argon2i";
-  case PbkdfType::argon2id:
-    return "argon2id";
-  }
-  return "?";
-}
-
-PbkdfParams
-minimal_pbkdf2()
-{
-  return PbkdfParams{PbkdfType::pbkdf2, "sha256", 1000, 0, 0};
-}
-
-PbkdfParams
-argon2id(std::uint32_t time_cost, std::uint32_t memory_kib, std::uint32_t parallel)
-{
-  return PbkdfParams{PbkdfType::argon2id, "sha256", time_cost, memory_kib, parallel};
-}
-
-PbkdfParams
-insecure_fast_argon2id_for_tests()
-{
-  return argon2id(4, 32, 1);
-}
-
-CipherSpec
-parse_cipher_spec(std::string_view spec)
-{
-  const auto dash = spec.find('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 == spec.size()) {
-    throw Error(ErrorKind::input, "cipher \"{}\" is not of the form <cipher>-<mode> (e.g. aes-xts-plain64)", spec);
-  }
-  return CipherSpec{std::string(spec.substr(0, dash)), std::string(spec.substr(dash + 1))};
-}
 
 std::unique_ptr<LuksVolume>
 make_cryptsetup_volume()
@@ -290,7 +246,7 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
              "crypt_format");
 
     const int slot = cd.check(crypt_keyslot_add_by_volume_key(cd.get(),
-                                                              0,
+                                                              k_unlock_keyslot,
                                                               keys.volume_key.chars(),
                                                               keys.volume_key.size(),
                                                               keys.unlock_key.chars(),
@@ -302,7 +258,7 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
       const crypt_pbkdf_type recovery_pbkdf = to_crypt_pbkdf(*params.recovery_pbkdf);
       cd.check(crypt_set_pbkdf_type(cd.get(), &recovery_pbkdf), "crypt_set_pbkdf_type (recovery keyslot)");
       const int rslot = cd.check(crypt_keyslot_add_by_volume_key(cd.get(),
-                                                                 1,
+                                                                 k_recovery_keyslot,
                                                                  keys.volume_key.chars(),
                                                                  keys.volume_key.size(),
                                                                  keys.recovery_passphrase->chars(),
@@ -392,16 +348,24 @@ read_header_info(const std::filesystem::path& header_file)
 }
 
 int
-unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase)
+unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase, int keyslot)
 {
   CryptDevice cd(header_file);
   cd.check(crypt_load(cd.get(), CRYPT_LUKS2, nullptr), "crypt_load");
   // A NULL name only checks the passphrase; nothing is activated.
   const int rc =
-    crypt_activate_by_passphrase(cd.get(), nullptr, CRYPT_ANY_SLOT, passphrase.chars(), passphrase.size(), 0);
+    crypt_activate_by_passphrase(cd.get(),
+                                 nullptr,
+                                 keyslot == k_any_keyslot ? CRYPT_ANY_SLOT : keyslot,
+                                 passphrase.chars(),
+                                 passphrase.size(),
+                                 0);
   if (rc == -EPERM) {
     // libcryptsetup's code for "no keyslot opens with this passphrase".
     throw Error(ErrorKind::crypto, "LUKS2 header {}: no keyslot opens with the given key", header_file.string());
+  }
+  if (rc == -ENOENT && keyslot != k_any_keyslot) {
+    throw Error(ErrorKind::crypto, "LUKS2 header {}: keyslot {} is not active", header_file.string(), keyslot);
   }
   return cd.check(rc, "crypt_activate_by_passphrase (check only)");
 }

@@ -35,9 +35,17 @@ HeaderInfo
 read_header_info(const std::filesystem::path& header_file);
 
 // The keyslot that `passphrase` opens in `header_file` (libcryptsetup checks
-// the derived volume key against the digest; nothing is activated). Throws
-// cvm::Error(crypto) if no keyslot opens.
+// the derived volume key against the digest; nothing is activated). With
+// `keyslot` = k_any_keyslot every keyslot is tried -- including an Argon2
+// recovery keyslot with its full memory cost, so code running in a small TD
+// names the keyslot. Throws cvm::Error(crypto) if the key opens none.
 int
-unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase);
+unlock_keyslot(const std::filesystem::path& header_file,
+               const SecretBytes& passphrase,
+               int keyslot = k_any_keyslot);
+
+// The libcryptsetup implementation of LuksVolume.
+std::unique_ptr<LuksVolume>
+make_cryptsetup_volume();
 
 } // namespace cvm::luks

@@ -39,6 +39,7 @@ constexpr std::size_t k_len_uuid = 40;
 constexpr std::size_t k_off_subsystem = 208;
 constexpr std::size_t k_len_subsystem = 48;
 constexpr std::size_t k_off_hdr_offset = 256;
+constexpr std::size_t k_off_padding = 264; // _padding[184]
 constexpr std::size_t k_off_csum = 448;
 constexpr std::size_t k_len_csum = 64;
 
@@ -127,6 +128,9 @@ parse_binary(std::span<const std::byte> bytes, std::size_t offset, HeaderCopy co
   out.uuid = load_cstring(hdr, k_off_uuid, k_len_uuid);
   out.subsystem = load_cstring(hdr, k_off_subsystem, k_len_subsystem);
   out.hdr_offset = load_be(hdr, k_off_hdr_offset, 8);
+  const auto is_zero = [](std::byte b) { return b == std::byte{0}; };
+  out.padding_zero = std::all_of(hdr.begin() + k_off_padding, hdr.begin() + k_off_csum, is_zero) &&
+                     std::all_of(hdr.begin() + k_off_csum + k_len_csum, hdr.end(), is_zero);
 
   if (bytes.size() - offset < out.hdr_size) {
     fail_input(fmt::format("{} header area truncated ({} of {} bytes)",

@@ -54,6 +54,8 @@ struct BinaryHeader
   std::string json;
   // False if any byte after the JSON text's NUL terminator is non-zero.
   bool json_padding_zero = true;
+  // False if the binary header's reserved padding is not all zero.
+  bool padding_zero = true;
 
   bool
   checksum_matches() const noexcept

@@ -13,13 +13,19 @@
 #include <vector>
 
 // The LUKS operations the build pipeline needs, behind an interface so stage
-// unit tests can use a fake (rule 7). The real implementation is libcryptsetup
-// (lib/luks/cryptsetup.hpp); nothing here includes <libcryptsetup.h>.
+// unit tests can use a fake (rule 7), and their parameter types. The real
+// implementation is libcryptsetup (make_cryptsetup_volume() in
+// lib/luks/cryptsetup.hpp, target cvm_luks); this header and its helpers are
+// pure (target cvm_luks_header).
 namespace cvm::luks {
 
 inline constexpr std::uint64_t k_mib = std::uint64_t{1} << 20U;
 // Size in bytes of the keyslot passphrase the key broker releases.
 inline constexpr std::size_t k_unlock_key_size = 64;
+// Keyslot numbers cvmforge writes, and "try every keyslot".
+inline constexpr int k_unlock_keyslot = 0;
+inline constexpr int k_recovery_keyslot = 1;
+inline constexpr int k_any_keyslot = -1;
 
 enum class PbkdfType { pbkdf2, argon2i, argon2id };
 
@@ -167,11 +173,7 @@ public:
 
   // See cvm::luks::unlock_keyslot().
   virtual int
-  unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase) = 0;
+  unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase, int keyslot) = 0;
 };
-
-// The libcryptsetup implementation.
-std::unique_ptr<LuksVolume>
-make_cryptsetup_volume();
 
 } // namespace cvm::luks

@@ -89,6 +89,9 @@ private:
     expect_str(where + ".uuid", b.uuid, m_policy.uuid);
     expect_str(where + ".label", b.label, m_policy.label);
     expect_str(where + ".subsystem", b.subsystem, m_policy.subsystem);
+    if (!b.padding_zero) {
+      add(where + ".padding", "reserved bytes are not zero");
+    }
     if (!b.json_padding_zero) {
       add(where + ".json_area", "non-zero bytes after the JSON text");
     }
@@ -182,6 +185,11 @@ private:
       }
       expect_str(where + ".type", ks.type, "luks2");
       expect_eq(where + ".key_size", ks.key_size, key_bytes);
+      // libcryptsetup writes a priority only when it is not "normal" (1);
+      // "ignore" (0) would hide the unlock keyslot from an any-slot open.
+      if (ks.priority && *ks.priority != 1) {
+        add(where + ".priority", fmt::format("is {}, only normal (1) or absent allowed", *ks.priority));
+      }
       if (!ks.af) {
         add(where + ".af", "missing");
       } else {

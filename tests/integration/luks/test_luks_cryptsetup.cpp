@@ -182,6 +182,10 @@ TEST_F(LuksCryptsetup, UnlockKeysOpenTheirKeyslots)
   const auto path = format();
   EXPECT_EQ(unlock_keyslot(path, m_unlock), 0);
   EXPECT_EQ(unlock_keyslot(path, m_recovery), 1);
+  EXPECT_EQ(unlock_keyslot(path, m_unlock, k_unlock_keyslot), 0);
+  EXPECT_EQ(unlock_keyslot(path, m_recovery, k_recovery_keyslot), 1);
+  EXPECT_THROW((void)unlock_keyslot(path, m_recovery, k_unlock_keyslot), Error);
+  EXPECT_THROW((void)unlock_keyslot(path, m_unlock, 5), Error);
   try {
     (void)unlock_keyslot(path, crypto::random_secret(64));
     FAIL() << "a random key unlocked a keyslot";
@@ -394,7 +398,7 @@ TEST(LuksVolumeInterface, RealImplementationFormatsAndReads)
   const FormatResult r = volume->format_detached_header(path, p, FormatKeys{vk, unlock, nullptr});
   EXPECT_EQ(r.data_offset, 16 * k_mib);
   EXPECT_EQ(volume->read_header_info(path).uuid, p.uuid);
-  EXPECT_EQ(volume->unlock_keyslot(path, unlock), 0);
+  EXPECT_EQ(volume->unlock_keyslot(path, unlock, k_unlock_keyslot), 0);
 }
 
 } // namespace

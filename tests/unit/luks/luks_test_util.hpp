@@ -119,6 +119,13 @@ struct SyntheticFields
   std::string uuid = "6b1c2d3e-4f50-4a61-8b72-9c8d7e6f5a4b";
   std::string label = "cvmroot";
   std::string subsystem = "cvmforge";
+  std::string encryption = "aes-xts-plain64";
+  std::uint32_t key_bytes = 64;
+  std::uint32_t sector_size = 4096;
+  std::uint32_t unlock_iterations = 1000;
+  std::uint32_t recovery_time = 4;
+  std::uint32_t recovery_memory_kib = 65536;
+  std::uint32_t recovery_cpus = 2;
 };
 
 // A complete header region for `metadata` with valid checksums.
@@ -163,31 +170,33 @@ make_metadata(const SecretBytes& volume_key, Recovery recovery, const SyntheticF
   const auto salt = fixed_bytes(32, 0x5a);
   const auto digest = crypto::pbkdf2_hmac(crypto::HashAlgorithm::sha256, volume_key.span(), salt, 1000, 32);
   const std::uint64_t area0 = 2 * f.hdr_size;
-  auto keyslot = [](std::uint64_t offset, Json kdf) {
+  // Anti-forensic split material (key size x 4000 stripes), in 4 KiB units.
+  const std::uint64_t area_size = (std::uint64_t{f.key_bytes} * 4000 + 4095) / 4096 * 4096;
+  auto keyslot = [&f, area_size](std::uint64_t offset, Json kdf) {
     return Json{{"type", "luks2"},
-                {"key_size", 64},
+                {"key_size", f.key_bytes},
                 {"af", {{"type", "luks1"}, {"stripes", 4000}, {"hash", "sha256"}}},
                 {"area",
                  {{"type", "raw"},
                   {"offset", std::to_string(offset)},
-                  {"size", "258048"},
-                  {"encryption", "aes-xts-plain64"},
-                  {"key_size", 64}}},
+                  {"size", std::to_string(area_size)},
+                  {"encryption", f.encryption},
+                  {"key_size", f.key_bytes}}},
                 {"kdf", std::move(kdf)}};
   };
   Json keyslots = {{"0",
                     keyslot(area0,
                             {{"type", "pbkdf2"},
                              {"hash", "sha256"},
-                             {"iterations", 1000},
+                             {"iterations", f.unlock_iterations},
                              {"salt", encode_base64(fixed_bytes(32, 0x01))}})}};
   Json digest_keyslots = Json::array({"0"});
   if (recovery == Recovery::yes) {
-    keyslots["1"] = keyslot(area0 + 258048,
+    keyslots["1"] = keyslot(area0 + area_size,
                             {{"type", "argon2id"},
-                             {"time", 4},
-                             {"memory", 65536},
-                             {"cpus", 2},
+                             {"time", f.recovery_time},
+                             {"memory", f.recovery_memory_kib},
+                             {"cpus", f.recovery_cpus},
                              {"salt", encode_base64(fixed_bytes(32, 0x02))}});
     digest_keyslots.push_back("1");
   }
@@ -200,8 +209,8 @@ make_metadata(const SecretBytes& volume_key, Recovery recovery, const SyntheticF
         {"offset", std::to_string(2 * f.hdr_size + f.keyslots_size)},
         {"size", "dynamic"},
         {"iv_tweak", "0"},
-        {"encryption", "aes-xts-plain64"},
-        {"sector_size", 4096}}}}},
+        {"encryption", f.encryption},
+        {"sector_size", f.sector_size}}}}},
     {"digests",
      {{"0",
        {{"type", "pbkdf2"},

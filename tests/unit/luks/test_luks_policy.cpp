@@ -182,6 +182,14 @@ TEST_F(LuksPolicy, RejectsKeyslotShapeChanges)
   EXPECT_TRUE(has_violation(v, "keyslots.0.type")) << describe(v);
 }
 
+TEST_F(LuksPolicy, RejectsIgnoredPriority)
+{
+  auto v = check_edited([](Json& j) { j["keyslots"]["0"]["priority"] = 0; });
+  EXPECT_TRUE(has_violation(v, "keyslots.0.priority")) << describe(v);
+  v = check_edited([](Json& j) { j["keyslots"]["0"]["priority"] = 1; });
+  EXPECT_TRUE(v.empty()) << describe(v);
+}
+
 TEST_F(LuksPolicy, RejectsUnknownFields)
 {
   const auto v = check_edited([](Json& j) { j["segments"]["0"]["future_feature"] = "on"; });
@@ -231,6 +239,12 @@ TEST_F(LuksPolicy, RejectsBinaryFieldChanges)
   test::recompute_checksum(bytes, 0);
   v = check(Header::parse(bytes), m_policy);
   EXPECT_TRUE(has_violation(v, "binary.primary.hdr_offset")) << describe(v);
+
+  bytes = m_bytes;
+  bytes[300] = std::byte{0x41}; // reserved padding of the primary binary header
+  test::recompute_checksum(bytes, 0);
+  v = check(Header::parse(bytes), m_policy);
+  EXPECT_TRUE(has_violation(v, "binary.primary.padding")) << describe(v);
 
   bytes = m_bytes;
   bytes[16384 - 1] = std::byte{0x41}; // garbage after the primary JSON's NUL
