@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lib/pipeline/bootcfg.hpp"
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+namespace cvm::pipeline::bootcfg {
+
+namespace {
+
+std::vector<std::string>
+fields(const std::string& line)
+{
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  std::string f;
+  while (in >> f) {
+    out.push_back(f);
+  }
+  return out;
+}
+
+bool
+names_block_device(const std::string& spec)
+{
+  return spec.starts_with("UUID=") || spec.starts_with("PARTUUID=") || spec.starts_with("LABEL=") ||
+         spec.starts_with("PARTLABEL=") || spec.starts_with("/dev/");
+}
+
+std::vector<std::string>
+lines_of(std::string_view text)
+{
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto nl = text.find('\n', pos);
+    out.emplace_back(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    if (nl == std::string_view::npos) {
+      break;
+    }
+    pos = nl + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+std::string
+esp_mountpoint(std::string_view fstab)
+{
+  for (const auto& line : lines_of(fstab)) {
+    const auto f = fields(line);
+    if (f.size() >= 3 && !f[0].starts_with("#") && f[2] == "vfat" && (f[1] == "/boot/efi" || f[1] == "/efi")) {
+      return f[1];
+    }
+  }
+  return "";
+}
+
+std::string
+rewrite_fstab(std::string_view old_fstab, const FstabInput& in)
+{
+  std::string out = "# /etc/fstab: rewritten by cvmforge; the root filesystem is LUKS2-encrypted.\n";
+  for (const auto& line : lines_of(old_fstab)) {
+    const auto f = fields(line);
+    if (f.empty() || f[0].starts_with("#")) {
+      if (!line.starts_with("# /etc/fstab: rewritten by cvmforge")) {
+        out += line + "\n";
+      }
+      continue;
+    }
+    if (f.size() >= 2 && (f[1] == "/" || f[1] == "/boot" || f[1] == in.esp_mountpoint || f[1] == "/boot/efi")) {
+      out += "# replaced by cvmforge: " + line + "\n";
+      continue;
+    }
+    if (names_block_device(f[0])) {
+      out += "# disabled by cvmforge (the device is not part of the converted image): " + line + "\n";
+      continue;
+    }
+    out += line + "\n";
+  }
+  out += fmt::format("/dev/mapper/{} / {} errors=remount-ro 0 1\n", in.mapper_name, in.root_fstype);
+  out += fmt::format("UUID={} /boot ext4 defaults,nodev,nosuid 0 2\n", in.boot_fs_uuid);
+  out += fmt::format("UUID={} {} vfat umask=0077 0 1\n", in.esp_fs_uuid, in.esp_mountpoint);
+  return out;
+}
+
+std::string
+crypttab_line(std::string_view mapper_name, std::string_view luks_uuid, std::string_view options)
+{
+  return fmt::format("{} UUID={} none {}\n", mapper_name, luks_uuid, options);
+}
+
+std::string
+rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std::string_view mapper_name)
+{
+  std::string out;
+  for (const auto& line : lines_of(old_crypttab)) {
+    const auto f = fields(line);
+    if (!f.empty() && f[0] == mapper_name) {
+      continue;
+    }
+    out += line + "\n";
+  }
+  out += root_line;
+  return out;
+}
+
+std::vector<std::string>
+kernel_parameters(std::string_view initramfs_backend,
+                  std::string_view mapper_name,
+                  std::string_view luks_uuid,
+                  const std::vector<std::string>& manifest_additions)
+{
+  std::vector<std::string> p;
+  p.push_back(fmt::format("root=/dev/mapper/{}", mapper_name));
+  if (initramfs_backend == "dracut") {
+    // systemd-cryptsetup in the initrd names the mapping; no shell, and
+    // power off instead of an emergency prompt.
+    p.push_back(fmt::format("rd.luks.name={}={}", luks_uuid, mapper_name));
+    p.push_back("rd.shell=0");
+    p.push_back("rd.emergency=poweroff");
+  } else {
+    // initramfs-tools: panic() reboots at once instead of offering a shell;
+    // QEMU with -no-reboot turns that into power-off.
+    p.push_back("panic=-1");
+  }
+  for (const auto& a : manifest_additions) {
+    p.push_back(a);
+  }
+  return p;
+}
+
+} // namespace cvm::pipeline::bootcfg
