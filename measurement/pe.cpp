@@ -20,6 +20,36 @@ constexpr std::size_t k_coff_header_size = 20;
 constexpr std::size_t k_section_header_size = 40;
 constexpr std::uint16_t k_max_sections = 96;  // PE/COFF limit
 
+// Section names longer than 8 bytes are "/<decimal offset>" into the COFF
+// string table, which follows the symbol table. An unresolvable name is kept.
+std::string
+long_section_name(std::span<const std::byte> image,
+                  std::uint32_t symbol_table,
+                  std::uint32_t symbol_count,
+                  const std::string& short_name)
+{
+  std::uint64_t offset = 0;
+  for (std::size_t i = 1; i < short_name.size(); ++i) {
+    if (short_name[i] < '0' || short_name[i] > '9') {
+      return short_name;
+    }
+    offset = offset * 10 + static_cast<std::uint64_t>(short_name[i] - '0');
+  }
+  const std::uint64_t start = std::uint64_t{symbol_table} + std::uint64_t{symbol_count} * 18 + offset;
+  if (symbol_table == 0 || start >= image.size()) {
+    return short_name;
+  }
+  std::string name;
+  for (std::size_t i = static_cast<std::size_t>(start); i < image.size() && name.size() < 256; ++i) {
+    const auto c = static_cast<unsigned char>(image[i]);
+    if (c == 0) {
+      return name;
+    }
+    name.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+  }
+  return short_name;
+}
+
 } // namespace
 
 PeImage
@@ -42,7 +72,9 @@ parse_pe(std::span<const std::byte> image)
   }
   pe.machine = r.u16("Machine");
   const std::uint16_t section_count = r.u16("NumberOfSections");
-  r.skip(12, "COFF header");
+  r.skip(4, "TimeDateStamp");
+  const std::uint32_t symbol_table = r.u32("PointerToSymbolTable");
+  const std::uint32_t symbol_count = r.u32("NumberOfSymbols");
   const std::uint16_t optional_size = r.u16("SizeOfOptionalHeader");
   r.skip(2, "Characteristics");
   const std::size_t optional_offset = r.position();
@@ -114,6 +146,9 @@ parse_pe(std::span<const std::byte> image)
                   s.pointer_to_raw_data,
                   s.size_of_raw_data,
                   image.size());
+    }
+    if (s.name.size() > 1 && s.name[0] == '/') {
+      s.name = long_section_name(image, symbol_table, symbol_count, s.name);
     }
     pe.sections.push_back(std::move(s));
   }

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "measurement/byte_reader.hpp"
+#include "measurement/compare.hpp"
+#include "measurement/event_builder.hpp"
+#include "measurement/eventlog.hpp"
+#include "measurement/gpt.hpp"
+#include "measurement/kernel.hpp"
+#include "measurement/pe.hpp"
+#include "measurement/predict.hpp"
+#include "measurement/reference.hpp"
+
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
+#include "tests/unit/measurement/test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace cvm::measure {
+namespace {
+
+std::string
+hex384(const crypto::Sha384& d)
+{
+  return to_hex(d);
+}
+
+// T13 of the reference (tdx-measurement.md §2.2): event digests computed from
+// first principles there and each found in real TDX event logs.
+TEST(EventBuilder, FixedEventDigestsMatchT13)
+{
+  const std::vector<std::byte> empty;
+  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("SecureBoot"), "SecureBoot", empty)),
+            "9dc3a1f80bcec915391dcda5ffbb15e7419f77eab462bbf72b42166fb70d50325e37b36f93537a863769bcf9bedae6fb");
+  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("PK"), "PK", empty)),
+            "6f2e3cbc14f9def86980f5f66fd85e99d63e69a73014ed8a5633ce56eca5b64b692108c56110e22acadcef58c3250f1b");
+  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("KEK"), "KEK", empty)),
+            "d607c0efb41c0d757d69bca0615c3a9ac0b1db06c557d992e906c6b7dee40e0e031640c7bfd7bcd35844ef9edeadc6f9");
+  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("db"), "db", empty)),
+            "08a74f8963b337acb6c93682f934496373679dd26af1089cb4eaf0c30cf260a12e814856385ab8843e56a9acea19e127");
+  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("dbx"), "dbx", empty)),
+            "18cc6e01f0c6ea99aa23f8a280423e94ad81d96d0aeb5180504fc0f7a40cb3619dd39bd6a95ec1680a86ed6ab0f9828d");
+  EXPECT_EQ(hex384(separator_digest()),
+            "394341b7182cd227c5c6b07ef8000cdfd86136c4292b8e576573ad7ed9ae41019f5818b4b971c9effc60e1ad9f1289f0");
+  EXPECT_EQ(hex384(action_digest("Calling EFI Application from Boot Option")),
+            "77a0dab2312b4e1e57a84d865a21e5b2ee8d677a21012ada819d0a98988078d3d740f6346bfe0abaa938ca20439a8d71");
+  EXPECT_EQ(hex384(action_digest("Exit Boot Services Invocation")),
+            "214b0bef1379756011344877743fdc2a5382bac6e70362d624ccf3f654407c1b4badf7d8f9295dd3dabdef65b27677e0");
+  EXPECT_EQ(hex384(action_digest("Exit Boot Services Returned with Success")),
+            "0a2e01c85deae718a530ad8c6d20a84009babe6c8989269e950d8cf440c6e997695e64d455c4174a652cd080f6230b74");
+  const std::array<std::byte, 2> boot_order{};
+  EXPECT_EQ(hex384(crypto::sha384(boot_order)),
+            "1dd6f7b457ad880d840d41c961283bab688e94e4b59359ea45686581e90feccea3c624b1226113f824f315eb60ae0a7c");
+  EXPECT_EQ(uiapp_boot_option().size(), 62U);
+  EXPECT_EQ(hex384(crypto::sha384(uiapp_boot_option())),
+            "23ada07f5261f12f34a0bd8e46760962d6b4d576a416f1fea1c64bc656b1d28eacf7047ae6e967c58fd2a98bfa74c298");
+}
+
+TEST(EventBuilder, OvmfLoadOptionsFollowEdk2Version)
+{
+  EXPECT_EQ(ovmf_load_options("console=ttyS0", true, 202411), "console=ttyS0 initrd=initrd");
+  EXPECT_EQ(ovmf_load_options("console=ttyS0", true, 202508), "initrd=initrd console=ttyS0");
+  EXPECT_EQ(ovmf_load_options("console=ttyS0", false, 202508), "console=ttyS0");
+}
+
+// T11: the CFV event of real logs is the SHA-384 of Debian's empty OVMF_VARS_4M.fd.
+TEST(EventBuilderConformance, EmptyVarStoreIsTheCfvDigest)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const std::filesystem::path vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+  if (!std::filesystem::exists(vars)) {
+    GTEST_SKIP() << "skipped: " << vars << " not installed (Debian package ovmf)";
+  }
+  const auto expected = test::read_json(dir / "expected.json");
+  const auto log_events = test::read_json(dir / "CCEL_data_ovmf_events.json")["uefi_event_logs"];
+  const auto digest = to_hex(crypto::sha384(fs::read_file(vars)));
+  EXPECT_EQ(digest, expected["cfv"][0]["sha384"].get<std::string>());
+  EXPECT_EQ(digest, log_events[1]["digests"][0]["digest"].get<std::string>());
+}
+
+// GPT: rebuilding a disk head from the GPT event of Trustee's grub log gives
+// back the same event bytes and digest.
+TEST(GptConformance, RebuiltDiskHeadReproducesGrubLogGptEvent)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_grub.bin"));
+  const Event* gpt = nullptr;
+  for (const auto& e : log.events) {
+    if (e.type == event_type::k_efi_gpt_event) {
+      gpt = &e;
+    }
+  }
+  ASSERT_NE(gpt, nullptr);
+  const auto& data = gpt->data;
+  ASSERT_GT(data.size(), 100U);
+  std::vector<std::byte> disk(34 * 512);
+  std::copy(data.begin(), data.begin() + 92, disk.begin() + 512);
+  const auto entry_lba = read_le_at(data, 72, 8, "gpt", "lba");
+  const auto entry_size = read_le_at(data, 84, 4, "gpt", "size");
+  const auto used = read_le_at(data, 92, 8, "gpt", "count");
+  ASSERT_EQ(data.size(), 100 + used * entry_size);
+  std::copy(data.begin() + 100, data.end(), disk.begin() + static_cast<std::ptrdiff_t>(entry_lba * 512));
+  const auto rebuilt = gpt_event_data(disk);
+  EXPECT_EQ(rebuilt, data);
+  EXPECT_EQ(to_hex(crypto::sha384(rebuilt)), to_hex(*gpt->digest(k_alg_sha384)));
+}
+
+TEST(Gpt, RejectsDiskWithoutGpt)
+{
+  std::vector<std::byte> disk(34 * 512);
+  EXPECT_THROW(gpt_event_data(disk), Error);
+  EXPECT_THROW(gpt_event_data(std::span(disk).first(100)), Error);
+}
+
+// A minimal bzImage header: protocol 2.15, loaded high, 64-bit initrd capable.
+std::vector<std::byte>
+make_bzimage()
+{
+  std::vector<std::byte> img(0x1000);
+  const auto put = [&](std::size_t at, std::uint64_t v, std::size_t w) {
+    for (std::size_t i = 0; i < w; ++i) {
+      img[at + i] = static_cast<std::byte>((v >> (8U * i)) & 0xffU);
+    }
+  };
+  put(0x202, 0x53726448, 4);
+  put(0x206, 0x020f, 2);
+  put(0x20e, 0x100, 2);
+  put(0x211, 0x01, 1);
+  put(0x22c, 0x7fffffff, 4);
+  put(0x236, 0x7f, 2);
+  const std::string version = "6.9.3-test (builder) #1";
+  std::copy(version.begin(), version.end(), reinterpret_cast<char*>(img.data()) + 0x300);
+  return img;
+}
+
+TEST(Kernel, QemuPatchWritesSetupHeaderFields)
+{
+  const auto img = make_bzimage();
+  const auto info = parse_bzimage(img);
+  ASSERT_TRUE(info.version.has_value());
+  EXPECT_EQ(*info.version, std::make_pair(6, 9));
+  QemuKernelPatch patch;
+  patch.below_4g_memory = std::uint64_t{2} << 30U;
+  patch.initrd_size = 0x123456;
+  patch.cmdline = "console=ttyS0 vga=0x318";
+  const auto out = qemu_patch_kernel(img, patch);
+  EXPECT_EQ(out[0x210], std::byte{0xb0});
+  EXPECT_EQ(out[0x211], std::byte{0x81});
+  EXPECT_EQ(read_le_at(out, 0x224, 2, "k", "heap"), 0xfe00U);
+  EXPECT_EQ(read_le_at(out, 0x228, 4, "k", "cmdline"), 0x20000U);
+  const std::uint64_t initrd_max = (std::uint64_t{2} << 30U) - 0x28000 - 1;
+  EXPECT_EQ(read_le_at(out, 0x218, 4, "k", "ramdisk"), (initrd_max - 0x123456) & ~std::uint64_t{4095});
+  EXPECT_EQ(read_le_at(out, 0x21c, 4, "k", "ramdisk size"), 0x123456U);
+  EXPECT_EQ(read_le_at(out, 0x1fa, 2, "k", "vid"), 0x318U);
+}
+
+TEST(Kernel, RejectsNonBzImage)
+{
+  std::vector<std::byte> junk(0x1000);
+  EXPECT_THROW(parse_bzimage(junk), Error);
+  EXPECT_THROW(parse_bzimage(std::span(junk).first(0x100)), Error);
+}
+
+struct DebianInputs
+{
+  std::vector<std::byte> firmware;
+  std::vector<std::byte> kernel;
+};
+
+std::optional<DebianInputs>
+debian_inputs()
+{
+  const std::filesystem::path ovmf = "/usr/share/ovmf/OVMF.fd";
+  if (!std::filesystem::exists(ovmf)) {
+    return std::nullopt;
+  }
+  std::optional<std::filesystem::path> kernel;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/boot", ec)) {
+    if (e.path().filename().string().starts_with("vmlinuz-")) {
+      kernel = e.path();
+      break;
+    }
+  }
+  if (!kernel) {
+    return std::nullopt;
+  }
+  return DebianInputs{fs::read_file(ovmf), fs::read_file(*kernel)};
+}
+
+PlatformProfile
+profile_2g(int ovmf_version, QemuVersion qemu)
+{
+  PlatformProfile p;
+  p.vcpus = 1;
+  p.memory_bytes = std::uint64_t{2} << 30U;
+  p.qemu_version = qemu;
+  p.ovmf_version = ovmf_version;
+  return p;
+}
+
+BootArtifacts
+direct_artifacts(const DebianInputs& in)
+{
+  BootArtifacts a;
+  a.kernel = in.kernel;
+  a.kernel_name = "vmlinuz";
+  a.initrd = std::vector<std::byte>(4096, std::byte{0x42});
+  a.initrd_name = "initrd.img";
+  a.cmdline = "console=ttyS0";
+  a.linux_version = std::make_pair(6, 9);
+  return a;
+}
+
+const PredictedEvent*
+find(const Prediction& p, std::string_view label)
+{
+  for (const auto& e : p.events) {
+    if (e.label == label) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+// Direct boot under the old (pre-202411) layout against Trustee's real 2 GiB
+// direct-boot log: everything the model owns matches except what depends on
+// inputs that differ (firmware CFV, kernel, cmdline, initrd), and the diff
+// names the first divergent event and its input.
+TEST(PredictConformance, DirectBootOldLayoutAgainstRealLog)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  const auto prediction = predict(direct_artifacts(*in), in->firmware, profile_2g(202408, {9, 1, 0}));
+  EXPECT_FALSE(prediction.rtmr[0].has_value()) << "ACPI blobs were not supplied";
+  ASSERT_TRUE(prediction.rtmr[1].has_value());
+  const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_ovmf.bin"));
+  const auto cmp = compare_with_prediction(log, prediction.events);
+
+  const auto& r0 = cmp.registers[0];
+  ASSERT_EQ(r0.events.size(), 14U);
+  const std::vector<EventStatus> expected0 = {
+    EventStatus::match,         EventStatus::digest_mismatch, EventStatus::match, EventStatus::match,
+    EventStatus::match,         EventStatus::match,           EventStatus::match, EventStatus::match,
+    EventStatus::not_predicted, EventStatus::not_predicted,   EventStatus::not_predicted,
+    EventStatus::match,         EventStatus::match,           EventStatus::match};
+  for (std::size_t i = 0; i < expected0.size(); ++i) {
+    EXPECT_EQ(to_string(r0.events[i].status), to_string(expected0[i])) << "RTMR0 event " << i;
+  }
+  ASSERT_TRUE(r0.first_divergence.has_value());
+  const auto& first = r0.events[*r0.first_divergence];
+  EXPECT_EQ(first.expected->label, "cfv");
+  EXPECT_EQ(first.expected->depends_on, std::vector<std::string>{"firmware"});
+
+  const auto& r1 = cmp.registers[1];
+  ASSERT_EQ(r1.events.size(), 4U);
+  EXPECT_EQ(r1.events[0].status, EventStatus::digest_mismatch);
+  EXPECT_EQ(r1.events[0].expected->label, "kernel");
+  for (std::size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(r1.events[i].status, EventStatus::match) << "RTMR1 event " << i;
+  }
+  ASSERT_EQ(cmp.registers[2].events.size(), 2U);
+  EXPECT_EQ(cmp.registers[2].events[0].expected->label, "linux.load_options");
+  EXPECT_TRUE(cmp.registers[3].events.empty());
+  EXPECT_FALSE(cmp.all_match());
+
+  const auto text = replay_report_text(log, replay(log), std::nullopt, std::nullopt, cmp);
+  EXPECT_NE(text.find("RTMR0: first divergence at event 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("depends on: firmware"), std::string::npos) << text;
+}
+
+TEST(Predict, SeparatorPlacementFollowsOvmfVersion)
+{
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  const auto old_layout = predict(direct_artifacts(*in), in->firmware, profile_2g(202408, {10, 2, 0}));
+  EXPECT_NE(find(old_layout, "separator.rtmr0_late"), nullptr);
+  EXPECT_EQ(find(old_layout, "separator.rtmr1"), nullptr);
+  const auto new_layout = predict(direct_artifacts(*in), in->firmware, profile_2g(202411, {10, 2, 0}));
+  EXPECT_EQ(find(new_layout, "separator.rtmr0_late"), nullptr);
+  EXPECT_NE(find(new_layout, "separator.rtmr1"), nullptr);
+  const auto* lo = find(new_layout, "linux.load_options");
+  ASSERT_NE(lo, nullptr);
+  EXPECT_EQ(*lo->digest, crypto::sha384(to_utf16le("console=ttyS0 initrd=initrd", NulTerminator::yes)));
+}
+
+TEST(Predict, KernelHeaderPatchingDependsOnQemuVersion)
+{
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  const auto plain = authenticode_sha384(in->kernel);
+  const auto q102 = predict(direct_artifacts(*in), in->firmware, profile_2g(202411, {10, 2, 0}));
+  EXPECT_EQ(*find(q102, "kernel")->digest, plain);
+  const auto q91 = predict(direct_artifacts(*in), in->firmware, profile_2g(202411, {9, 1, 0}));
+  const auto* patched = find(q91, "kernel");
+  EXPECT_NE(*patched->digest, plain);
+  EXPECT_NE(std::find(patched->depends_on.begin(), patched->depends_on.end(), "platform.memory_bytes"),
+            patched->depends_on.end());
+  // 2 GiB and 4 GiB give the same low memory (2 GiB), hence the same patched kernel.
+  auto p4 = profile_2g(202411, {9, 1, 0});
+  p4.memory_bytes = std::uint64_t{4} << 30U;
+  EXPECT_EQ(*find(predict(direct_artifacts(*in), in->firmware, p4), "kernel")->digest, *patched->digest);
+}
+
+TEST(Predict, NewOvmfLayoutAndMissingInputsAreExplicitlyNotPredicted)
+{
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  const auto p = predict(direct_artifacts(*in), in->firmware, profile_2g(202505, {10, 2, 0}));
+  EXPECT_FALSE(p.rtmr[0].has_value());
+  EXPECT_TRUE(p.rtmr[1].has_value());
+  const auto j = prediction_to_json(p);
+  EXPECT_TRUE(j["rtmr"]["0"].is_null());
+  EXPECT_EQ(j["schema"], "cvmforge.tdx-measurement/v1");
+  EXPECT_EQ(j["mrtd"]["single_pass"].get<std::string>().size(), 96U);
+  bool any_not_predicted = false;
+  for (const auto& e : j["events"]) {
+    any_not_predicted = any_not_predicted || e.contains("not_predicted");
+  }
+  EXPECT_TRUE(any_not_predicted);
+
+  const auto old_fw = predict(direct_artifacts(*in), in->firmware, profile_2g(202211, {8, 2, 2}));
+  EXPECT_TRUE(old_fw.events.empty());
+  EXPECT_EQ(to_hex(*old_fw.rtmr[0]), std::string(96, '0'));
+}
+
+TEST(Predict, ProvidedAcpiBlobsCompleteRtmr0AndJsonRoundTrips)
+{
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  auto profile = profile_2g(202411, {10, 2, 0});
+  profile.acpi_table_loader = std::vector<std::byte>(4096, std::byte{1});
+  profile.acpi_rsdp = std::vector<std::byte>(20, std::byte{2});
+  profile.acpi_tables = std::vector<std::byte>(8192, std::byte{3});
+  profile.page_add_order = PageAddOrder::single_pass;
+  const auto p = predict(direct_artifacts(*in), in->firmware, profile);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_TRUE(p.rtmr[i].has_value()) << i;
+  }
+  EXPECT_EQ(to_hex(*p.rtmr[3]), std::string(96, '0'));
+  const auto j = prediction_to_json(p);
+  const auto back = events_from_json(nlohmann::json::parse(j.dump()));
+  ASSERT_EQ(back.size(), p.events.size());
+  for (std::size_t i = 0; i < back.size(); ++i) {
+    EXPECT_EQ(back[i].rtmr, p.events[i].rtmr);
+    EXPECT_EQ(back[i].type, p.events[i].type);
+    EXPECT_EQ(back[i].digest, p.events[i].digest);
+    EXPECT_EQ(back[i].label, p.events[i].label);
+  }
+  // Same inputs, same bytes.
+  EXPECT_EQ(j.dump(), prediction_to_json(predict(direct_artifacts(*in), in->firmware, profile)).dump());
+
+  const auto rv = trustee_reference_values(p);
+  EXPECT_EQ(rv["mr_td"].size(), 1U);
+  EXPECT_EQ(rv["mr_td"][0], to_hex(p.mrtd.single_pass));
+  EXPECT_EQ(rv["tdvfkernel"][0], to_hex(*find(p, "kernel")->digest));
+  EXPECT_EQ(rv["tdvfkernelparams"][0], to_hex(*find(p, "linux.load_options")->digest));
+  const auto msg = trustee_rvps_message(p);
+  EXPECT_EQ(msg["version"], "0.1.0");
+  EXPECT_EQ(msg["type"], "sample");
+  EXPECT_EQ(msg["payload"], base64_encode(as_bytes(rv.dump())));
+  const auto ita = ita_policy(p);
+  EXPECT_EQ(ita["policy"]["tdx_appraisal"]["tdx_rtmr1"], to_hex(*p.rtmr[1]));
+  EXPECT_NE(ita_policy_rego(p).find("input.tdx_is_debuggable == false"), std::string::npos);
+  EXPECT_NE(prediction_to_text(p).find("RTMR1 events:"), std::string::npos);
+}
+
+TEST(Reference, Base64MatchesRfc4648Vectors)
+{
+  EXPECT_EQ(base64_encode(as_bytes("")), "");
+  EXPECT_EQ(base64_encode(as_bytes("f")), "Zg==");
+  EXPECT_EQ(base64_encode(as_bytes("fo")), "Zm8=");
+  EXPECT_EQ(base64_encode(as_bytes("foobar")), "Zm9vYmFy");
+}
+
+TEST(Reference, EventsFromJsonRejectsBadDocuments)
+{
+  EXPECT_THROW(events_from_json(nlohmann::json::object()), Error);
+  EXPECT_THROW(events_from_json(nlohmann::json::parse(R"({"events":[{"rtmr":7}]})")), Error);
+  EXPECT_THROW(events_from_json(nlohmann::json::parse(R"({"events":[{"rtmr":1,"digest":"zz"}]})")), Error);
+  EXPECT_THROW(events_from_json(nlohmann::json::parse(R"({"events":[{"digest":"00"}]})")), Error);
+}
+
+TEST(Predict, GrubBootWithDebianShimAndGrub)
+{
+  const auto in = debian_inputs();
+  const std::filesystem::path shim = "/usr/lib/shim/shimx64.efi.signed";
+  const std::filesystem::path grub = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+  if (!in || !std::filesystem::exists(shim) || !std::filesystem::exists(grub)) {
+    GTEST_SKIP() << "skipped: needs ovmf, a kernel, shim-signed and grub-efi-amd64-signed";
+  }
+  BootArtifacts a = direct_artifacts(*in);
+  a.mode = BootMode::grub;
+  a.shim = fs::read_file(shim);
+  a.grub = fs::read_file(grub);
+  a.cmdline = "BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1";
+  a.sbat_level = "sbat,1,2023012900\nshim,2\ngrub,3\ngrub.debian,4\n";
+  a.grub_flavor = GrubFlavor::upstream;
+  a.grub_records = {{GrubRecord::Kind::command, "linux /boot/vmlinuz root=/dev/vda1", {}},
+                    {GrubRecord::Kind::file, "/boot/grub/grub.cfg", {std::byte{'x'}}}};
+  const auto p = predict(a, in->firmware, profile_2g(202411, {10, 2, 0}));
+  std::vector<std::string> rtmr1;
+  for (const auto& e : p.events) {
+    if (e.rtmr == 1) {
+      rtmr1.push_back(e.label);
+    }
+  }
+  const std::vector<std::string> expected = {"action.calling_efi_application", "separator.rtmr1", "gpt",
+                                             "shim", "grub", "kernel",
+                                             "action.exit_boot_services_invocation",
+                                             "action.exit_boot_services_success"};
+  EXPECT_EQ(rtmr1, expected);
+  EXPECT_FALSE(p.rtmr[1].has_value()) << "the GPT is not supplied";
+  EXPECT_EQ(*find(p, "shim")->digest, authenticode_sha384(*a.shim));
+  EXPECT_EQ(*find(p, "grub.command")->digest, crypto::sha384(as_bytes("linux /boot/vmlinuz root=/dev/vda1")));
+  EXPECT_FALSE(find(p, "boot_variables")->digest.has_value());
+  const auto* mok_rt = find(p, "authority.MokListRT");
+  ASSERT_NE(mok_rt, nullptr);
+  EXPECT_TRUE(mok_rt->digest.has_value()) << "Debian's shim embeds a vendor certificate";
+}
+
+TEST(PlatformProfile, ParsesJsonAndRejectsBadValues)
+{
+  const auto reader = [](const std::string& path) {
+    return std::vector<std::byte>(path.size(), std::byte{7});
+  };
+  const auto p = parse_platform_profile(nlohmann::json::parse(R"({
+    "name": "q35-1cpu-2g", "vcpus": 1, "memory_mib": 2048, "qemu_version": "9.2.1",
+    "ovmf_version": "edk2-stable202411", "page_add_order": "two_pass",
+    "acpi": {"table_loader": "loader.bin", "rsdp": "rsdp.bin", "tables": "tables.bin"},
+    "boot_variables": [{"name": "BootOrder", "file": "BootOrder.bin"}]})"),
+                                        reader);
+  EXPECT_EQ(p.memory_bytes, std::uint64_t{2048} << 20U);
+  EXPECT_EQ(p.qemu_version, (QemuVersion{9, 2, 1}));
+  EXPECT_EQ(p.ovmf_version, 202411);
+  EXPECT_EQ(p.page_add_order, PageAddOrder::two_pass);
+  EXPECT_EQ(p.acpi_tables->size(), std::string("tables.bin").size());
+  EXPECT_EQ(p.boot_variables.at(0).name, "BootOrder");
+  EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"qemu_version": "ten"})"), reader), Error);
+  EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"memory_mib": -1})"), reader), Error);
+  EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"boot_variables": [{}]})"), reader), Error);
+  EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"ovmf_version": "2022.11"})"), reader), Error);
+}
+
+} // namespace
+} // namespace cvm::measure
