@@ -143,6 +143,10 @@ run(int argc, char** argv)
   }
 
   const cvm::kbs::AgentConfig config = cvm::kbs::load_agent_config(options->config);
+  // Reject disallowed URLs (e.g. http:// in production) before anything else.
+  for (const std::string& url : config.kbs_urls) {
+    (void)cvm::kbs::make_http_transport(url, config.http);
+  }
   auto evidence = cvm::agent::make_evidence_provider(config);
   evidence->preflight();
 
@@ -150,10 +154,6 @@ run(int argc, char** argv)
   fetch.urls = config.kbs_urls;
   fetch.resource = config.resource;
   fetch.retry = config.retry;
-  // Reject disallowed URLs (e.g. http:// in production) before any attempt.
-  for (const std::string& url : config.kbs_urls) {
-    (void)cvm::kbs::make_http_transport(url, config.http);
-  }
   const cvm::kbs::TransportFactory transports = [&config](const std::string& url) {
     return cvm::kbs::make_http_transport(url, config.http);
   };

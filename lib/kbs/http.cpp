@@ -164,6 +164,14 @@ private:
         reason = "cannot load the CA certificate file";
       } else if (err == httplib::Error::Read) {
         reason = "no response (read failed or timed out)";
+      } else if (err == httplib::Error::Connection) {
+        reason = "could not connect (refused or unreachable)";
+      } else if (err == httplib::Error::ConnectionTimeout) {
+        reason = "connection timed out";
+      } else if (err == httplib::Error::SSLConnection) {
+        reason = "TLS handshake failed";
+      } else if (err == httplib::Error::Write) {
+        reason = "sending the request failed";
       }
       throw Error(ErrorKind::io, "{} {}{}: {}", method, m_url, path, reason);
     }

@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Integration tests: cvmforge-agent(-test) against the Python test broker.
+
+One case per invocation (ctest runs each as its own test). Exit 0 = pass,
+1 = fail, 77 = skipped (with the reason on stdout).
+
+Each case starts tests/kbs/kbs_broker.py on 127.0.0.1 (ephemeral port; HTTPS
+with a throw-away PKI made by tests/kbs/make_test_pki.py in a temp dir), runs
+the agent with --key-stdout into a pipe and checks the key, or - for negative
+cases - a non-zero exit, empty stdout, one "error:" line naming the reason,
+and that no form of the key appears in any output.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+class Failure(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, script, workdir, key_file, tls, extra):
+        cmd = [sys.executable, script, "serve", "--resource-file", key_file] + extra
+        if tls:
+            cmd += ["--tls-cert", os.path.join(workdir, "pki", "server.pem"),
+                    "--tls-key", os.path.join(workdir, "pki", "server.key")]
+        self.log_path = os.path.join(workdir, "broker-%d.log" % time.monotonic_ns())
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("LISTENING "):
+            self.stop()
+            raise Failure("broker did not start: %r\n%s" % (line, self.read_log()))
+        self.port = int(line.split()[1])
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                raise Failure("broker did not exit on SIGTERM")
+            if rc != 0:
+                raise Failure("broker exited with %d on SIGTERM" % rc)
+        self.log.close()
+
+
+class Context:
+    def __init__(self, args, workdir):
+        self.args = args
+        self.workdir = workdir
+        self.key = os.urandom(64)
+        self.key_file = os.path.join(workdir, "key.bin")
+        with open(self.key_file, "wb") as f:
+            f.write(self.key)
+        subprocess.run([sys.executable, args.pki_helper, "--dir", os.path.join(workdir, "pki")],
+                       check=True)
+        self.ca = os.path.join(workdir, "pki", "ca.pem")
+        self.other_ca = os.path.join(workdir, "pki", "other-ca.pem")
+        self.brokers = []
+
+    def broker(self, tls=True, extra=()):
+        b = Broker(self.args.broker, self.workdir, self.key_file, tls, list(extra))
+        self.brokers.append(b)
+        return b
+
+    def config(self, urls, ca=None, tee="sample", retries=2, io_ms=5000, **extra):
+        cfg = {"kbs_urls": urls, "resource": "cvmforge/test/luks", "tee": tee,
+               "timeouts": {"connect_ms": 2000, "io_ms": io_ms},
+               "retries": {"attempts": retries, "initial_backoff_ms": 100, "max_backoff_ms": 200}}
+        if ca:
+            cfg["ca_cert"] = ca
+        cfg.update(extra)
+        path = os.path.join(self.workdir, "agent-%d.json" % time.monotonic_ns())
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return path
+
+    def run_agent(self, config, agent=None, extra_args=(), prefix=()):
+        cmd = list(prefix) + [agent or self.args.agent, "--config", config, "--key-stdout"]
+        cmd += list(extra_args)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
+
+    def no_key_leak(self, *outputs):
+        forms = [self.key, self.key.hex().encode(), self.key.hex().upper().encode(),
+                 base64.b64encode(self.key), base64.urlsafe_b64encode(self.key).rstrip(b"=")]
+        for out in outputs:
+            data = out.encode() if isinstance(out, str) else out
+            for form in forms:
+                if form in data:
+                    raise Failure("key material appears in the agent's output")
+            # No 8-byte window of the key either.
+            for i in range(0, len(self.key) - 8):
+                if self.key[i:i + 8] in data:
+                    raise Failure("part of the key appears in the agent's output")
+
+    def expect_key(self, rc, out, err):
+        if rc != 0:
+            raise Failure("agent failed (rc %d):\n%s" % (rc, err))
+        if out != self.key:
+            raise Failure("agent wrote %d bytes that are not the key" % len(out))
+        self.no_key_leak(err)
+
+    def expect_failure(self, rc, out, err, reason, rc_expected=1):
+        if rc != rc_expected:
+            raise Failure("expected exit %d, got %d:\n%s" % (rc_expected, rc, err))
+        if out:
+            raise Failure("agent wrote %d bytes to stdout on failure" % len(out))
+        lines = [l for l in err.splitlines() if l]
+        errors = [l for l in lines if l.startswith("cvmforge-agent: error: ")]
+        if len(errors) != 1 or lines[-1] != errors[0]:
+            raise Failure("expected exactly one final error line, got:\n%s" % err)
+        if reason not in errors[0]:
+            raise Failure("error line lacks %r:\n%s" % (reason, errors[0]))
+        self.no_key_leak(err)
+        print("ok: " + errors[0])
+
+    def cleanup(self):
+        for b in self.brokers:
+            b.stop()
+
+
+# --- cases -----------------------------------------------------------------
+
+def case_http_sample_ok(c):
+    b = c.broker(tls=False)
+    c.expect_key(*c.run_agent(c.config(["http://127.0.0.1:%d" % b.port])))
+
+
+def case_https_sample_ok(c):
+    b = c.broker()
+    c.expect_key(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)))
+    log = b.read_log()
+    for step in ("POST /kbs/v0/auth", "POST /kbs/v0/attest", "GET /kbs/v0/resource/cvmforge/test/luks"):
+        if step not in log:
+            raise Failure("broker did not see %s" % step)
+
+
+def case_https_hostname_ok(c):
+    b = c.broker()
+    c.expect_key(*c.run_agent(c.config(["https://localhost:%d" % b.port], ca=c.ca)))
+
+
+def case_second_url_after_dead_first(c):
+    b = c.broker()
+    dead = free_port()
+    c.expect_key(*c.run_agent(c.config(["https://127.0.0.1:%d" % dead,
+                                        "https://127.0.0.1:%d" % b.port], ca=c.ca)))
+
+
+def case_deny(c):
+    b = c.broker(extra=["--fault", "deny"])
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
+                     reason="HTTP 401 PolicyDeny")
+
+
+def case_deny_resource(c):
+    b = c.broker(extra=["--fault", "deny-resource"])
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
+                     reason="KBS resource cvmforge/test/luks: HTTP 401 PolicyDeny")
+
+
+def case_unknown_resource(c):
+    b = c.broker(extra=["--resource-path", "cvmforge/other/luks"])
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
+                     reason="HTTP 404 ResourceNotFound")
+
+
+def case_tampered_jwe(c):
+    b = c.broker(extra=["--fault", "tampered-jwe"])
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
+                     reason="resource JWE rejected: AES-GCM authentication failed")
+
+
+def case_wrong_nonce(c):
+    b = c.broker(extra=["--fault", "wrong-nonce"])
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
+                     reason="nonce does not match")
+
+
+def case_wrong_ca(c):
+    b = c.broker()
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.other_ca)),
+                     reason="TLS server certificate not trusted")
+    # TLS fails before any HTTP request, so no evidence ever left the agent.
+    if "/kbs/v0/" in b.read_log():
+        raise Failure("the broker saw a request although the CA was wrong")
+
+
+def case_broker_down(c):
+    port = free_port()
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % port], ca=c.ca)),
+                     reason="could not connect (refused or unreachable)")
+
+
+def case_broker_refuses(c):
+    b = c.broker(extra=["--fault", "refuse"])
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
+                     reason="https://127.0.0.1:%d/kbs/v0/auth" % b.port)
+
+
+def case_slow_broker_times_out(c):
+    b = c.broker(extra=["--fault", "slow", "--slow-seconds", "5"])
+    start = time.monotonic()
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca,
+                                           retries=1, io_ms=1000)),
+                     reason="no response (read failed or timed out)")
+    if time.monotonic() - start > 4.5:
+        raise Failure("the read timeout did not cut the slow request short")
+
+
+def case_production_refuses_sample(c):
+    b = c.broker()
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca),
+                                  agent=c.args.production_agent),
+                     reason="tee 'sample' is not available in the production agent", rc_expected=2)
+
+
+def case_production_refuses_http(c):
+    b = c.broker(tls=False)
+    c.expect_failure(*c.run_agent(c.config(["http://127.0.0.1:%d" % b.port], tee="tdx"),
+                                  agent=c.args.production_agent),
+                     reason="plain http is not allowed", rc_expected=2)
+
+
+def case_production_without_tdx(c):
+    b = c.broker()
+    # On a build host there is no configfs-tsm tdx_guest provider.
+    if os.path.isdir("/sys/kernel/config/tsm/report"):
+        print("skipped: this host has configfs-tsm")
+        sys.exit(SKIP)
+    rc, out, err = c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca, tee="tdx"),
+                               agent=c.args.production_agent)
+    c.expect_failure(rc, out, err, reason="configfs-tsm")
+    if "/kbs/v0/" in b.read_log():
+        raise Failure("the production agent contacted the KBS without TDX evidence")
+
+
+def case_key_fd_must_be_pipe(c):
+    b = c.broker()
+    path = os.path.join(c.workdir, "must-not-exist.bin")
+    with open(path, "wb") as f:
+        proc = subprocess.run([c.args.agent, "--config",
+                               c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca),
+                               "--key-fd", str(f.fileno())],
+                              pass_fds=[f.fileno()], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=60)
+    c.expect_failure(proc.returncode, proc.stdout, proc.stderr.decode(),
+                     reason="not a pipe or socket", rc_expected=2)
+    if os.path.getsize(path) != 0:
+        raise Failure("key bytes reached a regular file")
+    if "/kbs/v0/" in b.read_log():
+        raise Failure("the agent attested although it could not deliver the key")
+
+
+def bundle_binary(c):
+    binary = os.path.join(c.args.bundle, os.path.basename(c.args.agent))
+    loader = os.path.join(c.args.bundle, "lib", "ld-linux-x86-64.so.2")
+    if not os.path.exists(binary) or not os.path.exists(loader):
+        raise Failure("bundle incomplete at %s" % c.args.bundle)
+    return binary, loader
+
+
+def case_bundle_via_loader(c):
+    binary, loader = bundle_binary(c)
+    b = c.broker()
+    # Empty environment: nothing from the host's library path may be needed.
+    proc = subprocess.run(["env", "-i", loader, binary, "--config",
+                           c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca), "--key-stdout"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    c.expect_key(proc.returncode, proc.stdout, proc.stderr.decode())
+    listing = subprocess.run([loader, "--list", binary], stdout=subprocess.PIPE, text=True).stdout
+    for line in listing.splitlines():
+        if "=>" in line and c.args.bundle not in line.split("=>")[1] and "vdso" not in line:
+            raise Failure("library resolved outside the bundle: " + line.strip())
+
+
+def case_bundle_in_empty_chroot(c):
+    if os.geteuid() != 0:
+        print("skipped: chroot needs root")
+        sys.exit(SKIP)
+    _, _ = bundle_binary(c)
+    root = os.path.join(c.workdir, "root")
+    prefix = c.args.bundle_prefix.lstrip("/")
+    target = os.path.join(root, prefix, os.path.basename(c.args.bundle))
+    shutil.copytree(c.args.bundle, target, symlinks=True)
+    os.makedirs(os.path.join(root, "etc"))
+    shutil.copy(c.ca, os.path.join(root, "etc", "ca.pem"))
+    b = c.broker()
+    cfg = c.config(["https://127.0.0.1:%d" % b.port], ca="/etc/ca.pem")
+    shutil.copy(cfg, os.path.join(root, "etc", "agent.json"))
+    inner = "/" + os.path.relpath(os.path.join(target, os.path.basename(c.args.agent)), root)
+    # No /proc, no /lib, no /usr/lib except the bundle: only the bundle can satisfy it.
+    proc = subprocess.run(["chroot", root, inner, "--config", "/etc/agent.json", "--key-stdout"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    c.expect_key(proc.returncode, proc.stdout, proc.stderr.decode())
+
+
+CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", required=True, choices=sorted(CASES))
+    parser.add_argument("--agent", required=True, help="test-flavour agent")
+    parser.add_argument("--production-agent", required=True)
+    parser.add_argument("--bundle", required=True, help="test-flavour bundle directory")
+    parser.add_argument("--bundle-prefix", default="/usr/lib/cvmforge-agent")
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--pki-helper", required=True)
+    args = parser.parse_args()
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        print("skipped: python3-cryptography is not installed")
+        return SKIP
+    workdir = tempfile.mkdtemp(prefix="cvm-kbs-it-")
+    ctx = None
+    try:
+        ctx = Context(args, workdir)
+        CASES[args.case](ctx)
+        ctx.cleanup()
+        ctx = None
+        print("PASS " + args.case)
+        return 0
+    except Failure as e:
+        print("FAIL %s: %s" % (args.case, e))
+        if ctx:
+            for b in ctx.brokers:
+                print("--- broker log ---\n" + b.read_log())
+        return 1
+    finally:
+        if ctx:
+            try:
+                ctx.cleanup()
+            except Failure:
+                pass
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
