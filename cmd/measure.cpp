@@ -1,18 +1,506 @@
 // SPDX-License-Identifier: Apache-2.0
+// cvmforge measure: TDX reference values (MRTD, RTMR0-3) from boot artifacts,
+// a firmware file and a platform profile; `measure replay` checks a real CC
+// event log against a quote and against a prediction. All computation lives
+// in measurement/; this file only reads files and prints.
 #include "cmd/app.hpp"
 
+#include "lib/crypto/crypto.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
+#include "lib/util/log.hpp"
+#include "measurement/compare.hpp"
+#include "measurement/eventlog.hpp"
+#include "measurement/predict.hpp"
+#include "measurement/quote.hpp"
+#include "measurement/reference.hpp"
+#include "measurement/rtmr.hpp"
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace cvm::cli {
 
-void
-register_measure(CLI::App& app, const GlobalOptions& /*global*/, std::shared_ptr<Action> action)
+namespace {
+
+namespace stdfs = std::filesystem;
+
+// Untrusted inputs are bounded: firmware and kernels well below this.
+constexpr std::size_t k_max_input_size = std::size_t{512} << 20U;
+
+struct MeasureOptions
 {
-  auto args = std::make_shared<std::vector<std::string>>();
-  CLI::App* sub = app.add_subcommand("measure", "(not implemented yet)");
-  sub->add_option("args", *args);
-  sub->callback([action]() {
-    *action = []() -> int { throw Error(ErrorKind::not_implemented, "'cvmforge measure' is not implemented yet"); };
+  std::string firmware;
+  std::string platform;
+  std::string artifacts;
+  std::string image;
+  std::string boot = "direct";
+  std::string kernel;
+  std::string initrd;
+  std::string cmdline;
+  bool cmdline_set = false;
+  std::string linux_version;
+  std::string shim;
+  std::string grub;
+  std::string fallback;
+  bool shim_fallback_run = false;
+  std::string disk_head;
+  std::string sbat_level_file;
+  std::string grub_records;
+  std::string grub_flavor = "none";
+  std::string mok_digests;
+  // Profile fields given on the command line (override --platform).
+  std::optional<std::uint32_t> vcpus;
+  std::string memory;
+  std::string qemu_version;
+  std::string ovmf_version;
+  std::string page_add_order;
+  std::string acpi_tables;
+  std::string acpi_rsdp;
+  std::string acpi_loader;
+  std::string format;
+  std::string output;
+};
+
+struct ReplayOptions
+{
+  std::string ccel;
+  std::string quote;
+  std::string expected;
+  std::string format;
+  std::string output;
+};
+
+std::vector<std::byte>
+read_input(const std::string& path)
+{
+  return fs::read_file(path, k_max_input_size);
+}
+
+// QEMU -m semantics: a bare number is MiB; K, M, G, T suffixes.
+std::uint64_t
+parse_memory(std::string_view text)
+{
+  std::uint64_t value = 0;
+  const auto res = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (res.ec != std::errc{} || value == 0) {
+    throw Error(ErrorKind::usage, "--memory \"{}\": expected a size like 2048, 2048M or 4G", text);
+  }
+  const std::string_view suffix(res.ptr, static_cast<std::size_t>(text.data() + text.size() - res.ptr));
+  unsigned shift = 20;
+  if (suffix == "K" || suffix == "k") {
+    shift = 10;
+  } else if (suffix == "G" || suffix == "g") {
+    shift = 30;
+  } else if (suffix == "T" || suffix == "t") {
+    shift = 40;
+  } else if (!suffix.empty() && suffix != "M" && suffix != "m") {
+    throw Error(ErrorKind::usage, "--memory \"{}\": unknown unit \"{}\"", text, suffix);
+  }
+  return value << shift;
+}
+
+std::string
+first_existing(const stdfs::path& dir, std::initializer_list<const char*> names)
+{
+  for (const char* n : names) {
+    if (stdfs::exists(dir / n)) {
+      return (dir / n).string();
+    }
+  }
+  return {};
+}
+
+// Fills unset artifact paths from the directory the build extracts boot
+// assets into (layout in measurement/README.md).
+void
+apply_artifacts_dir(MeasureOptions& o)
+{
+  const stdfs::path dir = o.artifacts;
+  if (!stdfs::is_directory(dir)) {
+    throw Error(ErrorKind::usage, "--artifacts {}: not a directory", o.artifacts);
+  }
+  const auto fill = [&](std::string& field, std::initializer_list<const char*> names) {
+    if (field.empty()) {
+      field = first_existing(dir, names);
+    }
+  };
+  fill(o.kernel, {"vmlinuz", "kernel"});
+  fill(o.initrd, {"initrd.img", "initrd"});
+  fill(o.shim, {"shimx64.efi", "BOOTX64.EFI"});
+  fill(o.grub, {"grubx64.efi"});
+  fill(o.fallback, {"fbx64.efi"});
+  fill(o.disk_head, {"disk-head.bin"});
+  fill(o.grub_records, {"grub-records.json"});
+  fill(o.sbat_level_file, {"SbatLevel.txt"});
+  if (!o.cmdline_set && stdfs::exists(dir / "cmdline")) {
+    std::string text = fs::read_text(dir / "cmdline");
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+      text.pop_back();
+    }
+    o.cmdline = text;
+    o.cmdline_set = true;
+  }
+}
+
+measure::PlatformProfile
+load_profile(const MeasureOptions& o)
+{
+  measure::PlatformProfile p;
+  if (!o.platform.empty()) {
+    const stdfs::path base = stdfs::path(o.platform).parent_path();
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(fs::read_text(o.platform));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorKind::usage, "--platform {}: not JSON: {}", o.platform, e.what());
+    }
+    p = measure::parse_platform_profile(json, [&](const std::string& path) {
+      const stdfs::path full = stdfs::path(path).is_absolute() ? stdfs::path(path) : base / path;
+      return read_input(full.string());
+    });
+  }
+  if (o.vcpus) {
+    p.vcpus = *o.vcpus;
+  }
+  if (!o.memory.empty()) {
+    p.memory_bytes = parse_memory(o.memory);
+  }
+  if (!o.qemu_version.empty()) {
+    p.qemu_version = measure::parse_qemu_version(o.qemu_version);
+  }
+  if (!o.ovmf_version.empty()) {
+    p.ovmf_version = measure::parse_ovmf_version(o.ovmf_version);
+  }
+  if (o.page_add_order == "single_pass") {
+    p.page_add_order = measure::PageAddOrder::single_pass;
+  } else if (o.page_add_order == "two_pass") {
+    p.page_add_order = measure::PageAddOrder::two_pass;
+  } else if (o.page_add_order == "both") {
+    p.page_add_order.reset();
+  }
+  if (!o.acpi_tables.empty()) {
+    p.acpi_tables = read_input(o.acpi_tables);
+  }
+  if (!o.acpi_rsdp.empty()) {
+    p.acpi_rsdp = read_input(o.acpi_rsdp);
+  }
+  if (!o.acpi_loader.empty()) {
+    p.acpi_table_loader = read_input(o.acpi_loader);
+  }
+  if (p.memory_bytes == 0 || p.qemu_version == measure::QemuVersion{} || p.ovmf_version == 0) {
+    throw Error(ErrorKind::usage,
+                "the platform is incomplete: give --platform FILE or --memory, --qemu-version and "
+                "--ovmf-version (nothing is assumed from this host)");
+  }
+  return p;
+}
+
+measure::GrubRecord::Kind
+grub_kind(const std::string& kind)
+{
+  if (kind == "command") {
+    return measure::GrubRecord::Kind::command;
+  }
+  if (kind == "kernel_cmdline") {
+    return measure::GrubRecord::Kind::kernel_cmdline;
+  }
+  if (kind == "module_cmdline") {
+    return measure::GrubRecord::Kind::module_cmdline;
+  }
+  if (kind == "file") {
+    return measure::GrubRecord::Kind::file;
+  }
+  throw Error(ErrorKind::usage, "grub records: unknown kind \"{}\"", kind);
+}
+
+measure::BootArtifacts
+load_artifacts(const MeasureOptions& o)
+{
+  measure::BootArtifacts a;
+  if (o.boot == "grub") {
+    a.mode = measure::BootMode::grub;
+  } else if (o.boot != "direct") {
+    throw Error(ErrorKind::usage, "--boot must be direct or grub");
+  }
+  if (o.kernel.empty()) {
+    throw Error(ErrorKind::usage, "a kernel is required (--kernel FILE or --artifacts DIR)");
+  }
+  a.kernel = read_input(o.kernel);
+  a.kernel_name = stdfs::path(o.kernel).filename().string();
+  if (!o.initrd.empty()) {
+    a.initrd = read_input(o.initrd);
+    a.initrd_name = stdfs::path(o.initrd).filename().string();
+  }
+  a.cmdline = o.cmdline;
+  if (!o.linux_version.empty()) {
+    int major = 0;
+    int minor = 0;
+    if (std::sscanf(o.linux_version.c_str(), "%d.%d", &major, &minor) != 2) {
+      throw Error(ErrorKind::usage, "--linux-version \"{}\": expected MAJOR.MINOR", o.linux_version);
+    }
+    a.linux_version = std::make_pair(major, minor);
+  }
+  if (a.mode == measure::BootMode::grub) {
+    if (!o.shim.empty()) {
+      a.shim = read_input(o.shim);
+    }
+    if (!o.grub.empty()) {
+      a.grub = read_input(o.grub);
+    }
+    if (!o.fallback.empty()) {
+      a.fallback = read_input(o.fallback);
+    }
+    a.shim_fallback_run = o.shim_fallback_run;
+    if (!o.disk_head.empty()) {
+      a.disk_head = read_input(o.disk_head);
+    }
+    if (!o.sbat_level_file.empty()) {
+      a.sbat_level = fs::read_text(o.sbat_level_file);
+    }
+    if (o.grub_flavor == "upstream") {
+      a.grub_flavor = measure::GrubFlavor::upstream;
+    } else if (o.grub_flavor == "rhel") {
+      a.grub_flavor = measure::GrubFlavor::rhel;
+    } else if (o.grub_flavor != "none") {
+      throw Error(ErrorKind::usage, "--grub-flavor must be none, upstream or rhel");
+    }
+    try {
+      if (!o.grub_records.empty()) {
+        const stdfs::path base = stdfs::path(o.grub_records).parent_path();
+        for (const auto& r : nlohmann::json::parse(fs::read_text(o.grub_records))) {
+          measure::GrubRecord rec;
+          rec.kind = grub_kind(r.at("kind").get<std::string>());
+          rec.text = r.at("text").get<std::string>();
+          if (rec.kind == measure::GrubRecord::Kind::file) {
+            const stdfs::path f = r.at("file").get<std::string>();
+            rec.bytes = read_input((f.is_absolute() ? f : base / f).string());
+          }
+          a.grub_records.push_back(std::move(rec));
+        }
+      }
+      if (!o.mok_digests.empty()) {
+        for (const auto& [name, hex] : nlohmann::json::parse(fs::read_text(o.mok_digests)).items()) {
+          const auto d = from_hex(hex.get<std::string>());
+          if (!d || d->size() != 48) {
+            throw Error(ErrorKind::usage, "--mok-digests: {} is not a SHA-384 hex digest", name);
+          }
+          crypto::Sha384 digest{};
+          std::copy(d->begin(), d->end(), digest.begin());
+          a.mok_digests[name] = digest;
+        }
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorKind::usage, "grub records / MOK digests: {}", e.what());
+    }
+  }
+  return a;
+}
+
+void
+emit(const std::string& text, const std::string& output)
+{
+  if (output.empty()) {
+    fmt::print("{}", text);
+    return;
+  }
+  fs::write_file_atomic(output, text);
+  log::info("wrote {}", output);
+}
+
+std::string
+effective_format(const std::string& format, const GlobalOptions& g)
+{
+  if (!format.empty()) {
+    return format;
+  }
+  return g.json ? "json" : "text";
+}
+
+int
+run_measure(MeasureOptions o, const GlobalOptions& g)
+{
+  if (!o.image.empty()) {
+    throw Error(ErrorKind::usage,
+                "--image: reading a disk image needs the image pipeline; pass the boot artifacts "
+                "`cvmforge build` extracts (--artifacts DIR) or the files themselves");
+  }
+  if (o.firmware.empty()) {
+    throw Error(ErrorKind::usage, "--firmware FILE (the unified OVMF/TDVF image) is required");
+  }
+  if (!o.artifacts.empty()) {
+    apply_artifacts_dir(o);
+  }
+  const auto profile = load_profile(o);
+  const auto artifacts = load_artifacts(o);
+  const auto firmware = read_input(o.firmware);
+  const auto prediction = measure::predict(artifacts, firmware, profile);
+  for (const auto& note : prediction.notes) {
+    log::info("{}", note);
+  }
+  for (std::size_t i = 0; i < prediction.rtmr.size(); ++i) {
+    if (!prediction.rtmr[i]) {
+      log::warning("RTMR{} is not predicted: some of its events depend on inputs not supplied", i);
+    }
+  }
+  auto json = measure::prediction_to_json(prediction);
+  json["inputs"]["firmware"]["path"] = o.firmware;
+  const std::string format = effective_format(o.format, g);
+  if (format == "json") {
+    emit(json.dump(2) + "\n", o.output);
+  } else if (format == "trustee") {
+    emit(measure::trustee_rvps_message(prediction).dump(2) + "\n", o.output);
+  } else if (format == "ita") {
+    emit(measure::ita_policy(prediction).dump(2) + "\n", o.output);
+  } else if (format == "ita-rego") {
+    emit(measure::ita_policy_rego(prediction), o.output);
+  } else if (format == "text") {
+    emit(measure::prediction_to_text(prediction), o.output);
+  } else {
+    throw Error(ErrorKind::usage, "--format must be json, trustee, ita, ita-rego or text");
+  }
+  return 0;
+}
+
+int
+run_replay(const ReplayOptions& o, const GlobalOptions& g)
+{
+  const auto log_bytes = read_input(o.ccel);
+  measure::EventLog log;
+  try {
+    log = measure::parse_event_log(log_bytes);
+  } catch (const Error& e) {
+    throw e.with_context(o.ccel);
+  }
+  const auto bank = measure::replay(log);
+  std::optional<measure::Quote> quote;
+  std::optional<measure::QuoteCheck> quote_check;
+  if (!o.quote.empty()) {
+    try {
+      quote = measure::parse_quote(read_input(o.quote));
+    } catch (const Error& e) {
+      throw e.with_context(o.quote);
+    }
+    quote_check = measure::check_against_quote(bank, *quote);
+  }
+  std::optional<measure::ReplayComparison> comparison;
+  if (!o.expected.empty()) {
+    nlohmann::json expected;
+    try {
+      expected = nlohmann::json::parse(fs::read_text(o.expected));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorKind::input, "{}: not JSON: {}", o.expected, e.what());
+    }
+    comparison = measure::compare_with_prediction(log, measure::events_from_json(expected));
+  }
+  const std::string format = effective_format(o.format, g);
+  if (format == "json") {
+    emit(measure::replay_report_json(log, bank, quote, quote_check, comparison).dump(2) + "\n", o.output);
+  } else if (format == "text") {
+    emit(measure::replay_report_text(log, bank, quote, quote_check, comparison), o.output);
+  } else {
+    throw Error(ErrorKind::usage, "--format must be json or text");
+  }
+  bool ok = true;
+  if (quote_check && !quote_check->all_match()) {
+    log::error("the replayed event log does not match the quote's RTMRs");
+    ok = false;
+  }
+  if (comparison && !comparison->all_match()) {
+    for (const auto& reg : comparison->registers) {
+      if (reg.first_divergence) {
+        const auto& c = reg.events[*reg.first_divergence];
+        std::string deps;
+        if (c.expected) {
+          for (const auto& d : c.expected->depends_on) {
+            deps += (deps.empty() ? "" : ", ") + d;
+          }
+        }
+        log::error("RTMR{}: first divergence at event {} ({}{}){}",
+                   reg.rtmr,
+                   c.position,
+                   measure::to_string(c.status),
+                   c.expected ? ", predicted " + c.expected->label : "",
+                   deps.empty() ? "" : "; depends on " + deps);
+      }
+    }
+    ok = false;
+  }
+  return ok ? 0 : exit_code(ErrorKind::mismatch);
+}
+
+} // namespace
+
+void
+register_measure(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action)
+{
+  auto o = std::make_shared<MeasureOptions>();
+  CLI::App* sub = app.add_subcommand(
+    "measure",
+    "Compute TDX reference values (both MRTD candidates, RTMR0-3 with per-event lists) from boot\n"
+    "artifacts, a firmware file and a platform profile; `measure replay` checks a real event log.");
+  sub->require_subcommand(0, 1);
+  sub->add_option("--firmware", o->firmware, "Unified OVMF/TDVF image loaded with -bios (e.g. OVMF.fd)");
+  sub->add_option("--platform", o->platform, "Platform profile JSON (see measurement/README.md)");
+  sub->add_option("--artifacts", o->artifacts,
+                  "Directory of boot artifacts extracted by `cvmforge build` (vmlinuz, initrd.img, cmdline, ...)");
+  sub->add_option("--image", o->image, "A built image (needs the image pipeline; use --artifacts)");
+  sub->add_option("--boot", o->boot, "direct (QEMU -kernel) or grub (shim + grub from disk)")
+    ->check(CLI::IsMember({"direct", "grub"}));
+  sub->add_option("--kernel", o->kernel, "Kernel (bzImage / EFI stub) as on disk");
+  sub->add_option("--initrd", o->initrd, "Initrd as served to the kernel");
+  sub->add_option("--cmdline", o->cmdline, "Kernel command line (direct: -append; grub: as grub passes it)")
+    ->each([o](const std::string&) { o->cmdline_set = true; });
+  sub->add_option("--linux-version", o->linux_version, "MAJOR.MINOR, if the bzImage header does not say");
+  sub->add_option("--shim", o->shim, "shimx64.efi (grub boot)");
+  sub->add_option("--grub", o->grub, "grubx64.efi (grub boot)");
+  sub->add_option("--fallback", o->fallback, "fbx64.efi, with --shim-fallback-run");
+  sub->add_flag("--shim-fallback-run", o->shim_fallback_run, "shim runs twice (BOOTX64 -> fbx64 -> shim)");
+  sub->add_option("--disk-head", o->disk_head, "First 34 sectors of the disk (GPT event)");
+  sub->add_option("--sbat-level", o->sbat_level_file, "File with shim's SbatLevel content");
+  sub->add_option("--grub-records", o->grub_records, "JSON list of grub's measured commands/files");
+  sub->add_option("--grub-flavor", o->grub_flavor, "none, upstream or rhel (how grub measures)");
+  sub->add_option("--mok-digests", o->mok_digests, "JSON {MokList: hex, MokListX: hex, MokListTrusted: hex}");
+  sub->add_option("--vcpus", o->vcpus, "vCPU count (overrides the profile)");
+  sub->add_option("--memory", o->memory, "RAM, QEMU -m syntax: 2048, 2048M, 4G (overrides the profile)");
+  sub->add_option("--qemu-version", o->qemu_version, "Host QEMU version, e.g. 10.2.1");
+  sub->add_option("--ovmf-version", o->ovmf_version, "edk2 tag the firmware was built from, e.g. edk2-stable202411");
+  sub->add_option("--page-add-order", o->page_add_order, "single_pass, two_pass or both (default both)")
+    ->check(CLI::IsMember({"single_pass", "two_pass", "both"}));
+  sub->add_option("--acpi-tables", o->acpi_tables, "fw_cfg etc/acpi/tables captured from a reference TD");
+  sub->add_option("--acpi-rsdp", o->acpi_rsdp, "fw_cfg etc/acpi/rsdp");
+  sub->add_option("--acpi-loader", o->acpi_loader, "fw_cfg etc/table-loader");
+  sub->add_option("--format", o->format, "json, trustee, ita, ita-rego or text (default text; json with --json)")
+    ->check(CLI::IsMember({"json", "trustee", "ita", "ita-rego", "text"}));
+  sub->add_option("-o,--output", o->output, "Write the result to this file instead of stdout");
+
+  auto r = std::make_shared<ReplayOptions>();
+  CLI::App* replay = sub->add_subcommand(
+    "replay",
+    "Replay a CC event log (CCEL) into RTMR0-3, check it against a quote and diff it event by\n"
+    "event against a prediction (`cvmforge measure --format json` output).");
+  replay->add_option("--ccel", r->ccel, "CCEL log area (/sys/firmware/acpi/tables/data/CCEL)")->required();
+  replay->add_option("--quote", r->quote, "TD quote (v4/v5) whose RTMRs the log must reproduce");
+  replay->add_option("--expected", r->expected, "Prediction JSON to diff against");
+  replay->add_option("--format", r->format, "json or text (default text; json with --json)")
+    ->check(CLI::IsMember({"json", "text"}));
+  replay->add_option("-o,--output", r->output, "Write the report to this file instead of stdout");
+  replay->callback([r, action, &global]() { *action = [r, &global]() -> int { return run_replay(*r, global); }; });
+
+  sub->callback([sub, replay, o, action, &global]() {
+    if (replay->parsed()) {
+      return;
+    }
+    (void)sub;
+    *action = [o, &global]() -> int { return run_measure(*o, global); };
   });
 }
 
