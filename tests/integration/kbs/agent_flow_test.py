@@ -279,6 +279,22 @@ def case_key_fd_must_be_pipe(c):
         raise Failure("the agent attested although it could not deliver the key")
 
 
+def case_production_has_no_test_code(c):
+    markers = [b"SampleEvidence", b"TEST FLAVOUR", b"sample evidence"]
+    production = [c.args.production_agent,
+                  os.path.join(c.args.production_bundle, os.path.basename(c.args.production_agent))]
+    for path in production:
+        with open(path, "rb") as f:
+            data = f.read()
+        for marker in markers:
+            if marker in data:
+                raise Failure("%s contains %r" % (path, marker))
+    # Sanity check of the method: the test flavour does contain them.
+    with open(c.args.agent, "rb") as f:
+        if b"SampleEvidence" not in f.read():
+            raise Failure("marker scan is broken: not found in the test flavour")
+
+
 def bundle_binary(c):
     binary = os.path.join(c.args.bundle, os.path.basename(c.args.agent))
     loader = os.path.join(c.args.bundle, "lib", "ld-linux-x86-64.so.2")
@@ -331,6 +347,7 @@ def main():
     parser.add_argument("--agent", required=True, help="test-flavour agent")
     parser.add_argument("--production-agent", required=True)
     parser.add_argument("--bundle", required=True, help="test-flavour bundle directory")
+    parser.add_argument("--production-bundle", required=True)
     parser.add_argument("--bundle-prefix", default="/usr/lib/cvmforge-agent")
     parser.add_argument("--broker", required=True)
     parser.add_argument("--pki-helper", required=True)
