@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lib/guestfs/inspect.hpp"
+#include "lib/util/error.hpp"
+#include "tests/unit/fakes/fake_guest.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace cvm::guestfs {
+namespace {
+
+using test::FakeGuest;
+using ::testing::HasSubstr;
+
+constexpr const char* k_root_uuid = "0f8e4a2c-1111-4222-8333-944455556666";
+
+// A Debian 12 guest as libguestfs would report it: GPT, ESP on sda1, ext4 root on sda2.
+FakeGuest
+debian_guest()
+{
+  FakeGuest g;
+  g.add_partition("/dev/sda", 1, "vfat", "ABCD-1234", std::string(k_esp_type_guid));
+  g.add_partition("/dev/sda", 2, "ext4", k_root_uuid);
+  g.tree("/dev/sda1")
+    .put_file("/EFI/BOOT/BOOTX64.EFI", "MZ")
+    .put_file("/EFI/debian/shimx64.efi", "MZ")
+    .put_file("/EFI/debian/grubx64.efi", "MZ")
+    .put_file("/EFI/debian/grub.cfg", "search");
+  g.tree("/dev/sda2")
+    .put_file("/etc/os-release", "ID=debian\n")
+    .put_dir("/etc/initramfs-tools")
+    .put_file("/usr/sbin/update-initramfs", "#!/bin/sh\n", 0755)
+    .put_file("/boot/vmlinuz-6.1.0-9-amd64", "k")
+    .put_file("/boot/vmlinuz-6.1.0-10-amd64", "k")
+    .put_file("/boot/initrd.img-6.1.0-10-amd64", "i")
+    .put_symlink("/boot/vmlinuz", "vmlinuz-6.1.0-10-amd64")
+    .put_file("/boot/grub/grub.cfg", "menuentry");
+  g.devices["/dev/sda2"].usage = {4096, 100 * 4096, 40 * 4096, 60 * 4096};
+  OsInfo os;
+  os.root = "/dev/sda2";
+  os.type = "linux";
+  os.distro = "debian";
+  os.major_version = 12;
+  os.product_name = "Debian GNU/Linux 12 (bookworm)";
+  os.package_format = "deb";
+  os.mountpoints = {{"/", "/dev/sda2"}, {"/boot/efi", "/dev/sda1"}};
+  g.oses.push_back(os);
+  return g;
+}
+
+TEST(GuestfsInspect, KernelVersionFromFilename)
+{
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.1.0-1-amd64"), "6.1.0-1-amd64");
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.8.0-31-generic"), "6.8.0-31-generic");
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz"), std::nullopt);
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz.old"), std::nullopt);
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz-"), std::nullopt);
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.1.0-1-amd64.old"), std::nullopt);
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz-rescue"), std::nullopt);
+  EXPECT_EQ(kernel_version_from_filename("initrd.img-6.1.0-1-amd64"), std::nullopt);
+  EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.1/x"), std::nullopt);
+}
+
+TEST(GuestfsInspect, CompareVersionsIsNumericPerRun)
+{
+  EXPECT_LT(compare_versions("6.1.0-9-amd64", "6.1.0-10-amd64"), 0);
+  EXPECT_GT(compare_versions("6.10.0-1", "6.9.0-1"), 0);
+  EXPECT_EQ(compare_versions("6.1.0-1-amd64", "6.1.0-1-amd64"), 0);
+  EXPECT_LT(compare_versions("6.1", "6.1.0"), 0);
+  EXPECT_EQ(compare_versions("6.01", "6.1"), 0);
+}
+
+TEST(GuestfsInspect, InitrdCandidatesPreferDebianNaming)
+{
+  EXPECT_EQ(initrd_candidates("6.1.0-1-amd64"),
+            (std::vector<std::string>{"initrd.img-6.1.0-1-amd64", "initramfs-6.1.0-1-amd64.img",
+                                      "initrd-6.1.0-1-amd64"}));
+}
+
+TEST(GuestfsInspect, InitramfsGeneratorDecision)
+{
+  InitramfsEvidence e;
+  e.update_initramfs = true;
+  EXPECT_EQ(decide_initramfs_generator(e).generator, InitramfsGenerator::initramfs_tools);
+
+  // Debian 13 after installing dracut: initramfs-tools removed, its config left behind.
+  e = {};
+  e.dracut = true;
+  e.initramfs_tools_conf = true;
+  const auto d = decide_initramfs_generator(e);
+  EXPECT_EQ(d.generator, InitramfsGenerator::dracut);
+  EXPECT_THAT(d.reason, HasSubstr("leftover"));
+
+  e = {};
+  e.dracut = true;
+  e.update_initramfs = true;
+  e.dracut_hook = true;
+  EXPECT_EQ(decide_initramfs_generator(e).generator, InitramfsGenerator::dracut);
+  e.dracut_hook = false;
+  e.initramfs_tools_hook = true;
+  EXPECT_EQ(decide_initramfs_generator(e).generator, InitramfsGenerator::initramfs_tools);
+  e.dracut_hook = true;
+  EXPECT_THROW(decide_initramfs_generator(e), Error);
+
+  e = {};
+  e.initramfs_tools_conf = true;
+  try {
+    decide_initramfs_generator(e);
+    FAIL() << "expected an error";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::input);
+    EXPECT_THAT(err.what(), HasSubstr("unknown initramfs generator"));
+  }
+}
+
+TEST(GuestfsInspect, DebianGuestFacts)
+{
+  FakeGuest g = debian_guest();
+  const BaseImageFacts f = inspect_base(g);
+  EXPECT_EQ(f.distro, "debian");
+  EXPECT_EQ(f.major_version, 12);
+  EXPECT_EQ(f.root_device, "/dev/sda2");
+  EXPECT_EQ(f.root_fs_type, "ext4");
+  EXPECT_EQ(f.root_uuid, k_root_uuid);
+  EXPECT_EQ(f.disk_device, "/dev/sda");
+  EXPECT_EQ(f.root_partnum, 2);
+  EXPECT_EQ(f.partition_table, "gpt");
+  EXPECT_EQ(f.esp_device, "/dev/sda1");
+  EXPECT_EQ(f.esp_uuid, "ABCD-1234");
+  EXPECT_EQ(f.esp_mountpoint, "/boot/efi");
+  EXPECT_EQ(f.boot_device, std::nullopt);
+  EXPECT_EQ(f.root_used_bytes, 60U * 4096U);
+  ASSERT_EQ(f.kernels.size(), 2U);
+  EXPECT_EQ(f.kernels[0].version, "6.1.0-9-amd64");
+  EXPECT_EQ(f.kernels[0].initrd_path, std::nullopt);
+  EXPECT_EQ(f.kernels[1].version, "6.1.0-10-amd64");
+  EXPECT_EQ(f.kernels[1].kernel_path, "/boot/vmlinuz-6.1.0-10-amd64");
+  EXPECT_EQ(f.kernels[1].initrd_path, "/boot/initrd.img-6.1.0-10-amd64");
+  EXPECT_EQ(f.initramfs_generator, InitramfsGenerator::initramfs_tools);
+  EXPECT_EQ(f.bootloader, Bootloader::grub_efi);
+  EXPECT_EQ(f.grub_cfg, "/boot/grub/grub.cfg");
+  EXPECT_EQ(f.efi_binaries,
+            (std::vector<std::string>{"/EFI/BOOT/BOOTX64.EFI", "/EFI/debian/grubx64.efi",
+                                      "/EFI/debian/shimx64.efi"}));
+  EXPECT_TRUE(g.mounts().empty()) << "inspect_base must unmount what it mounted";
+  for (const auto& [mountable, mountpoint] : g.mount_log) {
+    (void)mountpoint;
+    EXPECT_FALSE(mountable.empty());
+  }
+}
+
+TEST(GuestfsInspect, SeparateBootIsMountedAndReported)
+{
+  FakeGuest g = debian_guest();
+  auto& boot = g.add_partition("/dev/sda", 3, "ext4", "b00t");
+  for (const char* name : {"/boot/vmlinuz-6.1.0-9-amd64", "/boot/vmlinuz-6.1.0-10-amd64",
+                           "/boot/initrd.img-6.1.0-10-amd64", "/boot/grub/grub.cfg"}) {
+    g.tree("/dev/sda2").erase_tree(name);
+  }
+  boot.tree.put_file("/vmlinuz-6.2.0-1-amd64", "k").put_file("/grub/grub.cfg", "x");
+  g.oses[0].mountpoints.push_back({"/boot", "/dev/sda3"});
+  const BaseImageFacts f = inspect_base(g);
+  EXPECT_EQ(f.boot_device, "/dev/sda3");
+  EXPECT_EQ(f.boot_fs_type, "ext4");
+  ASSERT_EQ(f.kernels.size(), 1U);
+  EXPECT_EQ(f.kernels[0].kernel_path, "/boot/vmlinuz-6.2.0-1-amd64");
+  EXPECT_EQ(f.grub_cfg, "/boot/grub/grub.cfg");
+}
+
+// Every refusal is ErrorKind::input with a message naming the problem.
+void
+expect_input_error(FakeGuest& g, const std::string& needle)
+{
+  try {
+    inspect_base(g);
+    FAIL() << "expected cvm::Error(input) containing: " << needle;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr(needle));
+  }
+}
+
+TEST(GuestfsInspect, RefusesLuks)
+{
+  FakeGuest g = debian_guest();
+  g.add_partition("/dev/sda", 3, "crypto_LUKS", "");
+  expect_input_error(g, "already contains a LUKS-encrypted volume (/dev/sda3)");
+}
+
+TEST(GuestfsInspect, RefusesNoOsAndSeveralOses)
+{
+  FakeGuest none = debian_guest();
+  none.oses.clear();
+  expect_input_error(none, "no operating system found");
+
+  FakeGuest two = debian_guest();
+  two.add_partition("/dev/sda", 3, "ext4", "x");
+  OsInfo second = two.oses[0];
+  second.root = "/dev/sda3";
+  two.oses.push_back(second);
+  expect_input_error(two, "2 operating systems (/dev/sda2 (debian), /dev/sda3 (debian))");
+}
+
+TEST(GuestfsInspect, RefusesUnsupportedDistro)
+{
+  FakeGuest g = debian_guest();
+  g.oses[0].distro = "fedora";
+  expect_input_error(g, "unsupported distribution in the base image: linux fedora");
+}
+
+TEST(GuestfsInspect, AcceptsUbuntu)
+{
+  FakeGuest g = debian_guest();
+  g.oses[0].distro = "ubuntu";
+  EXPECT_EQ(inspect_base(g).distro, "ubuntu");
+}
+
+TEST(GuestfsInspect, RefusesLvmAndBtrfsRoots)
+{
+  FakeGuest lvm = debian_guest();
+  lvm.devices["/dev/sda2"].lv = true;
+  expect_input_error(lvm, "LVM");
+
+  FakeGuest btrfs = debian_guest();
+  btrfs.devices["/dev/sda2"].type = "btrfs";
+  expect_input_error(btrfs, "btrfs root filesystem (/dev/sda2) is not supported yet");
+
+  FakeGuest subvol = debian_guest();
+  subvol.oses[0].root = "btrfsvol:/dev/sda2/@";
+  expect_input_error(subvol, "btrfs");
+}
+
+TEST(GuestfsInspect, RefusesMissingEsp)
+{
+  FakeGuest g = debian_guest();
+  g.devices["/dev/sda1"].gpt_type = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+  expect_input_error(g, "no EFI system partition");
+
+  FakeGuest mbr = debian_guest();
+  mbr.part_types["/dev/sda"] = "msdos";
+  expect_input_error(mbr, "no EFI system partition");
+}
+
+TEST(GuestfsInspect, RefusesMissingKernel)
+{
+  FakeGuest g = debian_guest();
+  g.tree("/dev/sda2").erase_tree("/boot/vmlinuz-6.1.0-9-amd64");
+  g.tree("/dev/sda2").erase_tree("/boot/vmlinuz-6.1.0-10-amd64");
+  expect_input_error(g, "no kernel");
+}
+
+TEST(GuestfsInspect, DracutOnlyGuest)
+{
+  FakeGuest g = debian_guest();
+  g.tree("/dev/sda2").erase_tree("/usr/sbin/update-initramfs");
+  g.tree("/dev/sda2").put_file("/usr/bin/dracut", "#!/bin/bash\n", 0755);
+  const BaseImageFacts f = inspect_base(g);
+  EXPECT_EQ(f.initramfs_generator, InitramfsGenerator::dracut);
+  EXPECT_THAT(f.initramfs_reason, HasSubstr("leftover"));
+}
+
+TEST(GuestfsInspect, RefusesUnknownInitramfsGenerator)
+{
+  FakeGuest g = debian_guest();
+  g.tree("/dev/sda2").erase_tree("/usr/sbin/update-initramfs");
+  expect_input_error(g, "unknown initramfs generator");
+}
+
+} // namespace
+} // namespace cvm::guestfs
