@@ -370,4 +370,43 @@ unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& pass
   return cd.check(rc, "crypt_activate_by_passphrase (check only)");
 }
 
+void
+activate(const std::filesystem::path& header_copy,
+         const std::filesystem::path& data_device,
+         const std::string& name,
+         const SecretBytes& passphrase,
+         int keyslot)
+{
+  if (name.empty() || name.find('/') != std::string::npos) {
+    throw Error(ErrorKind::input, "LUKS activate: invalid mapping name \"{}\"", name);
+  }
+  CryptDevice cd(header_copy, data_device);
+  cd.check(crypt_load(cd.get(), CRYPT_LUKS2, nullptr), "crypt_load");
+  const int rc = crypt_activate_by_passphrase(cd.get(),
+                                              name.c_str(),
+                                              keyslot == k_any_keyslot ? CRYPT_ANY_SLOT : keyslot,
+                                              passphrase.chars(),
+                                              passphrase.size(),
+                                              0);
+  if (rc == -EPERM) {
+    throw Error(ErrorKind::crypto, "LUKS activate {}: the key does not open keyslot {}", name, keyslot);
+  }
+  cd.check(rc, fmt::format("crypt_activate_by_passphrase ({} on {})", name, data_device.string()));
+}
+
+void
+deactivate(const std::string& name)
+{
+  crypt_device* raw = nullptr;
+  const int rc = crypt_init_by_name(&raw, name.c_str());
+  const CryptDeviceHandlePtr cd(raw);
+  if (rc < 0) {
+    throw Error(ErrorKind::crypto, "crypt_init_by_name {}: {}", name, fs::errno_text(-rc));
+  }
+  const int drc = crypt_deactivate(cd.get(), name.c_str());
+  if (drc < 0) {
+    throw Error(ErrorKind::crypto, "crypt_deactivate {}: {}", name, fs::errno_text(-drc));
+  }
+}
+
 } // namespace cvm::luks

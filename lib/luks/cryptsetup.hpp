@@ -44,6 +44,23 @@ unlock_keyslot(const std::filesystem::path& header_file,
                const SecretBytes& passphrase,
                int keyslot = k_any_keyslot);
 
+// Maps `data_device` as /dev/mapper/`name` with the detached header file
+// `header_copy` -- the validated copy written by write_header_copy(), never the
+// header on the host-controlled disk -- opening only `keyslot` with
+// `passphrase`. The data segment offset in the header applies to
+// `data_device`. Needs device-mapper (the guest's initramfs, as root); on the
+// build host it fails. Throws cvm::Error(crypto).
+void
+activate(const std::filesystem::path& header_copy,
+         const std::filesystem::path& data_device,
+         const std::string& name,
+         const SecretBytes& passphrase,
+         int keyslot = k_unlock_keyslot);
+
+// Removes the mapping /dev/mapper/`name`. Throws cvm::Error(crypto).
+void
+deactivate(const std::string& name);
+
 // The libcryptsetup implementation of LuksVolume.
 std::unique_ptr<LuksVolume>
 make_cryptsetup_volume();

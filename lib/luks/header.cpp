@@ -688,15 +688,20 @@ read_header(int fd, std::uint64_t max_region)
     b.hdr_size = load_be(buffer, k_off_hdr_size, 8);
     return b;
   }();
-  if (!valid_metadata_size(first.hdr_size) || 2 * first.hdr_size > max_region) {
+  if (!valid_metadata_size(first.hdr_size)) {
     fail_input(fmt::format("primary header: invalid hdr_size {}", first.hdr_size));
+  }
+  if (2 * first.hdr_size > max_region) {
+    fail_input(fmt::format("hdr_size {} exceeds the {}-byte limit for the header region", first.hdr_size, max_region));
   }
   pread_to(fd, buffer, 2 * first.hdr_size);
   const BinaryHeader primary = parse_binary(buffer, 0, HeaderCopy::primary);
   const Metadata md = parse_metadata_json(primary.json);
   const std::uint64_t keyslots_size = md.config.keyslots_size;
   if (keyslots_size > k_max_keyslots_size || 2 * first.hdr_size + keyslots_size > max_region) {
-    fail_input(fmt::format("config.keyslots_size {} too large", keyslots_size));
+    fail_input(fmt::format("config.keyslots_size {} exceeds the {}-byte limit for the header region",
+                           keyslots_size,
+                           max_region));
   }
   pread_to(fd, buffer, 2 * first.hdr_size + keyslots_size);
   return Header::parse(std::move(buffer));

@@ -198,8 +198,8 @@ private:
         expect_str(where + ".af.hash", ks.af->hash, std::string(k_af_hash));
       }
       expect_str(where + ".area.type", ks.area.type, "raw");
-      expect_str(where + ".area.encryption", ks.area.encryption, m_policy.encryption);
-      expect_eq(where + ".area.key_size", ks.area.key_size, key_bytes);
+      expect_str(where + ".area.encryption", ks.area.encryption, m_policy.keyslot_encryption);
+      expect_eq(where + ".area.key_size", ks.area.key_size, m_policy.keyslot_key_size_bits / 8);
       // The keyslot area must lie inside the binary keyslots area, and not
       // overlap another keyslot: libcryptsetup would read key material from
       // wherever the JSON points.
@@ -452,6 +452,14 @@ require_compliant(const Header& header, const Policy& policy)
   }
 }
 
+Header
+read_compliant_header(int fd, const Policy& policy)
+{
+  Header header = read_header(fd, 2 * policy.metadata_size + policy.keyslots_size);
+  require_compliant(header, policy);
+  return header;
+}
+
 Policy
 derive_policy(const Header& header)
 {
@@ -471,6 +479,8 @@ derive_policy(const Header& header)
   p.subsystem = header.primary().subsystem;
   p.encryption = seg.encryption;
   p.key_size_bits = md.keyslots.front().key_size * 8;
+  p.keyslot_encryption = md.keyslots.front().area.encryption;
+  p.keyslot_key_size_bits = md.keyslots.front().area.key_size * 8;
   p.sector_size = seg.sector_size;
   p.metadata_size = header.metadata_size();
   p.keyslots_size = md.config.keyslots_size;
@@ -526,6 +536,8 @@ policy_to_json(const Policy& policy)
     {"subsystem", policy.subsystem},
     {"encryption", policy.encryption},
     {"key_size_bits", policy.key_size_bits},
+    {"keyslot_encryption", policy.keyslot_encryption},
+    {"keyslot_key_size_bits", policy.keyslot_key_size_bits},
     {"sector_size", policy.sector_size},
     {"metadata_size", policy.metadata_size},
     {"keyslots_size", policy.keyslots_size},
@@ -559,6 +571,8 @@ policy_from_json(std::string_view text)
   p.subsystem = r.str("subsystem");
   p.encryption = r.str("encryption");
   p.key_size_bits = r.u32("key_size_bits");
+  p.keyslot_encryption = r.str("keyslot_encryption");
+  p.keyslot_key_size_bits = r.u32("keyslot_key_size_bits");
   p.sector_size = r.u32("sector_size");
   p.metadata_size = r.u64("metadata_size");
   p.keyslots_size = r.u64("keyslots_size");
@@ -605,7 +619,8 @@ policy_from_json(std::string_view text)
   d.finish();
   r.finish();
   if (!(p.metadata_size >= k_min_metadata_size && p.metadata_size <= k_max_metadata_size) ||
-      p.key_size_bits == 0 || p.key_size_bits % 8 != 0 || p.digest.digest.empty()) {
+      p.key_size_bits == 0 || p.key_size_bits % 8 != 0 || p.keyslot_key_size_bits == 0 ||
+      p.keyslot_key_size_bits % 8 != 0 || p.keyslots_size > k_max_keyslots_size || p.digest.digest.empty()) {
     fail_policy("values out of range");
   }
   return p;

@@ -57,8 +57,12 @@ struct Policy
   std::string uuid;
   std::string label;
   std::string subsystem;
-  std::string encryption = "aes-xts-plain64"; // segment and keyslot area cipher
-  std::uint32_t key_size_bits = 512;
+  std::string encryption = "aes-xts-plain64"; // segment cipher
+  std::uint32_t key_size_bits = 512;          // volume key
+  // How keyslot areas are encrypted (libcryptsetup picks aes-xts-plain64/512
+  // when the segment cipher is not usable for keyslots).
+  std::string keyslot_encryption = "aes-xts-plain64";
+  std::uint32_t keyslot_key_size_bits = 512;
   std::uint32_t sector_size = 4096;
   std::uint64_t metadata_size = 0;   // hdr_size of each copy
   std::uint64_t keyslots_size = 0;
@@ -84,6 +88,13 @@ check(const Header& header, const Policy& policy);
 // Throws cvm::Error(input) listing all violations, if there are any.
 void
 require_compliant(const Header& header, const Policy& policy);
+
+// The agent's entry point: reads the header region from `fd` once (never more
+// than the policy's header region), and returns it if it complies with
+// `policy`. Pass the result to write_header_copy() and activate from that
+// copy. Throws cvm::Error(io / input).
+Header
+read_compliant_header(int fd, const Policy& policy);
 
 // "where: what; where: what" for messages and reports.
 std::string

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/luks/policy.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
 #include "tests/unit/luks/luks_test_util.hpp"
 
 #include <gtest/gtest.h>
 
 #include <functional>
+
+#include <fcntl.h>
 
 namespace cvm::luks {
 namespace {
@@ -251,6 +254,42 @@ TEST_F(LuksPolicy, RejectsBinaryFieldChanges)
   test::recompute_checksum(bytes, 0);
   v = check(Header::parse(bytes), m_policy);
   EXPECT_TRUE(has_violation(v, "binary.primary.json_area")) << describe(v);
+}
+
+TEST_F(LuksPolicy, ReadCompliantHeaderBoundsTheRead)
+{
+  fs::TempDir dir("luks-unit");
+  const auto path = dir.path() / "disk";
+  fs::write_file_atomic(path, m_bytes, 0600);
+  const fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); // NOLINT
+  ASSERT_TRUE(fd);
+  const Header h = read_compliant_header(fd.get(), m_policy);
+  EXPECT_EQ(h.bytes().size(), m_bytes.size());
+
+  // A header that claims a larger keyslots area than the policy is refused
+  // before the extra bytes are read.
+  auto big = m_bytes;
+  auto j = test::get_json(big);
+  j["config"]["keyslots_size"] = std::to_string(64U << 20U);
+  test::set_json(big, j);
+  const auto path2 = dir.path() / "disk2";
+  fs::write_file_atomic(path2, big, 0600);
+  const fs::Fd fd2(::open(path2.c_str(), O_RDONLY | O_CLOEXEC)); // NOLINT
+  try {
+    (void)read_compliant_header(fd2.get(), m_policy);
+    FAIL() << "oversized header accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("exceeds"), std::string::npos) << e.what();
+  }
+
+  auto bad = m_bytes;
+  j = test::get_json(bad);
+  j["tokens"]["0"] = {{"type", "x"}};
+  test::set_json(bad, j);
+  const auto path3 = dir.path() / "disk3";
+  fs::write_file_atomic(path3, bad, 0600);
+  const fs::Fd fd3(::open(path3.c_str(), O_RDONLY | O_CLOEXEC)); // NOLINT
+  EXPECT_THROW((void)read_compliant_header(fd3.get(), m_policy), Error);
 }
 
 TEST(LuksPolicyJson, RoundTripsAndIsStrict)
