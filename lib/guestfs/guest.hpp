@@ -122,7 +122,8 @@ public:
 
   // --- Devices ---
 
-  // Every filesystem-like thing libguestfs found, sorted by mountable.
+  // Every filesystem-like thing libguestfs found, sorted by mountable. LUKS
+  // volumes are NOT listed (libguestfs 1.48): use vfs_type() on partitions.
   virtual std::vector<FilesystemEntry> list_filesystems() = 0;
   // All partitions ("/dev/sda1", ...), sorted.
   virtual std::vector<std::string> list_partitions() = 0;

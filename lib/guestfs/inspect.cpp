@@ -67,9 +67,10 @@ struct EspCandidate
 };
 
 std::vector<EspCandidate>
-find_esps(Guest& guest, const std::vector<FilesystemEntry>& filesystems)
+find_esps(Guest& guest,
+          const std::vector<FilesystemEntry>& filesystems,
+          const std::vector<std::string>& partitions)
 {
-  const std::vector<std::string> partitions = guest.list_partitions();
   const std::set<std::string> partition_set(partitions.begin(), partitions.end());
   std::vector<EspCandidate> out;
   for (const auto& fs : filesystems) {
@@ -222,12 +223,15 @@ inspect_base(Guest& guest)
   log::debug("base image filesystems: {}", join_filesystems(filesystems));
 
   // An encrypted volume hides its OS from inspection, so check this first.
-  for (const auto& fs : filesystems) {
-    if (fs.type == "crypto_LUKS") {
+  // list_filesystems() leaves LUKS volumes out (libguestfs 1.48), so ask
+  // vfs_type of every partition.
+  const std::vector<std::string> partitions = guest.list_partitions();
+  for (const std::string& part : partitions) {
+    if (guest.vfs_type(part) == "crypto_LUKS") {
       throw Error(ErrorKind::input,
                   "the base image already contains a LUKS-encrypted volume ({}); cvmforge needs "
                   "an unencrypted stock image",
-                  fs.mountable);
+                  part);
     }
   }
 
@@ -273,7 +277,6 @@ inspect_base(Guest& guest)
   }
   facts.root_uuid = guest.vfs_uuid(os.root);
 
-  const std::vector<std::string> partitions = guest.list_partitions();
   if (std::find(partitions.begin(), partitions.end(), os.root) == partitions.end()) {
     throw Error(ErrorKind::input,
                 "the root filesystem ({}) is not on a partition; cvmforge needs a partitioned "
@@ -286,7 +289,7 @@ inspect_base(Guest& guest)
 
   // ESP: by GPT type and vfat, preferring the one the guest's fstab mounts and
   // then the one on the root's disk.
-  std::vector<EspCandidate> esps = find_esps(guest, filesystems);
+  std::vector<EspCandidate> esps = find_esps(guest, filesystems, partitions);
   if (esps.empty()) {
     throw Error(ErrorKind::input,
                 "no EFI system partition (GPT type {}, vfat) in the base image; cvmforge needs a "

@@ -267,9 +267,25 @@ Session::Session(const SessionOptions& options)
 }
 
 Session::Session(Session&& other) noexcept = default;
-Session& Session::operator=(Session&& other) noexcept = default;
+
+Session&
+Session::operator=(Session&& other) noexcept
+{
+  if (this != &other) {
+    close_best_effort();
+    m_state = std::move(other.m_state);
+    m_accel = other.m_accel;
+  }
+  return *this;
+}
 
 Session::~Session()
+{
+  close_best_effort();
+}
+
+void
+Session::close_best_effort() noexcept
 {
   if (!m_state || !m_state->g) {
     return;
@@ -278,8 +294,11 @@ Session::~Session()
     // Best effort only: a build that needs its disks written calls shutdown().
     if (guestfs_shutdown(m_state->g.get()) == -1) {
       const char* e = guestfs_last_error(m_state->g.get());
-      log::debug("libguestfs: shutdown while closing the handle failed: {}",
-                 e != nullptr ? e : "?");
+      try {
+        log::debug("libguestfs: shutdown while closing the handle failed: {}",
+                   e != nullptr ? e : "?");
+      } catch (const std::exception&) { // NOLINT(bugprone-empty-catch): destructor path
+      }
     }
   }
   m_state->g.reset();
@@ -1267,6 +1286,102 @@ Session::cryptsetup_close(const std::string& device)
 {
   guestfs_h* g = checked_handle("cryptsetup_close");
   check(g, guestfs_cryptsetup_close(g, device.c_str()), "cryptsetup_close", {device});
+}
+
+int
+Session::appliance_pid()
+{
+  guestfs_h* g = checked_handle("get_pid");
+  return check(g, guestfs_get_pid(g), "get_pid", {});
+}
+
+void
+Session::rmmountpoint(const std::string& path)
+{
+  guestfs_h* g = checked_handle("rmmountpoint");
+  check(g, guestfs_rmmountpoint(g, path.c_str()), "rmmountpoint", {path});
+}
+
+void
+Session::ln(const std::string& target, const std::string& linkname)
+{
+  guestfs_h* g = checked_handle("ln");
+  check(g, guestfs_ln(g, target.c_str(), linkname.c_str()), "ln", {target, linkname});
+}
+
+void
+Session::mknod_c(int mode, int major, int minor, const std::string& path)
+{
+  guestfs_h* g = checked_handle("mknod_c");
+  check(g, guestfs_mknod_c(g, mode, major, minor, path.c_str()), "mknod_c", {path});
+}
+
+void
+Session::mknod_b(int mode, int major, int minor, const std::string& path)
+{
+  guestfs_h* g = checked_handle("mknod_b");
+  check(g, guestfs_mknod_b(g, mode, major, minor, path.c_str()), "mknod_b", {path});
+}
+
+void
+Session::mkfifo(int mode, const std::string& path)
+{
+  guestfs_h* g = checked_handle("mkfifo");
+  check(g, guestfs_mkfifo(g, mode, path.c_str()), "mkfifo", {path});
+}
+
+void
+Session::truncate_size(const std::string& path, std::int64_t size)
+{
+  guestfs_h* g = checked_handle("truncate_size");
+  check(g, guestfs_truncate_size(g, path.c_str(), size), "truncate_size", {path});
+}
+
+void
+Session::pwrite(const std::string& path, std::string_view content, std::int64_t offset)
+{
+  guestfs_h* g = checked_handle("pwrite");
+  const int n = check(g, guestfs_pwrite(g, path.c_str(), content.data(), content.size(), offset), "pwrite", {path});
+  if (static_cast<std::size_t>(n) != content.size()) {
+    throw Error(ErrorKind::guest, "pwrite {}: short write ({} of {} bytes)", path, n, content.size());
+  }
+}
+
+void
+Session::setxattr(const std::string& name, std::string_view value, const std::string& path)
+{
+  guestfs_h* g = checked_handle("setxattr");
+  check(g, guestfs_setxattr(g, name.c_str(), value.data(), static_cast<int>(value.size()), path.c_str()), "setxattr",
+        {name, path});
+}
+
+void
+Session::acl_set_file(const std::string& path, const std::string& acl_type, const std::string& acl)
+{
+  guestfs_h* g = checked_handle("acl_set_file");
+  check(g, guestfs_acl_set_file(g, path.c_str(), acl_type.c_str(), acl.c_str()), "acl_set_file", {path, acl_type});
+}
+
+void
+Session::cap_set_file(const std::string& path, const std::string& cap)
+{
+  guestfs_h* g = checked_handle("cap_set_file");
+  check(g, guestfs_cap_set_file(g, path.c_str(), cap.c_str()), "cap_set_file", {path, cap});
+}
+
+std::string
+Session::cap_get_file(const std::string& path)
+{
+  guestfs_h* g = checked_handle("cap_get_file");
+  return take_string(g, guestfs_cap_get_file(g, path.c_str()), "cap_get_file", {path});
+}
+
+void
+Session::utimens(const std::string& path, std::int64_t atime_sec, std::int64_t atime_nsec, std::int64_t mtime_sec,
+                 std::int64_t mtime_nsec)
+{
+  guestfs_h* g = checked_handle("utimens");
+  check(g, guestfs_utimens(g, path.c_str(), atime_sec, atime_nsec, mtime_sec, mtime_nsec), "utimens", {path});
 }
 
 } // namespace cvm::guestfs

@@ -7,11 +7,11 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // <guestfs.h> stays inside lib/guestfs/*.cpp.
@@ -262,7 +262,8 @@ public:
   // cp -a (preserves ownership, modes, timestamps, symlinks).
   void cp_a(const std::string& src, const std::string& dest);
   bool is_dir_follow(const std::string& path);
-  // Every path below `directory`, relative to it, sorted.
+  // Every path below `directory`, relative to it but with a leading "/"
+  // (find("/etc") gives "/default", "/default/grub", ...), sorted.
   std::vector<std::string> find(const std::string& directory);
   // Disk usage of `path` in bytes (du -s).
   std::int64_t du(const std::string& path);
@@ -311,6 +312,30 @@ public:
                        ReadOnly read_only = ReadOnly::no);
   void cryptsetup_close(const std::string& device);
 
+  // --- Appliance process and mountpoints ---
+  // The appliance's process id (for a signal handler that must stop it).
+  int appliance_pid();
+  // Removes a mountpoint made by mkmountpoint() (nothing may be mounted there).
+  void rmmountpoint(const std::string& path);
+
+  // --- Creating special files (tests use these to build fixtures) ---
+  // Hard link `linkname` -> `target`.
+  void ln(const std::string& target, const std::string& linkname);
+  void mknod_c(int mode, int major, int minor, const std::string& path);
+  void mknod_b(int mode, int major, int minor, const std::string& path);
+  void mkfifo(int mode, const std::string& path);
+  void truncate_size(const std::string& path, std::int64_t size);
+  // Writes `content` at `offset` (the file keeps its size if larger).
+  void pwrite(const std::string& path, std::string_view content, std::int64_t offset);
+  void setxattr(const std::string& name, std::string_view value, const std::string& path);
+  // `acl_type` "access" or "default"; `acl` in setfacl's short text form.
+  void acl_set_file(const std::string& path, const std::string& acl_type, const std::string& acl);
+  void cap_set_file(const std::string& path, const std::string& cap);
+  // The file capabilities of `path` as text ("" for none).
+  std::string cap_get_file(const std::string& path);
+  void utimens(const std::string& path, std::int64_t atime_sec, std::int64_t atime_nsec, std::int64_t mtime_sec,
+               std::int64_t mtime_nsec);
+
   // The raw handle, for lib/guestfs internals only.
   guestfs_h*
   handle() const noexcept;
@@ -321,6 +346,8 @@ private:
   Accel m_accel = Accel::tcg;
 
   guestfs_h* checked_handle(const char* call) const;
+  // guestfs_shutdown (errors logged at debug level) and guestfs_close.
+  void close_best_effort() noexcept;
 };
 
 } // namespace cvm::guestfs

@@ -292,8 +292,10 @@ TEST_F(GuestfsIntegration, InspectsPhonyDebian12)
   EXPECT_EQ(f.os_type, "linux");
   EXPECT_EQ(f.distro, "debian");
   EXPECT_EQ(f.major_version, 12);
-  EXPECT_EQ(f.minor_version, 0);
-  EXPECT_EQ(f.product_name, "Debian GNU/Linux 12 (bookworm)");
+  // For Debian, libguestfs takes the version and the product name from
+  // /etc/debian_version ("12.5"), not from os-release's PRETTY_NAME.
+  EXPECT_EQ(f.minor_version, 5);
+  EXPECT_EQ(f.product_name, "12.5");
   EXPECT_EQ(f.root_device, "/dev/sda2");
   EXPECT_EQ(f.root_fs_type, "ext4");
   EXPECT_EQ(f.root_uuid, k_root_uuid);
@@ -393,7 +395,7 @@ TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
   EXPECT_EQ(s.readlink("/a/link"), "b/c/f");
   EXPECT_EQ(s.realpath("/a/link"), "/a/b/c/f");
   EXPECT_EQ(s.ls("/a"), (std::vector<std::string>{"b", "link"}));
-  EXPECT_EQ(s.find("/a"), (std::vector<std::string>{"b", "b/c", "b/c/f", "link"}));
+  EXPECT_EQ(s.find("/a"), (std::vector<std::string>{"/b", "/b/c", "/b/c/f", "/link"}));
   s.cp_a("/a", "/a2");
   EXPECT_TRUE(s.is_file("/a2/b/c/f"));
   EXPECT_GT(s.du("/big.dat"), 3 * k_mib - 1);
@@ -454,8 +456,11 @@ TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
     }
   }
   EXPECT_TRUE(saw_masked_key) << "libguestfs no longer traces keys as \"***\"?";
-  const auto fss = s.list_filesystems();
-  EXPECT_THAT(fss, ::testing::Contains(FilesystemEntry{p2, "crypto_LUKS"}));
+  // libguestfs leaves LUKS volumes out of list_filesystems(); vfs_type sees them.
+  EXPECT_EQ(s.vfs_type(p2), "crypto_LUKS");
+  for (const auto& entry : s.list_filesystems()) {
+    EXPECT_NE(entry.mountable, p2) << entry.type;
+  }
   s.mkfs("ext4", "/dev/mapper/scratchroot");
   s.mount("/dev/mapper/scratchroot", "/");
   s.write_text("/inside", "encrypted");
