@@ -17,16 +17,24 @@
 // (read at run time, never copied into the repository) and byte builders.
 namespace cvm::measure::test {
 
-// $CVM_CONFORMANCE_DIR/tdx if it exists.
+// $CVM_CONFORMANCE_DIR/tdx if it exists. Without the variable (a test binary
+// run by hand), the conformance data's documented place beside the checkout,
+// <repository>/../shared/conformance, derived from this file's location.
 inline std::optional<std::filesystem::path>
 conformance_dir()
 {
   const char* env = std::getenv("CVM_CONFORMANCE_DIR");
-  if (env == nullptr || *env == '\0') {
-    return std::nullopt;
+  std::filesystem::path root;
+  if (env != nullptr && *env != '\0') {
+    root = env;
+  } else {
+    // tests/unit/measurement/test_support.hpp -> repository root
+    const auto repo = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+    root = repo.parent_path() / "shared" / "conformance";
   }
-  std::filesystem::path dir = std::filesystem::path(env) / "tdx";
-  if (!std::filesystem::is_directory(dir)) {
+  std::filesystem::path dir = root / "tdx";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
     return std::nullopt;
   }
   return dir;
