@@ -83,6 +83,7 @@ class Context:
         self.ca = os.path.join(workdir, "pki", "ca.pem")
         self.other_ca = os.path.join(workdir, "pki", "other-ca.pem")
         self.brokers = []
+        self.fakes = []
 
     def broker(self, tls=True, extra=()):
         b = Broker(self.args.broker, self.workdir, self.key_file, tls, list(extra))
@@ -142,8 +143,12 @@ class Context:
         print("ok: " + errors[0])
 
     def cleanup(self):
+        for f in self.fakes:
+            f.stop()
+        self.fakes = []
         for b in self.brokers:
             b.stop()
+        self.brokers = []
 
 
 # --- cases -----------------------------------------------------------------
@@ -295,6 +300,103 @@ def case_production_has_no_test_code(c):
             raise Failure("marker scan is broken: not found in the test flavour")
 
 
+class TsmFake:
+    """The FUSE configfs-tsm fake (tests/kbs/tsm_fake), mounted in the work dir."""
+
+    def __init__(self, c, fault):
+        if not c.args.tsm_fake or not os.path.exists(c.args.tsm_fake):
+            print("skipped: tsm_fake not built (needs libfuse3-dev)")
+            sys.exit(SKIP)
+        if not os.path.exists("/dev/fuse"):
+            print("skipped: no /dev/fuse")
+            sys.exit(SKIP)
+        self.mnt = os.path.join(c.workdir, "tsm")
+        os.makedirs(self.mnt)
+        self.proc = subprocess.Popen([c.args.tsm_fake, "--fault", fault, self.mnt],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not os.path.isdir(os.path.join(self.mnt, "report")):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
+                self.stop()
+                print("skipped: cannot mount the FUSE fake here: " + err.strip())
+                sys.exit(SKIP)
+            time.sleep(0.05)
+        c.fakes.append(self)
+        self.root = os.path.join(self.mnt, "report")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        subprocess.run(["umount", "-l", self.mnt], stderr=subprocess.DEVNULL)
+
+
+def synthetic_ccel(path):
+    """A small TCG2 log: spec-id-like first event, two SHA-384 events, 0xff padding."""
+    def u32(v):
+        return v.to_bytes(4, "little")
+    log = u32(0) + u32(3) + bytes(20) + u32(5) + b"Spec\0"
+    for _ in range(2):
+        log += u32(1) + u32(0x80000001) + u32(1) + (0x000c).to_bytes(2, "little")
+        log += bytes([0xaa]) * 48 + u32(3) + b"abc"
+    with open(path, "wb") as f:
+        f.write(log + b"\xff" * 4096)
+
+
+def tdx_config(c, fake, broker):
+    ccel = os.path.join(c.workdir, "CCEL")
+    synthetic_ccel(ccel)
+    return c.config(["https://127.0.0.1:%d" % broker.port], ca=c.ca, tee="tdx",
+                    test={"tsm_report_root": fake.root, "ccel": ccel})
+
+
+def case_tdx_fake_tsm_ok(c):
+    fake = TsmFake(c, "none")
+    b = c.broker()
+    c.expect_key(*c.run_agent(tdx_config(c, fake, b)))
+    if "TDX quote signature NOT verified" not in b.read_log():
+        raise Failure("the broker did not verify a TDX quote")
+    if os.listdir(fake.root):
+        raise Failure("the agent left report directories behind: %s" % os.listdir(fake.root))
+
+
+def case_tdx_fake_empty_quote(c):
+    fake = TsmFake(c, "empty")
+    b = c.broker()
+    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason="configfs-tsm returned an empty quote")
+    if "/kbs/v0/attest" in b.read_log():
+        raise Failure("the agent sent an attestation without a quote")
+
+
+def case_tdx_fake_wrong_provider(c):
+    fake = TsmFake(c, "wrong-provider")
+    b = c.broker()
+    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)),
+                     reason="configfs-tsm provider is 'sev_guest', not tdx_guest")
+    if "/kbs/v0/" in b.read_log():
+        raise Failure("the agent contacted the KBS although the TSM provider is wrong")
+
+
+def case_tdx_fake_generation_race(c):
+    fake = TsmFake(c, "race")
+    b = c.broker()
+    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason="another writer raced")
+
+
+def case_tdx_fake_wrong_reportdata(c):
+    fake = TsmFake(c, "wrong-reportdata")
+    b = c.broker()
+    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)),
+                     reason="REPORTDATA differs from the one requested")
+    if "/kbs/v0/attest" in b.read_log():
+        raise Failure("the agent sent a quote that does not bind its key")
+
+
 def bundle_binary(c):
     binary = os.path.join(c.args.bundle, os.path.basename(c.args.agent))
     loader = os.path.join(c.args.bundle, "lib", "ld-linux-x86-64.so.2")
@@ -351,6 +453,7 @@ def main():
     parser.add_argument("--bundle-prefix", default="/usr/lib/cvmforge-agent")
     parser.add_argument("--broker", required=True)
     parser.add_argument("--pki-helper", required=True)
+    parser.add_argument("--tsm-fake", default="", help="tests/kbs/tsm_fake binary, if built")
     args = parser.parse_args()
     try:
         import cryptography  # noqa: F401

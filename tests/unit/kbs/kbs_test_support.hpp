@@ -9,26 +9,24 @@
 
 namespace cvm::kbs::test {
 
-// The source tree (CVM_SOURCE_DIR, set by ctest).
+// The source tree: $CVM_SOURCE_DIR, else the one this test was built from.
+// (The compiled-in fallbacks matter: gtest_discover_tests flattens a list-valued
+// ENVIRONMENT property, so only the first variable of a list reaches the test.)
 inline std::optional<std::filesystem::path>
 source_dir()
 {
   const char* env = std::getenv("CVM_SOURCE_DIR");
-  if (env == nullptr) {
-    return std::nullopt;
-  }
-  return std::filesystem::path(env);
+  return std::filesystem::path(env != nullptr ? env : CVM_KBS_TEST_SOURCE_DIR);
 }
 
-// $CVM_CONFORMANCE_DIR/tdx if it exists.
+// $CVM_CONFORMANCE_DIR/tdx (default: ../shared/conformance/tdx beside the
+// source tree) if it exists.
 inline std::optional<std::filesystem::path>
 conformance_tdx_dir()
 {
   const char* env = std::getenv("CVM_CONFORMANCE_DIR");
-  if (env == nullptr) {
-    return std::nullopt;
-  }
-  const std::filesystem::path dir = std::filesystem::path(env) / "tdx";
+  const std::filesystem::path dir =
+    std::filesystem::path(env != nullptr ? env : CVM_KBS_TEST_CONFORMANCE_DIR) / "tdx";
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return std::nullopt;
