@@ -107,6 +107,12 @@ public:
   // PATH containing at least /usr/bin and /bin; give full paths for sbin
   // tools). No shell is involved. Returns stdout; throws cvm::Error(guest) with
   // stderr if the exit status is non-zero. Output is limited to ~2-4 MB.
+  // Environment of the command (libguestfs daemon): the APPLIANCE's /dev,
+  // /dev/pts, /proc, /sys (and /selinux) are bind-mounted into the guest root
+  // for the duration, each only if that directory exists in the guest (failures
+  // are silent); /run and /tmp are not mounted; other guest filesystems
+  // (/boot, /boot/efi) must be mounted by the caller first; `uname -r` is the
+  // appliance kernel, so pass kernel versions explicitly.
   virtual std::string command(const std::vector<std::string>& argv) = 0;
 
   // --- Mounts ---
