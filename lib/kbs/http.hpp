@@ -29,7 +29,8 @@ struct HttpResponse
 struct HttpOptions
 {
   // The only trust anchor(s) for https (PEM). Required for https URLs: the
-  // system store is never used.
+  // system store is never used. Host names/IPs are verified; certificate
+  // validity periods are not (the host controls the TD's clock).
   std::optional<std::filesystem::path> ca_file;
   std::chrono::milliseconds connect_timeout{5000};
   // Per-read/per-write socket timeout of each request.

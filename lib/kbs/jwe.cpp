@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>

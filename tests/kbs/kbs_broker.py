@@ -321,7 +321,7 @@ class Server(http.server.ThreadingHTTPServer):
 
 def serve(args) -> int:
     broker = Broker(args)
-    server = Server(("127.0.0.1", args.port), make_handler(broker))
+    server = Server((args.host, args.port), make_handler(broker))
     server.refuse = args.fault == "refuse"
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -352,6 +352,7 @@ def main(argv=None) -> int:
 
     s = sub.add_parser("serve", help="run the broker on 127.0.0.1")
     s.add_argument("--port", type=int, default=0, help="0 = ephemeral (default)")
+    s.add_argument("--host", default="127.0.0.1", help="a loopback address (127.x.y.z)")
     s.add_argument("--resource-file", required=True)
     s.add_argument("--resource-path", default="cvmforge/test/luks")
     s.add_argument("--tls-cert")
@@ -373,6 +374,8 @@ def main(argv=None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "serve":
+        if not args.host.startswith("127."):
+            parser.error("--host must be a loopback address")
         if bool(args.tls_cert) != bool(args.tls_key):
             parser.error("--tls-cert and --tls-key go together")
         return serve(args)

@@ -38,10 +38,10 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, script, workdir, key_file, tls, extra):
+    def __init__(self, script, workdir, key_file, tls, extra, cert="server.pem"):
         cmd = [sys.executable, script, "serve", "--resource-file", key_file] + extra
         if tls:
-            cmd += ["--tls-cert", os.path.join(workdir, "pki", "server.pem"),
+            cmd += ["--tls-cert", os.path.join(workdir, "pki", cert),
                     "--tls-key", os.path.join(workdir, "pki", "server.key")]
         self.log_path = os.path.join(workdir, "broker-%d.log" % time.monotonic_ns())
         self.log = open(self.log_path, "w")
@@ -85,8 +85,8 @@ class Context:
         self.brokers = []
         self.fakes = []
 
-    def broker(self, tls=True, extra=()):
-        b = Broker(self.args.broker, self.workdir, self.key_file, tls, list(extra))
+    def broker(self, tls=True, extra=(), cert="server.pem"):
+        b = Broker(self.args.broker, self.workdir, self.key_file, tls, list(extra), cert)
         self.brokers.append(b)
         return b
 
@@ -170,6 +170,20 @@ def case_https_sample_ok(c):
 def case_https_hostname_ok(c):
     b = c.broker()
     c.expect_key(*c.run_agent(c.config(["https://localhost:%d" % b.port], ca=c.ca)))
+
+
+def case_expired_cert_accepted_clock_untrusted(c):
+    # The host controls the TD's clock, so validity periods are not checked;
+    # the pinned CA and the host name still are.
+    b = c.broker(cert="expired.pem")
+    c.expect_key(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)))
+
+
+def case_hostname_mismatch(c):
+    b = c.broker(extra=["--host", "127.0.0.2"])
+    # The certificate names localhost and 127.0.0.1, not 127.0.0.2.
+    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.2:%d" % b.port], ca=c.ca)),
+                     reason="TLS server certificate not trusted")
 
 
 def case_second_url_after_dead_first(c):
