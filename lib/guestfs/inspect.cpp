@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 
 namespace cvm::guestfs {
@@ -66,8 +67,33 @@ struct EspCandidate
   int partnum = 0;
 };
 
+// part_get_parttype runs parted, which takes seconds under TCG: ask once per disk.
+class PartTypeCache
+{
+public:
+  explicit PartTypeCache(Guest& guest)
+    : m_guest(guest)
+  {
+  }
+
+  const std::string&
+  get(const std::string& disk)
+  {
+    auto it = m_types.find(disk);
+    if (it == m_types.end()) {
+      it = m_types.emplace(disk, m_guest.part_get_parttype(disk)).first;
+    }
+    return it->second;
+  }
+
+private:
+  Guest& m_guest;
+  std::map<std::string, std::string> m_types;
+};
+
 std::vector<EspCandidate>
 find_esps(Guest& guest,
+          PartTypeCache& part_types,
           const std::vector<FilesystemEntry>& filesystems,
           const std::vector<std::string>& partitions)
 {
@@ -81,7 +107,7 @@ find_esps(Guest& guest,
     c.device = fs.mountable;
     c.disk = guest.part_to_dev(fs.mountable);
     c.partnum = guest.part_to_partnum(fs.mountable);
-    if (guest.part_get_parttype(c.disk) != "gpt") {
+    if (part_types.get(c.disk) != "gpt") {
       continue;
     }
     if (upper(guest.part_get_gpt_type(c.disk, c.partnum)) != k_esp_type_guid) {
@@ -285,11 +311,12 @@ inspect_base(Guest& guest)
   }
   facts.disk_device = guest.part_to_dev(os.root);
   facts.root_partnum = guest.part_to_partnum(os.root);
-  facts.partition_table = guest.part_get_parttype(facts.disk_device);
+  PartTypeCache part_types(guest);
+  facts.partition_table = part_types.get(facts.disk_device);
 
   // ESP: by GPT type and vfat, preferring the one the guest's fstab mounts and
   // then the one on the root's disk.
-  std::vector<EspCandidate> esps = find_esps(guest, filesystems, partitions);
+  std::vector<EspCandidate> esps = find_esps(guest, part_types, filesystems, partitions);
   if (esps.empty()) {
     throw Error(ErrorKind::input,
                 "no EFI system partition (GPT type {}, vfat) in the base image; cvmforge needs a "
