@@ -72,6 +72,21 @@ validate(const LuksParams& params, const FormatKeys& keys)
   if (params.data_offset == 0 || params.data_offset % k_alignment != 0 || params.data_offset % s != 0) {
     fail(fmt::format("data offset {} is not a non-zero multiple of 4096 and the sector size", params.data_offset));
   }
+  const std::uint64_t md = params.metadata_size;
+  bool md_ok = false;
+  for (std::uint64_t v = k_min_metadata_size; v <= k_max_metadata_size; v *= 2) {
+    md_ok = md_ok || v == md;
+  }
+  if (!md_ok) {
+    fail(fmt::format("metadata size {} is not a power of two in 16 KiB..4 MiB", md));
+  }
+  if (params.keyslots_size % k_alignment != 0 || params.keyslots_size > k_max_keyslots_size ||
+      2 * md + params.keyslots_size > params.data_offset) {
+    fail(fmt::format("keyslots area {} does not fit between the metadata ({} x 2) and the data offset {}",
+                     params.keyslots_size,
+                     md,
+                     params.data_offset));
+  }
   if (params.uuid.empty()) {
     fail("no UUID (the caller derives it from the manifest seed)");
   }
@@ -223,6 +238,9 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
   {
     CryptDevice cd(header_file, data_device);
     cd.check(crypt_set_data_offset(cd.get(), params.data_offset / k_luks_sector), "crypt_set_data_offset");
+    // keyslots_size 0 lets libcryptsetup fill the space up to the data offset.
+    cd.check(crypt_set_metadata_size(cd.get(), params.metadata_size, params.keyslots_size),
+             "crypt_set_metadata_size");
 
     const crypt_pbkdf_type unlock_pbkdf = to_crypt_pbkdf(params.unlock_pbkdf);
     cd.check(crypt_set_pbkdf_type(cd.get(), &unlock_pbkdf), "crypt_set_pbkdf_type (unlock keyslot)");

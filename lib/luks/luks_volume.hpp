@@ -83,6 +83,14 @@ struct LuksParams
   // that will hold the header; the header region fills everything before it.
   // Must be a multiple of 4096 and of `sector_size`.
   std::uint64_t data_offset = 16 * k_mib;
+  // LUKS2 metadata (binary header + JSON area) per copy: 16 KiB ... 4 MiB.
+  std::uint64_t metadata_size = 16 * 1024;
+  // Binary keyslots area after the two metadata copies; 0 = all the space up
+  // to `data_offset` (libcryptsetup's layout: 16 MiB - 32 KiB). libcryptsetup
+  // fills the whole area with random bytes, so a smaller area (e.g. 1 MiB,
+  // room for 4 keyslots of 512-bit keys) keeps the rest of the gap before the
+  // data zero and sparse. Multiple of 4096.
+  std::uint64_t keyslots_size = 0;
   // Size of the encrypted data area in bytes (0 = unknown). The segment is
   // always "dynamic" (it spans the rest of the device); this only sizes the
   // placeholder data device when `data_device` is not given.
@@ -115,7 +123,9 @@ struct FormatKeys
 // Layout facts of a formatted header file.
 struct FormatResult
 {
-  std::uint64_t header_file_size = 0; // bytes in the header file = header region
+  // Bytes in the header file = header region = 2 * metadata_size +
+  // keyslots_size; <= data_offset (equal with the default keyslots_size).
+  std::uint64_t header_file_size = 0;
   std::uint64_t metadata_size = 0;    // hdr_size: binary header + JSON area, per copy
   std::uint64_t keyslots_size = 0;    // binary keyslots area
   std::uint64_t data_offset = 0;      // bytes; segment 0 starts here

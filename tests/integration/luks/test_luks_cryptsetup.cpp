@@ -216,6 +216,30 @@ TEST_F(LuksCryptsetup, ValidatedCopyIsUsableByLibcryptsetup)
   EXPECT_EQ(unlock_keyslot(copy, m_unlock), 0);
 }
 
+TEST_F(LuksCryptsetup, SmallKeyslotsAreaLeavesTheGapBeforeTheDataAlone)
+{
+  auto p = params();
+  p.keyslots_size = k_mib;
+  const auto path = m_dir.path() / "small";
+  const FormatResult r = format_detached_header(path, p, FormatKeys{m_vk, m_unlock, &m_recovery});
+  EXPECT_EQ(r.metadata_size, 16384U);
+  EXPECT_EQ(r.keyslots_size, k_mib);
+  EXPECT_EQ(r.header_file_size, k_mib + 2 * 16384);
+  EXPECT_EQ(r.data_offset, 16 * k_mib);
+  EXPECT_EQ(std::filesystem::file_size(path), r.header_file_size);
+  const Header h = read_header(path);
+  EXPECT_TRUE(check(h, derive_policy(h)).empty());
+  EXPECT_EQ(unlock_keyslot(path, m_unlock, k_unlock_keyslot), 0);
+  EXPECT_EQ(read_header_info(path).data_offset, 16 * k_mib);
+
+  p.keyslots_size = 16 * k_mib; // does not fit before the data
+  EXPECT_THROW((void)format_detached_header(m_dir.path() / "x", p, FormatKeys{m_vk, m_unlock, &m_recovery}),
+               Error);
+  p.keyslots_size = k_mib + 1;
+  EXPECT_THROW((void)format_detached_header(m_dir.path() / "x", p, FormatKeys{m_vk, m_unlock, &m_recovery}),
+               Error);
+}
+
 TEST_F(LuksCryptsetup, WithoutRecoveryThereIsOneKeyslot)
 {
   auto p = params();

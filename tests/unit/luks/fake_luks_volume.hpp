@@ -52,8 +52,10 @@ public:
       throw Error(ErrorKind::io, "fake: {} exists", header_file.string());
     }
     SyntheticFields f;
-    f.hdr_size = 16384;
-    f.keyslots_size = params.data_offset - 2 * f.hdr_size;
+    f.data_offset = params.data_offset;
+    f.hdr_size = params.metadata_size;
+    f.keyslots_size =
+      params.keyslots_size != 0 ? params.keyslots_size : params.data_offset - 2 * f.hdr_size;
     f.uuid = params.uuid;
     f.label = params.label;
     f.subsystem = params.subsystem;
@@ -74,7 +76,7 @@ public:
     if (keys.recovery_passphrase != nullptr) {
       stored.recovery = SecretBytes::copy_of(keys.recovery_passphrase->span());
     }
-    return FormatResult{params.data_offset, f.hdr_size, f.keyslots_size, params.data_offset, params.uuid};
+    return FormatResult{2 * f.hdr_size + f.keyslots_size, f.hdr_size, f.keyslots_size, params.data_offset, params.uuid};
   }
 
   HeaderInfo

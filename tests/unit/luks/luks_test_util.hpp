@@ -114,7 +114,8 @@ set_json(std::vector<std::byte>& bytes, const Json& json, Copies which = Copies:
 struct SyntheticFields
 {
   std::uint64_t hdr_size = 16384;
-  std::uint64_t keyslots_size = (1U << 20U) - 2 * 16384; // data at 1 MiB
+  std::uint64_t keyslots_size = (1U << 20U) - 2 * 16384;
+  std::uint64_t data_offset = 0; // 0 = right after the keyslots area (1 MiB)
   std::uint64_t seqid = 3;
   std::string uuid = "6b1c2d3e-4f50-4a61-8b72-9c8d7e6f5a4b";
   std::string label = "cvmroot";
@@ -206,7 +207,7 @@ make_metadata(const SecretBytes& volume_key, Recovery recovery, const SyntheticF
     {"segments",
      {{"0",
        {{"type", "crypt"},
-        {"offset", std::to_string(2 * f.hdr_size + f.keyslots_size)},
+        {"offset", std::to_string(f.data_offset != 0 ? f.data_offset : 2 * f.hdr_size + f.keyslots_size)},
         {"size", "dynamic"},
         {"iv_tweak", "0"},
         {"encryption", f.encryption},

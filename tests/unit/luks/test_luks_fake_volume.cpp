@@ -45,6 +45,15 @@ TEST(FakeLuksVolume, ProducesPolicyCleanHeaders)
   EXPECT_EQ(volume.unlock_keyslot(path, recovery, k_any_keyslot), 1);
   EXPECT_THROW((void)volume.unlock_keyslot(path, recovery, k_unlock_keyslot), Error);
 
+  LuksParams small = p;
+  small.keyslots_size = k_mib;
+  const FormatResult rs =
+    volume.format_detached_header(dir.path() / "small", small, FormatKeys{vk, unlock, &recovery});
+  EXPECT_EQ(rs.header_file_size, k_mib + 2 * 16384);
+  const Header hs = read_header(dir.path() / "small");
+  EXPECT_EQ(hs.metadata().segments.at(0).offset, 16 * k_mib);
+  EXPECT_TRUE(check(hs, derive_policy(hs)).empty());
+
   fake.fail_next_format = Error(ErrorKind::crypto, "injected");
   EXPECT_THROW((void)volume.format_detached_header(dir.path() / "h2", p, FormatKeys{vk, unlock, &recovery}), Error);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "h2"));
