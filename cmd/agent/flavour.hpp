@@ -13,13 +13,11 @@
 namespace cvm::agent {
 
 // "production" or "test".
-std::string_view
-flavour_name() noexcept;
+std::string_view flavour_name() noexcept;
 
 // Rejects configuration the flavour does not allow (production: tee other
 // than tdx, a "test" section) with cvm::Error(usage), then returns the
 // evidence provider.
-std::unique_ptr<kbs::EvidenceProvider>
-make_evidence_provider(const kbs::AgentConfig& config);
+std::unique_ptr<kbs::EvidenceProvider> make_evidence_provider(const kbs::AgentConfig &config);
 
 } // namespace cvm::agent

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The production flavour: TDX evidence only, https only (cvm_kbs_http).
 #include "cmd/agent/flavour.hpp"
-
 #include "lib/kbs/tdx_evidence.hpp"
 #include "lib/util/error.hpp"
 
@@ -12,20 +11,17 @@
 namespace cvm::agent {
 
 std::string_view
-flavour_name() noexcept
-{
+flavour_name() noexcept {
   return "production";
 }
 
 std::unique_ptr<kbs::EvidenceProvider>
-make_evidence_provider(const kbs::AgentConfig& config)
-{
+make_evidence_provider(const kbs::AgentConfig &config) {
   if (config.tee != "tdx") {
     throw Error(ErrorKind::usage, "tee '{}' is not available in the production agent", config.tee);
   }
   if (config.has_test_section) {
-    throw Error(ErrorKind::usage,
-                "the config's \"test\" section is accepted only by cvmforge-agent-test");
+    throw Error(ErrorKind::usage, "the config's \"test\" section is accepted only by cvmforge-agent-test");
   }
   return std::make_unique<kbs::TdxEvidenceProvider>();
 }

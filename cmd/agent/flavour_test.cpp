@@ -3,7 +3,6 @@
 // and overridable configfs-tsm / CCEL paths for fakes. Never shipped in a
 // production image.
 #include "cmd/agent/flavour.hpp"
-
 #include "lib/kbs/sample/sample_evidence.hpp"
 #include "lib/kbs/tdx_evidence.hpp"
 #include "lib/util/log.hpp"
@@ -11,14 +10,12 @@
 namespace cvm::agent {
 
 std::string_view
-flavour_name() noexcept
-{
+flavour_name() noexcept {
   return "test";
 }
 
 std::unique_ptr<kbs::EvidenceProvider>
-make_evidence_provider(const kbs::AgentConfig& config)
-{
+make_evidence_provider(const kbs::AgentConfig &config) {
   log::warning("TEST FLAVOUR agent: not for production images");
   if (config.tee == "sample") {
     return std::make_unique<kbs::SampleEvidenceProvider>();

@@ -4,32 +4,31 @@
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 
-#include <cerrno>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 namespace cvm::agent {
 
 namespace {
 
 void
-require_pipe_or_socket(int fd, std::string_view what)
-{
-  struct stat st{};
+require_pipe_or_socket(int fd, std::string_view what) {
+  struct stat st {};
   if (::fstat(fd, &st) != 0) {
     throw Error(ErrorKind::usage, "{}: {}", what, fs::errno_text(errno));
   }
   if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
     throw Error(ErrorKind::usage,
-                "{} is not a pipe or socket; refusing to write the key to a file or terminal", what);
+                "{} is not a pipe or socket; refusing to write the key to a file or terminal",
+                what);
   }
 }
 
 void
-write_all(int fd, const SecretBytes& key, std::string_view what)
-{
+write_all(int fd, const SecretBytes &key, std::string_view what) {
   std::size_t done = 0;
   while (done < key.size()) {
     const ssize_t n = ::write(fd, key.data() + done, key.size() - done);
@@ -46,23 +45,20 @@ write_all(int fd, const SecretBytes& key, std::string_view what)
 } // namespace
 
 void
-check_key_fd(int fd)
-{
+check_key_fd(int fd) {
   require_pipe_or_socket(fd, fmt::format("key fd {}", fd));
 }
 
 void
-check_key_fifo(const std::filesystem::path& path)
-{
-  struct stat st{};
+check_key_fifo(const std::filesystem::path &path) {
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
     throw Error(ErrorKind::usage, "{} is not an existing FIFO", path.string());
   }
 }
 
 void
-write_key_to_fd(int fd, const SecretBytes& key)
-{
+write_key_to_fd(int fd, const SecretBytes &key) {
   const std::string what = fmt::format("key fd {}", fd);
   require_pipe_or_socket(fd, what);
   fs::Fd owned(fd);
@@ -73,8 +69,7 @@ write_key_to_fd(int fd, const SecretBytes& key)
 }
 
 void
-write_key_to_fifo(const std::filesystem::path& path, const SecretBytes& key)
-{
+write_key_to_fifo(const std::filesystem::path &path, const SecretBytes &key) {
   check_key_fifo(path);
   const int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {

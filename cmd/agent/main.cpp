@@ -13,6 +13,9 @@
 
 #include <fmt/core.h>
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -21,15 +24,11 @@
 #include <string_view>
 #include <vector>
 
-#include <sys/prctl.h>
-#include <sys/resource.h>
-
 namespace {
 
 constexpr std::string_view k_program = "cvmforge-agent";
 
-struct Options
-{
+struct Options {
   std::string config;
   std::optional<int> key_fd;
   std::optional<std::string> key_fifo;
@@ -37,25 +36,23 @@ struct Options
 };
 
 constexpr std::string_view k_usage =
-  "usage: cvmforge-agent --config FILE (--key-fd N | --key-stdout | --key-fifo PATH) [-v|-vv|-q]\n"
-  "\n"
-  "Attests this TD to the KBS named in FILE and writes the released key to a pipe:\n"
-  "  --key-fd N        an inherited pipe/socket descriptor (closed afterwards)\n"
-  "  --key-stdout      standard output, which must be a pipe (cryptsetup --key-file=-)\n"
-  "  --key-fifo PATH   an existing FIFO\n"
-  "  -v, -vv           progress / debug messages on stderr (never key material)\n"
-  "  -q                errors only\n"
-  "Exit status: 0 key written, 1 failure, 2 usage or configuration error.\n";
+    "usage: cvmforge-agent --config FILE (--key-fd N | --key-stdout | --key-fifo PATH) [-v|-vv|-q]\n"
+    "\n"
+    "Attests this TD to the KBS named in FILE and writes the released key to a pipe:\n"
+    "  --key-fd N        an inherited pipe/socket descriptor (closed afterwards)\n"
+    "  --key-stdout      standard output, which must be a pipe (cryptsetup --key-file=-)\n"
+    "  --key-fifo PATH   an existing FIFO\n"
+    "  -v, -vv           progress / debug messages on stderr (never key material)\n"
+    "  -q                errors only\n"
+    "Exit status: 0 key written, 1 failure, 2 usage or configuration error.\n";
 
 [[noreturn]] void
-usage_error(std::string_view message)
-{
+usage_error(std::string_view message) {
   throw cvm::Error(cvm::ErrorKind::usage, "{} (see --help)", message);
 }
 
 std::optional<Options>
-parse_args(int argc, char** argv)
-{
+parse_args(int argc, char **argv) {
   Options options;
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   unsigned outputs = 0;
@@ -112,8 +109,7 @@ parse_args(int argc, char** argv)
 }
 
 void
-harden_process()
-{
+harden_process() {
   // No core dumps and no ptrace by same-uid processes: the key is in memory.
   const rlimit no_core{0, 0};
   (void)::setrlimit(RLIMIT_CORE, &no_core);
@@ -123,8 +119,7 @@ harden_process()
 }
 
 int
-run(int argc, char** argv)
-{
+run(int argc, char **argv) {
   const auto options = parse_args(argc, argv);
   if (!options) {
     return 0;
@@ -144,7 +139,7 @@ run(int argc, char** argv)
 
   const cvm::kbs::AgentConfig config = cvm::kbs::load_agent_config(options->config);
   // Reject disallowed URLs (e.g. http:// in production) before anything else.
-  for (const std::string& url : config.kbs_urls) {
+  for (const std::string &url : config.kbs_urls) {
     (void)cvm::kbs::make_http_transport(url, config.http);
   }
   auto evidence = cvm::agent::make_evidence_provider(config);
@@ -154,14 +149,17 @@ run(int argc, char** argv)
   fetch.urls = config.kbs_urls;
   fetch.resource = config.resource;
   fetch.retry = config.retry;
-  const cvm::kbs::TransportFactory transports = [&config](const std::string& url) {
+  const cvm::kbs::TransportFactory transports = [&config](const std::string &url) {
     return cvm::kbs::make_http_transport(url, config.http);
   };
 
   const cvm::SecretBytes key = cvm::kbs::fetch_resource(fetch, *evidence, transports);
   if (config.key_size != 0 && key.size() != config.key_size) {
-    throw cvm::Error(cvm::ErrorKind::input, "KBS resource {} has {} bytes, expected {}",
-                     config.resource.str(), key.size(), config.key_size);
+    throw cvm::Error(cvm::ErrorKind::input,
+                     "KBS resource {} has {} bytes, expected {}",
+                     config.resource.str(),
+                     key.size(),
+                     config.key_size);
   }
   if (options->key_fifo) {
     cvm::agent::write_key_to_fifo(*options->key_fifo, key);
@@ -175,8 +173,7 @@ run(int argc, char** argv)
 } // namespace
 
 int
-main(int argc, char** argv)
-{
+main(int argc, char **argv) {
   cvm::log::set_sink([](cvm::log::Level level, std::string_view message) {
     static constexpr std::string_view k_names[] = {"error", "warning", "info", "debug", "trace"};
     fmt::print(stderr, "{}: {}: {}\n", k_program, k_names[static_cast<int>(level)], message);
@@ -184,10 +181,10 @@ main(int argc, char** argv)
   });
   try {
     return run(argc, argv);
-  } catch (const cvm::Error& e) {
+  } catch (const cvm::Error &e) {
     cvm::log::error("{}", e.what());
     return e.kind() == cvm::ErrorKind::usage ? 2 : 1;
-  } catch (const std::exception& e) {
+  } catch (const std::exception &e) {
     cvm::log::error("internal error: {}", e.what());
     return 1;
   }

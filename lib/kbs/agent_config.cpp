@@ -14,18 +14,16 @@ namespace {
 using Json = nlohmann::json;
 
 [[noreturn]] void
-bad(std::string_view where, std::string_view what)
-{
+bad(std::string_view where, std::string_view what) {
   throw Error(ErrorKind::usage, "agent config: {}: {}", where, what);
 }
 
 void
-only_members(const Json& object, std::string_view where, std::initializer_list<std::string_view> allowed)
-{
+only_members(const Json &object, std::string_view where, std::initializer_list<std::string_view> allowed) {
   if (!object.is_object()) {
     bad(where, "must be an object");
   }
-  for (const auto& item : object.items()) {
+  for (const auto &item : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
       bad(where, fmt::format("unknown member \"{}\"", item.key()));
     }
@@ -33,23 +31,21 @@ only_members(const Json& object, std::string_view where, std::initializer_list<s
 }
 
 std::string
-string_member(const Json& object, const char* name, std::string_view where)
-{
-  const auto& value = object.at(name);
-  if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+string_member(const Json &object, const char *name, std::string_view where) {
+  const auto &value = object.at(name);
+  if (!value.is_string() || value.get_ref<const std::string &>().empty()) {
     bad(fmt::format("{}.{}", where, name), "must be a non-empty string");
   }
   return value.get<std::string>();
 }
 
 std::uint64_t
-number_member(const Json& object,
-              const char* name,
+number_member(const Json &object,
+              const char *name,
               std::string_view where,
               std::uint64_t min,
               std::uint64_t max,
-              std::uint64_t fallback)
-{
+              std::uint64_t fallback) {
   const auto it = object.find(name);
   if (it == object.end()) {
     return fallback;
@@ -67,20 +63,19 @@ number_member(const Json& object,
 } // namespace
 
 AgentConfig
-parse_agent_config(std::string_view json_text)
-{
+parse_agent_config(std::string_view json_text) {
   const Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  only_members(root, "top level",
-               {"kbs_urls", "ca_cert", "resource", "tee", "key_size", "timeouts", "retries",
-                "luks", "test"});
+  only_members(root,
+               "top level",
+               {"kbs_urls", "ca_cert", "resource", "tee", "key_size", "timeouts", "retries", "luks", "test"});
   AgentConfig config;
 
   const auto urls = root.find("kbs_urls");
   if (urls == root.end() || !urls->is_array() || urls->empty() || urls->size() > 8) {
     bad("kbs_urls", "must be an array of 1 to 8 URLs");
   }
-  for (const auto& url : *urls) {
-    if (!url.is_string() || url.get_ref<const std::string&>().empty()) {
+  for (const auto &url : *urls) {
+    if (!url.is_string() || url.get_ref<const std::string &>().empty()) {
       bad("kbs_urls", "entries must be non-empty strings");
     }
     config.kbs_urls.push_back(url.get<std::string>());
@@ -93,7 +88,7 @@ parse_agent_config(std::string_view json_text)
   }
   try {
     config.resource = ResourcePath::parse(string_member(root, "resource", "top level"));
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     bad("resource", e.what());
   }
   if (root.contains("tee")) {
@@ -107,17 +102,17 @@ parse_agent_config(std::string_view json_text)
   if (const auto t = root.find("timeouts"); t != root.end()) {
     only_members(*t, "timeouts", {"connect_ms", "io_ms"});
     config.http.connect_timeout =
-      std::chrono::milliseconds(number_member(*t, "connect_ms", "timeouts", 100, 600000, 5000));
+        std::chrono::milliseconds(number_member(*t, "connect_ms", "timeouts", 100, 600000, 5000));
     config.http.io_timeout =
-      std::chrono::milliseconds(number_member(*t, "io_ms", "timeouts", 100, 600000, 15000));
+        std::chrono::milliseconds(number_member(*t, "io_ms", "timeouts", 100, 600000, 15000));
   }
   if (const auto r = root.find("retries"); r != root.end()) {
     only_members(*r, "retries", {"attempts", "initial_backoff_ms", "max_backoff_ms"});
     config.retry.attempts = static_cast<unsigned>(number_member(*r, "attempts", "retries", 1, 100, 5));
-    config.retry.initial_backoff = std::chrono::milliseconds(
-      number_member(*r, "initial_backoff_ms", "retries", 0, 600000, 1000));
-    config.retry.max_backoff = std::chrono::milliseconds(
-      number_member(*r, "max_backoff_ms", "retries", 0, 600000, 16000));
+    config.retry.initial_backoff =
+        std::chrono::milliseconds(number_member(*r, "initial_backoff_ms", "retries", 0, 600000, 1000));
+    config.retry.max_backoff =
+        std::chrono::milliseconds(number_member(*r, "max_backoff_ms", "retries", 0, 600000, 16000));
   }
   if (const auto l = root.find("luks"); l != root.end()) {
     only_members(*l, "luks", {"device", "name", "header_policy"});
@@ -143,8 +138,9 @@ parse_agent_config(std::string_view json_text)
     }
   }
 
-  const bool any_https = std::any_of(config.kbs_urls.begin(), config.kbs_urls.end(),
-                                     [](const std::string& u) { return u.rfind("https://", 0) == 0; });
+  const bool any_https = std::any_of(config.kbs_urls.begin(),
+                                     config.kbs_urls.end(),
+                                     [](const std::string &u) { return u.rfind("https://", 0) == 0; });
   if (any_https && !config.ca_cert) {
     bad("ca_cert", "required for https KBS URLs (the system trust store is never used)");
   }
@@ -153,11 +149,10 @@ parse_agent_config(std::string_view json_text)
 }
 
 AgentConfig
-load_agent_config(const std::filesystem::path& path)
-{
+load_agent_config(const std::filesystem::path &path) {
   try {
     return parse_agent_config(fs::read_text(path, std::size_t{64} << 10U));
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     if (e.kind() == ErrorKind::usage) {
       throw;
     }

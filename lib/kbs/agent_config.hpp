@@ -28,21 +28,19 @@
 // }
 namespace cvm::kbs {
 
-struct LuksTarget
-{
+struct LuksTarget {
   std::string device;
   std::string name;
   std::optional<std::filesystem::path> header_policy;
 };
 
-struct AgentConfig
-{
+struct AgentConfig {
   std::vector<std::string> kbs_urls;
   std::optional<std::filesystem::path> ca_cert;
   ResourcePath resource;
   std::string tee = "tdx";
   std::size_t key_size = 64;
-  HttpOptions http;   // ca_file mirrors ca_cert
+  HttpOptions http; // ca_file mirrors ca_cert
   RetryPolicy retry;
   std::optional<LuksTarget> luks;
   // Present only if the file has a "test" object; the production agent refuses it.
@@ -52,11 +50,9 @@ struct AgentConfig
 };
 
 // Parses `json_text`. Throws cvm::Error(usage) naming the offending member.
-AgentConfig
-parse_agent_config(std::string_view json_text);
+AgentConfig parse_agent_config(std::string_view json_text);
 
 // Reads (at most 64 KiB) and parses `path`.
-AgentConfig
-load_agent_config(const std::filesystem::path& path);
+AgentConfig load_agent_config(const std::filesystem::path &path);
 
 } // namespace cvm::kbs

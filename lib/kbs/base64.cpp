@@ -9,15 +9,14 @@ namespace cvm::kbs {
 namespace {
 
 constexpr std::string_view k_std_alphabet =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::string_view k_url_alphabet =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 enum class Padding { yes, no };
 
 std::string
-encode(std::span<const std::byte> bytes, std::string_view alphabet, Padding padding)
-{
+encode(std::span<const std::byte> bytes, std::string_view alphabet, Padding padding) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
@@ -52,8 +51,7 @@ encode(std::span<const std::byte> bytes, std::string_view alphabet, Padding padd
 }
 
 std::array<int, 256>
-make_table(std::string_view alphabet)
-{
+make_table(std::string_view alphabet) {
   std::array<int, 256> table{};
   table.fill(-1);
   for (std::size_t i = 0; i < alphabet.size(); ++i) {
@@ -65,10 +63,9 @@ make_table(std::string_view alphabet)
 // Decodes into `out` (which the caller sized with decoded_size); false on error.
 bool
 decode_into(std::string_view text,
-            const std::array<int, 256>& table,
+            const std::array<int, 256> &table,
             Padding padding,
-            std::span<std::byte> out)
-{
+            std::span<std::byte> out) {
   std::size_t len = text.size();
   if (padding == Padding::yes) {
     if (len % 4 != 0) {
@@ -110,8 +107,7 @@ decode_into(std::string_view text,
 }
 
 std::size_t
-decoded_size(std::string_view text, Padding padding)
-{
+decoded_size(std::string_view text, Padding padding) {
   std::size_t len = text.size();
   if (padding == Padding::yes) {
     while (len > 0 && text[len - 1] == '=') {
@@ -124,20 +120,17 @@ decoded_size(std::string_view text, Padding padding)
 } // namespace
 
 std::string
-base64_encode(std::span<const std::byte> bytes)
-{
+base64_encode(std::span<const std::byte> bytes) {
   return encode(bytes, k_std_alphabet, Padding::yes);
 }
 
 std::string
-base64url_encode(std::span<const std::byte> bytes)
-{
+base64url_encode(std::span<const std::byte> bytes) {
   return encode(bytes, k_url_alphabet, Padding::no);
 }
 
 std::optional<std::vector<std::byte>>
-base64_decode(std::string_view text)
-{
+base64_decode(std::string_view text) {
   static const auto k_table = make_table(k_std_alphabet);
   std::vector<std::byte> out(decoded_size(text, Padding::yes));
   if (!decode_into(text, k_table, Padding::yes, out)) {
@@ -147,8 +140,7 @@ base64_decode(std::string_view text)
 }
 
 std::optional<std::vector<std::byte>>
-base64url_decode(std::string_view text)
-{
+base64url_decode(std::string_view text) {
   static const auto k_table = make_table(k_url_alphabet);
   std::vector<std::byte> out(decoded_size(text, Padding::no));
   if (!decode_into(text, k_table, Padding::no, out)) {
@@ -158,8 +150,7 @@ base64url_decode(std::string_view text)
 }
 
 std::optional<SecretBytes>
-base64url_decode_secret(std::string_view text)
-{
+base64url_decode_secret(std::string_view text) {
   static const auto k_table = make_table(k_url_alphabet);
   SecretBytes out(decoded_size(text, Padding::no));
   if (!decode_into(text, k_table, Padding::no, out.mutable_span())) {

@@ -19,8 +19,7 @@ namespace {
 // Decodes one UTF-8 sequence at `pos`; advances `pos`. Throws on malformed,
 // overlong or surrogate encodings (JCS requires valid Unicode).
 char32_t
-next_code_point(std::string_view s, std::size_t& pos)
-{
+next_code_point(std::string_view s, std::size_t &pos) {
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   const unsigned char b0 = byte(pos);
   std::size_t len = 0;
@@ -63,8 +62,7 @@ next_code_point(std::string_view s, std::size_t& pos)
 }
 
 std::u16string
-to_utf16(std::string_view s)
-{
+to_utf16(std::string_view s) {
   std::u16string out;
   std::size_t pos = 0;
   while (pos < s.size()) {
@@ -81,8 +79,7 @@ to_utf16(std::string_view s)
 }
 
 void
-append_string(std::string& out, std::string_view s)
-{
+append_string(std::string &out, std::string_view s) {
   static constexpr std::string_view k_hex = "0123456789abcdef";
   out.push_back('"');
   std::size_t pos = 0;
@@ -126,8 +123,7 @@ append_string(std::string& out, std::string_view s)
 }
 
 void
-append_value(std::string& out, const nlohmann::json& value)
-{
+append_value(std::string &out, const nlohmann::json &value) {
   using Type = nlohmann::json::value_t;
   switch (value.type()) {
   case Type::null:
@@ -146,12 +142,12 @@ append_value(std::string& out, const nlohmann::json& value)
     out += canonical_number(value.get<double>());
     return;
   case Type::string:
-    append_string(out, value.get_ref<const std::string&>());
+    append_string(out, value.get_ref<const std::string &>());
     return;
   case Type::array: {
     out.push_back('[');
     bool first = true;
-    for (const auto& element : value) {
+    for (const auto &element : value) {
       if (!first) {
         out.push_back(',');
       }
@@ -162,17 +158,15 @@ append_value(std::string& out, const nlohmann::json& value)
     return;
   }
   case Type::object: {
-    std::vector<std::pair<std::u16string, const std::string*>> keys;
+    std::vector<std::pair<std::u16string, const std::string *>> keys;
     keys.reserve(value.size());
-    for (const auto& item : value.items()) {
+    for (const auto &item : value.items()) {
       keys.emplace_back(to_utf16(item.key()), &item.key());
     }
-    std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
-      return a.first < b.first;
-    });
+    std::sort(keys.begin(), keys.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
     out.push_back('{');
     bool first = true;
-    for (const auto& [utf16, key] : keys) {
+    for (const auto &[utf16, key] : keys) {
       if (!first) {
         out.push_back(',');
       }
@@ -194,8 +188,7 @@ append_value(std::string& out, const nlohmann::json& value)
 } // namespace
 
 std::string
-canonical_number(double number)
-{
+canonical_number(double number) {
   if (!std::isfinite(number)) {
     throw Error(ErrorKind::input, "canonical JSON: NaN and infinity are not JSON numbers");
   }
@@ -210,7 +203,7 @@ canonical_number(double number)
   // Shortest round-trip digits in scientific form: "d[.ddd]e[+-]XX".
   std::array<char, 64> buf{};
   const auto result =
-    std::to_chars(buf.data(), buf.data() + buf.size(), number, std::chars_format::scientific);
+      std::to_chars(buf.data(), buf.data() + buf.size(), number, std::chars_format::scientific);
   if (result.ec != std::errc{}) {
     throw Error(ErrorKind::internal, "canonical JSON: cannot format number");
   }
@@ -224,7 +217,7 @@ canonical_number(double number)
   }
   int exponent = 0;
   const std::string_view exp_text = sci.substr(e_pos + 1);
-  const char* exp_begin = exp_text.data() + (exp_text.front() == '+' ? 1 : 0);
+  const char *exp_begin = exp_text.data() + (exp_text.front() == '+' ? 1 : 0);
   std::from_chars(exp_begin, exp_text.data() + exp_text.size(), exponent);
 
   // ECMAScript: value = digits * 10^(n - k), k = number of digits.
@@ -255,8 +248,7 @@ canonical_number(double number)
 }
 
 std::string
-canonical_json(const nlohmann::json& value)
-{
+canonical_json(const nlohmann::json &value) {
   std::string out;
   append_value(out, value);
   return out;

@@ -16,12 +16,10 @@ namespace cvm::kbs {
 // nearest IEEE-754 double (integers are converted to double first, as JCS
 // requires). Throws cvm::Error(input) on NaN/infinity, binary values or
 // invalid UTF-8.
-std::string
-canonical_json(const nlohmann::json& value);
+std::string canonical_json(const nlohmann::json &value);
 
 // The ECMAScript string form of `number` (RFC 8785 §3.2.2.3); exposed for the
 // number vectors. Throws cvm::Error(input) for NaN and infinities.
-std::string
-canonical_number(double number);
+std::string canonical_number(double number);
 
 } // namespace cvm::kbs

@@ -10,24 +10,19 @@ namespace cvm::kbs {
 
 namespace {
 
-class Cursor
-{
+class Cursor {
 public:
   explicit Cursor(std::span<const std::byte> data)
-    : m_data(data)
-  {
-  }
+    : m_data(data) {}
 
   std::uint64_t
-  peek_u64() const
-  {
+  peek_u64() const {
     need(8);
     return read_le(m_pos, 8);
   }
 
   std::uint32_t
-  u32()
-  {
+  u32() {
     need(4);
     const auto v = static_cast<std::uint32_t>(read_le(m_pos, 4));
     m_pos += 4;
@@ -35,8 +30,7 @@ public:
   }
 
   std::uint16_t
-  u16()
-  {
+  u16() {
     need(2);
     const auto v = static_cast<std::uint16_t>(read_le(m_pos, 2));
     m_pos += 2;
@@ -44,30 +38,26 @@ public:
   }
 
   void
-  skip(std::size_t n)
-  {
+  skip(std::size_t n) {
     need(n);
     m_pos += n;
   }
 
   std::size_t
-  pos() const noexcept
-  {
+  pos() const noexcept {
     return m_pos;
   }
 
 private:
   void
-  need(std::size_t n) const
-  {
+  need(std::size_t n) const {
     if (m_data.size() - m_pos < n) {
       throw Error(ErrorKind::input, "CCEL truncated at offset {}", m_pos);
     }
   }
 
   std::uint64_t
-  read_le(std::size_t at, std::size_t size) const
-  {
+  read_le(std::size_t at, std::size_t size) const {
     std::uint64_t v = 0;
     for (std::size_t i = 0; i < size; ++i) {
       v |= std::to_integer<std::uint64_t>(m_data[at + i]) << (8U * i);
@@ -80,8 +70,7 @@ private:
 };
 
 std::size_t
-digest_size(std::uint16_t algorithm)
-{
+digest_size(std::uint16_t algorithm) {
   switch (algorithm) {
   case 0x0004: // SHA-1
     return 20;
@@ -100,8 +89,7 @@ digest_size(std::uint16_t algorithm)
 } // namespace
 
 std::vector<std::byte>
-trim_ccel(std::span<const std::byte> ccel)
-{
+trim_ccel(std::span<const std::byte> ccel) {
   Cursor cursor(ccel);
   // TCG_PCR_EVENT: pcr index, event type, SHA-1 digest, event size, event.
   cursor.u32();

@@ -14,7 +14,6 @@ namespace cvm::kbs {
 // TCG_PCR_EVENT2 records (SHA-1/256/384/512/SM3 digests) until a record
 // starts with eight 0xff or eight 0x00 bytes. Throws cvm::Error(input) on a
 // truncated record, an unknown digest algorithm, or a missing end marker.
-std::vector<std::byte>
-trim_ccel(std::span<const std::byte> ccel);
+std::vector<std::byte> trim_ccel(std::span<const std::byte> ccel);
 
 } // namespace cvm::kbs

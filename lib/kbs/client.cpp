@@ -13,17 +13,15 @@ namespace cvm::kbs {
 namespace {
 
 void
-expect_ok(const HttpResponse& response, std::string_view step)
-{
+expect_ok(const HttpResponse &response, std::string_view step) {
   if (response.status != 200) {
     throw Error(ErrorKind::io, "{}: {}", step, describe_error_response(response.status, response.body));
   }
 }
 
 std::optional<std::string>
-session_cookie(const HttpResponse& response)
-{
-  for (const std::string& header : response.set_cookies) {
+session_cookie(const HttpResponse &response) {
+  for (const std::string &header : response.set_cookies) {
     if (auto value = session_cookie_from_set_cookie(header)) {
       return value;
     }
@@ -34,8 +32,7 @@ session_cookie(const HttpResponse& response)
 } // namespace
 
 SecretBytes
-fetch_resource_once(HttpTransport& transport, EvidenceProvider& evidence, const ResourcePath& resource)
-{
+fetch_resource_once(HttpTransport &transport, EvidenceProvider &evidence, const ResourcePath &resource) {
   const std::string prefix(k_api_prefix);
 
   // Request -> Challenge.
@@ -54,7 +51,7 @@ fetch_resource_once(HttpTransport& transport, EvidenceProvider& evidence, const 
   const nlohmann::json primary = evidence.primary_evidence(digest);
 
   const HttpResponse attest =
-    transport.post_json(prefix + "/attest", make_attestation(challenge.nonce, jwk, primary), cookie);
+      transport.post_json(prefix + "/attest", make_attestation(challenge.nonce, jwk, primary), cookie);
   expect_ok(attest, "KBS attest");
   if (auto refreshed = session_cookie(attest)) {
     cookie = std::move(refreshed);
@@ -72,8 +69,7 @@ fetch_resource_once(HttpTransport& transport, EvidenceProvider& evidence, const 
 }
 
 std::chrono::milliseconds
-backoff_delay(const RetryPolicy& retry, unsigned round)
-{
+backoff_delay(const RetryPolicy &retry, unsigned round) {
   auto delay = retry.initial_backoff;
   for (unsigned i = 0; i < round && delay < retry.max_backoff; ++i) {
     delay *= 2;
@@ -82,11 +78,10 @@ backoff_delay(const RetryPolicy& retry, unsigned round)
 }
 
 SecretBytes
-fetch_resource(const FetchOptions& options,
-               EvidenceProvider& evidence,
-               const TransportFactory& make_transport,
-               const Sleeper& sleep)
-{
+fetch_resource(const FetchOptions &options,
+               EvidenceProvider &evidence,
+               const TransportFactory &make_transport,
+               const Sleeper &sleep) {
   if (options.urls.empty()) {
     throw Error(ErrorKind::usage, "no KBS URL configured");
   }
@@ -103,13 +98,13 @@ fetch_resource(const FetchOptions& options,
         std::this_thread::sleep_for(delay);
       }
     }
-    for (const std::string& url : options.urls) {
+    for (const std::string &url : options.urls) {
       ++tries;
       try {
         log::info("kbs: attempt {} with {}", tries, url);
         const auto transport = make_transport(url);
         return fetch_resource_once(*transport, evidence, options.resource);
-      } catch (const Error& e) {
+      } catch (const Error &e) {
         if (e.kind() == ErrorKind::usage) {
           throw; // configuration problems do not get better with retries
         }
@@ -118,8 +113,7 @@ fetch_resource(const FetchOptions& options,
       }
     }
   }
-  throw Error(ErrorKind::io, "no key from any KBS after {} attempt(s); last error: {}", tries,
-              last_error);
+  throw Error(ErrorKind::io, "no key from any KBS after {} attempt(s); last error: {}", tries, last_error);
 }
 
 } // namespace cvm::kbs

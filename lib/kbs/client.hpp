@@ -16,21 +16,19 @@
 // resource GET, against a list of KBS URLs with bounded retries.
 namespace cvm::kbs {
 
-struct RetryPolicy
-{
-  unsigned attempts = 5;                        // rounds over all URLs, >= 1
+struct RetryPolicy {
+  unsigned attempts = 5;                           // rounds over all URLs, >= 1
   std::chrono::milliseconds initial_backoff{1000}; // sleep after the first failed round
   std::chrono::milliseconds max_backoff{16000};    // backoff doubles up to this
 };
 
-struct FetchOptions
-{
+struct FetchOptions {
   std::vector<std::string> urls; // tried in order within each round
   ResourcePath resource;
   RetryPolicy retry;
 };
 
-using TransportFactory = std::function<std::unique_ptr<HttpTransport>(const std::string& url)>;
+using TransportFactory = std::function<std::unique_ptr<HttpTransport>(const std::string &url)>;
 using Sleeper = std::function<void(std::chrono::milliseconds)>;
 
 // One complete exchange on `transport`: POST /auth, a fresh P-256 TEE key,
@@ -38,22 +36,18 @@ using Sleeper = std::function<void(std::chrono::milliseconds)>;
 // decrypt the JWE. Non-200 answers throw cvm::Error(io) with the RFC 7807
 // problem described in one line; malformed answers throw Error(input/crypto).
 SecretBytes
-fetch_resource_once(HttpTransport& transport,
-                    EvidenceProvider& evidence,
-                    const ResourcePath& resource);
+fetch_resource_once(HttpTransport &transport, EvidenceProvider &evidence, const ResourcePath &resource);
 
 // The resource from the first URL that delivers it. Up to `retry.attempts`
 // rounds; each round tries every URL in order; between rounds it sleeps with
 // exponential backoff. When every attempt failed, throws cvm::Error(io) whose
 // one-line message names the attempts and the last failure.
-SecretBytes
-fetch_resource(const FetchOptions& options,
-               EvidenceProvider& evidence,
-               const TransportFactory& make_transport,
-               const Sleeper& sleep = {});
+SecretBytes fetch_resource(const FetchOptions &options,
+                           EvidenceProvider &evidence,
+                           const TransportFactory &make_transport,
+                           const Sleeper &sleep = {});
 
 // Sleep `round`'s backoff: min(initial * 2^round, max).
-std::chrono::milliseconds
-backoff_delay(const RetryPolicy& retry, unsigned round);
+std::chrono::milliseconds backoff_delay(const RetryPolicy &retry, unsigned round);
 
 } // namespace cvm::kbs

@@ -12,30 +12,26 @@
 // in the test-flavour library (lib/kbs/sample/).
 namespace cvm::kbs {
 
-class EvidenceProvider
-{
+class EvidenceProvider {
 public:
   virtual ~EvidenceProvider() = default;
 
   // The KBS "tee" name this provider produces evidence for ("tdx", "sample").
-  virtual std::string
-  tee() const = 0;
+  virtual std::string tee() const = 0;
 
   // Checks, before any network traffic, that the provider can work here
   // (e.g. configfs-tsm present with provider tdx_guest). Throws cvm::Error.
-  virtual void
-  preflight() = 0;
+  virtual void preflight() = 0;
 
   // The "primary_evidence" JSON binding `digest` (hash of the canonical runtime
   // data). Throws cvm::Error on any failure, including evidence that does not
   // contain the requested binding.
-  virtual nlohmann::json
-  primary_evidence(std::span<const std::byte> digest) = 0;
+  virtual nlohmann::json primary_evidence(std::span<const std::byte> digest) = 0;
 
 protected:
   EvidenceProvider() = default;
-  EvidenceProvider(const EvidenceProvider&) = default;
-  EvidenceProvider& operator=(const EvidenceProvider&) = default;
+  EvidenceProvider(const EvidenceProvider &) = default;
+  EvidenceProvider &operator=(const EvidenceProvider &) = default;
 };
 
 } // namespace cvm::kbs

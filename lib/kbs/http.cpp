@@ -18,8 +18,7 @@ namespace cvm::kbs {
 
 namespace {
 
-struct ParsedUrl
-{
+struct ParsedUrl {
   bool https = true;
   std::string host;
   int port = 0;
@@ -27,8 +26,7 @@ struct ParsedUrl
 };
 
 ParsedUrl
-parse_url(const std::string& url)
-{
+parse_url(const std::string &url) {
   ParsedUrl parsed;
   std::string_view rest(url);
   if (rest.rfind("https://", 0) == 0) {
@@ -79,7 +77,7 @@ parse_url(const std::string& url)
   parsed.port = parsed.https ? 443 : 80;
   if (!port_text.empty()) {
     const auto [ptr, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), parsed.port);
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), parsed.port);
     if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || parsed.port <= 0 ||
         parsed.port > 65535) {
       throw Error(ErrorKind::usage, "KBS URL '{}': bad port", url);
@@ -88,14 +86,12 @@ parse_url(const std::string& url)
   return parsed;
 }
 
-class HttplibTransport final : public HttpTransport
-{
+class HttplibTransport final : public HttpTransport {
 public:
-  HttplibTransport(const std::string& url, const HttpOptions& options)
-    : m_url(url),
-      m_parsed(parse_url(url)),
-      m_options(options)
-  {
+  HttplibTransport(const std::string &url, const HttpOptions &options)
+    : m_url(url)
+    , m_parsed(parse_url(url))
+    , m_options(options) {
     if (m_parsed.https) {
       if (!options.ca_file) {
         throw Error(ErrorKind::usage, "KBS URL '{}': https needs a CA certificate file", url);
@@ -108,7 +104,7 @@ public:
       // validity periods can only add failures, not security, against the
       // party that controls the clock. The pinned CA is the trust decision
       // (key-release.md S14).
-      X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ssl->ssl_context());
+      X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ssl->ssl_context());
       if (param == nullptr || X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME) != 1) {
         throw Error(ErrorKind::crypto, "cannot configure certificate verification");
       }
@@ -129,10 +125,7 @@ public:
   }
 
   HttpResponse
-  post_json(std::string_view path,
-            std::string_view body,
-            const std::optional<std::string>& cookie) override
-  {
+  post_json(std::string_view path, std::string_view body, const std::optional<std::string> &cookie) override {
     const std::string full = m_parsed.prefix + std::string(path);
     log::debug("POST {}{}", m_url, path);
     auto result = m_client->Post(full, headers(cookie), body.data(), body.size(), "application/json");
@@ -140,8 +133,7 @@ public:
   }
 
   HttpResponse
-  get(std::string_view path, const std::optional<std::string>& cookie) override
-  {
+  get(std::string_view path, const std::optional<std::string> &cookie) override {
     const std::string full = m_parsed.prefix + std::string(path);
     log::debug("GET {}{}", m_url, path);
     auto result = m_client->Get(full, headers(cookie));
@@ -150,8 +142,7 @@ public:
 
 private:
   static httplib::Headers
-  headers(const std::optional<std::string>& cookie)
-  {
+  headers(const std::optional<std::string> &cookie) {
     httplib::Headers h{{"Accept", "application/json"}};
     if (cookie) {
       h.emplace("Cookie", std::string(k_session_cookie) + "=" + *cookie);
@@ -160,16 +151,15 @@ private:
   }
 
   HttpResponse
-  convert(httplib::Result& result, std::string_view method, std::string_view path)
-  {
+  convert(httplib::Result &result, std::string_view method, std::string_view path) {
     if (!result) {
       const httplib::Error err = result.error();
       std::string reason = httplib::to_string(err);
       if (err == httplib::Error::SSLServerVerification && m_ssl != nullptr) {
         const long verify = m_ssl->get_openssl_verify_result();
-        reason = fmt::format("TLS server certificate not trusted ({})",
-                             verify == X509_V_OK ? "host name mismatch"
-                                                 : X509_verify_cert_error_string(verify));
+        reason =
+            fmt::format("TLS server certificate not trusted ({})",
+                        verify == X509_V_OK ? "host name mismatch" : X509_verify_cert_error_string(verify));
       } else if (err == httplib::Error::SSLLoadingCerts) {
         reason = "cannot load the CA certificate file";
       } else if (err == httplib::Error::Read) {
@@ -186,7 +176,11 @@ private:
       throw Error(ErrorKind::io, "{} {}{}: {}", method, m_url, path, reason);
     }
     if (result->body.size() > m_options.max_body_size) {
-      throw Error(ErrorKind::io, "{} {}{}: response larger than {} bytes", method, m_url, path,
+      throw Error(ErrorKind::io,
+                  "{} {}{}: response larger than {} bytes",
+                  method,
+                  m_url,
+                  path,
                   m_options.max_body_size);
     }
     HttpResponse response;
@@ -204,14 +198,13 @@ private:
   ParsedUrl m_parsed;
   HttpOptions m_options;
   std::unique_ptr<httplib::ClientImpl> m_client;
-  httplib::SSLClient* m_ssl = nullptr;
+  httplib::SSLClient *m_ssl = nullptr;
 };
 
 } // namespace
 
 bool
-plain_http_allowed() noexcept
-{
+plain_http_allowed() noexcept {
 #ifdef CVM_AGENT_TEST_FLAVOUR
   return true;
 #else
@@ -220,8 +213,7 @@ plain_http_allowed() noexcept
 }
 
 std::unique_ptr<HttpTransport>
-make_http_transport(const std::string& base_url, const HttpOptions& options)
-{
+make_http_transport(const std::string &base_url, const HttpOptions &options) {
   return std::make_unique<HttplibTransport>(base_url, options);
 }
 

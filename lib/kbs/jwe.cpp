@@ -26,36 +26,31 @@ constexpr std::size_t k_iv_size = 12;
 constexpr std::size_t k_tag_size = 16;
 
 [[noreturn]] void
-reject(std::string_view why)
-{
+reject(std::string_view why) {
   throw Error(ErrorKind::crypto, "resource JWE rejected: {}", why);
 }
 
-const unsigned char*
-uchars(const std::byte* p)
-{
-  return reinterpret_cast<const unsigned char*>(p); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+const unsigned char *
+uchars(const std::byte *p) {
+  return reinterpret_cast<const unsigned char *>(p); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
 }
 
-unsigned char*
-uchars(std::byte* p)
-{
-  return reinterpret_cast<unsigned char*>(p); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+unsigned char *
+uchars(std::byte *p) {
+  return reinterpret_cast<unsigned char *>(p); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
 }
 
-const std::string&
-member(const nlohmann::json& object, const char* name)
-{
+const std::string &
+member(const nlohmann::json &object, const char *name) {
   const auto it = object.find(name);
   if (it == object.end() || !it->is_string()) {
     reject(fmt::format("member \"{}\" missing or not a string", name));
   }
-  return it->get_ref<const std::string&>();
+  return it->get_ref<const std::string &>();
 }
 
 std::vector<std::byte>
-b64url_member(const nlohmann::json& object, const char* name)
-{
+b64url_member(const nlohmann::json &object, const char *name) {
   auto bytes = base64url_decode(member(object, name));
   if (!bytes) {
     reject(fmt::format("member \"{}\" is not base64url", name));
@@ -64,8 +59,7 @@ b64url_member(const nlohmann::json& object, const char* name)
 }
 
 void
-append_u32be(std::vector<unsigned char>& out, std::uint32_t v)
-{
+append_u32be(std::vector<unsigned char> &out, std::uint32_t v) {
   out.push_back(static_cast<unsigned char>(v >> 24U));
   out.push_back(static_cast<unsigned char>(v >> 16U));
   out.push_back(static_cast<unsigned char>(v >> 8U));
@@ -75,8 +69,7 @@ append_u32be(std::vector<unsigned char>& out, std::uint32_t v)
 // RFC 7518 §4.6.2 / NIST SP 800-56A Concat KDF, one SHA-256 round:
 // SHA-256(counter=1 ‖ Z ‖ len(alg) ‖ alg ‖ len(apu)=0 ‖ len(apv)=0 ‖ keydatalen=256).
 SecretBytes
-concat_kdf(const SecretBytes& z)
-{
+concat_kdf(const SecretBytes &z) {
   std::vector<unsigned char> prefix;
   append_u32be(prefix, 1);
   std::vector<unsigned char> suffix;
@@ -97,8 +90,7 @@ concat_kdf(const SecretBytes& z)
 }
 
 SecretBytes
-unwrap_cek(const SecretBytes& kek, std::span<const std::byte> wrapped)
-{
+unwrap_cek(const SecretBytes &kek, std::span<const std::byte> wrapped) {
   const EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) {
     throw Error(ErrorKind::crypto, "EVP_CIPHER_CTX_new: {}", crypto::openssl_errors());
@@ -109,8 +101,9 @@ unwrap_cek(const SecretBytes& kek, std::span<const std::byte> wrapped)
   int len = 0;
   int final_len = 0;
   if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_wrap(), nullptr, uchars(kek.data()), nullptr) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), uchars(out.data()), &len, uchars(wrapped.data()),
-                        static_cast<int>(wrapped.size())) != 1 ||
+      EVP_DecryptUpdate(
+          ctx.get(), uchars(out.data()), &len, uchars(wrapped.data()), static_cast<int>(wrapped.size())) !=
+          1 ||
       EVP_DecryptFinal_ex(ctx.get(), uchars(out.data()) + len, &final_len) != 1) {
     (void)crypto::openssl_errors(); // drain; the reason below is enough
     reject("AES key unwrap failed (wrong key or tampered encrypted_key)");
@@ -123,12 +116,11 @@ unwrap_cek(const SecretBytes& kek, std::span<const std::byte> wrapped)
 }
 
 SecretBytes
-gcm_decrypt(const SecretBytes& cek,
+gcm_decrypt(const SecretBytes &cek,
             std::span<const std::byte> iv,
             std::span<const std::byte> ciphertext,
             std::span<const std::byte> tag,
-            std::string_view aad)
-{
+            std::string_view aad) {
   const EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx) {
     throw Error(ErrorKind::crypto, "EVP_CIPHER_CTX_new: {}", crypto::openssl_errors());
@@ -139,18 +131,22 @@ gcm_decrypt(const SecretBytes& cek,
   std::array<unsigned char, k_tag_size> tag_copy{};
   std::memcpy(tag_copy.data(), tag.data(), k_tag_size);
   const bool ok =
-    EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()), nullptr) ==
-      1 &&
-    EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, uchars(cek.data()), uchars(iv.data())) == 1 &&
-    EVP_DecryptUpdate(ctx.get(), nullptr, &len,
-                      reinterpret_cast<const unsigned char*>(aad.data()), // NOLINT
-                      static_cast<int>(aad.size())) == 1 &&
-    EVP_DecryptUpdate(ctx.get(), uchars(plaintext.data()), &len, uchars(ciphertext.data()),
-                      static_cast<int>(ciphertext.size())) == 1 &&
-    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(k_tag_size),
-                        tag_copy.data()) == 1 &&
-    EVP_DecryptFinal_ex(ctx.get(), uchars(plaintext.data()) + len, &final_len) == 1;
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()), nullptr) == 1 &&
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, uchars(cek.data()), uchars(iv.data())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(),
+                        nullptr,
+                        &len,
+                        reinterpret_cast<const unsigned char *>(aad.data()), // NOLINT
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(),
+                        uchars(plaintext.data()),
+                        &len,
+                        uchars(ciphertext.data()),
+                        static_cast<int>(ciphertext.size())) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(k_tag_size), tag_copy.data()) ==
+          1 &&
+      EVP_DecryptFinal_ex(ctx.get(), uchars(plaintext.data()) + len, &final_len) == 1;
   if (!ok) {
     (void)crypto::openssl_errors();
     // The partially decrypted buffer is wiped by SecretBytes' destructor.
@@ -165,28 +161,26 @@ gcm_decrypt(const SecretBytes& cek,
 } // namespace
 
 SecretBytes
-decrypt_jwe(std::string_view jwe_json, const TeeKey& key)
-{
+decrypt_jwe(std::string_view jwe_json, const TeeKey &key) {
   const nlohmann::json jwe = nlohmann::json::parse(jwe_json, nullptr, /*allow_exceptions=*/false);
   if (!jwe.is_object()) {
     reject("response body is not a JSON object");
   }
   // Flattened serialisation only; Trustee sets no AAD and no unprotected header.
-  for (const char* unsupported : {"aad", "header", "unprotected", "recipients"}) {
+  for (const char *unsupported : {"aad", "header", "unprotected", "recipients"}) {
     const auto it = jwe.find(unsupported);
     if (it != jwe.end() && !it->is_null()) {
       reject(fmt::format("unsupported member \"{}\"", unsupported));
     }
   }
-  const std::string& protected_b64 = member(jwe, "protected");
+  const std::string &protected_b64 = member(jwe, "protected");
   const auto header_bytes = base64url_decode(protected_b64);
   if (!header_bytes) {
     reject("protected header is not base64url");
   }
-  const std::string header_text(reinterpret_cast<const char*>(header_bytes->data()), // NOLINT
+  const std::string header_text(reinterpret_cast<const char *>(header_bytes->data()), // NOLINT
                                 header_bytes->size());
-  const nlohmann::json header =
-    nlohmann::json::parse(header_text, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json header = nlohmann::json::parse(header_text, nullptr, /*allow_exceptions=*/false);
   if (!header.is_object()) {
     reject("protected header is not a JSON object");
   }

@@ -18,7 +18,6 @@ namespace cvm::kbs {
 // bytes, an iv that is not 12 bytes, a tag that is not 16 bytes, or a failed
 // key unwrap / GCM tag check throws cvm::Error(crypto) whose message names
 // the reason but never contains key material or plaintext.
-SecretBytes
-decrypt_jwe(std::string_view jwe_json, const TeeKey& key);
+SecretBytes decrypt_jwe(std::string_view jwe_json, const TeeKey &key);
 
 } // namespace cvm::kbs

@@ -11,14 +11,14 @@
 #include "lib/util/hex.hpp"
 #include "lib/util/log.hpp"
 
-#include <cerrno>
-#include <charconv>
-#include <string>
-
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <string>
 
 namespace cvm::kbs {
 
@@ -29,8 +29,7 @@ constexpr std::size_t k_max_ccel_size = std::size_t{16} << 20U;
 constexpr std::string_view k_default_tsm_root = "/sys/kernel/config/tsm/report";
 
 std::vector<std::byte>
-read_all(const std::filesystem::path& path, std::size_t max_size)
-{
+read_all(const std::filesystem::path &path, std::size_t max_size) {
   const fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     throw Error(ErrorKind::io, "open {}: {}", path.string(), fs::errno_text(errno));
@@ -57,10 +56,9 @@ read_all(const std::filesystem::path& path, std::size_t max_size)
 }
 
 std::string
-read_attribute(const std::filesystem::path& path)
-{
+read_attribute(const std::filesystem::path &path) {
   const auto bytes = read_all(path, 4096);
-  std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size()); // NOLINT
+  std::string text(reinterpret_cast<const char *>(bytes.data()), bytes.size()); // NOLINT
   while (!text.empty() && (text.back() == '\n' || text.back() == '\0')) {
     text.pop_back();
   }
@@ -68,8 +66,7 @@ read_attribute(const std::filesystem::path& path)
 }
 
 unsigned long
-read_generation(const std::filesystem::path& dir)
-{
+read_generation(const std::filesystem::path &dir) {
   const std::string text = read_attribute(dir / "generation");
   unsigned long value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -80,8 +77,7 @@ read_generation(const std::filesystem::path& dir)
 }
 
 void
-write_all(const std::filesystem::path& path, std::span<const std::byte> data)
-{
+write_all(const std::filesystem::path &path, std::span<const std::byte> data) {
   const fs::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) {
     throw Error(ErrorKind::io, "open {}: {}", path.string(), fs::errno_text(errno));
@@ -89,35 +85,32 @@ write_all(const std::filesystem::path& path, std::span<const std::byte> data)
   // configfs binary attributes take the whole blob in one write.
   const ssize_t n = ::write(fd.get(), data.data(), data.size());
   if (n < 0 || static_cast<std::size_t>(n) != data.size()) {
-    throw Error(ErrorKind::io, "write {}: {}", path.string(),
+    throw Error(ErrorKind::io,
+                "write {}: {}",
+                path.string(),
                 n < 0 ? fs::errno_text(errno) : std::string("short write"));
   }
 }
 
 // A report directory that is removed again (configfs entries are rmdir'ed).
-class ReportDir
-{
+class ReportDir {
 public:
-  explicit ReportDir(const std::filesystem::path& root)
-  {
+  explicit ReportDir(const std::filesystem::path &root) {
     const auto suffix = crypto::random_bytes(8);
     m_path = root / fmt::format("cvmforge-{}-{}", ::getpid(), to_hex(suffix));
     if (::mkdir(m_path.c_str(), 0700) != 0) {
-      throw Error(ErrorKind::input, "configfs-tsm: mkdir {}: {}", m_path.string(),
-                  fs::errno_text(errno));
+      throw Error(ErrorKind::input, "configfs-tsm: mkdir {}: {}", m_path.string(), fs::errno_text(errno));
     }
   }
-  ReportDir(const ReportDir&) = delete;
-  ReportDir& operator=(const ReportDir&) = delete;
-  ~ReportDir()
-  {
+  ReportDir(const ReportDir &) = delete;
+  ReportDir &operator=(const ReportDir &) = delete;
+  ~ReportDir() {
     if (::rmdir(m_path.c_str()) != 0) {
       log::debug("configfs-tsm: rmdir {}: {}", m_path.string(), fs::errno_text(errno));
     }
   }
-  const std::filesystem::path&
-  path() const noexcept
-  {
+  const std::filesystem::path &
+  path() const noexcept {
     return m_path;
   }
 
@@ -126,8 +119,7 @@ private:
 };
 
 void
-require_tdx_provider(const std::filesystem::path& dir)
-{
+require_tdx_provider(const std::filesystem::path &dir) {
   const std::string provider = read_attribute(dir / "provider");
   if (provider != "tdx_guest") {
     throw Error(ErrorKind::input, "configfs-tsm provider is '{}', not tdx_guest", provider);
@@ -137,8 +129,7 @@ require_tdx_provider(const std::filesystem::path& dir)
 } // namespace
 
 std::vector<std::byte>
-tsm_quote(const std::filesystem::path& tsm_report_root, const std::array<std::byte, 64>& report_data)
-{
+tsm_quote(const std::filesystem::path &tsm_report_root, const std::array<std::byte, 64> &report_data) {
   const ReportDir dir(tsm_report_root);
   require_tdx_provider(dir.path());
   const unsigned long before = read_generation(dir.path());
@@ -148,7 +139,8 @@ tsm_quote(const std::filesystem::path& tsm_report_root, const std::array<std::by
   if (after != before + 1) {
     throw Error(ErrorKind::input,
                 "configfs-tsm generation went from {} to {}: another writer raced this report",
-                before, after);
+                before,
+                after);
   }
   if (quote.empty()) {
     throw Error(ErrorKind::input,
@@ -159,25 +151,21 @@ tsm_quote(const std::filesystem::path& tsm_report_root, const std::array<std::by
 }
 
 TdxEvidenceProvider::TdxEvidenceProvider(TdxPaths paths)
-  : m_paths(std::move(paths))
-{
-}
+  : m_paths(std::move(paths)) {}
 
 std::string
-TdxEvidenceProvider::tee() const
-{
+TdxEvidenceProvider::tee() const {
   return "tdx";
 }
 
 void
-TdxEvidenceProvider::preflight()
-{
+TdxEvidenceProvider::preflight() {
   std::error_code ec;
   if (!std::filesystem::is_directory(m_paths.tsm_report_root, ec) &&
       m_paths.tsm_report_root == k_default_tsm_root) {
     // The initramfs may not have configfs mounted yet.
-    if (::mount("configfs", "/sys/kernel/config", "configfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                nullptr) != 0) {
+    if (::mount("configfs", "/sys/kernel/config", "configfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) !=
+        0) {
       log::debug("mount configfs: {}", fs::errno_text(errno));
     }
   }
@@ -191,8 +179,7 @@ TdxEvidenceProvider::preflight()
 }
 
 nlohmann::json
-TdxEvidenceProvider::primary_evidence(std::span<const std::byte> digest)
-{
+TdxEvidenceProvider::primary_evidence(std::span<const std::byte> digest) {
   const auto report_data = tdx_report_data(digest);
   const std::vector<std::byte> quote = tsm_quote(m_paths.tsm_report_root, report_data);
   if (tdx_quote_report_data(quote) != report_data) {
@@ -207,8 +194,7 @@ TdxEvidenceProvider::primary_evidence(std::span<const std::byte> digest)
     ccel.insert(ccel.end(), 8, std::byte{0xff});
     eventlog = base64_encode(ccel);
   } else {
-    log::warning("no CC event log at {}; the KBS policy may reject the evidence",
-                 m_paths.ccel.string());
+    log::warning("no CC event log at {}; the KBS policy may reject the evidence", m_paths.ccel.string());
   }
   return nlohmann::json{{"cc_eventlog", eventlog}, {"quote", base64_encode(quote)}};
 }

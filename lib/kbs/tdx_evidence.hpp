@@ -14,8 +14,7 @@
 // verifier expects it: {"cc_eventlog": <base64 or null>, "quote": <base64>}.
 namespace cvm::kbs {
 
-struct TdxPaths
-{
+struct TdxPaths {
   std::filesystem::path tsm_report_root = "/sys/kernel/config/tsm/report";
   std::filesystem::path ccel = "/sys/firmware/acpi/tables/data/CCEL";
 };
@@ -25,27 +24,23 @@ struct TdxPaths
 // bytes to inblob, read outblob, require generation to have advanced by
 // exactly one (no concurrent writer), rmdir. Throws cvm::Error(input/io) on
 // any deviation, including an empty outblob.
-std::vector<std::byte>
-tsm_quote(const std::filesystem::path& tsm_report_root, const std::array<std::byte, 64>& report_data);
+std::vector<std::byte> tsm_quote(const std::filesystem::path &tsm_report_root,
+                                 const std::array<std::byte, 64> &report_data);
 
-class TdxEvidenceProvider final : public EvidenceProvider
-{
+class TdxEvidenceProvider final : public EvidenceProvider {
 public:
   explicit TdxEvidenceProvider(TdxPaths paths = {});
 
-  std::string
-  tee() const override;
+  std::string tee() const override;
 
   // Mounts configfs on /sys/kernel/config if the default TSM root is missing,
   // then creates and removes a report directory to check that the provider is
   // tdx_guest. Throws cvm::Error(input) otherwise.
-  void
-  preflight() override;
+  void preflight() override;
 
   // REPORTDATA = `digest` zero-padded to 64 bytes; the quote's REPORTDATA is
   // checked to equal it before the evidence is returned.
-  nlohmann::json
-  primary_evidence(std::span<const std::byte> digest) override;
+  nlohmann::json primary_evidence(std::span<const std::byte> digest) override;
 
 private:
   TdxPaths m_paths;

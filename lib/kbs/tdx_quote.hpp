@@ -14,7 +14,6 @@ namespace cvm::kbs {
 // REPORTDATA of `quote`. Throws cvm::Error(input) if the quote is empty,
 // truncated (including its signature-data length), not version 4/5, not
 // ECDSA-P256 (att_key_type 2) or not a TDX quote (tee_type 0x81).
-std::array<std::byte, 64>
-tdx_quote_report_data(std::span<const std::byte> quote);
+std::array<std::byte, 64> tdx_quote_report_data(std::span<const std::byte> quote);
 
 } // namespace cvm::kbs

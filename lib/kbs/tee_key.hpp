@@ -20,29 +20,25 @@ namespace cvm::kbs {
 // The JOSE key-management algorithm the agent announces and accepts.
 inline constexpr std::string_view k_tee_key_alg = "ECDH-ES+A256KW";
 
-class TeeKey
-{
+class TeeKey {
 public:
   // A fresh P-256 key pair from OpenSSL's CSPRNG. Throws cvm::Error(crypto).
-  static TeeKey
-  generate();
+  static TeeKey generate();
 
-  TeeKey(TeeKey&&) noexcept;
-  TeeKey& operator=(TeeKey&&) noexcept;
-  TeeKey(const TeeKey&) = delete;
-  TeeKey& operator=(const TeeKey&) = delete;
+  TeeKey(TeeKey &&) noexcept;
+  TeeKey &operator=(TeeKey &&) noexcept;
+  TeeKey(const TeeKey &) = delete;
+  TeeKey &operator=(const TeeKey &) = delete;
   ~TeeKey();
 
   // The public key as the KBS expects it, with exactly the members
   // kty, crv, alg, x, y (x/y: base64url of the 32-byte big-endian coordinates).
-  nlohmann::json
-  public_jwk() const;
+  nlohmann::json public_jwk() const;
 
   // ECDH on P-256 with the peer public point (`x`, `y`: 32-byte big-endian
   // coordinates): the 32-byte shared x-coordinate Z. Throws cvm::Error(crypto)
   // if the point is not on the curve.
-  SecretBytes
-  agree(std::span<const std::byte> x, std::span<const std::byte> y) const;
+  SecretBytes agree(std::span<const std::byte> x, std::span<const std::byte> y) const;
 
 private:
   struct Impl;

@@ -7,20 +7,17 @@
 namespace cvm::kbs {
 
 std::string
-SampleEvidenceProvider::tee() const
-{
+SampleEvidenceProvider::tee() const {
   return "sample";
 }
 
 void
-SampleEvidenceProvider::preflight()
-{
+SampleEvidenceProvider::preflight() {
   log::warning("TEST FLAVOUR: using sample evidence, which proves nothing");
 }
 
 nlohmann::json
-SampleEvidenceProvider::primary_evidence(std::span<const std::byte> digest)
-{
+SampleEvidenceProvider::primary_evidence(std::span<const std::byte> digest) {
   return nlohmann::json{{"svn", "1"}, {"report_data", base64_encode(digest)}};
 }
 

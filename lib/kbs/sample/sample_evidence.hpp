@@ -14,18 +14,14 @@ namespace cvm::kbs {
 
 // Trustee's "sample" TEE: evidence {"svn":"1","report_data":base64(digest)}
 // with the unpadded digest. Proves nothing; KBS default policies reject it.
-class SampleEvidenceProvider final : public EvidenceProvider
-{
+class SampleEvidenceProvider final : public EvidenceProvider {
 public:
-  std::string
-  tee() const override;
+  std::string tee() const override;
 
   // Logs a loud warning; never fails.
-  void
-  preflight() override;
+  void preflight() override;
 
-  nlohmann::json
-  primary_evidence(std::span<const std::byte> digest) override;
+  nlohmann::json primary_evidence(std::span<const std::byte> digest) override;
 };
 
 } // namespace cvm::kbs

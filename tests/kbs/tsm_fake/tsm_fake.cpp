@@ -27,8 +27,7 @@ enum class Fault { none, empty, wrong_provider, race, wrong_reportdata };
 
 Fault g_fault = Fault::none;
 
-struct Report
-{
+struct Report {
   std::vector<std::uint8_t> inblob;
   unsigned generation = 0;
 };
@@ -36,18 +35,16 @@ struct Report
 std::map<std::string, Report> g_reports;
 
 constexpr std::string_view k_report_dir = "/report";
-constexpr const char* k_attributes[] = {"provider", "generation", "inblob", "outblob"};
+constexpr const char *k_attributes[] = {"provider", "generation", "inblob", "outblob"};
 
-struct Parsed
-{
+struct Parsed {
   enum class Kind { root, report_dir, entry_dir, attribute, none } kind = Kind::none;
   std::string entry;
   std::string attribute;
 };
 
 Parsed
-parse(std::string_view path)
-{
+parse(std::string_view path) {
   Parsed p;
   if (path == "/") {
     p.kind = Parsed::Kind::root;
@@ -73,9 +70,8 @@ parse(std::string_view path)
 }
 
 bool
-known_attribute(const std::string& name)
-{
-  for (const char* a : k_attributes) {
+known_attribute(const std::string &name) {
+  for (const char *a : k_attributes) {
     if (name == a) {
       return true;
     }
@@ -84,8 +80,7 @@ known_attribute(const std::string& name)
 }
 
 void
-put_le(std::vector<std::uint8_t>& q, std::size_t offset, std::uint64_t value, std::size_t size)
-{
+put_le(std::vector<std::uint8_t> &q, std::size_t offset, std::uint64_t value, std::size_t size) {
   for (std::size_t i = 0; i < size; ++i) {
     q[offset + i] = static_cast<std::uint8_t>((value >> (8 * i)) & 0xffU);
   }
@@ -94,8 +89,7 @@ put_le(std::vector<std::uint8_t>& q, std::size_t offset, std::uint64_t value, st
 // A TDX quote v4: 48-byte header, 584-byte TD report body (REPORTDATA at
 // body offset 520), a 4-byte signature-data length and 64 dummy bytes.
 std::vector<std::uint8_t>
-synthetic_quote(const Report& report)
-{
+synthetic_quote(const Report &report) {
   if (g_fault == Fault::empty) {
     return {};
   }
@@ -103,8 +97,8 @@ synthetic_quote(const Report& report)
   put_le(q, 0, 4, 2);
   put_le(q, 2, 2, 2);
   put_le(q, 4, 0x81, 4);
-  const std::uint8_t vendor[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
-                                   0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
+  const std::uint8_t vendor[16] = {
+      0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
   std::memcpy(q.data() + 12, vendor, sizeof vendor);
   for (std::size_t i = 0; i < 48; ++i) {
     q[48 + 136 + i] = 0x42; // MRTD pattern
@@ -118,8 +112,7 @@ synthetic_quote(const Report& report)
 }
 
 std::string
-attribute_text(const Report& report, const std::string& attribute)
-{
+attribute_text(const Report &report, const std::string &attribute) {
   if (attribute == "provider") {
     return g_fault == Fault::wrong_provider ? "sev_guest\n" : "tdx_guest\n";
   }
@@ -130,8 +123,7 @@ attribute_text(const Report& report, const std::string& attribute)
 }
 
 int
-fake_getattr(const char* path, struct stat* st, struct fuse_file_info* /*fi*/)
-{
+fake_getattr(const char *path, struct stat *st, struct fuse_file_info * /*fi*/) {
   std::memset(st, 0, sizeof *st);
   const Parsed p = parse(path);
   switch (p.kind) {
@@ -162,24 +154,23 @@ fake_getattr(const char* path, struct stat* st, struct fuse_file_info* /*fi*/)
 }
 
 int
-fake_readdir(const char* path,
-             void* buf,
+fake_readdir(const char *path,
+             void *buf,
              fuse_fill_dir_t filler,
              off_t /*offset*/,
-             struct fuse_file_info* /*fi*/,
-             enum fuse_readdir_flags /*flags*/)
-{
+             struct fuse_file_info * /*fi*/,
+             enum fuse_readdir_flags /*flags*/) {
   const Parsed p = parse(path);
   filler(buf, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
   filler(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
   if (p.kind == Parsed::Kind::root) {
     filler(buf, "report", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
   } else if (p.kind == Parsed::Kind::report_dir) {
-    for (const auto& entry : g_reports) {
+    for (const auto &entry : g_reports) {
       filler(buf, entry.first.c_str(), nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
     }
   } else if (p.kind == Parsed::Kind::entry_dir && g_reports.count(p.entry) != 0) {
-    for (const char* a : k_attributes) {
+    for (const char *a : k_attributes) {
       filler(buf, a, nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
     }
   } else {
@@ -189,8 +180,7 @@ fake_readdir(const char* path,
 }
 
 int
-fake_mkdir(const char* path, mode_t /*mode*/)
-{
+fake_mkdir(const char *path, mode_t /*mode*/) {
   const Parsed p = parse(path);
   if (p.kind != Parsed::Kind::entry_dir) {
     return -EPERM;
@@ -203,8 +193,7 @@ fake_mkdir(const char* path, mode_t /*mode*/)
 }
 
 int
-fake_rmdir(const char* path)
-{
+fake_rmdir(const char *path) {
   const Parsed p = parse(path);
   if (p.kind != Parsed::Kind::entry_dir || g_reports.erase(p.entry) == 0) {
     return -ENOENT;
@@ -213,11 +202,9 @@ fake_rmdir(const char* path)
 }
 
 int
-fake_open(const char* path, struct fuse_file_info* fi)
-{
+fake_open(const char *path, struct fuse_file_info *fi) {
   const Parsed p = parse(path);
-  if (p.kind != Parsed::Kind::attribute || g_reports.count(p.entry) == 0 ||
-      !known_attribute(p.attribute)) {
+  if (p.kind != Parsed::Kind::attribute || g_reports.count(p.entry) == 0 || !known_attribute(p.attribute)) {
     return -ENOENT;
   }
   fi->direct_io = 1; // sizes are fake; reads must reach us
@@ -225,14 +212,12 @@ fake_open(const char* path, struct fuse_file_info* fi)
 }
 
 int
-fake_truncate(const char* /*path*/, off_t /*size*/, struct fuse_file_info* /*fi*/)
-{
+fake_truncate(const char * /*path*/, off_t /*size*/, struct fuse_file_info * /*fi*/) {
   return 0;
 }
 
 int
-fake_read(const char* path, char* buf, size_t size, off_t offset, struct fuse_file_info* /*fi*/)
-{
+fake_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info * /*fi*/) {
   const Parsed p = parse(path);
   auto it = g_reports.find(p.entry);
   if (p.kind != Parsed::Kind::attribute || it == g_reports.end()) {
@@ -262,8 +247,7 @@ fake_read(const char* path, char* buf, size_t size, off_t offset, struct fuse_fi
 }
 
 int
-fake_write(const char* path, const char* buf, size_t size, off_t offset, struct fuse_file_info* /*fi*/)
-{
+fake_write(const char *path, const char *buf, size_t size, off_t offset, struct fuse_file_info * /*fi*/) {
   const Parsed p = parse(path);
   auto it = g_reports.find(p.entry);
   if (p.kind != Parsed::Kind::attribute || it == g_reports.end() || p.attribute != "inblob") {
@@ -278,9 +262,8 @@ fake_write(const char* path, const char* buf, size_t size, off_t offset, struct 
   return static_cast<int>(size);
 }
 
-void*
-fake_init(struct fuse_conn_info* /*conn*/, struct fuse_config* cfg)
-{
+void *
+fake_init(struct fuse_conn_info * /*conn*/, struct fuse_config *cfg) {
   cfg->direct_io = 1;
   cfg->entry_timeout = 0;
   cfg->attr_timeout = 0;
@@ -291,8 +274,7 @@ fake_init(struct fuse_conn_info* /*conn*/, struct fuse_config* cfg)
 } // namespace
 
 int
-main(int argc, char** argv)
-{
+main(int argc, char **argv) {
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -320,7 +302,7 @@ main(int argc, char** argv)
     std::fprintf(stderr, "usage: tsm_fake [--fault MODE] MOUNTPOINT\n");
     return 2;
   }
-  struct fuse_operations ops{};
+  struct fuse_operations ops {};
   ops.init = fake_init;
   ops.getattr = fake_getattr;
   ops.readdir = fake_readdir;
@@ -333,6 +315,6 @@ main(int argc, char** argv)
   std::string prog = "tsm_fake";
   std::string fg = "-f";
   std::string single = "-s";
-  std::vector<char*> fuse_argv = {prog.data(), fg.data(), single.data(), rest[0].data()};
+  std::vector<char *> fuse_argv = {prog.data(), fg.data(), single.data(), rest[0].data()};
   return fuse_main(static_cast<int>(fuse_argv.size()), fuse_argv.data(), &ops, nullptr);
 }

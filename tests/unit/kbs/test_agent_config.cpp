@@ -8,8 +8,7 @@ namespace {
 
 using cvm::kbs::parse_agent_config;
 
-TEST(AgentConfig, FullConfig)
-{
+TEST(AgentConfig, FullConfig) {
   const auto config = parse_agent_config(R"({
     "kbs_urls": ["https://kbs1.example:8080", "https://kbs2.example"],
     "ca_cert": "/etc/cvmforge/kbs-ca.pem",
@@ -35,44 +34,41 @@ TEST(AgentConfig, FullConfig)
   EXPECT_FALSE(config.has_test_section);
 }
 
-TEST(AgentConfig, Defaults)
-{
-  const auto config = parse_agent_config(
-    R"({"kbs_urls": ["https://k"], "ca_cert": "/ca.pem", "resource": "a/b/c"})");
+TEST(AgentConfig, Defaults) {
+  const auto config =
+      parse_agent_config(R"({"kbs_urls": ["https://k"], "ca_cert": "/ca.pem", "resource": "a/b/c"})");
   EXPECT_EQ(config.tee, "tdx");
   EXPECT_EQ(config.key_size, 64U);
   EXPECT_EQ(config.retry.attempts, 5U);
   EXPECT_FALSE(config.luks);
 }
 
-TEST(AgentConfig, RejectsMistakes)
-{
-  const char* bad[] = {
-    R"([])",
-    R"({"kbs_urls": [], "ca_cert": "/ca", "resource": "a/b/c"})",
-    R"({"kbs_urls": ["https://k"], "resource": "a/b/c"})",                        // https without CA
-    R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b"})",
-    R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "tee": "snp"})",
-    R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "kbs_url": "x"})", // typo
-    R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "retries": {"attempts": 0}})",
-    R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "timeouts": {"io_ms": -1}})",
-    R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "luks": {"device": "/d"}})",
-    "not json",
+TEST(AgentConfig, RejectsMistakes) {
+  const char *bad[] = {
+      R"([])",
+      R"({"kbs_urls": [], "ca_cert": "/ca", "resource": "a/b/c"})",
+      R"({"kbs_urls": ["https://k"], "resource": "a/b/c"})", // https without CA
+      R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b"})",
+      R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "tee": "snp"})",
+      R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "kbs_url": "x"})", // typo
+      R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "retries": {"attempts": 0}})",
+      R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "timeouts": {"io_ms": -1}})",
+      R"({"kbs_urls": ["https://k"], "ca_cert": "/ca", "resource": "a/b/c", "luks": {"device": "/d"}})",
+      "not json",
   };
-  for (const char* text : bad) {
+  for (const char *text : bad) {
     try {
       (void)parse_agent_config(text);
       ADD_FAILURE() << "accepted: " << text;
-    } catch (const cvm::Error& e) {
+    } catch (const cvm::Error &e) {
       EXPECT_EQ(e.kind(), cvm::ErrorKind::usage) << text;
     }
   }
 }
 
-TEST(AgentConfig, TestSectionIsRecorded)
-{
+TEST(AgentConfig, TestSectionIsRecorded) {
   const auto config = parse_agent_config(
-    R"({"kbs_urls": ["http://127.0.0.1:1"], "resource": "a/b/c", "tee": "sample",
+      R"({"kbs_urls": ["http://127.0.0.1:1"], "resource": "a/b/c", "tee": "sample",
         "test": {"tsm_report_root": "/tmp/tsm", "ccel": "/tmp/ccel"}})");
   EXPECT_TRUE(config.has_test_section);
   EXPECT_EQ(config.test_tsm_report_root, std::filesystem::path("/tmp/tsm"));

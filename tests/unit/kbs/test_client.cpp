@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 // The RCAR client against a scripted in-process transport.
-#include "kbs_test_support.hpp"
-
 #include "lib/kbs/canonical_json.hpp"
 #include "lib/kbs/client.hpp"
 #include "lib/util/error.hpp"
@@ -12,13 +10,14 @@
 
 #include <deque>
 
+#include "kbs_test_support.hpp"
+
 namespace {
 
 using namespace cvm::kbs;
 using nlohmann::json;
 
-struct Recorded
-{
+struct Recorded {
   std::string method;
   std::string path;
   std::string body;
@@ -26,50 +25,40 @@ struct Recorded
 };
 
 // Answers requests with a callback; records what the client sent.
-class ScriptedTransport final : public HttpTransport
-{
+class ScriptedTransport final : public HttpTransport {
 public:
-  using Handler = std::function<HttpResponse(const Recorded&)>;
-  ScriptedTransport(Handler handler, std::vector<Recorded>& log)
-    : m_handler(std::move(handler)),
-      m_log(log)
-  {
-  }
+  using Handler = std::function<HttpResponse(const Recorded &)>;
+  ScriptedTransport(Handler handler, std::vector<Recorded> &log)
+    : m_handler(std::move(handler))
+    , m_log(log) {}
 
   HttpResponse
-  post_json(std::string_view path, std::string_view body, const std::optional<std::string>& cookie) override
-  {
+  post_json(std::string_view path, std::string_view body, const std::optional<std::string> &cookie) override {
     m_log.push_back({"POST", std::string(path), std::string(body), cookie});
     return m_handler(m_log.back());
   }
 
   HttpResponse
-  get(std::string_view path, const std::optional<std::string>& cookie) override
-  {
+  get(std::string_view path, const std::optional<std::string> &cookie) override {
     m_log.push_back({"GET", std::string(path), "", cookie});
     return m_handler(m_log.back());
   }
 
 private:
   Handler m_handler;
-  std::vector<Recorded>& m_log;
+  std::vector<Recorded> &m_log;
 };
 
-class RecordingEvidence final : public EvidenceProvider
-{
+class RecordingEvidence final : public EvidenceProvider {
 public:
   std::string
-  tee() const override
-  {
+  tee() const override {
     return "sample";
   }
   void
-  preflight() override
-  {
-  }
+  preflight() override {}
   json
-  primary_evidence(std::span<const std::byte> digest) override
-  {
+  primary_evidence(std::span<const std::byte> digest) override {
     digests.push_back(cvm::to_hex(digest));
     return json{{"digest", digests.back()}};
   }
@@ -77,17 +66,16 @@ public:
 };
 
 HttpResponse
-problem(int status, std::string_view kind, std::string_view detail)
-{
-  return {status, "application/json",
+problem(int status, std::string_view kind, std::string_view detail) {
+  return {status,
+          "application/json",
           json{{"type", "https://github.com/confidential-containers/kbs/errors/" + std::string(kind)},
                {"detail", detail}}
-            .dump(),
+              .dump(),
           {}};
 }
 
-TEST(KbsClient, BackoffDoublesUpToTheCap)
-{
+TEST(KbsClient, BackoffDoublesUpToTheCap) {
   const RetryPolicy retry{5, std::chrono::milliseconds(100), std::chrono::milliseconds(350)};
   EXPECT_EQ(backoff_delay(retry, 0).count(), 100);
   EXPECT_EQ(backoff_delay(retry, 1).count(), 200);
@@ -95,47 +83,48 @@ TEST(KbsClient, BackoffDoublesUpToTheCap)
   EXPECT_EQ(backoff_delay(retry, 30).count(), 350);
 }
 
-TEST(KbsClient, RetriesEveryUrlPerRoundAndReportsTheLastProblem)
-{
+TEST(KbsClient, RetriesEveryUrlPerRoundAndReportsTheLastProblem) {
   std::vector<Recorded> log;
   std::vector<std::string> urls_tried;
   RecordingEvidence evidence;
   std::vector<long> sleeps;
-  FetchOptions options{{"https://a", "https://b"}, ResourcePath::parse("r/t/g"),
+  FetchOptions options{{"https://a", "https://b"},
+                       ResourcePath::parse("r/t/g"),
                        RetryPolicy{3, std::chrono::milliseconds(100), std::chrono::milliseconds(150)}};
-  const TransportFactory factory = [&](const std::string& url) {
+  const TransportFactory factory = [&](const std::string &url) {
     urls_tried.push_back(url);
     return std::make_unique<ScriptedTransport>(
-      [](const Recorded&) { return problem(401, "PolicyDeny", "denied\nby policy"); }, log);
+        [](const Recorded &) { return problem(401, "PolicyDeny", "denied\nby policy"); }, log);
   };
   try {
-    (void)fetch_resource(options, evidence, factory,
-                         [&](std::chrono::milliseconds d) { sleeps.push_back(d.count()); });
+    (void)fetch_resource(
+        options, evidence, factory, [&](std::chrono::milliseconds d) { sleeps.push_back(d.count()); });
     FAIL() << "expected failure";
-  } catch (const cvm::Error& e) {
+  } catch (const cvm::Error &e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("after 6 attempt(s)"), std::string::npos) << what;
     EXPECT_NE(what.find("HTTP 401 PolicyDeny: denied by policy"), std::string::npos) << what;
     EXPECT_EQ(what.find('\n'), std::string::npos);
   }
-  EXPECT_EQ(urls_tried, (std::vector<std::string>{"https://a", "https://b", "https://a", "https://b",
-                                                  "https://a", "https://b"}));
+  EXPECT_EQ(urls_tried,
+            (std::vector<std::string>{
+                "https://a", "https://b", "https://a", "https://b", "https://a", "https://b"}));
   EXPECT_EQ(sleeps, (std::vector<long>{100, 150}));
   EXPECT_TRUE(evidence.digests.empty()); // no evidence without a challenge
 }
 
-TEST(KbsClient, RequiresASessionCookie)
-{
+TEST(KbsClient, RequiresASessionCookie) {
   std::vector<Recorded> log;
   RecordingEvidence evidence;
   ScriptedTransport transport(
-    [](const Recorded&) { return HttpResponse{200, "application/json", R"({"nonce":"n","extra-params":""})", {}}; },
-    log);
+      [](const Recorded &) {
+        return HttpResponse{200, "application/json", R"({"nonce":"n","extra-params":""})", {}};
+      },
+      log);
   EXPECT_THROW((void)fetch_resource_once(transport, evidence, ResourcePath::parse("r/t/g")), cvm::Error);
 }
 
-TEST(KbsClient, FullExchangeWithPythonJwe)
-{
+TEST(KbsClient, FullExchangeWithPythonJwe) {
   const auto src = cvm::kbs::test::source_dir();
   if (!src || !cvm::exec::find_program("python3")) {
     GTEST_SKIP() << "skipped: needs CVM_SOURCE_DIR and python3 (with python3-cryptography)";
@@ -145,24 +134,26 @@ TEST(KbsClient, FullExchangeWithPythonJwe)
   RecordingEvidence evidence;
   json tee_pubkey;
   ScriptedTransport transport(
-    [&](const Recorded& r) -> HttpResponse {
-      if (r.path == "/kbs/v0/auth") {
-        EXPECT_EQ(json::parse(r.body).at("tee"), "sample");
-        return {200, "application/json", R"({"nonce":"bm9uY2U=","extra-params":""})",
-                {"other=1", "kbs-session-id=s1; Path=/; HttpOnly"}};
-      }
-      if (r.path == "/kbs/v0/attest") {
-        const json body = json::parse(r.body);
-        tee_pubkey = body.at("runtime-data").at("tee-pubkey");
-        EXPECT_EQ(body.at("runtime-data").at("nonce"), "bm9uY2U=");
-        return {200, "application/json", R"({"token":"t"})", {"kbs-session-id=s2"}};
-      }
-      EXPECT_EQ(r.path, "/kbs/v0/resource/r/t/g");
-      const auto jwe = cvm::exec::run({"python3", broker, "make-jwe", "--jwk", tee_pubkey.dump(),
-                                       "--plaintext-hex", "c0ffee"});
-      return {200, "application/json", jwe.out, {}};
-    },
-    log);
+      [&](const Recorded &r) -> HttpResponse {
+        if (r.path == "/kbs/v0/auth") {
+          EXPECT_EQ(json::parse(r.body).at("tee"), "sample");
+          return {200,
+                  "application/json",
+                  R"({"nonce":"bm9uY2U=","extra-params":""})",
+                  {"other=1", "kbs-session-id=s1; Path=/; HttpOnly"}};
+        }
+        if (r.path == "/kbs/v0/attest") {
+          const json body = json::parse(r.body);
+          tee_pubkey = body.at("runtime-data").at("tee-pubkey");
+          EXPECT_EQ(body.at("runtime-data").at("nonce"), "bm9uY2U=");
+          return {200, "application/json", R"({"token":"t"})", {"kbs-session-id=s2"}};
+        }
+        EXPECT_EQ(r.path, "/kbs/v0/resource/r/t/g");
+        const auto jwe = cvm::exec::run(
+            {"python3", broker, "make-jwe", "--jwk", tee_pubkey.dump(), "--plaintext-hex", "c0ffee"});
+        return {200, "application/json", jwe.out, {}};
+      },
+      log);
   const cvm::SecretBytes secret = fetch_resource_once(transport, evidence, ResourcePath::parse("r/t/g"));
   EXPECT_EQ(cvm::to_hex(secret.span()), "c0ffee");
   ASSERT_EQ(log.size(), 3U);
@@ -172,8 +163,7 @@ TEST(KbsClient, FullExchangeWithPythonJwe)
   // The evidence binds SHA-384(JCS(runtime data)) of what was sent.
   ASSERT_EQ(evidence.digests.size(), 1U);
   const json rd = {{"tee-pubkey", tee_pubkey}, {"nonce", "bm9uY2U="}, {"additional-evidence", ""}};
-  EXPECT_EQ(evidence.digests[0],
-            cvm::to_hex(cvm::crypto::sha384(cvm::as_bytes(canonical_json(rd)))));
+  EXPECT_EQ(evidence.digests[0], cvm::to_hex(cvm::crypto::sha384(cvm::as_bytes(canonical_json(rd)))));
 }
 
 } // namespace

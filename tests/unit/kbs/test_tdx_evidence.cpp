@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "kbs_test_support.hpp"
-
 #include "lib/kbs/ccel.hpp"
 #include "lib/kbs/tdx_evidence.hpp"
 #include "lib/kbs/tdx_quote.hpp"
@@ -13,13 +11,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "kbs_test_support.hpp"
+
 namespace {
 
 using namespace cvm::kbs;
 
 void
-put_le(std::vector<std::byte>& q, std::size_t offset, std::uint64_t value, std::size_t size)
-{
+put_le(std::vector<std::byte> &q, std::size_t offset, std::uint64_t value, std::size_t size) {
   for (std::size_t i = 0; i < size; ++i) {
     q[offset + i] = static_cast<std::byte>((value >> (8 * i)) & 0xffU);
   }
@@ -28,25 +27,24 @@ put_le(std::vector<std::byte>& q, std::size_t offset, std::uint64_t value, std::
 // A synthetic v4 quote: header, 584-byte body with REPORTDATA, a signature
 // data length and that many (dummy) signature bytes.
 std::vector<std::byte>
-synthetic_quote(const std::array<std::byte, 64>& report_data, std::uint16_t version = 4)
-{
+synthetic_quote(const std::array<std::byte, 64> &report_data, std::uint16_t version = 4) {
   const std::size_t body_offset = version == 5 ? 54 : 48;
   std::vector<std::byte> q(body_offset + 584 + 4 + 16);
   put_le(q, 0, version, 2);
-  put_le(q, 2, 2, 2);       // ECDSA-256 with P-256
-  put_le(q, 4, 0x81, 4);    // TDX
+  put_le(q, 2, 2, 2);    // ECDSA-256 with P-256
+  put_le(q, 4, 0x81, 4); // TDX
   if (version == 5) {
-    put_le(q, 48, 2, 2);    // body type TD 1.0
+    put_le(q, 48, 2, 2); // body type TD 1.0
     put_le(q, 50, 584, 4);
   }
-  std::copy(report_data.begin(), report_data.end(), q.begin() + static_cast<std::ptrdiff_t>(body_offset + 520));
+  std::copy(
+      report_data.begin(), report_data.end(), q.begin() + static_cast<std::ptrdiff_t>(body_offset + 520));
   put_le(q, body_offset + 584, 16, 4);
   return q;
 }
 
 std::array<std::byte, 64>
-pattern()
-{
+pattern() {
   std::array<std::byte, 64> rd{};
   for (std::size_t i = 0; i < rd.size(); ++i) {
     rd[i] = static_cast<std::byte>(i * 3 + 1);
@@ -54,22 +52,19 @@ pattern()
   return rd;
 }
 
-TEST(TdxQuote, ReportDataAtOffset568InV4)
-{
+TEST(TdxQuote, ReportDataAtOffset568InV4) {
   const auto rd = pattern();
   const auto quote = synthetic_quote(rd);
   EXPECT_EQ(std::to_integer<int>(quote[568]), 1);
   EXPECT_EQ(tdx_quote_report_data(quote), rd);
 }
 
-TEST(TdxQuote, ReportDataInV5)
-{
+TEST(TdxQuote, ReportDataInV5) {
   const auto rd = pattern();
   EXPECT_EQ(tdx_quote_report_data(synthetic_quote(rd, 5)), rd);
 }
 
-TEST(TdxQuote, RejectsEmptyTruncatedAndForeignQuotes)
-{
+TEST(TdxQuote, RejectsEmptyTruncatedAndForeignQuotes) {
   EXPECT_THROW(tdx_quote_report_data({}), cvm::Error);
   auto quote = synthetic_quote(pattern());
   EXPECT_THROW(tdx_quote_report_data(std::span(quote).first(600)), cvm::Error);
@@ -84,16 +79,14 @@ TEST(TdxQuote, RejectsEmptyTruncatedAndForeignQuotes)
   EXPECT_THROW(tdx_quote_report_data(other_key), cvm::Error);
 }
 
-TEST(TdxEvidence, PreflightFailsWithoutConfigfsTsm)
-{
+TEST(TdxEvidence, PreflightFailsWithoutConfigfsTsm) {
   cvm::fs::TempDir dir("kbs-tsm");
   TdxEvidenceProvider provider(TdxPaths{dir.path() / "missing", dir.path() / "CCEL"});
   EXPECT_EQ(provider.tee(), "tdx");
   EXPECT_THROW(provider.preflight(), cvm::Error);
 }
 
-TEST(TdxEvidence, RejectsNonTdxProvider)
-{
+TEST(TdxEvidence, RejectsNonTdxProvider) {
   // A plain directory is not configfs: the new report directory has no
   // "provider" attribute, which must fail rather than be skipped.
   cvm::fs::TempDir dir("kbs-tsm");
@@ -103,8 +96,7 @@ TEST(TdxEvidence, RejectsNonTdxProvider)
 }
 
 std::vector<std::byte>
-synthetic_ccel()
-{
+synthetic_ccel() {
   std::vector<std::byte> log;
   auto u32 = [&](std::uint32_t v) {
     for (int i = 0; i < 4; ++i) {
@@ -134,8 +126,7 @@ synthetic_ccel()
   return log;
 }
 
-TEST(Ccel, TrimsAtEndMarker)
-{
+TEST(Ccel, TrimsAtEndMarker) {
   const auto events = synthetic_ccel();
   auto padded = events;
   padded.insert(padded.end(), 4096, std::byte{0xff});
@@ -145,8 +136,7 @@ TEST(Ccel, TrimsAtEndMarker)
   EXPECT_EQ(trim_ccel(zero_padded), events);
 }
 
-TEST(Ccel, RejectsTruncatedOrUnknownDigest)
-{
+TEST(Ccel, RejectsTruncatedOrUnknownDigest) {
   const auto events = synthetic_ccel();
   EXPECT_THROW(trim_ccel(events), cvm::Error); // no end marker
   EXPECT_THROW(trim_ccel(std::span(events).first(40)), cvm::Error);
@@ -157,8 +147,7 @@ TEST(Ccel, RejectsTruncatedOrUnknownDigest)
   EXPECT_THROW(trim_ccel(unknown), cvm::Error);
 }
 
-TEST(Ccel, ConformanceLogTrimsToItsEvents)
-{
+TEST(Ccel, ConformanceLogTrimsToItsEvents) {
   const auto dir = cvm::kbs::test::conformance_tdx_dir();
   if (!dir) {
     GTEST_SKIP() << "skipped: conformance data not found ($CVM_CONFORMANCE_DIR/tdx)";
@@ -170,7 +159,8 @@ TEST(Ccel, ConformanceLogTrimsToItsEvents)
   // Everything after the trimmed part is padding (0x00 or 0xff throughout).
   const std::byte pad = raw[trimmed.size()];
   EXPECT_TRUE(pad == std::byte{0} || pad == std::byte{0xff});
-  EXPECT_TRUE(std::all_of(raw.begin() + static_cast<std::ptrdiff_t>(trimmed.size()), raw.end(),
+  EXPECT_TRUE(std::all_of(raw.begin() + static_cast<std::ptrdiff_t>(trimmed.size()),
+                          raw.end(),
                           [pad](std::byte b) { return b == pad; }));
   // Trimming is idempotent once the end marker is re-appended.
   auto again = trimmed;
