@@ -190,13 +190,14 @@ rtmr0_boot_variables(Context& c)
 }
 
 void
-rtmr0_shim_authority(Context& c)
+rtmr0_shim_authority(Context& c, std::size_t run)
 {
   const std::vector<std::string> deps = {"image.shim", "platform.secure_boot_variables"};
   const auto sb = c.profile.secure_boot_variables.find("SecureBoot");
   const bool secure_boot = sb != c.profile.secure_boot_variables.end() && !sb->second.empty()
                            && sb->second[0] != std::byte{0};
-  if (secure_boot) {
+  // edk2 measures each db authority once per boot, so a second shim run adds none.
+  if (secure_boot && run == 0) {
     if (c.artifacts.secure_boot_authority) {
       const auto& a = *c.artifacts.secure_boot_authority;
       c.events.add(0, event_type::k_efi_variable_authority, "authority.db", a.label,
@@ -277,7 +278,7 @@ rtmr0(Context& c, std::size_t shim_runs)
                  separator_digest());
   }
   for (std::size_t run = 0; run < shim_runs; ++run) {
-    rtmr0_shim_authority(c);
+    rtmr0_shim_authority(c, run);
   }
 }
 

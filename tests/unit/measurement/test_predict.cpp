@@ -457,3 +457,102 @@ TEST(PlatformProfile, ParsesJsonAndRejectsBadValues)
 
 } // namespace
 } // namespace cvm::measure
+
+namespace cvm::measure {
+namespace {
+
+// Grub boot against Trustee's real Ubuntu shim+grub log (Secure Boot on, shim
+// running twice through fbx64): with the platform inputs captured from that
+// log (Secure Boot and boot variables, MOK digests, SbatLevel, db authority,
+// GPT), every event the model owns lines up with the log and matches, and the
+// events that depend on different binaries (Debian's instead of Ubuntu's
+// shim/grub/kernel, firmware, RAM) are exactly the ones that diverge.
+TEST(PredictConformance, GrubBootStructureAgainstRealLog)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const auto in = debian_inputs();
+  const std::filesystem::path shim = "/usr/lib/shim/shimx64.efi.signed";
+  const std::filesystem::path grub = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+  const std::filesystem::path fb = "/usr/lib/shim/fbx64.efi.signed";
+  if (!in || !std::filesystem::exists(shim) || !std::filesystem::exists(grub) || !std::filesystem::exists(fb)) {
+    GTEST_SKIP() << "skipped: needs ovmf, a kernel, shim-signed and grub-efi-amd64-signed";
+  }
+  const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_grub.bin"));
+  auto profile = profile_2g(202408, {8, 2, 2});
+  BootArtifacts a = direct_artifacts(*in);
+  a.mode = BootMode::grub;
+  a.shim = fs::read_file(shim);
+  a.grub = fs::read_file(grub);
+  a.fallback = fs::read_file(fb);
+  a.shim_fallback_run = true;
+  a.cmdline = "BOOT_IMAGE=/vmlinuz root=/dev/vda1";
+  bool db_seen = false;
+  for (const auto& e : log.events) {
+    if (e.type == event_type::k_efi_variable_driver_config) {
+      const auto v = parse_uefi_variable_data(e.data);
+      profile.secure_boot_variables[v.name] = v.data;
+    } else if (e.type == event_type::k_efi_variable_boot) {
+      const auto v = parse_uefi_variable_data(e.data);
+      profile.boot_variables.push_back({v.name, v.data});
+    } else if (e.type == event_type::k_efi_variable_authority) {
+      const auto v = parse_uefi_variable_data(e.data);
+      if (v.name == "SbatLevel") {
+        a.sbat_level = std::string(reinterpret_cast<const char*>(v.data.data()), v.data.size());
+      } else if (v.name == "db" && !db_seen) {
+        db_seen = true;
+        ProvidedEvent p;
+        p.type = e.type;
+        p.label = "db";
+        std::copy(e.digest(k_alg_sha384)->begin(), e.digest(k_alg_sha384)->end(), p.digest.begin());
+        p.source = "reference-ccel";
+        a.secure_boot_authority = p;
+      }
+    } else if (e.type == event_type::k_ipl && e.mr_index == 3) {
+      crypto::Sha384 d{};
+      std::copy(e.digest(k_alg_sha384)->begin(), e.digest(k_alg_sha384)->end(), d.begin());
+      a.mok_digests[describe_event(e)] = d;
+    } else if (e.type == event_type::k_efi_gpt_event) {
+      std::vector<std::byte> disk(34 * 512);
+      std::copy(e.data.begin(), e.data.begin() + 92, disk.begin() + 512);
+      std::copy(e.data.begin() + 100, e.data.end(), disk.begin() + 1024);
+      a.disk_head = disk;
+    }
+  }
+  ASSERT_TRUE(db_seen);
+  const auto prediction = predict(a, in->firmware, profile);
+  const auto cmp = compare_with_prediction(log, prediction.events);
+
+  const auto statuses = [&](std::size_t rtmr) {
+    std::vector<std::string> out;
+    for (const auto& c : cmp.registers[rtmr].events) {
+      out.push_back((c.expected ? c.expected->label : std::string("-")) + ":" + to_string(c.status));
+    }
+    return out;
+  };
+  const std::vector<std::string> rtmr0 = {
+    "td_hob:digest_mismatch", "cfv:digest_mismatch",
+    "secure_boot_variable.SecureBoot:match", "secure_boot_variable.PK:match",
+    "secure_boot_variable.KEK:match", "secure_boot_variable.db:match",
+    "secure_boot_variable.dbx:match", "separator.rtmr0:match",
+    "acpi.table_loader:not_predicted", "acpi.rsdp:not_predicted", "acpi.tables:not_predicted",
+    "boot_variable.BootOrder:match", "boot_variable.Boot0001:match", "boot_variable.Boot0000:match",
+    "separator.rtmr0_late:match", "authority.db:match", "authority.SbatLevel:match",
+    "authority.MokListRT:digest_mismatch", "authority.SbatLevel:match",
+    "authority.MokListRT:digest_mismatch"};
+  EXPECT_EQ(statuses(0), rtmr0);
+  const std::vector<std::string> rtmr1 = {
+    "action.calling_efi_application:match", "gpt:match", "shim:digest_mismatch",
+    "fallback:digest_mismatch", "shim.second_run:digest_mismatch", "grub:digest_mismatch",
+    "kernel:digest_mismatch", "action.exit_boot_services_invocation:match",
+    "action.exit_boot_services_success:match"};
+  EXPECT_EQ(statuses(1), rtmr1);
+  const std::vector<std::string> rtmr2 = {
+    "shim.MokList:match", "shim.MokListX:match", "shim.MokListTrusted:match",
+    "shim.MokList.second_run:match", "shim.MokListX.second_run:match",
+    "shim.MokListTrusted.second_run:match", "linux.load_options:digest_mismatch",
+    "linux.initrd:digest_mismatch"};
+  EXPECT_EQ(statuses(2), rtmr2);
+}
+
+} // namespace
+} // namespace cvm::measure
