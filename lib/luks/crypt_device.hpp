@@ -38,7 +38,7 @@ public:
   CryptDevice& operator=(CryptDevice&&) noexcept = default;
   ~CryptDevice() = default;
 
-  crypt_device*
+  [[nodiscard]] crypt_device*
   get() const noexcept
   {
     return m_cd.get();

@@ -220,7 +220,7 @@ public:
     return *value;
   }
 
-  std::string
+  [[nodiscard]] std::string
   child_path(const std::string& key) const
   {
     return m_path.empty() ? key : m_path + "." + key;
@@ -298,7 +298,7 @@ public:
   finish()
   {
     for (const auto& [key, value] : m_object.items()) {
-      if (m_used.count(key) == 0) {
+      if (!m_used.contains(key)) {
         m_unknown.push_back(child_path(key));
       }
     }

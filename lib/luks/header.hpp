@@ -57,7 +57,7 @@ struct BinaryHeader
   // False if the binary header's reserved padding is not all zero.
   bool padding_zero = true;
 
-  bool
+  [[nodiscard]] bool
   checksum_matches() const noexcept
   {
     return !computed_checksum.empty() && computed_checksum == stored_checksum;
@@ -167,7 +167,7 @@ struct Metadata
 // (json-c and nlohmann would disagree on which one wins), or a known field has
 // the wrong type or an out-of-range value.
 Metadata
-parse_metadata_json(std::string_view json);
+parse_metadata_json(std::string_view text);
 
 // A parsed header region: [0, 2 * hdr_size + keyslots_size) of the device.
 class Header
@@ -180,36 +180,36 @@ public:
   static Header
   parse(std::vector<std::byte> bytes);
 
-  const BinaryHeader&
+  [[nodiscard]] const BinaryHeader&
   primary() const noexcept
   {
     return m_primary;
   }
-  const BinaryHeader&
+  [[nodiscard]] const BinaryHeader&
   secondary() const noexcept
   {
     return m_secondary;
   }
   // Metadata parsed from the primary JSON area. check() requires the
   // secondary JSON area to be byte-identical.
-  const Metadata&
+  [[nodiscard]] const Metadata&
   metadata() const noexcept
   {
     return m_metadata;
   }
   // True if both JSON areas (all hdr_size - 4096 bytes) are byte-identical.
-  bool
+  [[nodiscard]] bool
   json_areas_identical() const noexcept
   {
     return m_json_areas_identical;
   }
-  std::uint64_t
+  [[nodiscard]] std::uint64_t
   metadata_size() const noexcept
   {
     return m_primary.hdr_size;
   }
   // The exact bytes parsed: both binary headers, both JSON areas, keyslots area.
-  std::span<const std::byte>
+  [[nodiscard]] std::span<const std::byte>
   bytes() const noexcept
   {
     return m_bytes;

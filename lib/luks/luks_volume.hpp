@@ -84,7 +84,7 @@ struct LuksParams
   // Must be a multiple of 4096 and of `sector_size`.
   std::uint64_t data_offset = 16 * k_mib;
   // LUKS2 metadata (binary header + JSON area) per copy: 16 KiB ... 4 MiB.
-  std::uint64_t metadata_size = 16 * 1024;
+  std::uint64_t metadata_size = std::uint64_t{16} * 1024;
   // Binary keyslots area after the two metadata copies; 0 = all the space up
   // to `data_offset` (libcryptsetup's layout: 16 MiB - 32 KiB). libcryptsetup
   // fills the whole area with random bytes, so a smaller area (e.g. 1 MiB,

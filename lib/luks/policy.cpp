@@ -73,7 +73,7 @@ private:
   expect_str(const std::string& where, const std::string& actual, const std::string& expected)
   {
     if (actual != expected) {
-      add(where, fmt::format("is \"{}\", policy requires \"{}\"", actual, expected));
+      add(where, fmt::format(R"(is "{}", policy requires "{}")", actual, expected));
     }
   }
 
@@ -219,13 +219,13 @@ private:
       check_kdf(where + ".kdf", ks.kdf, rule->kdf);
     }
     for (const auto& rule : m_policy.keyslots) {
-      if (rule.presence == KeyslotPresence::required && present.count(rule.id) == 0) {
+      if (rule.presence == KeyslotPresence::required && !present.contains(rule.id)) {
         add("keyslots." + rule.id, "required keyslot missing");
       }
     }
   }
 
-  std::string
+  [[nodiscard]] std::string
   allowed_keyslots() const
   {
     std::string out;
@@ -341,12 +341,6 @@ public:
     }
     ++m_used;
     return *it;
-  }
-
-  bool
-  has(const std::string& key) const
-  {
-    return m_object.find(key) != m_object.end();
   }
 
   std::string
@@ -555,9 +549,9 @@ policy_to_json(const Policy& policy)
 }
 
 Policy
-policy_from_json(std::string_view text)
+policy_from_json(std::string_view json)
 {
-  const Json root = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  const Json root = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
     fail_policy("not valid JSON");
   }

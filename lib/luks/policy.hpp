@@ -48,7 +48,7 @@ struct PinnedDigest
   std::vector<std::byte> digest;
 
   // The same digest as a header Digest (base64), e.g. for verify_volume_key.
-  Digest
+  [[nodiscard]] Digest
   as_digest() const;
 };
 
