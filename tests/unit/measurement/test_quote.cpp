@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "measurement/compare.hpp"
+#include "measurement/eventlog.hpp"
 #include "measurement/quote.hpp"
+#include "measurement/rtmr.hpp"
 
 #include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
@@ -86,6 +90,32 @@ TEST(Quote, RejectsWrongVersionTeeTypeAndBodyType)
   auto bad_size = make_quote(5, 2);
   bad_size[50] = std::byte{0x49};
   EXPECT_THROW(parse_quote(bad_size), Error);
+}
+
+// A real log's replay checked against a quote carrying its RTMRs (v4 layout:
+// RTMR0 at body offset 328), and against one with RTMR2 changed.
+TEST(QuoteConformance, ReplayedRealLogMatchesQuoteRtmrs)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_ovmf.bin"));
+  const auto bank = replay(log);
+  auto bytes = make_quote(4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    std::copy(bank.value(i).begin(), bank.value(i).end(),
+              bytes.begin() + static_cast<std::ptrdiff_t>(48 + 328 + 48 * i));
+  }
+  const auto quote = parse_quote(bytes);
+  const auto check = check_against_quote(bank, quote);
+  EXPECT_TRUE(check.all_match());
+  const auto report = replay_report_json(log, bank, quote, check, std::nullopt);
+  EXPECT_EQ(report["quote"]["rtmr"][2], to_hex(bank.value(2)));
+  EXPECT_EQ(report["quote"]["rtmr_match"], nlohmann::json({true, true, true, true}));
+
+  bytes[48 + 328 + 96] ^= std::byte{1};
+  const auto bad = check_against_quote(bank, parse_quote(bytes));
+  EXPECT_FALSE(bad.all_match());
+  EXPECT_FALSE(bad.rtmr_match[2]);
+  EXPECT_TRUE(bad.rtmr_match[0]);
 }
 
 TEST(QuoteRobustness, EveryTruncationIsAnInputError)
