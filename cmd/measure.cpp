@@ -66,6 +66,7 @@ struct MeasureOptions
   std::string acpi_tables;
   std::string acpi_rsdp;
   std::string acpi_loader;
+  std::string reference_ccel;
   std::string format;
   std::string output;
 };
@@ -195,6 +196,13 @@ load_profile(const MeasureOptions& o)
   }
   if (!o.acpi_loader.empty()) {
     p.acpi_table_loader = read_input(o.acpi_loader);
+  }
+  if (!o.reference_ccel.empty()) {
+    try {
+      measure::adopt_reference_log(p, measure::parse_event_log(read_input(o.reference_ccel)));
+    } catch (const Error& e) {
+      throw e.with_context(o.reference_ccel);
+    }
   }
   if (p.memory_bytes == 0 || p.qemu_version == measure::QemuVersion{} || p.ovmf_version == 0) {
     throw Error(ErrorKind::usage,
@@ -478,6 +486,9 @@ register_measure(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Act
   sub->add_option("--acpi-tables", o->acpi_tables, "fw_cfg etc/acpi/tables captured from a reference TD");
   sub->add_option("--acpi-rsdp", o->acpi_rsdp, "fw_cfg etc/acpi/rsdp");
   sub->add_option("--acpi-loader", o->acpi_loader, "fw_cfg etc/table-loader");
+  sub->add_option("--reference-ccel", o->reference_ccel,
+                  "Event log of a reference TD with the same VM shape: ACPI digests, Secure Boot and\n"
+                  "boot variables not given otherwise are taken from its RTMR0 events");
   sub->add_option("--format", o->format, "json, trustee, ita, ita-rego or text (default text; json with --json)")
     ->check(CLI::IsMember({"json", "trustee", "ita", "ita-rego", "text"}));
   sub->add_option("-o,--output", o->output, "Write the result to this file instead of stdout");

@@ -146,7 +146,17 @@ rtmr0_acpi(Context& c)
   const std::vector<std::string> deps = {"platform.vcpus", "platform.memory_bytes",
                                          "platform.devices", "platform.qemu_version",
                                          "platform.acpi"};
+  std::size_t index = 0;
   for (const auto& b : blobs) {
+    const std::size_t i = index++;
+    if (!*b.data && i < c.profile.acpi_events.size()) {
+      const auto& e = c.profile.acpi_events[i];
+      std::vector<std::string> captured = deps;
+      captured.emplace_back("platform.reference_ccel");
+      c.events.add(0, event_type::k_platform_config_flags, std::string(b.label),
+                   fmt::format("ACPI DATA {} (digest from {})", b.file, e.source), captured, e.digest);
+      continue;
+    }
     if (*b.data) {
       c.events.add(0, event_type::k_platform_config_flags, std::string(b.label),
                    fmt::format("ACPI DATA {} ({} bytes)", b.file, (*b.data)->size()), deps,
@@ -489,7 +499,12 @@ describe_inputs(const BootArtifacts& a,
   if (p.acpi_tables) {
     acpi["tables_sha384"] = sha384_hex(*p.acpi_tables);
   }
-  acpi["source"] = acpi.empty() ? "not supplied" : "provided";
+  for (std::size_t i = 0; i < p.acpi_events.size() && i < 3; ++i) {
+    static constexpr std::array<std::string_view, 3> k_keys = {
+      "table_loader_event_digest", "rsdp_event_digest", "tables_event_digest"};
+    acpi[std::string(k_keys[i])] = to_hex(p.acpi_events[i].digest);
+  }
+  acpi["source"] = acpi.empty() ? "not supplied" : (p.acpi_events.empty() ? "provided" : "reference-ccel");
   platform["acpi"] = acpi;
   nlohmann::json sb = nlohmann::json::object();
   for (const auto& [name, data] : p.secure_boot_variables) {
@@ -527,6 +542,69 @@ describe_inputs(const BootArtifacts& a,
 }
 
 } // namespace
+
+void
+adopt_reference_log(PlatformProfile& profile, const EventLog& log)
+{
+  std::vector<const Event*> rtmr0;
+  for (const auto& e : log.events) {
+    if (is_extending(e) && e.mr_index == mr_index_of_rtmr(0)) {
+      rtmr0.push_back(&e);
+    }
+  }
+  const auto provided = [](const Event& e, std::string label) {
+    ProvidedEvent p;
+    p.type = e.type;
+    p.label = std::move(label);
+    p.source = fmt::format("reference-ccel record {}", e.sequence);
+    const auto* d = e.digest(k_alg_sha384);
+    if (d == nullptr || d->size() != p.digest.size()) {
+      throw Error(ErrorKind::input, "reference log: record {} has no SHA-384 digest", e.sequence);
+    }
+    std::copy(d->begin(), d->end(), p.digest.begin());
+    return p;
+  };
+  if (profile.ovmf_version >= k_ovmf_new_event_layout && !profile.rtmr0_events) {
+    std::vector<ProvidedEvent> all;
+    for (const auto* e : rtmr0) {
+      all.push_back(provided(*e, event_type_name(e->type) + " " + describe_event(*e)));
+    }
+    profile.rtmr0_events = std::move(all);
+    return;
+  }
+  const bool need_acpi = !profile.acpi_table_loader && !profile.acpi_rsdp && !profile.acpi_tables
+                         && profile.acpi_events.empty();
+  const bool need_sb = profile.secure_boot_variables.empty();
+  const bool need_boot = profile.boot_variables.empty();
+  std::vector<ProvidedEvent> acpi;
+  std::map<std::string, std::vector<std::byte>> sb;
+  std::vector<VariableValue> boot;
+  for (const auto* e : rtmr0) {
+    if (e->type == event_type::k_platform_config_flags && describe_event(*e) == "ACPI DATA") {
+      acpi.push_back(provided(*e, "ACPI DATA"));
+    } else if (e->type == event_type::k_efi_variable_driver_config) {
+      auto v = parse_uefi_variable_data(e->data);
+      sb[v.name] = std::move(v.data);
+    } else if (e->type == event_type::k_efi_variable_boot) {
+      auto v = parse_uefi_variable_data(e->data);
+      boot.push_back({std::move(v.name), std::move(v.data)});
+    }
+  }
+  if (need_acpi) {
+    if (acpi.size() != 3) {
+      throw Error(ErrorKind::input,
+                  "reference log: expected 3 \"ACPI DATA\" events in RTMR0, found {}",
+                  acpi.size());
+    }
+    profile.acpi_events = std::move(acpi);
+  }
+  if (need_sb) {
+    profile.secure_boot_variables = std::move(sb);
+  }
+  if (need_boot) {
+    profile.boot_variables = std::move(boot);
+  }
+}
 
 QemuVersion
 parse_qemu_version(std::string_view text)

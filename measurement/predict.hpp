@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lib/crypto/crypto.hpp"
+#include "measurement/eventlog.hpp"
 #include "measurement/tdvf.hpp"
 
 #include <nlohmann/json.hpp>
@@ -84,10 +85,23 @@ struct PlatformProfile
   // direct boot's default (BootOrder {0}, Boot0000 UiApp); for grub boot the
   // boot variables are then "not predicted".
   std::vector<VariableValue> boot_variables;
+  // Digests of the three ACPI events taken from a reference TD's log, used
+  // when the blobs themselves are not supplied (in loader, rsdp, tables order).
+  std::vector<ProvidedEvent> acpi_events;
   // A captured RTMR0 event list that replaces the RTMR0 model entirely (for
   // layouts the model does not derive, e.g. edk2 >= 202505).
   std::optional<std::vector<ProvidedEvent>> rtmr0_events;
 };
+
+// "Golden boot once": fills what the model cannot derive from the RTMR0 events
+// of a reference TD's event log (same VM shape, QEMU and OVMF), leaving every
+// value already in `profile` alone: the three ACPI digests (if no blobs), the
+// Secure Boot variables (if none), the boot variables (if none), and for edk2
+// >= 202505 the whole RTMR0 list (if none). Throws cvm::Error(input) if the
+// log's RTMR0 events are not shaped like a TDVF log (e.g. fewer than three
+// ACPI events where blobs are missing).
+void
+adopt_reference_log(PlatformProfile& profile, const EventLog& log);
 
 // Reads a platform profile from JSON (schema in measurement/README.md).
 // File-valued fields are read through `read_file`, so the library does no

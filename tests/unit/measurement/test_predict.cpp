@@ -8,6 +8,7 @@
 #include "measurement/pe.hpp"
 #include "measurement/predict.hpp"
 #include "measurement/reference.hpp"
+#include "measurement/rtmr.hpp"
 
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
@@ -552,6 +553,48 @@ TEST(PredictConformance, GrubBootStructureAgainstRealLog)
     "shim.MokListTrusted.second_run:match", "linux.load_options:digest_mismatch",
     "linux.initrd:digest_mismatch"};
   EXPECT_EQ(statuses(2), rtmr2);
+}
+
+} // namespace
+} // namespace cvm::measure
+
+namespace cvm::measure {
+namespace {
+
+// "Golden boot once": the ACPI digests and variables taken from a reference
+// log complete RTMR0, and only the firmware-dependent CFV event then differs.
+TEST(PredictConformance, ReferenceLogCompletesRtmr0)
+{
+  CVM_REQUIRE_CONFORMANCE(dir);
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_ovmf.bin"));
+  auto profile = profile_2g(202408, {9, 1, 0});
+  adopt_reference_log(profile, log);
+  ASSERT_EQ(profile.acpi_events.size(), 3U);
+  EXPECT_EQ(profile.boot_variables.size(), 2U);
+  const auto prediction = predict(direct_artifacts(*in), in->firmware, profile);
+  ASSERT_TRUE(prediction.rtmr[0].has_value());
+  const auto cmp = compare_with_prediction(log, prediction.events);
+  std::vector<std::string> mismatched;
+  for (const auto& c : cmp.registers[0].events) {
+    if (c.status != EventStatus::match) {
+      mismatched.push_back(c.expected->label);
+    }
+  }
+  EXPECT_EQ(mismatched, std::vector<std::string>{"cfv"});
+  const auto& acpi = *find(prediction, "acpi.tables");
+  EXPECT_NE(std::find(acpi.depends_on.begin(), acpi.depends_on.end(), "platform.reference_ccel"),
+            acpi.depends_on.end());
+  // A layout the model does not derive takes the whole RTMR0 list.
+  auto new_layout = profile_2g(202505, {10, 2, 0});
+  adopt_reference_log(new_layout, log);
+  ASSERT_TRUE(new_layout.rtmr0_events.has_value());
+  EXPECT_EQ(new_layout.rtmr0_events->size(), 14U);
+  const auto p2 = predict(direct_artifacts(*in), in->firmware, new_layout);
+  EXPECT_EQ(to_hex(*p2.rtmr[0]), to_hex(replay(log).value(0)));
 }
 
 } // namespace
