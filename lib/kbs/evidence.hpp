@@ -17,7 +17,7 @@ public:
   virtual ~EvidenceProvider() = default;
 
   // The KBS "tee" name this provider produces evidence for ("tdx", "sample").
-  virtual std::string tee() const = 0;
+  [[nodiscard]] virtual std::string tee() const = 0;
 
   // Checks, before any network traffic, that the provider can work here
   // (e.g. configfs-tsm present with provider tdx_guest). Throws cvm::Error.
@@ -28,10 +28,13 @@ public:
   // contain the requested binding.
   virtual nlohmann::json primary_evidence(std::span<const std::byte> digest) = 0;
 
+  EvidenceProvider(const EvidenceProvider &) = delete;
+  EvidenceProvider &operator=(const EvidenceProvider &) = delete;
+  EvidenceProvider(EvidenceProvider &&) = delete;
+  EvidenceProvider &operator=(EvidenceProvider &&) = delete;
+
 protected:
   EvidenceProvider() = default;
-  EvidenceProvider(const EvidenceProvider &) = default;
-  EvidenceProvider &operator=(const EvidenceProvider &) = default;
 };
 
 } // namespace cvm::kbs

@@ -41,6 +41,8 @@ public:
   virtual ~HttpTransport() = default;
   HttpTransport(const HttpTransport &) = delete;
   HttpTransport &operator=(const HttpTransport &) = delete;
+  HttpTransport(HttpTransport &&) = delete;
+  HttpTransport &operator=(HttpTransport &&) = delete;
 
   // POST `body` (application/json) to `path` (absolute, below the base URL's
   // path), with "Cookie: kbs-session-id=<cookie>" when `cookie` is set.
@@ -57,7 +59,7 @@ protected:
 };
 
 // Whether this build accepts plain http:// URLs (true only in the test flavour).
-bool plain_http_allowed() noexcept;
+[[nodiscard]] bool plain_http_allowed() noexcept;
 
 // A transport for `base_url` ("https://host[:port][/prefix]"; "http://..."
 // only where plain_http_allowed()). Throws cvm::Error(usage) for a malformed

@@ -108,7 +108,7 @@ unwrap_cek(const SecretBytes &kek, std::span<const std::byte> wrapped) {
     (void)crypto::openssl_errors(); // drain; the reason below is enough
     reject("AES key unwrap failed (wrong key or tampered encrypted_key)");
   }
-  if (static_cast<std::size_t>(len + final_len) != k_cek_size) {
+  if (static_cast<std::size_t>(len) + static_cast<std::size_t>(final_len) != k_cek_size) {
     reject("unwrapped content key is not 32 bytes");
   }
   SecretBytes cek = SecretBytes::copy_of(out.span().first(k_cek_size));
@@ -152,7 +152,7 @@ gcm_decrypt(const SecretBytes &cek,
     // The partially decrypted buffer is wiped by SecretBytes' destructor.
     reject("AES-GCM authentication failed (tampered ciphertext, tag, iv or header)");
   }
-  if (static_cast<std::size_t>(len + final_len) != ciphertext.size()) {
+  if (static_cast<std::size_t>(len) + static_cast<std::size_t>(final_len) != ciphertext.size()) {
     reject("AES-GCM produced an unexpected length");
   }
   return plaintext;

@@ -31,7 +31,7 @@ struct ResourcePath {
   // [A-Za-z0-9._-] (no "." or ".." segments); throws cvm::Error(input).
   static ResourcePath parse(std::string_view text);
 
-  std::string str() const;
+  [[nodiscard]] std::string str() const;
 };
 
 // Body of POST /kbs/v0/auth:

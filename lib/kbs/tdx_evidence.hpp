@@ -31,7 +31,7 @@ class TdxEvidenceProvider final : public EvidenceProvider {
 public:
   explicit TdxEvidenceProvider(TdxPaths paths = {});
 
-  std::string tee() const override;
+  [[nodiscard]] std::string tee() const override;
 
   // Mounts configfs on /sys/kernel/config if the default TSM root is missing,
   // then creates and removes a report directory to check that the provider is

@@ -33,12 +33,12 @@ public:
 
   // The public key as the KBS expects it, with exactly the members
   // kty, crv, alg, x, y (x/y: base64url of the 32-byte big-endian coordinates).
-  nlohmann::json public_jwk() const;
+  [[nodiscard]] nlohmann::json public_jwk() const;
 
   // ECDH on P-256 with the peer public point (`x`, `y`: 32-byte big-endian
   // coordinates): the 32-byte shared x-coordinate Z. Throws cvm::Error(crypto)
   // if the point is not on the curve.
-  SecretBytes agree(std::span<const std::byte> x, std::span<const std::byte> y) const;
+  [[nodiscard]] SecretBytes agree(std::span<const std::byte> x, std::span<const std::byte> y) const;
 
 private:
   struct Impl;

@@ -16,7 +16,7 @@ namespace cvm::kbs {
 // with the unpadded digest. Proves nothing; KBS default policies reject it.
 class SampleEvidenceProvider final : public EvidenceProvider {
 public:
-  std::string tee() const override;
+  [[nodiscard]] std::string tee() const override;
 
   // Logs a loud warning; never fails.
   void preflight() override;
