@@ -241,9 +241,30 @@ run_guest(int kvm, int fd, GuestMode mode) noexcept
   ::_exit(1);
 }
 
+// A vCPU stuck in a broken nested hypervisor can keep the killed child alive
+// (in the kernel) for minutes. It must not hold our stdout/stderr or any other
+// descriptor meanwhile: whoever reads our output (ctest, a pipeline) would wait
+// for it. Keep only the progress pipe.
+void
+detach_descriptors(int keep_fd) noexcept
+{
+  const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(devnull, STDOUT_FILENO);
+    ::dup2(devnull, STDERR_FILENO);
+  }
+  // keep_fd > STDERR_FILENO (see probe_kvm); best effort on old kernels.
+  if (keep_fd > STDERR_FILENO + 1) {
+    ::close_range(STDERR_FILENO + 1, static_cast<unsigned>(keep_fd) - 1, 0);
+  }
+  ::close_range(static_cast<unsigned>(keep_fd) + 1, ~0U, 0);
+}
+
 [[noreturn]] void
 probe_child(int fd) noexcept
 {
+  detach_descriptors(fd);
   report(fd, Step::open, GuestMode::real);
   const int kvm = ::open(k_kvm_device, O_RDWR | O_CLOEXEC);
   if (kvm < 0) {
@@ -324,6 +345,13 @@ probe_kvm(std::chrono::milliseconds timeout)
   }
   fs::Fd read_end(pipe_fds[0]);
   fs::Fd write_end(pipe_fds[1]);
+  if (write_end.get() <= STDERR_FILENO) {
+    // The child keeps only this descriptor beside /dev/null on 0-2.
+    write_end = fs::Fd(::fcntl(write_end.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+    if (!write_end) {
+      return {KvmProbeOutcome::unusable, fmt::format("fcntl: {}", fs::errno_text(errno))};
+    }
+  }
 
   const pid_t pid = ::fork();
   if (pid < 0) {

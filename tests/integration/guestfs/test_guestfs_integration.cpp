@@ -207,6 +207,8 @@ protected:
   static void
   SetUpTestSuite()
   {
+    // The tests are specified against the direct backend (no libvirtd).
+    ::setenv("LIBGUESTFS_BACKEND", "direct", 1);  // NOLINT(concurrency-mt-unsafe)
     if (std::getenv("CVM_TEST_VERBOSE") != nullptr) {  // NOLINT(concurrency-mt-unsafe)
       log::set_level(log::Level::debug);
     }
