@@ -4,6 +4,7 @@
 // Every failure ends with one line on stderr and a non-zero exit; the
 // initramfs script then powers the VM off.
 #include "cmd/agent/flavour.hpp"
+#include "cmd/agent/header_check.hpp"
 #include "cmd/agent/key_output.hpp"
 #include "lib/kbs/agent_config.hpp"
 #include "lib/kbs/client.hpp"
@@ -144,6 +145,14 @@ run(int argc, char **argv) {
   }
   auto evidence = cvm::agent::make_evidence_provider(config);
   evidence->preflight();
+  // The disk's LUKS2 header is host-controlled: check it against the measured
+  // policy and keep the checked copy for `cryptsetup open --header` BEFORE
+  // asking for the key, so a swapped or weakened header never gets one.
+  if (config.luks && config.luks->header_policy) {
+    cvm::agent::check_and_copy_header(*config.luks);
+  } else {
+    cvm::log::warning("no luks.header_policy configured: the LUKS2 header is not checked");
+  }
 
   cvm::kbs::FetchOptions fetch;
   fetch.urls = config.kbs_urls;

@@ -115,7 +115,7 @@ parse_agent_config(std::string_view json_text) {
         std::chrono::milliseconds(number_member(*r, "max_backoff_ms", "retries", 0, 600000, 16000));
   }
   if (const auto l = root.find("luks"); l != root.end()) {
-    only_members(*l, "luks", {"device", "name", "header_policy"});
+    only_members(*l, "luks", {"device", "name", "header_policy", "header_copy"});
     LuksTarget luks;
     if (!l->contains("device") || !l->contains("name")) {
       bad("luks", "needs \"device\" and \"name\"");
@@ -124,6 +124,12 @@ parse_agent_config(std::string_view json_text) {
     luks.name = string_member(*l, "name", "luks");
     if (l->contains("header_policy")) {
       luks.header_policy = string_member(*l, "header_policy", "luks");
+    }
+    if (l->contains("header_copy")) {
+      luks.header_copy = string_member(*l, "header_copy", "luks");
+      if (!luks.header_copy.is_absolute()) {
+        bad("luks.header_copy", "must be an absolute path");
+      }
     }
     config.luks = std::move(luks);
   }

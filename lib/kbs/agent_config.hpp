@@ -23,7 +23,8 @@
 //   "timeouts": {"connect_ms": 5000, "io_ms": 15000},
 //   "retries": {"attempts": 5, "initial_backoff_ms": 1000, "max_backoff_ms": 16000},
 //   "luks": {"device": "/dev/disk/by-uuid/...", "name": "cryptroot",
-//            "header_policy": "/etc/cvmforge/luks-header-policy.json"},
+//            "header_policy": "/etc/cvmforge/luks-header-policy.json",
+//            "header_copy": "/run/cvmforge/header.luks2"},
 //   "test": {"tsm_report_root": "...", "ccel": "..."}   test flavour only
 // }
 namespace cvm::kbs {
@@ -31,7 +32,10 @@ namespace cvm::kbs {
 struct LuksTarget {
   std::string device;
   std::string name;
+  // If set, the agent checks the device's LUKS2 header against this policy
+  // and writes the checked copy to `header_copy` before it fetches the key.
   std::optional<std::filesystem::path> header_policy;
+  std::filesystem::path header_copy = "/run/cvmforge/header.luks2";
 };
 
 struct AgentConfig {
