@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lib/pipeline/agent_install.hpp"
+
+#include "lib/template/template.hpp"
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/log.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace cvm::pipeline::agent {
+
+namespace {
+
+bool
+is_executable_file(const std::filesystem::path& p)
+{
+  std::error_code ec;
+  return std::filesystem::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+}
+
+std::filesystem::path
+exe_dir()
+{
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : exe.parent_path();
+}
+
+std::string
+q(std::string_view v)
+{
+  return tmpl::shell_quote(v);
+}
+
+} // namespace
+
+Flavour
+flavour_for(const manifest::Attestation& attestation)
+{
+  if (attestation.tee == manifest::Tee::sample) {
+    return {"cvmforge-agent-test", true};
+  }
+  return {"cvmforge-agent", false};
+}
+
+std::filesystem::path
+find_bundle(const std::filesystem::path& configured, const Flavour& flavour)
+{
+  std::vector<std::filesystem::path> candidates;
+  if (!configured.empty()) {
+    candidates.push_back(configured);
+  } else if (const char* env = std::getenv("CVMFORGE_AGENT_DIR"); env != nullptr && *env != '\0') {
+    candidates.emplace_back(env);
+  } else if (const auto dir = exe_dir(); !dir.empty()) {
+    candidates.push_back(dir / ".." / "agent-bundle");
+    candidates.push_back(dir / ".." / "lib" / "cvmforge-agent");
+  }
+  std::vector<std::string> tried;
+  for (const auto& c : candidates) {
+    const auto bundle = c / flavour.name;
+    if (is_executable_file(bundle / flavour.name)) {
+      return std::filesystem::weakly_canonical(bundle);
+    }
+    tried.push_back(bundle.lexically_normal().string());
+  }
+  throw Error(ErrorKind::input,
+              "the {} agent bundle was not found (tried: {}); build it with 'ninja {}-bundle' or set "
+              "CVMFORGE_AGENT_DIR to the directory holding {}/",
+              flavour.name, tried.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(tried, ", ")),
+              flavour.name, flavour.name);
+}
+
+std::string
+luks_device(std::string_view luks_uuid)
+{
+  return fmt::format("/dev/disk/by-uuid/{}", luks_uuid);
+}
+
+std::string
+agent_config_json(const manifest::Manifest& m, std::string_view luks_uuid, std::size_t key_size)
+{
+  const auto& a = m.attestation;
+  nlohmann::ordered_json j;
+  j["kbs_urls"] = a.kbs_urls;
+  if (a.ca_cert) {
+    j["ca_cert"] = k_ca_cert;
+  }
+  j["resource"] = a.resource_path;
+  j["tee"] = manifest::to_string(a.tee);
+  j["key_size"] = key_size;
+  j["timeouts"] = {{"connect_ms", std::uint64_t{a.timeouts.connect_s} * 1000U},
+                   {"io_ms", std::uint64_t{a.timeouts.request_s} * 1000U}};
+  j["retries"] = {{"attempts", a.retries.attempts},
+                  {"initial_backoff_ms", a.retries.backoff_initial_ms},
+                  {"max_backoff_ms", a.retries.backoff_max_ms}};
+  j["luks"] = {{"device", luks_device(luks_uuid)},
+               {"name", m.luks.mapper_name},
+               {"header_policy", k_header_policy},
+               {"header_copy", k_header_copy}};
+  return j.dump(2) + "\n";
+}
+
+std::vector<std::string>
+attestation_kernel_parameters(std::string_view initramfs_backend, std::vector<std::string> params)
+{
+  std::erase_if(params, [](const std::string& p) {
+    return p.starts_with("rd.luks.name=") || p.starts_with("rd.luks.uuid=") || p.starts_with("ip=") ||
+           p.starts_with("rd.neednet=") || p.starts_with("rd.luks=");
+  });
+  // After root= (first), before the manifest's additions would be nicer, but
+  // order does not matter to the kernel or either initramfs.
+  if (initramfs_backend == "dracut") {
+    params.emplace_back("rd.neednet=1");
+    params.emplace_back("ip=dhcp");
+    params.emplace_back("rd.luks=0");
+  } else {
+    params.emplace_back("ip=dhcp");
+  }
+  return params;
+}
+
+nlohmann::ordered_json
+kbs_info(const manifest::Manifest& m, const Flavour& flavour)
+{
+  const auto& a = m.attestation;
+  nlohmann::ordered_json j;
+  j["resource_path"] = a.resource_path;
+  j["key_file"] = m.output.key_file.string();
+  j["kbs_urls"] = a.kbs_urls;
+  j["tee"] = manifest::to_string(a.tee);
+  j["agent"] = flavour.name;
+  j["insecure_test"] = flavour.insecure_test;
+  j["upload"] = fmt::format("kbs-client --url {} {}config --auth-private-key <admin-key> set-resource "
+                            "--path {} --resource-file {}",
+                            a.kbs_urls.empty() ? std::string("<kbs-url>") : a.kbs_urls.front(),
+                            a.ca_cert ? fmt::format("--cert-file {} ", a.ca_cert->string()) : std::string(),
+                            a.resource_path, m.output.key_file.string());
+  return j;
+}
+
+std::vector<TemplateInstall>
+templates_for(std::string_view initramfs_backend,
+              const manifest::Manifest& m,
+              const Flavour& flavour,
+              std::string_view luks_uuid)
+{
+  const std::map<std::string, std::string> script_vars = {
+    {"agent", q(flavour.guest_binary())},
+    {"config", q(k_config)},
+    {"device", q(luks_device(luks_uuid))},
+    {"mapper_name", q(m.luks.mapper_name)},
+    {"header_copy", q(k_header_copy)},
+  };
+  const std::map<std::string, std::string> install_vars = {
+    {"agent_dir", q(flavour.guest_dir())},
+    {"agent_name", flavour.name},
+    {"etc_dir", q(k_etc_dir)},
+  };
+  std::vector<TemplateInstall> out;
+  if (initramfs_backend == "dracut") {
+    const std::string mod = "/usr/lib/dracut/modules.d/90cvmforge/";
+    out.push_back({"dracut/module-setup.sh.in", mod + "module-setup.sh", 0755, install_vars});
+    out.push_back({"dracut/cvmforge-unlock.sh.in", mod + "cvmforge-unlock.sh", 0755, script_vars});
+    out.push_back({"dracut/cvmforge-unlock.service.in", mod + "cvmforge-unlock.service", 0644,
+                   {{"timeout_s", std::to_string(m.attestation.timeouts.total_s)}}});
+    out.push_back({"dracut/dracut-cvmforge-agent.conf.in", "/etc/dracut.conf.d/91-cvmforge-agent.conf", 0644, {}});
+  } else {
+    out.push_back({"initramfs-tools/hook.in", "/etc/initramfs-tools/hooks/cvmforge", 0755, install_vars});
+    out.push_back(
+      {"initramfs-tools/local-top.in", "/etc/initramfs-tools/scripts/local-top/cvmforge", 0755, script_vars});
+  }
+  return out;
+}
+
+void
+install(guestfs::Guest& g,
+        const std::string& root,
+        const std::filesystem::path& bundle_dir,
+        const Flavour& flavour,
+        const std::vector<TemplateInstall>& templates,
+        const std::string& config_json,
+        const std::string& policy_json,
+        const std::optional<std::filesystem::path>& ca_cert)
+{
+  const auto at = [&root](std::string_view p) { return root + std::string(p); };
+  const auto put = [&](std::string_view path, std::string_view text, int mode) {
+    const auto parent = std::filesystem::path(at(path)).parent_path().string();
+    if (!g.is_dir(parent)) {
+      g.mkdir_p(parent);
+    }
+    g.write_text(at(path), text);
+    g.chmod(mode, at(path));
+  };
+
+  // The bundle, verbatim: regular files keep their exec bit, symlinks stay links.
+  const std::string guest_dir = flavour.guest_dir();
+  if (g.exists(at(guest_dir))) {
+    g.rm_rf(at(guest_dir));
+  }
+  g.mkdir_p(at(guest_dir));
+  std::vector<std::filesystem::path> entries;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(bundle_dir)) {
+    entries.push_back(e.path());
+  }
+  std::sort(entries.begin(), entries.end());
+  for (const auto& p : entries) {
+    const std::string rel = p.lexically_relative(bundle_dir).generic_string();
+    const std::string dest = guest_dir + "/" + rel;
+    const auto st = std::filesystem::symlink_status(p);
+    if (std::filesystem::is_symlink(st)) {
+      g.ln_s(std::filesystem::read_symlink(p).string(), at(dest));
+    } else if (std::filesystem::is_directory(st)) {
+      g.mkdir_p(at(dest));
+      g.chmod(0755, at(dest));
+    } else if (std::filesystem::is_regular_file(st)) {
+      const auto bytes = fs::read_file(p);
+      g.write(at(dest), bytes);
+      const bool exec = (st.permissions() & std::filesystem::perms::owner_exec) != std::filesystem::perms::none;
+      g.chmod(exec ? 0755 : 0644, at(dest));
+    } else {
+      throw Error(ErrorKind::input, "agent bundle {}: {} is not a file, directory or symlink",
+                  bundle_dir.string(), rel);
+    }
+  }
+
+  if (!g.is_dir(at(k_etc_dir))) {
+    g.mkdir_p(at(k_etc_dir));
+  }
+  g.chmod(0755, at(k_etc_dir));
+  put(k_config, config_json, 0644);
+  put(k_header_policy, policy_json, 0644);
+  if (ca_cert) {
+    put(k_ca_cert, fs::read_text(*ca_cert, std::size_t{1} << 20U), 0644);
+  }
+  if (flavour.insecure_test) {
+    put(k_insecure_marker,
+        "INSECURE-TEST: this image unlocks with the test agent (sample evidence, plain http allowed).\n"
+        "Its disk key is released without any hardware attestation. Never use it for real workloads.\n",
+        0644);
+  } else if (g.exists(at(k_insecure_marker))) {
+    g.rm(at(k_insecure_marker));
+  }
+
+  const auto tdir = tmpl::templates_dir() / "initramfs";
+  for (const auto& t : templates) {
+    put(t.destination, tmpl::render_file(tdir / t.source, t.variables), t.mode);
+  }
+}
+
+} // namespace cvm::pipeline::agent
