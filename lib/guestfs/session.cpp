@@ -420,6 +420,10 @@ Session::add_drive(const std::filesystem::path& path, const AddDriveOptions& opt
     optargs.bitmask |= GUESTFS_ADD_DRIVE_OPTS_LABEL_BITMASK;
     optargs.label = options.label->c_str();
   }
+  if (options.discard) {
+    optargs.bitmask |= GUESTFS_ADD_DRIVE_OPTS_DISCARD_BITMASK;
+    optargs.discard = "besteffort";
+  }
   log::debug("libguestfs: add drive {} (format {}, {}, cache {})", path.native(), options.format,
              options.read_only == ReadOnly::yes ? "read-only" : "read-write", cache);
   check(g, guestfs_add_drive_opts_argv(g, path.c_str(), &optargs), "add_drive",

@@ -46,6 +46,9 @@ struct AddDriveOptions
   ReadOnly read_only = ReadOnly::yes;
   CacheMode cache_mode = CacheMode::writeback;
   std::optional<std::string> label;  // exposes the drive as /dev/disk/guestfs/<label>
+  // Pass discards (fstrim) through to the image, so freed blocks become
+  // unallocated qcow2 clusters again ("besteffort": where the stack allows).
+  bool discard = false;
 };
 
 enum class Preallocation { off, metadata, full };
