@@ -54,9 +54,9 @@ read_pbkdf(Reader& r, const YAML::Node& node, const std::string& path, Pbkdf& ou
     if (auto v = r.choice(n, p, {"pbkdf2", "argon2i", "argon2id"})) {
       out.type = pbkdf_type_of(*v);
       if (out.type != PbkdfType::pbkdf2 && out.memory_kib == 0) {
-        out.memory_kib = 1U << 20U;
-        out.parallel = 4;
-        out.iterations = 4;
+        out.memory_kib = 256U * 1024U;
+        out.parallel = 2;
+        out.iterations = 6;
       }
     }
   });
@@ -283,7 +283,17 @@ read_luks(Reader& r, const YAML::Node& root, Manifest& m)
     });
     with(r, node, path, "integrity", [&](const YAML::Node& n, const std::string& p) {
       if (auto v = r.choice(n, p, {"none", "hmac-sha256", "hmac-sha512"})) {
-        m.luks.integrity = *v == "none" ? std::nullopt : std::optional(*v);
+        if (*v != "none") {
+          // LUKS2 with dm-integrity must be formatted through device-mapper
+          // and every sector written (libcryptsetup: "Cannot format
+          // integrity" offline); cvmforge formats headers offline.
+          r.error_at(p,
+                     fmt::format("{}: '{}' is not supported yet: authenticated encryption needs the whole partition "
+                                 "written through dm-integrity, which an offline build cannot do",
+                                 p, *v),
+                     "use integrity: none; the image's integrity is covered by attestation of the boot chain");
+        }
+        m.luks.integrity = std::nullopt;
       }
     });
     with(r, node, path, "recovery", [&](const YAML::Node& rec, const std::string& rp) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <limits>
 
 namespace cvm::manifest::values {
@@ -96,6 +97,24 @@ format_size(std::uint64_t bytes)
     }
   }
   return std::to_string(bytes);
+}
+
+std::string
+human_size(std::uint64_t bytes)
+{
+  static constexpr std::array<const char*, 5> k_units{"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  std::size_t u = 0;
+  while (v >= 1024.0 && u + 1 < k_units.size()) {
+    v /= 1024.0;
+    ++u;
+  }
+  if (u == 0) {
+    return std::to_string(bytes) + " B";
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, k_units[u]);
+  return buf;
 }
 
 std::optional<std::uint32_t>

@@ -19,6 +19,10 @@ parse_size(std::string_view text);
 std::string
 format_size(std::uint64_t bytes);
 
+// For messages: "418.2 MiB", "1.5 GiB", "512 B".
+std::string
+human_size(std::uint64_t bytes);
+
 // "20%" -> 20.
 std::optional<std::uint32_t>
 parse_percent(std::string_view text);

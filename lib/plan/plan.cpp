@@ -44,14 +44,14 @@ make_plan(Manifest m)
       "Installing the attestation agent and initramfs hooks",
       m.attestation.enabled ? std::nullopt : std::optional<std::string>("attestation is disabled"));
   add("configure-boot", "Writing fstab, crypttab and the boot loader configuration", run());
-  add("rebuild-initramfs", "Regenerating the initramfs with the guest's own tool", run());
+  add("rebuild-initramfs", "Regenerating the initramfs and GRUB with the guest's own tools", run());
   add("extract-boot-artifacts", "Extracting kernel, initrd and command line for measurement", run());
-  add("finalize", "Finalizing the image", run());
+  add("close-image", "Closing the image (final LUKS2 header, checked shutdown)", run());
   add("measure",
       "Computing TDX reference values",
       m.measurement.profile.empty() ? std::optional<std::string>("no measurement.profile in the manifest")
                                     : std::nullopt);
-  add("write-report", "Writing the build report", run());
+  add("commit", "Putting the image, key file and report in place", run());
   plan.manifest = std::move(m);
   return plan;
 }

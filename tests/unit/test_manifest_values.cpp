@@ -94,3 +94,11 @@ TEST(ManifestValues, DidYouMean)
   EXPECT_EQ(v::closest("sector_sise", {"cipher", "sector_size"}), "sector_size");
   EXPECT_FALSE(v::closest("zzzzzz", {"cipher", "label"}).has_value());
 }
+
+TEST(ManifestValues, HumanSize)
+{
+  EXPECT_EQ(v::human_size(512), "512 B");
+  EXPECT_EQ(v::human_size(1536), "1.5 KiB");
+  EXPECT_EQ(v::human_size(438525952), "418.2 MiB");
+  EXPECT_EQ(v::human_size(3ULL << 30U), "3.0 GiB");
+}
