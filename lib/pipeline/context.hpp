@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "lib/guestfs/inspect.hpp"
+#include "lib/guestfs/session.hpp"
+#include "lib/luks/luks_volume.hpp"
+#include "lib/manifest/manifest.hpp"
+#include "lib/pipeline/build.hpp"
+#include "lib/pipeline/layout.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/secret.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+// Per-build state shared by the stages. Each stage records what it found or
+// made here instead of re-querying later (house rule 8).
+namespace cvm::pipeline {
+
+// Mount points inside the appliance during the copy phase.
+inline constexpr const char* k_src = "/cvmforge-src";
+inline constexpr const char* k_dst = "/cvmforge-dst";
+
+struct BuildContext
+{
+  BuildContext(const manifest::Manifest& manifest_in, const BuildOptions& options_in)
+    : manifest(manifest_in)
+    , options(options_in)
+  {
+  }
+
+  const manifest::Manifest& manifest;
+  const BuildOptions& options;
+  std::unique_ptr<luks::LuksVolume> luks = nullptr;
+
+  // Host side.
+  std::optional<fs::TempDir> work;         // private scratch (headers, artifacts)
+  std::filesystem::path output_tmp;        // the image while it is being built
+  std::filesystem::path artifacts_dir;     // extracted kernel/initrd/cmdline
+  bool committed = false;                  // output, key and report are in place
+
+  // The base image.
+  guestfs::BaseImageFacts facts;
+  ContentSizes content;
+  std::string initramfs_backend;           // "initramfs-tools" | "dracut"
+
+  // The output image.
+  DiskLayout layout;
+  std::unique_ptr<guestfs::Session> guest; // base (read-only) + output, launched
+  std::string base_disk;                   // API device names
+  std::string out_disk;
+  std::string out_esp;
+  std::string out_boot;
+  std::string out_root;
+  std::string mapper_device;               // /dev/mapper/<mapper_name>
+  bool mapper_open = false;
+  bool chroot_layout = false;              // new root mounted at "/" (phase 2)
+
+  // Identifiers.
+  std::string luks_uuid;
+  std::string root_fs_uuid;
+  std::string boot_fs_uuid;
+  std::string esp_fs_uuid;
+
+  // Keys: only in memory, wiped on destruction.
+  SecretBytes unlock_key;          // the KBS resource; keyslot 0 of the final header
+  SecretBytes volume_key;
+  SecretBytes recovery_passphrase; // keyslot 1, if enabled
+  SecretBytes build_passphrase;    // keyslot 0 of the build-only header
+
+  std::filesystem::path final_header;
+  std::filesystem::path build_header;
+  luks::FormatResult header_layout;
+
+  std::vector<std::string> kernel_parameters;
+  std::vector<guestfs::KernelImage> kernels_after; // in the output, after rebuild
+
+  nlohmann::ordered_json report = nlohmann::ordered_json::object();
+
+  void
+  emit(const nlohmann::ordered_json& event) const
+  {
+    if (options.on_event) {
+      options.on_event(event);
+    }
+  }
+};
+
+} // namespace cvm::pipeline

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stage check-inputs: the base image is what the manifest says it is, and no
+// output would be overwritten without --force. Nothing is written yet.
+#include "lib/pipeline/stages.hpp"
+
+#include "lib/util/error.hpp"
+#include "lib/util/log.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+namespace cvm::pipeline::stages {
+
+namespace {
+
+std::string
+at(const manifest::Manifest& m, const std::string& key)
+{
+  const auto loc = m.where(key);
+  return fmt::format("{}:{}:{}", loc.file, loc.line, loc.column);
+}
+
+} // namespace
+
+void
+check_inputs(BuildContext& ctx)
+{
+  const auto& m = ctx.manifest;
+  if (::access(m.base.path.c_str(), R_OK) != 0) {
+    throw Error(ErrorKind::input, "{}: cannot read the base image {}", at(m, "base.path"), m.base.path.string());
+  }
+  // The format is declared, never probed for use (probing a raw image that
+  // contains a qcow2 header is a known hole); but a declared format that does
+  // not match the file is certainly a mistake.
+  guestfs::Session probe;
+  const std::string detected = probe.disk_format(m.base.path);
+  const std::string declared = manifest::to_string(m.base.format);
+  if (detected == "unknown" && m.base.format == manifest::ImageFormat::qcow2) {
+    throw Error(ErrorKind::input, "{}: {} is not a disk image", at(m, "base.path"), m.base.path.string());
+  }
+  if (detected != "unknown" && detected != declared) {
+    throw Error(ErrorKind::input,
+                "{}: {} is a {} image, but base.format says {}",
+                at(m, "base.format"),
+                m.base.path.string(),
+                detected,
+                declared);
+  }
+
+  std::vector<std::pair<std::string, std::filesystem::path>> outputs{
+    {"output.path", m.output.path}, {"output.key_file", m.output.key_file}, {"output.report", m.output.report}};
+  if (m.luks.recovery.enabled && !m.luks.recovery.passphrase_file) {
+    outputs.emplace_back("output.path", m.output.path.string() + ".recovery");
+  }
+  if (!m.measurement.profile.empty()) {
+    outputs.emplace_back("output.reference_values", m.output.reference_values);
+  }
+  for (const auto& [key, path] : outputs) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
+      if (ctx.options.overwrite == Overwrite::no) {
+        throw Error(ErrorKind::exists, "{} already exists; use --force to replace it", path.string());
+      }
+      log::warning("{} exists and will be replaced (--force)", path.string());
+    }
+  }
+
+  const auto out_dir = m.output.path.parent_path();
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) {
+    throw Error(ErrorKind::io, "cannot create the output directory {}: {}", out_dir.string(), ec.message());
+  }
+  if (::access(out_dir.c_str(), W_OK) != 0) {
+    throw Error(ErrorKind::io, "the output directory {} is not writable", out_dir.string());
+  }
+
+  ctx.work.emplace("cvmforge-build");
+  ctx.artifacts_dir = ctx.work->path() / "boot-artifacts";
+  std::filesystem::create_directories(ctx.artifacts_dir);
+  ctx.output_tmp = out_dir / fmt::format(".{}.partial-{}", m.output.path.filename().string(), ::getpid());
+  ctx.report["base"] = {{"path", m.base.path.string()}, {"format", declared}};
+}
+
+} // namespace cvm::pipeline::stages

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stage commit: put the key file, the image and the report at their final
+// paths -- all or none. Everything before this stage worked on temporaries.
+#include "lib/pipeline/progress.hpp"
+#include "lib/pipeline/stages.hpp"
+
+#include "lib/manifest/values.hpp"
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/log.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+
+#include <unistd.h>
+
+namespace cvm::pipeline::stages {
+
+namespace {
+
+// Renames `from` to `to`; without overwrite, an existing `to` is an error
+// (link + unlink never replaces, unlike rename).
+void
+place(const std::filesystem::path& from, const std::filesystem::path& to, Overwrite overwrite)
+{
+  if (overwrite == Overwrite::yes) {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      throw Error(ErrorKind::io, "rename {} -> {}: {}", from.string(), to.string(), fs::errno_text(errno));
+    }
+    return;
+  }
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    const int err = errno;
+    throw Error(err == EEXIST ? ErrorKind::exists : ErrorKind::io, "cannot create {}: {}", to.string(),
+                err == EEXIST ? "it appeared during the build" : fs::errno_text(err));
+  }
+  ::unlink(from.c_str());
+}
+
+// Removes what this stage created if a later step fails.
+class Rollback
+{
+public:
+  void
+  add(std::filesystem::path p)
+  {
+    m_paths.push_back(std::move(p));
+  }
+  void
+  release() noexcept
+  {
+    m_paths.clear();
+  }
+  Rollback() = default;
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+  Rollback(Rollback&&) = delete;
+  Rollback& operator=(Rollback&&) = delete;
+  ~Rollback()
+  {
+    for (const auto& p : m_paths) {
+      ::unlink(p.c_str());
+    }
+  }
+
+private:
+  std::vector<std::filesystem::path> m_paths;
+};
+
+} // namespace
+
+void
+commit(BuildContext& ctx)
+{
+  const auto& m = ctx.manifest;
+  const auto no_replace = ctx.options.overwrite == Overwrite::yes ? fs::AtomicFile::NoReplace::no
+                                                                   : fs::AtomicFile::NoReplace::yes;
+  const std::uint64_t allocated = allocated_bytes(ctx.output_tmp);
+  const std::uint64_t base_used = ctx.facts.root_used_bytes + (ctx.facts.boot_device ? ctx.content.boot_used : 0);
+  const double ratio = base_used == 0 ? 0.0 : static_cast<double>(allocated) / static_cast<double>(base_used);
+  ctx.report["output"]["allocated_bytes"] = allocated;
+  ctx.report["output"]["base_used_bytes"] = base_used;
+  ctx.report["output"]["allocated_to_base_used"] = std::round(ratio * 1000.0) / 1000.0;
+  log::info("  {} allocated for {} of base content (x{:.3f})", manifest::values::format_size(allocated),
+            manifest::values::format_size(base_used), ratio);
+
+  Rollback rollback;
+  {
+    fs::AtomicFile key(m.output.key_file, 0600, no_replace);
+    key.write(ctx.unlock_key.span());
+    key.commit();
+    rollback.add(m.output.key_file);
+  }
+  std::optional<std::filesystem::path> recovery_file;
+  if (m.luks.recovery.enabled && !m.luks.recovery.passphrase_file) {
+    recovery_file = m.output.path.string() + ".recovery";
+    fs::AtomicFile rec(*recovery_file, 0600, no_replace);
+    rec.write(ctx.recovery_passphrase.span());
+    rec.write(std::string_view("\n"));
+    rec.commit();
+    rollback.add(*recovery_file);
+  }
+  std::vector<std::pair<std::string, std::filesystem::path>> published;
+  if (m.boot.mode == manifest::BootMode::direct) {
+    for (const char* name : {"vmlinuz", "initrd.img", "cmdline"}) {
+      const std::filesystem::path to = m.output.path.string() + "." + name;
+      fs::write_file_atomic(to, fs::read_file(ctx.artifacts_dir / name), 0644, no_replace);
+      rollback.add(to);
+      published.emplace_back(name, to);
+    }
+  }
+
+  ctx.report["output"]["key_file"] = m.output.key_file.string();
+  ctx.report["output"]["recovery_file"] =
+    recovery_file ? nlohmann::ordered_json(recovery_file->string())
+                  : (m.luks.recovery.passphrase_file ? nlohmann::ordered_json(m.luks.recovery.passphrase_file->string())
+                                                     : nlohmann::ordered_json(nullptr));
+  for (const auto& [name, path] : published) {
+    ctx.report["output"]["direct_boot"][name] = path.string();
+  }
+  ctx.report["insecure_test"] = m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
+
+  place(ctx.output_tmp, m.output.path, ctx.options.overwrite);
+  rollback.add(m.output.path);
+  fs::write_file_atomic(m.output.report, ctx.report.dump(2) + "\n", 0644, no_replace);
+  rollback.release();
+  ctx.committed = true;
+}
+
+} // namespace cvm::pipeline::stages

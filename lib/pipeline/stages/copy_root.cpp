@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stage copy-root: open the LUKS2 volume inside the appliance (its kernel
+// has dm-crypt; the host needs none), make fresh ext4 filesystems for root
+// and /boot, and copy the base tree across in ONE cp -a, with the new /boot
+// mounted where the base's /boot is, so hard links, sparse files, device
+// nodes, fifos, sockets, xattrs, ACLs, capabilities, SELinux labels and
+// timestamps survive and /boot's content lands on the /boot partition.
+//
+// Sparseness: only blocks the new filesystems write become ciphertext in the
+// qcow2; never-written LUKS sectors stay unallocated. mke2fs runs with lazy
+// inode-table init and no discard, and the filesystem is mounted with
+// noinit_itable so the kernel does not zero inode tables in the background.
+#include "lib/pipeline/progress.hpp"
+#include "lib/pipeline/stages.hpp"
+
+#include "lib/util/error.hpp"
+#include "lib/util/log.hpp"
+
+#include <fmt/format.h>
+
+namespace cvm::pipeline::stages {
+
+void
+copy_root(BuildContext& ctx)
+{
+  const auto& m = ctx.manifest;
+  auto& g = *ctx.guest;
+  const auto& f = ctx.facts;
+
+  g.cryptsetup_open(ctx.out_root, ctx.build_passphrase, m.luks.mapper_name);
+  ctx.mapper_open = true;
+  ctx.mapper_device = "/dev/mapper/" + m.luks.mapper_name;
+
+  guestfs::Mke2fsOptions root_fs;
+  root_fs.fs_type = "ext4";
+  root_fs.block_size = 4096;
+  root_fs.journal_size = 16; // MiB (mke2fs -J size=), all of it written at mkfs time
+  root_fs.label = "root";
+  root_fs.uuid = ctx.root_fs_uuid;
+  root_fs.lazy_itable_init = true;
+  root_fs.discard = false;
+  root_fs.force_create = true;
+  g.mke2fs(ctx.mapper_device, root_fs);
+
+  guestfs::Mke2fsOptions boot_fs = root_fs;
+  boot_fs.label = "boot";
+  boot_fs.uuid = ctx.boot_fs_uuid;
+  boot_fs.journal_size = 4; // MiB: the minimum, 1024 blocks
+  g.mke2fs(ctx.out_boot, boot_fs);
+
+  g.mount(f.root_device, k_src, guestfs::ReadOnly::yes);
+  if (f.boot_device) {
+    g.mount(*f.boot_device, std::string(k_src) + "/boot", guestfs::ReadOnly::yes);
+  }
+  g.mount_options("noinit_itable", ctx.mapper_device, k_dst);
+  g.mkdir_p(std::string(k_dst) + "/boot");
+  g.mount_options("noinit_itable", ctx.out_boot, std::string(k_dst) + "/boot");
+
+  {
+    const std::uint64_t total = ctx.content.root_used + ctx.content.boot_used;
+    CopyProgress progress(ctx.output_tmp, total, "copying", [&ctx](std::uint64_t done, std::uint64_t all) {
+      ctx.emit({{"event", "progress"}, {"stage", "copy-root"}, {"done_bytes", done}, {"total_bytes", all}});
+    });
+    g.cp_a(std::string(k_src) + "/.", k_dst);
+    g.sync();
+  }
+  // Stay mounted: inject-files and inject-agent write into the new tree.
+  const auto used = g.statvfs(k_dst);
+  log::info("  root filesystem: {} MiB used of {} MiB", used.used_bytes >> 20U, used.total_bytes >> 20U);
+  ctx.report["root_filesystem"] = {{"uuid", ctx.root_fs_uuid}, {"used_bytes", used.used_bytes},
+                                   {"size_bytes", used.total_bytes}};
+  ctx.report["boot_filesystem"] = {{"uuid", ctx.boot_fs_uuid}};
+}
+
+} // namespace cvm::pipeline::stages

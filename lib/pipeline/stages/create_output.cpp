@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stage create-output: size the new disk, create it as a sparse qcow2 under a
+// temporary name next to the final path, and write its GPT.
+#include "lib/pipeline/interrupt.hpp"
+#include "lib/pipeline/stages.hpp"
+
+#include "lib/manifest/values.hpp"
+#include "lib/util/error.hpp"
+#include "lib/util/log.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+#include <sys/statvfs.h>
+
+namespace cvm::pipeline::stages {
+
+using manifest::values::format_size;
+
+void
+create_output(BuildContext& ctx)
+{
+  const auto& m = ctx.manifest;
+  ctx.layout = compute_layout(m, ctx.content, luks::LuksParams{}.data_offset);
+  const auto& l = ctx.layout;
+
+  // The output stays sparse: expect about the content plus filesystem
+  // metadata to be allocated. Refuse early rather than fail half-way.
+  struct statvfs st {};
+  const auto out_dir = m.output.path.parent_path();
+  if (::statvfs(out_dir.c_str(), &st) == 0) {
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+    const std::uint64_t needed = ctx.content.root_used + ctx.content.boot_used * 2 + ctx.content.esp_used + 256 * k_mib;
+    if (free_bytes < needed) {
+      throw Error(ErrorKind::io, "not enough space in {}: the image needs about {}, {} is free", out_dir.string(),
+                  manifest::values::human_size(needed), manifest::values::human_size(free_bytes));
+    }
+  }
+
+  log::info("  disk {} virtual: ESP {}, /boot {}, LUKS2 root {} (filesystem {})", format_size(l.disk_size),
+            format_size(l.esp.size), format_size(l.boot.size), format_size(l.root.size), format_size(l.root_fs_size));
+
+  // The appliance runs the guest's initramfs generator and GRUB tools: give
+  // it the host's cores (also under TCG, which is multi-threaded on x86) and
+  // room for a compressing mkinitramfs.
+  guestfs::SessionOptions session_options;
+  session_options.smp = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 4U));
+  if (std::getenv("LIBGUESTFS_MEMSIZE") == nullptr) { // NOLINT(concurrency-mt-unsafe): the user's choice wins
+    session_options.memsize_mib = 1536;
+  }
+  ctx.guest = std::make_unique<guestfs::Session>(session_options);
+  auto& g = *ctx.guest;
+  g.disk_create(ctx.output_tmp, "qcow2", static_cast<std::int64_t>(l.disk_size));
+  g.add_drive(m.base.path, {manifest::to_string(m.base.format), guestfs::ReadOnly::yes, guestfs::CacheMode::writeback, "base"});
+  // Unsafe caching is sound here: the image is only kept after sync() and a
+  // checked shutdown(); any failure deletes it.
+  g.add_drive(ctx.output_tmp, {"qcow2", guestfs::ReadOnly::no, guestfs::CacheMode::unsafe, "output", true});
+  g.launch();
+  set_interrupt_victim(g.appliance_pid());
+  throw_if_interrupted();
+
+  const auto devices = g.list_devices();
+  if (devices.size() != 2) {
+    throw Error(ErrorKind::internal, "expected 2 disks in the appliance, found {}", devices.size());
+  }
+  ctx.base_disk = devices[0];
+  ctx.out_disk = devices[1];
+  // The facts name the base's partitions as seen by the inspection session,
+  // where the base was the only (first) disk: the same names here.
+  g.part_init(ctx.out_disk, "gpt");
+  for (const PartitionPlan* p : {&l.esp, &l.boot, &l.root}) {
+    g.part_add(ctx.out_disk, "p", static_cast<std::int64_t>(p->start / k_sector),
+               static_cast<std::int64_t>(p->end_sector_inclusive()));
+    g.part_set_gpt_type(ctx.out_disk, p->number, p->type_guid);
+    g.part_set_name(ctx.out_disk, p->number, p->name);
+  }
+  const auto parts = g.part_list(ctx.out_disk);
+  if (parts.size() != 3) {
+    throw Error(ErrorKind::internal, "the new partition table has {} entries, expected 3", parts.size());
+  }
+  auto partition_device = [&](int number) {
+    for (const auto& p : g.list_partitions()) {
+      if (g.part_to_dev(p) == ctx.out_disk && g.part_to_partnum(p) == number) {
+        return p;
+      }
+    }
+    throw Error(ErrorKind::internal, "partition {} of {} not found", number, ctx.out_disk);
+  };
+  ctx.out_esp = partition_device(l.esp.number);
+  ctx.out_boot = partition_device(l.boot.number);
+  ctx.out_root = partition_device(l.root.number);
+  g.mkmountpoint(k_src);
+  g.mkmountpoint(k_dst);
+
+  nlohmann::ordered_json parts_json = nlohmann::ordered_json::array();
+  for (const PartitionPlan* p : {&l.esp, &l.boot, &l.root}) {
+    parts_json.push_back({{"number", p->number}, {"name", p->name}, {"type_guid", p->type_guid},
+                          {"start", p->start}, {"size", p->size}});
+  }
+  ctx.report["output"] = {{"path", m.output.path.string()}, {"format", manifest::to_string(m.output.format)},
+                          {"virtual_size", l.disk_size}};
+  ctx.report["partitions"] = parts_json;
+}
+
+} // namespace cvm::pipeline::stages

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stage format-luks: write the LUKS2 header with libcryptsetup on the host,
+// then place it at the start of the root partition.
+//
+// Two headers share one volume key and UUID: the final one (keyslot 0: the
+// disk key, keyslot 1: the recovery passphrase) and a build-only one whose
+// single keyslot opens with a random printable passphrase -- the libguestfs
+// API passes keys as C strings, and the disk key is 64 arbitrary bytes. The
+// appliance opens the volume with the build header; finalize replaces it
+// with the final header, so the build passphrase dies with the build.
+#include "lib/pipeline/stages.hpp"
+
+#include "lib/luks/cryptsetup.hpp"
+#include "lib/util/error.hpp"
+
+namespace cvm::pipeline::stages {
+
+namespace {
+
+luks::PbkdfParams
+to_luks(const manifest::Pbkdf& p)
+{
+  luks::PbkdfParams out;
+  out.type = p.type == manifest::PbkdfType::pbkdf2    ? luks::PbkdfType::pbkdf2
+             : p.type == manifest::PbkdfType::argon2i ? luks::PbkdfType::argon2i
+                                                      : luks::PbkdfType::argon2id;
+  out.hash = p.hash;
+  out.iterations = p.iterations;
+  out.memory_kib = p.memory_kib;
+  out.parallel = p.parallel;
+  return out;
+}
+
+} // namespace
+
+void
+format_luks(BuildContext& ctx)
+{
+  const auto& m = ctx.manifest;
+  if (!ctx.luks) {
+    ctx.luks = luks::make_cryptsetup_volume();
+  }
+  const auto spec = luks::parse_cipher_spec(m.luks.cipher);
+  luks::LuksParams params;
+  params.cipher = spec.cipher;
+  params.cipher_mode = spec.mode;
+  params.key_size_bits = m.luks.key_size_bits;
+  params.sector_size = m.luks.sector_size;
+  params.data_offset = ctx.layout.luks_data_offset;
+  // libcryptsetup fills the keyslots area with random bytes; 1 MiB holds the
+  // two 512-bit keyslots (about 250 KiB each) and leaves the rest of the
+  // 16 MiB before the data unwritten, hence unallocated in the qcow2.
+  params.keyslots_size = k_mib;
+  params.data_size = ctx.layout.root_fs_size;
+  params.unlock_pbkdf = to_luks(m.luks.pbkdf);
+  params.label = m.luks.label;
+  params.subsystem = "cvmforge";
+  params.uuid = ctx.luks_uuid;
+  if (m.luks.integrity) {
+    params.integrity = *m.luks.integrity == "hmac-sha512" ? "hmac(sha512)" : "hmac(sha256)";
+  }
+  if (m.luks.recovery.enabled) {
+    params.recovery_pbkdf = to_luks(m.luks.recovery.pbkdf);
+  }
+
+  ctx.final_header = ctx.work->path() / "final.luks2";
+  ctx.header_layout = ctx.luks->format_detached_header(
+    ctx.final_header, params,
+    {ctx.volume_key, ctx.unlock_key, m.luks.recovery.enabled ? &ctx.recovery_passphrase : nullptr});
+
+  luks::LuksParams build_params = params;
+  build_params.recovery_pbkdf.reset();
+  build_params.unlock_pbkdf = luks::minimal_pbkdf2();
+  ctx.build_header = ctx.work->path() / "build.luks2";
+  const auto build_layout =
+    ctx.luks->format_detached_header(ctx.build_header, build_params, {ctx.volume_key, ctx.build_passphrase, nullptr});
+  if (build_layout.header_file_size != ctx.header_layout.header_file_size ||
+      build_layout.data_offset != ctx.header_layout.data_offset) {
+    throw Error(ErrorKind::internal, "the build and final LUKS2 headers differ in size");
+  }
+  ctx.guest->upload(ctx.build_header, ctx.out_root);
+
+  const auto info = ctx.luks->read_header_info(ctx.final_header);
+  nlohmann::ordered_json slots = nlohmann::ordered_json::array();
+  for (const auto& k : info.keyslots) {
+    nlohmann::ordered_json pb{{"type", std::string(luks::pbkdf_type_name(k.pbkdf.type))}};
+    if (k.pbkdf.type == luks::PbkdfType::pbkdf2) {
+      pb["hash"] = k.pbkdf.hash;
+      pb["iterations"] = k.pbkdf.iterations;
+    } else {
+      pb["time_cost"] = k.pbkdf.iterations;
+      pb["memory_kib"] = k.pbkdf.memory_kib;
+      pb["parallel"] = k.pbkdf.parallel;
+    }
+    slots.push_back({{"slot", k.slot}, {"role", k.slot == luks::k_unlock_keyslot ? "disk key" : "recovery passphrase"},
+                     {"key_size_bits", k.key_size_bits}, {"pbkdf", pb}});
+  }
+  ctx.report["luks"] = {{"uuid", info.uuid},
+                        {"label", info.label},
+                        {"cipher", info.cipher + "-" + info.cipher_mode},
+                        {"key_size_bits", info.key_size_bits},
+                        {"sector_size", info.sector_size},
+                        {"data_offset", info.data_offset},
+                        {"metadata_size", info.metadata_size},
+                        {"keyslots_size", info.keyslots_size},
+                        {"keyslots", slots}};
+}
+
+} // namespace cvm::pipeline::stages

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stage inject-files: the manifest's `files:` into the new root.
+#include "lib/pipeline/stages.hpp"
+
+#include "lib/util/log.hpp"
+
+namespace cvm::pipeline::stages {
+
+void
+inject_files(BuildContext& ctx)
+{
+  auto& g = *ctx.guest;
+  for (const auto& f : ctx.manifest.files) {
+    const std::string dest = std::string(k_dst) + f.dest;
+    const auto parent = std::filesystem::path(dest).parent_path().string();
+    if (!g.is_dir(parent)) {
+      g.mkdir_p(parent);
+    }
+    g.upload(f.source, dest);
+    g.chown(static_cast<int>(f.uid), static_cast<int>(f.gid), dest);
+    g.chmod(static_cast<int>(f.mode), dest);
+    log::debug("  {} -> {} ({:04o} {}:{})", f.source.string(), f.dest, f.mode, f.uid, f.gid);
+  }
+  ctx.report["files"] = ctx.manifest.files.size();
+}
+
+} // namespace cvm::pipeline::stages
