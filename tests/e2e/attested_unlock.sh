@@ -78,7 +78,8 @@ fwd() { # port -> qemu args adding the guestfwd to boot-test's netdev n0
   printf '%s\n' --qemu-arg -set --qemu-arg "netdev.n0.guestfwd=tcp:10.0.2.100:8080-cmd:$py $relay 127.0.0.1 $1"
 }
 
-powered_off='(reboot: Power down|Power down\.|cvmforge: .*powering off|Reached target.*Power-Off)'
+# The kernel's own power-off message, not just our script's line.
+powered_off='(reboot: Power down|sysrq: Power Off|Reached target.*Power-Off)'
 failed=0
 run_case() {
   local name=$1 log=$work/console-$1.log
@@ -114,6 +115,7 @@ run_case() {
       # match; the whole run is bounded by --timeout.
       if [ "$rc" -ne 0 ]; then echo "FAIL: $name did not power off (boot-test $rc)"; failed=$((failed + 1)); fi
       no_shell "$log" || failed=$((failed + 1))
+      grep -aq 'cvmforge: .*powering off' "$log" || { echo "FAIL: $name: no one-line reason"; failed=$((failed + 1)); }
       echo "   stopped after $((SECONDS - t0)) s"
       stop_broker ;;
     *) echo "unknown case $name"; exit 2 ;;
