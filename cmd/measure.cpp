@@ -455,6 +455,22 @@ register_measure(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Act
     "measure",
     "Compute TDX reference values (both MRTD candidates, RTMR0-3 with per-event lists) from boot\n"
     "artifacts, a firmware file and a platform profile; `measure replay` checks a real event log.");
+  sub->footer(
+    "What each register depends on:\n"
+    "  MRTD   the firmware file only (both page-add orders are reported: per page on KVM/QEMU >= 9,\n"
+    "         per section on QEMU 8.x stacks).\n"
+    "  RTMR0  the platform: TD HOB (memory size, TDVF sections), the firmware's variable store, Secure Boot\n"
+    "         variables, QEMU's three ACPI blobs (vCPUs, memory, devices, QEMU version), boot variables.\n"
+    "  RTMR1  the boot chain: EFI actions, the GPT (grub boot), Authenticode digests of shim, grub and the\n"
+    "         kernel (direct boot: the kernel as QEMU patched it up to 10.1, unpatched later).\n"
+    "  RTMR2  the kernel command line and initrd (Linux >= 6.9 EFI stub), grub's commands and files where\n"
+    "         the guest's grub measures them, shim's MOK lists.\n"
+    "  RTMR3  runtime only; never predicted.\n"
+    "What the model cannot know is an explicit input or reported 'not predicted'. Capture the platform\n"
+    "inputs once from a reference TD with the same VM shape: the fw_cfg blobs etc/table-loader,\n"
+    "etc/acpi/rsdp and etc/acpi/tables from /sys/firmware/qemu_fw_cfg/by_name/ (modprobe qemu_fw_cfg),\n"
+    "BootOrder/Boot#### from /sys/firmware/efi/efivars (drop the 4-byte attribute prefix), or simply its\n"
+    "event log /sys/firmware/acpi/tables/data/CCEL for --reference-ccel. Details: measurement/README.md.");
   sub->require_subcommand(0, 1);
   sub->add_option("--firmware", o->firmware, "Unified OVMF/TDVF image loaded with -bios (e.g. OVMF.fd)");
   sub->add_option("--platform", o->platform, "Platform profile JSON (see measurement/README.md)");

@@ -572,7 +572,8 @@ read_measurement(Reader& r, const YAML::Node& root, Manifest& m)
           continue;
         }
         const YAML::Node& prof = entry.second;
-        if (!r.expect_map(prof, np, {"vcpus", "memory", "qemu_version", "firmware", "acpi_tables"})) {
+        if (!r.expect_map(prof, np,
+                          {"vcpus", "memory", "qemu_version", "ovmf_version", "firmware", "platform", "reference_ccel"})) {
           continue;
         }
         PlatformProfile pr;
@@ -602,15 +603,25 @@ read_measurement(Reader& r, const YAML::Node& root, Manifest& m)
             pr.firmware = *v;
           }
         });
-        with(r, prof, np, "acpi_tables", [&](const YAML::Node& n, const std::string& p) {
-          if (auto items = r.sequence(n, p)) {
-            for (std::size_t i = 0; i < items->size(); ++i) {
-              const std::string ip = fmt::format("{}[{}]", p, i);
-              r.remember(ip, (*items)[i]);
-              if (auto v = r.path((*items)[i], ip, true)) {
-                pr.acpi_tables.push_back(*v);
-              }
+        with(r, prof, np, "ovmf_version", [&](const YAML::Node& n, const std::string& p) {
+          if (auto v = r.string(n, p)) {
+            static const std::regex k_ovmf("edk2-stable[0-9]{6}");
+            if (!std::regex_match(*v, k_ovmf)) {
+              r.error_at(p, fmt::format("{}: '{}' is not an edk2 release tag", p, *v),
+                         "write the tag the firmware was built from, e.g. edk2-stable202211 (Debian 12's ovmf)");
+            } else {
+              pr.ovmf_version = *v;
             }
+          }
+        });
+        with(r, prof, np, "platform", [&](const YAML::Node& n, const std::string& p) {
+          if (auto v = r.path(n, p, true)) {
+            pr.platform = *v;
+          }
+        });
+        with(r, prof, np, "reference_ccel", [&](const YAML::Node& n, const std::string& p) {
+          if (auto v = r.path(n, p, true)) {
+            pr.reference_ccel = *v;
           }
         });
         m.measurement.profiles.emplace(name, std::move(pr));

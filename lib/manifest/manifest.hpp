@@ -142,8 +142,12 @@ struct PlatformProfile
   std::uint32_t vcpus = 2;
   std::uint64_t memory_bytes = 2ULL << 30U;
   std::string qemu_version = "7.2";
+  std::string ovmf_version;                       // edk2 tag, e.g. "edk2-stable202211"; "" = not given
   std::optional<std::filesystem::path> firmware;
-  std::vector<std::filesystem::path> acpi_tables; // captured from a reference TD; empty = not predicted
+  // Platform inputs captured once from a reference TD (measurement/README.md):
+  // a platform-profile JSON (ACPI blobs, variables) and/or its event log.
+  std::optional<std::filesystem::path> platform;
+  std::optional<std::filesystem::path> reference_ccel;
 };
 
 struct Measurement

@@ -102,15 +102,13 @@ to_json(const Manifest& m)
   j["files"] = files;
   nlohmann::ordered_json profiles = nlohmann::ordered_json::object();
   for (const auto& [name, p] : m.measurement.profiles) {
-    nlohmann::ordered_json acpi = nlohmann::ordered_json::array();
-    for (const auto& t : p.acpi_tables) {
-      acpi.push_back(t.string());
-    }
     profiles[name] = {{"vcpus", p.vcpus},
                       {"memory", p.memory_bytes},
                       {"qemu_version", p.qemu_version},
+                      {"ovmf_version", p.ovmf_version.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.ovmf_version)},
                       {"firmware", opt_path(p.firmware)},
-                      {"acpi_tables", acpi}};
+                      {"platform", opt_path(p.platform)},
+                      {"reference_ccel", opt_path(p.reference_ccel)}};
   }
   j["measurement"] = {{"profile", m.measurement.profile.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.measurement.profile)},
                       {"profiles", profiles}};

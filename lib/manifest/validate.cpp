@@ -222,6 +222,17 @@ validate(Reader& r, const Manifest& m)
   }
 
   // Measurement.
+  if (const auto it = m.measurement.profiles.find(m.measurement.profile); it != m.measurement.profiles.end()) {
+    const std::string key = "measurement.profiles." + it->first;
+    if (!it->second.firmware && !r.failed(key)) {
+      r.error_at(key, fmt::format("{}: the build's profile needs firmware (the TDVF/OVMF file the TD boots)", key),
+                 "e.g. firmware: /usr/share/ovmf/OVMF.fd");
+    }
+    if (it->second.ovmf_version.empty() && !r.failed(key)) {
+      r.error_at(key, fmt::format("{}: the build's profile needs ovmf_version (the event layout depends on it)", key),
+                 "e.g. ovmf_version: edk2-stable202211");
+    }
+  }
   if (!m.measurement.profile.empty() && m.measurement.profiles.count(m.measurement.profile) == 0) {
     std::string hint = "define it under measurement.profiles";
     if (!m.measurement.profiles.empty()) {

@@ -80,6 +80,8 @@ struct BuildContext
   std::vector<std::string> kernel_parameters;
   std::vector<guestfs::KernelImage> kernels_after; // in the output, after rebuild
 
+  std::string reference_values;                  // JSON; written by commit when set
+
   nlohmann::ordered_json report = nlohmann::ordered_json::object();
 
   void

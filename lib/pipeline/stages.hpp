@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lib/pipeline/context.hpp"
+#include "measurement/predict.hpp"
 
 // One function per stage, one file per function (lib/pipeline/stages/). The
 // order lives in lib/plan/plan.cpp; pipeline.cpp maps names to these.
@@ -36,6 +37,10 @@ void write_boot_config(BuildContext& ctx, guestfs::Guest& g);
 // The command line GRUB passes to the kernel for the first menu entry of
 // `grub_cfg` ("BOOT_IMAGE=/vmlinuz-... root=... ro ..."). Throws if none.
 std::string grub_kernel_cmdline(std::string_view grub_cfg);
+
+// The boot artifacts extract-boot-artifacts wrote into `dir`, as the
+// measurement library takes them.
+measure::BootArtifacts boot_artifacts(const std::filesystem::path& dir, manifest::BootMode mode);
 
 // The kernel command line additions as one string.
 std::string kernel_parameters_string(const BuildContext& ctx);

@@ -131,7 +131,7 @@ files:
 measurement:
   profile: small
   profiles:
-    small: {vcpus: 4, memory: 8G, qemu_version: "8.2"}
+    small: {vcpus: 4, memory: 8G, qemu_version: "8.2", ovmf_version: edk2-stable202211, firmware: ca.pem}
 reproducibility: {source_date_epoch: 1700000000, seed: web-01-v1}
 )");
   ASSERT_TRUE(r.manifest) << (r.diagnostics.all().empty() ? "" : r.diagnostics.all()[0].format());
@@ -151,6 +151,8 @@ reproducibility: {source_date_epoch: 1700000000, seed: web-01-v1}
   EXPECT_EQ(man.files[0].mode, 0640U);
   EXPECT_EQ(man.files[0].gid, 4U);
   EXPECT_EQ(man.measurement.profiles.at("small").memory_bytes, 8ULL << 30U);
+  EXPECT_EQ(man.measurement.profiles.at("small").ovmf_version, "edk2-stable202211");
+  EXPECT_EQ(man.measurement.profiles.at("small").firmware, m_dir / "ca.pem");
   EXPECT_EQ(man.reproducibility.source_date_epoch, 1700000000);
   const auto j = m::to_json(man);
   EXPECT_EQ(j["luks"]["key_size"], 256);
@@ -341,6 +343,10 @@ TEST_F(ManifestTest, Contradictions)
      "5:30: files[0].dest: '/boot/x' is outside the encrypted root filesystem"},
     {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: smal, profiles: {small: {}}}\n",
      "5:24: measurement.profile: no profile named 'smal'"},
+    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: p, profiles: {p: {firmware: ca.pem}}}\n",
+     "5:38: measurement.profiles.p: the build's profile needs ovmf_version (the event layout depends on it)"},
+    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: p, profiles: {p: {ovmf_version: edk2-stable202211}}}\n",
+     "5:38: measurement.profiles.p: the build's profile needs firmware (the TDVF/OVMF file the TD boots)"},
     {"output: {path: o.qcow2}\nluks: {recovery: {enabled: false, passphrase_file: ca.pem}}\nattestation: {kbs_urls: "
      "[\"https://k\"], ca_cert: ca.pem}\n",
      "4:52: luks.recovery: settings given but the recovery keyslot is not enabled"},

@@ -122,6 +122,11 @@ commit(BuildContext& ctx)
   }
   ctx.report["insecure_test"] = m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
 
+  if (!ctx.reference_values.empty()) {
+    fs::write_file_atomic(m.output.reference_values, ctx.reference_values, 0644, no_replace);
+    rollback.add(m.output.reference_values);
+    ctx.report["output"]["reference_values"] = m.output.reference_values.string();
+  }
   place(ctx.output_tmp, m.output.path, ctx.options.overwrite);
   rollback.add(m.output.path);
   fs::write_file_atomic(m.output.report, ctx.report.dump(2) + "\n", 0644, no_replace);

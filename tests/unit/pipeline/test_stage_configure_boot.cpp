@@ -2,6 +2,7 @@
 // Stage configure-boot against an in-memory guest.
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
 #include "tests/unit/fakes/fake_guest.hpp"
 
 #include <gmock/gmock.h>
@@ -108,4 +109,31 @@ TEST(GrubCmdline, FirstLinuxLineWithBootImage)
   EXPECT_EQ(pipeline::stages::grub_kernel_cmdline(cfg),
             "BOOT_IMAGE=/vmlinuz-6.1.0-50-amd64 root=/dev/mapper/cvmroot ro  panic=-1 console=ttyS0");
   EXPECT_THROW(pipeline::stages::grub_kernel_cmdline("set timeout=5\n"), cvm::Error);
+}
+
+TEST(BootArtifacts, ShimLayoutAndGrubOnlyLayout)
+{
+  cvm::fs::TempDir dir("cvm-artifacts");
+  auto put = [&](const char* name, std::string_view text) {
+    cvm::fs::write_file_atomic(dir.path() / name, text);
+  };
+  put("vmlinuz", "kernel");
+  put("initrd.img", "initrd");
+  put("cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/mapper/cvmroot\n");
+  put("BOOTX64.EFI", "shim");
+  put("grubx64.efi", "grub");
+  put("disk-head.bin", "gpt");
+  auto a = pipeline::stages::boot_artifacts(dir.path(), manifest::BootMode::grub);
+  EXPECT_EQ(a.cmdline, "BOOT_IMAGE=/vmlinuz root=/dev/mapper/cvmroot");
+  ASSERT_TRUE(a.shim && a.grub && a.disk_head);
+  EXPECT_EQ(a.shim->size(), 4U);
+  EXPECT_EQ(a.grub->size(), 4U);
+  std::filesystem::remove(dir.path() / "grubx64.efi");
+  a = pipeline::stages::boot_artifacts(dir.path(), manifest::BootMode::grub);
+  EXPECT_FALSE(a.shim);
+  ASSERT_TRUE(a.grub);
+  EXPECT_EQ(a.grub->size(), 4U) << "BOOTX64.EFI is grub itself";
+  a = pipeline::stages::boot_artifacts(dir.path(), manifest::BootMode::direct);
+  EXPECT_EQ(a.mode, measure::BootMode::direct);
+  EXPECT_FALSE(a.grub);
 }
