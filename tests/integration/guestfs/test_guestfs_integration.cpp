@@ -21,14 +21,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 namespace cvm::guestfs {
 namespace {
@@ -37,21 +37,20 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr std::int64_t k_mib = 1024 * 1024;
-constexpr const char* k_fixture_version = "phony-v1";
-constexpr const char* k_root_uuid = "5d0e7c3a-6a55-4b1e-9c1f-0123456789ab";
-constexpr const char* k_root2_uuid = "5d0e7c3a-6a55-4b1e-9c1f-0123456789ac";
-constexpr const char* k_kernel_version = "6.1.0-1-amd64";
-constexpr const char* k_phony_key = "phony-passphrase-0123";
+constexpr const char *k_fixture_version = "phony-v1";
+constexpr const char *k_root_uuid = "5d0e7c3a-6a55-4b1e-9c1f-0123456789ab";
+constexpr const char *k_root2_uuid = "5d0e7c3a-6a55-4b1e-9c1f-0123456789ac";
+constexpr const char *k_kernel_version = "6.1.0-1-amd64";
+constexpr const char *k_phony_key = "phony-passphrase-0123";
 
 // Why the appliance cannot run here at all, or nullopt if it should.
 std::optional<std::string>
-appliance_unavailable_reason()
-{
+appliance_unavailable_reason() {
   bool readable_kernel = false;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/boot", ec)) {
-    if (entry.path().filename().string().rfind("vmlinuz-", 0) == 0
-        && ::access(entry.path().c_str(), R_OK) == 0) {
+  for (const auto &entry : std::filesystem::directory_iterator("/boot", ec)) {
+    if (entry.path().filename().string().rfind("vmlinuz-", 0) == 0 &&
+        ::access(entry.path().c_str(), R_OK) == 0) {
       readable_kernel = true;
     }
   }
@@ -65,17 +64,17 @@ appliance_unavailable_reason()
 }
 
 SecretBytes
-secret(std::string_view text)
-{
+secret(std::string_view text) {
   return SecretBytes::copy_of(std::as_bytes(std::span(text.data(), text.size())));
 }
 
 // GPT with an ESP (vfat) as partition 1 spanning `esp_sectors`, then the
 // given partitions; returns their API device names.
 std::vector<std::string>
-partition_disk(Session& s, const std::string& disk, std::int64_t esp_sectors,
-               const std::vector<std::int64_t>& more_sizes_sectors)
-{
+partition_disk(Session &s,
+               const std::string &disk,
+               std::int64_t esp_sectors,
+               const std::vector<std::int64_t> &more_sizes_sectors) {
   s.part_init(disk, "gpt");
   std::int64_t start = 2048;
   s.part_add(disk, "p", start, start + esp_sectors - 1);
@@ -88,7 +87,7 @@ partition_disk(Session& s, const std::string& disk, std::int64_t esp_sectors,
   s.part_set_gpt_type(disk, 1, std::string(k_esp_type_guid));
   s.part_set_name(disk, 1, "EFI System");
   std::vector<std::string> parts;
-  for (const auto& p : s.list_partitions()) {
+  for (const auto &p : s.list_partitions()) {
     if (s.part_to_dev(p) == disk) {
       parts.push_back(p);
     }
@@ -97,8 +96,7 @@ partition_disk(Session& s, const std::string& disk, std::int64_t esp_sectors,
 }
 
 void
-populate_esp(Session& s, const std::string& esp)
-{
+populate_esp(Session &s, const std::string &esp) {
   s.mkfs("vfat", esp);
   s.mount(esp, "/");
   s.mkdir_p("/EFI/BOOT");
@@ -111,17 +109,18 @@ populate_esp(Session& s, const std::string& esp)
 
 // A Debian 12 root: enough for inspection and for inspect_base.
 void
-populate_debian_root(Session& s, const std::string& root, const std::string& uuid,
-                     const std::string& esp_uuid)
-{
+populate_debian_root(Session &s,
+                     const std::string &root,
+                     const std::string &uuid,
+                     const std::string &esp_uuid) {
   Mke2fsOptions o;
   o.fs_type = "ext4";
   o.uuid = uuid;
   o.label = "root";
   s.mke2fs(root, o);
   s.mount(root, "/");
-  for (const char* dir : {"/etc/initramfs-tools", "/etc/kernel/postinst.d", "/bin", "/usr/sbin",
-                          "/boot/grub", "/boot/efi"}) {
+  for (const char *dir :
+       {"/etc/initramfs-tools", "/etc/kernel/postinst.d", "/bin", "/usr/sbin", "/boot/grub", "/boot/efi"}) {
     s.mkdir_p(dir);
   }
   s.write_text("/etc/os-release",
@@ -130,9 +129,11 @@ populate_debian_root(Session& s, const std::string& root, const std::string& uui
                "ID=debian\n");
   s.write_text("/etc/debian_version", "12.5\n");
   s.write_text("/etc/hostname", "phony-debian\n");
-  s.write_text("/etc/fstab", fmt::format("UUID={} / ext4 errors=remount-ro 0 1\n"
-                                         "UUID={} /boot/efi vfat umask=0077 0 1\n",
-                                         uuid, esp_uuid));
+  s.write_text("/etc/fstab",
+               fmt::format("UUID={} / ext4 errors=remount-ro 0 1\n"
+                           "UUID={} /boot/efi vfat umask=0077 0 1\n",
+                           uuid,
+                           esp_uuid));
   s.write_text("/usr/sbin/update-initramfs", "#!/bin/sh\nexit 0\n");
   s.chmod(0755, "/usr/sbin/update-initramfs");
   s.write_text("/etc/kernel/postinst.d/initramfs-tools", "#!/bin/sh\n");
@@ -142,8 +143,7 @@ populate_debian_root(Session& s, const std::string& root, const std::string& uui
   s.umount_all();
 }
 
-struct Fixtures
-{
+struct Fixtures {
   std::filesystem::path dir;
   std::filesystem::path debian;
   std::filesystem::path luks;
@@ -152,13 +152,12 @@ struct Fixtures
 };
 
 void
-build_fixtures(const Fixtures& f)
-{
+build_fixtures(const Fixtures &f) {
   const auto start = std::chrono::steady_clock::now();
   Session s;
-  for (const auto& [path, size] :
-       {std::pair{f.debian, 256 * k_mib}, std::pair{f.luks, 128 * k_mib},
-        std::pair{f.two_roots, 256 * k_mib}}) {
+  for (const auto &[path, size] : {std::pair{f.debian, 256 * k_mib},
+                                   std::pair{f.luks, 128 * k_mib},
+                                   std::pair{f.two_roots, 256 * k_mib}}) {
     s.disk_create(path, "qcow2", size);
     AddDriveOptions o;
     o.read_only = ReadOnly::no;
@@ -194,26 +193,23 @@ build_fixtures(const Fixtures& f)
   s.shutdown();
   fs::write_file_atomic(f.not_an_image, std::string_view("this is not a disk image\n"));
   fs::write_file_atomic(f.dir / "stamp", std::string_view(k_fixture_version));
-  log::info("guestfs fixtures built in {} s ({})",
-            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now()
-                                                             - start)
-              .count(),
-            describe_accel());
+  log::info(
+      "guestfs fixtures built in {} s ({})",
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count(),
+      describe_accel());
 }
 
-class GuestfsIntegration : public ::testing::Test
-{
+class GuestfsIntegration : public ::testing::Test {
 protected:
   static void
-  SetUpTestSuite()
-  {
+  SetUpTestSuite() {
     // The tests are specified against the direct backend (no libvirtd).
-    ::setenv("LIBGUESTFS_BACKEND", "direct", 1);  // NOLINT(concurrency-mt-unsafe)
-    if (std::getenv("CVM_TEST_VERBOSE") != nullptr) {  // NOLINT(concurrency-mt-unsafe)
+    ::setenv("LIBGUESTFS_BACKEND", "direct", 1);      // NOLINT(concurrency-mt-unsafe)
+    if (std::getenv("CVM_TEST_VERBOSE") != nullptr) { // NOLINT(concurrency-mt-unsafe)
       log::set_level(log::Level::debug);
     }
     log::info("accelerator: {}", describe_accel());
-    const char* env_dir = std::getenv("CVM_GUESTFS_FIXTURE_DIR");  // NOLINT
+    const char *env_dir = std::getenv("CVM_GUESTFS_FIXTURE_DIR"); // NOLINT
     std::filesystem::path dir;
     if (env_dir != nullptr && *env_dir != '\0') {
       dir = env_dir;
@@ -222,8 +218,8 @@ protected:
       s_tmp.emplace("cvm-guestfs-fixtures");
       dir = s_tmp->path();
     }
-    s_fixtures = Fixtures{dir, dir / "debian.qcow2", dir / "luks.qcow2", dir / "two-roots.qcow2",
-                          dir / "not-an-image.qcow2"};
+    s_fixtures = Fixtures{
+        dir, dir / "debian.qcow2", dir / "luks.qcow2", dir / "two-roots.qcow2", dir / "not-an-image.qcow2"};
 
     // One builder at a time (ctest -j); the others wait and reuse.
     const fs::Fd lock(::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -232,8 +228,7 @@ protected:
       return;
     }
     std::error_code ec;
-    if (std::filesystem::exists(dir / "stamp", ec)
-        && fs::read_text(dir / "stamp") == k_fixture_version) {
+    if (std::filesystem::exists(dir / "stamp", ec) && fs::read_text(dir / "stamp") == k_fixture_version) {
       return;
     }
     std::filesystem::remove(dir / "stamp", ec);
@@ -242,7 +237,7 @@ protected:
       if (::testing::Test::HasFatalFailure()) {
         s_setup_error = "building the fixture images failed (see above)";
       }
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       if (const auto reason = appliance_unavailable_reason()) {
         s_skip_reason = *reason + " (" + e.what() + ")";
       } else {
@@ -252,14 +247,12 @@ protected:
   }
 
   static void
-  TearDownTestSuite()
-  {
+  TearDownTestSuite() {
     s_tmp.reset();
   }
 
   void
-  SetUp() override
-  {
+  SetUp() override {
     if (s_skip_reason) {
       GTEST_SKIP() << "skipped: " << *s_skip_reason;
     }
@@ -276,11 +269,10 @@ protected:
 
 template<typename F>
 std::string
-input_error_of(F&& f)
-{
+input_error_of(F &&f) {
   try {
     f();
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
     return e.what();
   }
@@ -288,8 +280,7 @@ input_error_of(F&& f)
   return {};
 }
 
-TEST_F(GuestfsIntegration, InspectsPhonyDebian12)
-{
+TEST_F(GuestfsIntegration, InspectsPhonyDebian12) {
   const BaseImageFacts f = inspect_base_image(s_fixtures.debian);
   EXPECT_EQ(f.os_type, "linux");
   EXPECT_EQ(f.distro, "debian");
@@ -309,8 +300,7 @@ TEST_F(GuestfsIntegration, InspectsPhonyDebian12)
   EXPECT_FALSE(f.esp_uuid.empty());
   EXPECT_EQ(f.esp_mountpoint, "/boot/efi");
   EXPECT_EQ(f.boot_device, std::nullopt);
-  EXPECT_EQ(f.mountpoints,
-            (std::vector<MountpointEntry>{{"/", "/dev/sda2"}, {"/boot/efi", "/dev/sda1"}}));
+  EXPECT_EQ(f.mountpoints, (std::vector<MountpointEntry>{{"/", "/dev/sda2"}, {"/boot/efi", "/dev/sda1"}}));
   ASSERT_EQ(f.kernels.size(), 1U);
   EXPECT_EQ(f.kernels[0].version, k_kernel_version);
   EXPECT_EQ(f.kernels[0].kernel_path, fmt::format("/boot/vmlinuz-{}", k_kernel_version));
@@ -319,27 +309,24 @@ TEST_F(GuestfsIntegration, InspectsPhonyDebian12)
   EXPECT_EQ(f.bootloader, Bootloader::grub_efi);
   EXPECT_EQ(f.grub_cfg, "/boot/grub/grub.cfg");
   EXPECT_EQ(f.efi_binaries,
-            (std::vector<std::string>{"/EFI/BOOT/BOOTX64.EFI", "/EFI/debian/grubx64.efi",
-                                      "/EFI/debian/shimx64.efi"}));
+            (std::vector<std::string>{
+                "/EFI/BOOT/BOOTX64.EFI", "/EFI/debian/grubx64.efi", "/EFI/debian/shimx64.efi"}));
   EXPECT_GT(f.root_used_bytes, 0U);
   EXPECT_GT(f.root_total_bytes, f.root_used_bytes);
   RecordProperty("root_used_bytes", std::to_string(f.root_used_bytes));
 }
 
-TEST_F(GuestfsIntegration, RefusesLuksRoot)
-{
+TEST_F(GuestfsIntegration, RefusesLuksRoot) {
   const std::string msg = input_error_of([] { inspect_base_image(s_fixtures.luks); });
   EXPECT_THAT(msg, HasSubstr("already contains a LUKS-encrypted volume (/dev/sda2)"));
 }
 
-TEST_F(GuestfsIntegration, RefusesTwoRoots)
-{
+TEST_F(GuestfsIntegration, RefusesTwoRoots) {
   const std::string msg = input_error_of([] { inspect_base_image(s_fixtures.two_roots); });
   EXPECT_THAT(msg, HasSubstr("2 operating systems (/dev/sda2 (debian), /dev/sda3 (debian))"));
 }
 
-TEST_F(GuestfsIntegration, RefusesNonImageWithoutLaunching)
-{
+TEST_F(GuestfsIntegration, RefusesNonImageWithoutLaunching) {
   std::string msg = input_error_of([] { inspect_base_image(s_fixtures.not_an_image); });
   EXPECT_THAT(msg, HasSubstr("is not a qcow2 disk image (detected format: raw)"));
   msg = input_error_of([] { inspect_base_image(s_fixtures.dir / "missing.qcow2"); });
@@ -347,8 +334,7 @@ TEST_F(GuestfsIntegration, RefusesNonImageWithoutLaunching)
 }
 
 // Session calls on a scratch disk, and what libguestfs does with keys.
-TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
-{
+TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling) {
   const fs::TempDir tmp("cvm-guestfs-scratch");
   Session s;
   const auto disk_path = tmp.path() / "scratch.qcow2";
@@ -420,7 +406,7 @@ TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
   try {
     s.read_file("/does/not/exist");
     ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::guest);
     EXPECT_THAT(e.what(), HasSubstr("read_file /does/not/exist: "));
   }
@@ -428,7 +414,7 @@ TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
   try {
     s.command({"/usr/bin/true"});
     ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::guest);
     EXPECT_THAT(e.what(), HasSubstr("command /usr/bin/true: "));
   }
@@ -451,7 +437,7 @@ TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
   log::set_sink({});
   log::set_level(old_level);
   bool saw_masked_key = false;
-  for (const auto& l : lines) {
+  for (const auto &l : lines) {
     EXPECT_THAT(l, Not(HasSubstr(k_phony_key)));
     if (l.find("luks_format") != std::string::npos && l.find("\"***\"") != std::string::npos) {
       saw_masked_key = true;
@@ -460,7 +446,7 @@ TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
   EXPECT_TRUE(saw_masked_key) << "libguestfs no longer traces keys as \"***\"?";
   // libguestfs leaves LUKS volumes out of list_filesystems(); vfs_type sees them.
   EXPECT_EQ(s.vfs_type(p2), "crypto_LUKS");
-  for (const auto& entry : s.list_filesystems()) {
+  for (const auto &entry : s.list_filesystems()) {
     EXPECT_NE(entry.mountable, p2) << entry.type;
   }
   s.mkfs("ext4", "/dev/mapper/scratchroot");
@@ -475,7 +461,7 @@ TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling)
 
   s.sync();
   s.shutdown();
-  s.shutdown();  // idempotent
+  s.shutdown(); // idempotent
 }
 
 } // namespace

@@ -12,9 +12,10 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <functional>
 #include <mutex>
 
 namespace cvm::luks {
@@ -25,8 +26,7 @@ using test::has_violation;
 constexpr std::string_view k_uuid = "5f2a1b3c-4d5e-4f60-8a7b-1c2d3e4f5a6b";
 
 Header
-read_compliant_header_from(const std::filesystem::path& path, const Policy& policy)
-{
+read_compliant_header_from(const std::filesystem::path &path, const Policy &policy) {
   const fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); // NOLINT
   if (!fd) {
     throw Error(ErrorKind::io, "open {}", path.string());
@@ -34,26 +34,21 @@ read_compliant_header_from(const std::filesystem::path& path, const Policy& poli
   return read_compliant_header(fd.get(), policy);
 }
 
-class LuksCryptsetup : public ::testing::Test
-{
+class LuksCryptsetup : public ::testing::Test {
 protected:
   LuksCryptsetup()
-    : m_dir("luks-integration"),
-      m_vk(crypto::random_secret(64)),
-      m_unlock(crypto::random_secret(k_unlock_key_size)),
-      m_recovery(SecretBytes::copy_of(as_bytes_of("correct horse battery staple")))
-  {
-  }
+    : m_dir("luks-integration")
+    , m_vk(crypto::random_secret(64))
+    , m_unlock(crypto::random_secret(k_unlock_key_size))
+    , m_recovery(SecretBytes::copy_of(as_bytes_of("correct horse battery staple"))) {}
 
   static std::span<const std::byte>
-  as_bytes_of(std::string_view s)
-  {
-    return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; // NOLINT
+  as_bytes_of(std::string_view s) {
+    return {reinterpret_cast<const std::byte *>(s.data()), s.size()}; // NOLINT
   }
 
   LuksParams
-  params() const
-  {
+  params() const {
     LuksParams p;
     const auto spec = parse_cipher_spec("aes-xts-plain64");
     p.cipher = spec.cipher;
@@ -68,8 +63,7 @@ protected:
   }
 
   std::filesystem::path
-  format(const std::string& name = "header")
-  {
+  format(const std::string &name = "header") {
     const auto path = m_dir.path() / name;
     const FormatKeys keys{m_vk, m_unlock, &m_recovery};
     m_result = format_detached_header(path, params(), keys);
@@ -78,8 +72,7 @@ protected:
 
   // Writes `bytes` as a header file named `name`.
   std::filesystem::path
-  write(const std::string& name, const std::vector<std::byte>& bytes)
-  {
+  write(const std::string &name, const std::vector<std::byte> &bytes) {
     const auto path = m_dir.path() / name;
     fs::write_file_atomic(path, bytes, 0600);
     return path;
@@ -92,8 +85,7 @@ protected:
   FormatResult m_result;
 };
 
-TEST_F(LuksCryptsetup, FormatsDetachedHeaderWithExpectedLayout)
-{
+TEST_F(LuksCryptsetup, FormatsDetachedHeaderWithExpectedLayout) {
   const auto path = format();
   // Facts established with libcryptsetup 2.6.1: 16 KiB metadata per copy, the
   // keyslots area fills the rest of the 16 MiB before the data offset.
@@ -107,8 +99,7 @@ TEST_F(LuksCryptsetup, FormatsDetachedHeaderWithExpectedLayout)
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
-TEST_F(LuksCryptsetup, ReadBackWithLibcryptsetupAndPureParserAgree)
-{
+TEST_F(LuksCryptsetup, ReadBackWithLibcryptsetupAndPureParserAgree) {
   const auto path = format();
   const HeaderInfo info = read_header_info(path);
   EXPECT_EQ(info.cipher, "aes");
@@ -156,8 +147,7 @@ TEST_F(LuksCryptsetup, ReadBackWithLibcryptsetupAndPureParserAgree)
   EXPECT_TRUE(violations.empty()) << describe(violations);
 }
 
-TEST_F(LuksCryptsetup, LuksDumpOracleAgrees)
-{
+TEST_F(LuksCryptsetup, LuksDumpOracleAgrees) {
   const auto cryptsetup = exec::find_program("cryptsetup");
   if (!cryptsetup) {
     GTEST_SKIP() << "skipped: cryptsetup CLI not installed";
@@ -165,23 +155,22 @@ TEST_F(LuksCryptsetup, LuksDumpOracleAgrees)
   const auto path = format();
   const auto r = exec::run({*cryptsetup, "luksDump", path.string()});
   ASSERT_EQ(r.exit_status, 0) << r.err;
-  for (const std::string& needle : {std::string("Version:       \t2"),
-                                   std::string("UUID:          \t") + std::string(k_uuid),
-                                   std::string("Label:         \tcvmroot"),
-                                   std::string("offset: 16777216 [bytes]"),
-                                   std::string("length: (whole device)"),
-                                   std::string("cipher: aes-xts-plain64"),
-                                   std::string("sector: 4096 [bytes]"),
-                                   std::string("PBKDF:      pbkdf2"),
-                                   std::string("PBKDF:      argon2id"),
-                                   std::string("Metadata area: \t16384 [bytes]")}) {
+  for (const std::string &needle : {std::string("Version:       \t2"),
+                                    std::string("UUID:          \t") + std::string(k_uuid),
+                                    std::string("Label:         \tcvmroot"),
+                                    std::string("offset: 16777216 [bytes]"),
+                                    std::string("length: (whole device)"),
+                                    std::string("cipher: aes-xts-plain64"),
+                                    std::string("sector: 4096 [bytes]"),
+                                    std::string("PBKDF:      pbkdf2"),
+                                    std::string("PBKDF:      argon2id"),
+                                    std::string("Metadata area: \t16384 [bytes]")}) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << "missing: " << needle << "\n" << r.out;
   }
   EXPECT_EQ(r.out.find("Tokens:\n  0:"), std::string::npos);
 }
 
-TEST_F(LuksCryptsetup, VerifyVolumeKeyRightAndWrong)
-{
+TEST_F(LuksCryptsetup, VerifyVolumeKeyRightAndWrong) {
   const Header h = read_header(format());
   EXPECT_TRUE(verify_volume_key(h, m_vk));
   EXPECT_FALSE(verify_volume_key(h, crypto::random_secret(64)));
@@ -189,8 +178,7 @@ TEST_F(LuksCryptsetup, VerifyVolumeKeyRightAndWrong)
   EXPECT_TRUE(verify_volume_key(p.digest.as_digest(), m_vk));
 }
 
-TEST_F(LuksCryptsetup, UnlockKeysOpenTheirKeyslots)
-{
+TEST_F(LuksCryptsetup, UnlockKeysOpenTheirKeyslots) {
   const auto path = format();
   EXPECT_EQ(unlock_keyslot(path, m_unlock), 0);
   EXPECT_EQ(unlock_keyslot(path, m_recovery), 1);
@@ -201,13 +189,12 @@ TEST_F(LuksCryptsetup, UnlockKeysOpenTheirKeyslots)
   try {
     (void)unlock_keyslot(path, crypto::random_secret(64));
     FAIL() << "a random key unlocked a keyslot";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_NE(std::string(e.what()).find("no keyslot opens"), std::string::npos) << e.what();
   }
 }
 
-TEST_F(LuksCryptsetup, ValidatedCopyIsUsableByLibcryptsetup)
-{
+TEST_F(LuksCryptsetup, ValidatedCopyIsUsableByLibcryptsetup) {
   const auto path = format();
   const Header h = read_header(path);
   const auto copy = m_dir.path() / "validated";
@@ -216,8 +203,7 @@ TEST_F(LuksCryptsetup, ValidatedCopyIsUsableByLibcryptsetup)
   EXPECT_EQ(unlock_keyslot(copy, m_unlock), 0);
 }
 
-TEST_F(LuksCryptsetup, SmallKeyslotsAreaLeavesTheGapBeforeTheDataAlone)
-{
+TEST_F(LuksCryptsetup, SmallKeyslotsAreaLeavesTheGapBeforeTheDataAlone) {
   auto p = params();
   p.keyslots_size = k_mib;
   const auto path = m_dir.path() / "small";
@@ -240,8 +226,7 @@ TEST_F(LuksCryptsetup, SmallKeyslotsAreaLeavesTheGapBeforeTheDataAlone)
                Error);
 }
 
-TEST_F(LuksCryptsetup, WithoutRecoveryThereIsOneKeyslot)
-{
+TEST_F(LuksCryptsetup, WithoutRecoveryThereIsOneKeyslot) {
   auto p = params();
   p.recovery_pbkdf.reset();
   const auto path = m_dir.path() / "one-slot";
@@ -251,8 +236,7 @@ TEST_F(LuksCryptsetup, WithoutRecoveryThereIsOneKeyslot)
   EXPECT_EQ(info.keyslots[0].status, "active_last");
 }
 
-TEST_F(LuksCryptsetup, RejectsBadParametersAndKeepsExistingFiles)
-{
+TEST_F(LuksCryptsetup, RejectsBadParametersAndKeepsExistingFiles) {
   const auto path = format();
   const auto before = fs::read_file(path);
   // O_EXCL: an existing file is neither overwritten nor removed.
@@ -261,8 +245,10 @@ TEST_F(LuksCryptsetup, RejectsBadParametersAndKeepsExistingFiles)
 
   const auto other = m_dir.path() / "bad";
   const auto short_key = crypto::random_secret(32);
-  EXPECT_THROW((void)format_detached_header(other, params(), FormatKeys{short_key, m_unlock, &m_recovery}), Error);
-  EXPECT_THROW((void)format_detached_header(other, params(), FormatKeys{m_vk, short_key, &m_recovery}), Error);
+  EXPECT_THROW((void)format_detached_header(other, params(), FormatKeys{short_key, m_unlock, &m_recovery}),
+               Error);
+  EXPECT_THROW((void)format_detached_header(other, params(), FormatKeys{m_vk, short_key, &m_recovery}),
+               Error);
   EXPECT_THROW((void)format_detached_header(other, params(), FormatKeys{m_vk, m_unlock, nullptr}), Error);
   auto p = params();
   p.data_offset = 16 * k_mib + 512;
@@ -277,8 +263,7 @@ TEST_F(LuksCryptsetup, RejectsBadParametersAndKeepsExistingFiles)
   EXPECT_THROW((void)parse_cipher_spec("aes"), Error);
 }
 
-TEST_F(LuksCryptsetup, IntegrityCannotBeFormattedOffline)
-{
+TEST_F(LuksCryptsetup, IntegrityCannotBeFormattedOffline) {
   auto p = params();
   p.integrity = "hmac(sha256)";
   p.key_size_bits = 512 + 256;
@@ -287,15 +272,14 @@ TEST_F(LuksCryptsetup, IntegrityCannotBeFormattedOffline)
   try {
     (void)format_detached_header(path, p, FormatKeys{vk, m_unlock, &m_recovery});
     FAIL() << "integrity format unexpectedly succeeded offline";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::crypto);
     EXPECT_NE(std::string(e.what()).find("device-mapper"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
-TEST_F(LuksCryptsetup, LogLinesGoToCvmLogAndNeverContainKeys)
-{
+TEST_F(LuksCryptsetup, LogLinesGoToCvmLogAndNeverContainKeys) {
   std::vector<std::string> lines;
   std::mutex mutex;
   log::set_level(log::Level::debug);
@@ -306,21 +290,21 @@ TEST_F(LuksCryptsetup, LogLinesGoToCvmLogAndNeverContainKeys)
   const auto path = format();
   auto p = params();
   p.uuid = "not-a-uuid"; // makes libcryptsetup log an error line
-  EXPECT_THROW((void)format_detached_header(m_dir.path() / "bad-uuid", p, FormatKeys{m_vk, m_unlock, &m_recovery}),
-               Error);
+  EXPECT_THROW(
+      (void)format_detached_header(m_dir.path() / "bad-uuid", p, FormatKeys{m_vk, m_unlock, &m_recovery}),
+      Error);
   log::set_sink(nullptr);
   log::set_level(log::Level::info);
   bool saw_libcryptsetup = false;
   const std::string vk_hex = to_hex(m_vk.span());
-  for (const auto& line : lines) {
+  for (const auto &line : lines) {
     saw_libcryptsetup = saw_libcryptsetup || line.find("libcryptsetup") != std::string::npos;
     EXPECT_EQ(line.find(vk_hex.substr(0, 16)), std::string::npos) << line;
   }
   EXPECT_TRUE(saw_libcryptsetup);
 }
 
-TEST_F(LuksCryptsetup, ActivateUsesTheValidatedCopyOrFailsCleanlyWithoutDeviceMapper)
-{
+TEST_F(LuksCryptsetup, ActivateUsesTheValidatedCopyOrFailsCleanlyWithoutDeviceMapper) {
   const auto path = format();
   const Header h = read_compliant_header_from(path, derive_policy(read_header(path)));
   const auto copy = m_dir.path() / "validated";
@@ -333,7 +317,7 @@ TEST_F(LuksCryptsetup, ActivateUsesTheValidatedCopyOrFailsCleanlyWithoutDeviceMa
   const std::string name = "cvmforge-test-" + std::to_string(::getpid());
   try {
     activate(copy, disk, name, m_unlock);
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     // The build host has no device-mapper: a clean crypto error, nothing mapped.
     EXPECT_EQ(e.kind(), ErrorKind::crypto) << e.what();
     GTEST_SKIP() << "skipped: device-mapper not available here (" << e.what() << ")";
@@ -343,12 +327,10 @@ TEST_F(LuksCryptsetup, ActivateUsesTheValidatedCopyOrFailsCleanlyWithoutDeviceMa
 
 // ---- policy against real libcryptsetup headers ------------------------------
 
-class LuksCryptsetupPolicy : public LuksCryptsetup
-{
+class LuksCryptsetupPolicy : public LuksCryptsetup {
 protected:
   void
-  SetUp() override
-  {
+  SetUp() override {
     m_path = format();
     m_bytes = fs::read_file(m_path);
     m_policy = derive_policy(Header::parse(m_bytes));
@@ -356,8 +338,7 @@ protected:
 
   // Edits the JSON of the real header, recomputing both checksums.
   std::vector<std::byte>
-  edited(const std::function<void(test::Json&)>& edit) const
-  {
+  edited(const std::function<void(test::Json &)> &edit) const {
     auto bytes = m_bytes;
     auto j = test::get_json(bytes);
     edit(j);
@@ -366,8 +347,7 @@ protected:
   }
 
   std::vector<Violation>
-  check_bytes(const std::vector<std::byte>& bytes) const
-  {
+  check_bytes(const std::vector<std::byte> &bytes) const {
     return check(Header::parse(bytes), m_policy);
   }
 
@@ -376,9 +356,8 @@ protected:
   Policy m_policy;
 };
 
-TEST_F(LuksCryptsetupPolicy, CipherNullPassesLibcryptsetupButNotThePolicy)
-{
-  const auto bytes = edited([](test::Json& j) { j["segments"]["0"]["encryption"] = "cipher_null-ecb"; });
+TEST_F(LuksCryptsetupPolicy, CipherNullPassesLibcryptsetupButNotThePolicy) {
+  const auto bytes = edited([](test::Json &j) { j["segments"]["0"]["encryption"] = "cipher_null-ecb"; });
   // libcryptsetup itself loads this header happily: only the policy stops it.
   const HeaderInfo info = read_header_info(write("cipher-null", bytes));
   EXPECT_EQ(info.cipher, "cipher_null");
@@ -387,31 +366,31 @@ TEST_F(LuksCryptsetupPolicy, CipherNullPassesLibcryptsetupButNotThePolicy)
   EXPECT_EQ(v.size(), 1U) << describe(v);
 }
 
-TEST_F(LuksCryptsetupPolicy, ExtraKeyslotTokenRequirementsAndArgonMemory)
-{
-  auto v = check_bytes(edited([](test::Json& j) {
+TEST_F(LuksCryptsetupPolicy, ExtraKeyslotTokenRequirementsAndArgonMemory) {
+  auto v = check_bytes(edited([](test::Json &j) {
     j["keyslots"]["2"] = j["keyslots"]["0"];
     j["keyslots"]["2"]["area"]["offset"] = std::to_string(16 * k_mib - 258048);
     j["digests"]["0"]["keyslots"].push_back("2");
   }));
   EXPECT_TRUE(has_violation(v, "keyslots.2")) << describe(v);
 
-  const auto token = edited([](test::Json& j) { j["tokens"]["0"] = {{"type", "evil"}, {"keyslots", {"0"}}}; });
+  const auto token = edited([](test::Json &j) {
+    j["tokens"]["0"] = {{"type", "evil"}, {"keyslots", {"0"}}};
+  });
   EXPECT_NO_THROW((void)read_header_info(write("token", token))); // libcryptsetup accepts it
   v = check_bytes(token);
   EXPECT_TRUE(has_violation(v, "tokens.0")) << describe(v);
 
-  v = check_bytes(edited([](test::Json& j) {
+  v = check_bytes(edited([](test::Json &j) {
     j["config"]["requirements"] = {{"mandatory", {"online-reencrypt-v2"}}};
   }));
   EXPECT_TRUE(has_violation(v, "config.requirements")) << describe(v);
 
-  v = check_bytes(edited([](test::Json& j) { j["keyslots"]["1"]["kdf"]["memory"] = 4194304; }));
+  v = check_bytes(edited([](test::Json &j) { j["keyslots"]["1"]["kdf"]["memory"] = 4194304; }));
   EXPECT_TRUE(has_violation(v, "keyslots.1.kdf.memory")) << describe(v);
 }
 
-TEST_F(LuksCryptsetupPolicy, SwappedHeaderForAnotherKeyIsCaughtByTheDigest)
-{
+TEST_F(LuksCryptsetupPolicy, SwappedHeaderForAnotherKeyIsCaughtByTheDigest) {
   // Same parameters, same UUID, different volume key: what a host that wants
   // the guest to write into a volume it can read would produce.
   const auto attacker_vk = crypto::random_secret(64);
@@ -423,8 +402,7 @@ TEST_F(LuksCryptsetupPolicy, SwappedHeaderForAnotherKeyIsCaughtByTheDigest)
   EXPECT_FALSE(verify_volume_key(m_policy.digest.as_digest(), attacker_vk));
 }
 
-TEST_F(LuksCryptsetupPolicy, BrokenChecksumAndMismatchingCopies)
-{
+TEST_F(LuksCryptsetupPolicy, BrokenChecksumAndMismatchingCopies) {
   auto bytes = m_bytes;
   bytes[25] ^= std::byte{0x20}; // primary label, checksum stale
   auto v = check_bytes(bytes);
@@ -438,14 +416,12 @@ TEST_F(LuksCryptsetupPolicy, BrokenChecksumAndMismatchingCopies)
   EXPECT_TRUE(has_violation(v, "binary.secondary.json_area")) << describe(v);
 }
 
-TEST_F(LuksCryptsetupPolicy, PolicySurvivesJsonRoundTrip)
-{
+TEST_F(LuksCryptsetupPolicy, PolicySurvivesJsonRoundTrip) {
   const Policy reloaded = policy_from_json(policy_to_json(m_policy));
   EXPECT_TRUE(check(Header::parse(m_bytes), reloaded).empty());
 }
 
-TEST(LuksVolumeInterface, RealImplementationFormatsAndReads)
-{
+TEST(LuksVolumeInterface, RealImplementationFormatsAndReads) {
   const fs::TempDir dir("luks-integration");
   const auto volume = make_cryptsetup_volume();
   LuksParams p;

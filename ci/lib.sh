@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared by the ci/ scripts: repository root, logging, root-or-sudo.
+set -euo pipefail
+CVM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CVM_ROOT
+say() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root for: $* (run as root or install sudo)"; fi
+}

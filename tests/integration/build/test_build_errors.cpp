@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bad inputs and interruptions: a clear error, the documented exit code, and
+// nothing left behind.
+#include "lib/util/exec.hpp"
+#include "lib/util/fs.hpp"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+namespace stdfs = std::filesystem;
+using namespace cvm;
+using ::testing::HasSubstr;
+
+extern char **environ; // NOLINT
+
+namespace {
+
+std::string
+env(const char *name) {
+  const char *v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+class BuildErrors : public ::testing::Test {
+protected:
+  void
+  SetUp() override {
+    if (env("CVM_CLI").empty() || env("CVM_FIXTURE").empty() || !stdfs::exists(env("CVM_FIXTURE"))) {
+      GTEST_SKIP() << "skipped: CVM_CLI / CVM_FIXTURE not set or fixture missing (run via ctest)";
+    }
+    m_dir.emplace("cvm-it-errors");
+    ::setenv("TMPDIR", (m_dir->path() / "tmp").c_str(), 1);
+    // libguestfs caches its appliance under TMPDIR unless told otherwise.
+    ::setenv("LIBGUESTFS_CACHEDIR", "/var/tmp", 0);
+    stdfs::create_directories(m_dir->path() / "tmp");
+  }
+
+  stdfs::path
+  manifest(const std::string &base, const std::string &format = "qcow2") {
+    const auto p = m_dir->path() / "m.yaml";
+    std::ofstream(p) << fmt::format(
+        "version: 1\nbase: {{path: \"{}\", format: {}}}\noutput: {{path: out/o.qcow2}}\n"
+        "luks: {{recovery: {{enabled: true}}}}\n",
+        base,
+        format);
+    return p;
+  }
+
+  exec::Result
+  build(const stdfs::path &m, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{env("CVM_CLI"), "build"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(m.string());
+    return exec::run(argv, {std::nullopt, std::chrono::seconds(1800), {}});
+  }
+
+  std::vector<std::string>
+  leftovers() {
+    std::vector<std::string> out;
+    for (const auto &sub : {"out", "tmp"}) {
+      if (stdfs::exists(m_dir->path() / sub)) {
+        for (const auto &e : stdfs::directory_iterator(m_dir->path() / sub)) {
+          out.push_back(e.path().string());
+        }
+      }
+    }
+    return out;
+  }
+
+  std::optional<fs::TempDir> m_dir;
+};
+
+} // namespace
+
+TEST_F(BuildErrors, NotADiskImage) {
+  const auto fake = m_dir->path() / "fake.qcow2";
+  std::ofstream(fake) << "this is not a disk image\n";
+  const auto r = build(manifest(fake.string()));
+  EXPECT_EQ(r.exit_status, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("is not a disk image"));
+  EXPECT_THAT(leftovers(), ::testing::IsEmpty());
+}
+
+TEST_F(BuildErrors, DeclaredFormatDoesNotMatch) {
+  const auto r = build(manifest(env("CVM_FIXTURE"), "raw"));
+  EXPECT_EQ(r.exit_status, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("is a qcow2 image, but base.format says raw"));
+  EXPECT_THAT(leftovers(), ::testing::IsEmpty());
+}
+
+TEST_F(BuildErrors, ExistingOutputNeedsForce) {
+  stdfs::create_directories(m_dir->path() / "out");
+  std::ofstream(m_dir->path() / "out" / "o.qcow2") << "precious";
+  const auto r = build(manifest(env("CVM_FIXTURE")));
+  EXPECT_EQ(r.exit_status, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("o.qcow2 already exists; use --force to replace it"));
+  EXPECT_EQ(fs::read_text(m_dir->path() / "out" / "o.qcow2"), "precious");
+}
+
+TEST_F(BuildErrors, ExistingKeyNeedsForce) {
+  stdfs::create_directories(m_dir->path() / "out");
+  std::ofstream(m_dir->path() / "out" / "o.qcow2.key") << "old key";
+  const auto r = build(manifest(env("CVM_FIXTURE")));
+  EXPECT_EQ(r.exit_status, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("o.qcow2.key already exists"));
+  EXPECT_EQ(fs::read_text(m_dir->path() / "out" / "o.qcow2.key"), "old key");
+}
+
+TEST_F(BuildErrors, AlreadyEncryptedRoot) {
+  const std::string built = env("CVM_BUILT");
+  if (built.empty() || !stdfs::exists(built)) {
+    GTEST_SKIP() << "skipped: no built image (CVM_BUILT) to use as an encrypted base";
+  }
+  const auto r = build(manifest(built));
+  EXPECT_EQ(r.exit_status, 3) << r.err;
+  EXPECT_THAT(r.err, ::testing::AnyOf(HasSubstr("encrypted"), HasSubstr("LUKS")));
+  EXPECT_THAT(leftovers(), ::testing::IsEmpty());
+}
+
+TEST_F(BuildErrors, InterruptLeavesNothingBehind) {
+  // Start a real build, wait until it is copying, then SIGINT it.
+  const auto m = manifest(env("CVM_FIXTURE"));
+  const auto log = m_dir->path() / "build.log";
+  std::vector<std::string> args{env("CVM_CLI"), "--json", "build", m.string()};
+  std::vector<char *> argv;
+  for (auto &a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(
+      &fa, 2, (log.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = -1;
+  ASSERT_EQ(::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(20);
+  bool copying = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::read_text(log).find(R"("stage":"copy-root","status":"started")") != std::string::npos) {
+      copying = true;
+      break;
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      FAIL() << "the build ended before copy-root: " << fs::read_text(log.string() + ".err");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_TRUE(copying);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << fs::read_text(log.string() + ".err");
+  EXPECT_THAT(fs::read_text(log.string() + ".err"), HasSubstr("interrupted"));
+  EXPECT_THAT(leftovers(), ::testing::IsEmpty());
+}
