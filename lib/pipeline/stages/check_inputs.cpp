@@ -2,7 +2,6 @@
 // Stage check-inputs: the base image is what the manifest says it is, and no
 // output would be overwritten without --force. Nothing is written yet.
 #include "lib/pipeline/stages.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -15,8 +14,7 @@ namespace cvm::pipeline::stages {
 namespace {
 
 std::string
-at(const manifest::Manifest& m, const std::string& key)
-{
+at(const manifest::Manifest &m, const std::string &key) {
   const auto loc = m.where(key);
   return fmt::format("{}:{}:{}", loc.file, loc.line, loc.column);
 }
@@ -24,11 +22,11 @@ at(const manifest::Manifest& m, const std::string& key)
 } // namespace
 
 void
-check_inputs(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
+check_inputs(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
   if (::access(m.base.path.c_str(), R_OK) != 0) {
-    throw Error(ErrorKind::input, "{}: cannot read the base image {}", at(m, "base.path"), m.base.path.string());
+    throw Error(
+        ErrorKind::input, "{}: cannot read the base image {}", at(m, "base.path"), m.base.path.string());
   }
   // The format is declared, never probed for use (probing a raw image that
   // contains a qcow2 header is a known hole); but a declared format that does
@@ -48,15 +46,19 @@ check_inputs(BuildContext& ctx)
                 declared);
   }
 
-  std::vector<std::pair<std::string, std::filesystem::path>> outputs{
-    {"output.path", m.output.path}, {"output.key_file", m.output.key_file}, {"output.report", m.output.report}};
+  std::vector<std::pair<std::string, std::filesystem::path>> outputs{{"output.path", m.output.path},
+                                                                     {"output.key_file", m.output.key_file},
+                                                                     {"output.report", m.output.report}};
   if (m.luks.recovery.enabled && !m.luks.recovery.passphrase_file) {
     outputs.emplace_back("output.path", m.output.path.string() + ".recovery");
   }
   if (!m.measurement.profile.empty()) {
     outputs.emplace_back("output.reference_values", m.output.reference_values);
   }
-  for (const auto& [key, path] : outputs) {
+  if (m.attestation.enabled) {
+    outputs.emplace_back("output.path", m.output.path.string() + ".kbs.json");
+  }
+  for (const auto &[key, path] : outputs) {
     std::error_code ec;
     if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
       if (ctx.options.overwrite == Overwrite::no) {

@@ -1,20 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stage commit: put the key file, the image and the report at their final
 // paths -- all or none. Everything before this stage worked on temporaries.
+#include "lib/manifest/values.hpp"
 #include "lib/pipeline/progress.hpp"
 #include "lib/pipeline/stages.hpp"
-
-#include "lib/manifest/values.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/log.hpp"
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
-
-#include <unistd.h>
 
 namespace cvm::pipeline::stages {
 
@@ -23,8 +22,7 @@ namespace {
 // Renames `from` to `to`; without overwrite, an existing `to` is an error
 // (link + unlink never replaces, unlike rename).
 void
-place(const std::filesystem::path& from, const std::filesystem::path& to, Overwrite overwrite)
-{
+place(const std::filesystem::path &from, const std::filesystem::path &to, Overwrite overwrite) {
   if (overwrite == Overwrite::yes) {
     if (::rename(from.c_str(), to.c_str()) != 0) {
       throw Error(ErrorKind::io, "rename {} -> {}: {}", from.string(), to.string(), fs::errno_text(errno));
@@ -33,34 +31,32 @@ place(const std::filesystem::path& from, const std::filesystem::path& to, Overwr
   }
   if (::link(from.c_str(), to.c_str()) != 0) {
     const int err = errno;
-    throw Error(err == EEXIST ? ErrorKind::exists : ErrorKind::io, "cannot create {}: {}", to.string(),
+    throw Error(err == EEXIST ? ErrorKind::exists : ErrorKind::io,
+                "cannot create {}: {}",
+                to.string(),
                 err == EEXIST ? "it appeared during the build" : fs::errno_text(err));
   }
   ::unlink(from.c_str());
 }
 
 // Removes what this stage created if a later step fails.
-class Rollback
-{
+class Rollback {
 public:
   void
-  add(std::filesystem::path p)
-  {
+  add(std::filesystem::path p) {
     m_paths.push_back(std::move(p));
   }
   void
-  release() noexcept
-  {
+  release() noexcept {
     m_paths.clear();
   }
   Rollback() = default;
-  Rollback(const Rollback&) = delete;
-  Rollback& operator=(const Rollback&) = delete;
-  Rollback(Rollback&&) = delete;
-  Rollback& operator=(Rollback&&) = delete;
-  ~Rollback()
-  {
-    for (const auto& p : m_paths) {
+  Rollback(const Rollback &) = delete;
+  Rollback &operator=(const Rollback &) = delete;
+  Rollback(Rollback &&) = delete;
+  Rollback &operator=(Rollback &&) = delete;
+  ~Rollback() {
+    for (const auto &p : m_paths) {
       ::unlink(p.c_str());
     }
   }
@@ -72,19 +68,21 @@ private:
 } // namespace
 
 void
-commit(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
+commit(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
   const auto no_replace = ctx.options.overwrite == Overwrite::yes ? fs::AtomicFile::NoReplace::no
-                                                                   : fs::AtomicFile::NoReplace::yes;
+                                                                  : fs::AtomicFile::NoReplace::yes;
   const std::uint64_t allocated = allocated_bytes(ctx.output_tmp);
-  const std::uint64_t base_used = ctx.facts.root_used_bytes + (ctx.facts.boot_device ? ctx.content.boot_used : 0);
+  const std::uint64_t base_used =
+      ctx.facts.root_used_bytes + (ctx.facts.boot_device ? ctx.content.boot_used : 0);
   const double ratio = base_used == 0 ? 0.0 : static_cast<double>(allocated) / static_cast<double>(base_used);
   ctx.report["output"]["allocated_bytes"] = allocated;
   ctx.report["output"]["base_used_bytes"] = base_used;
   ctx.report["output"]["allocated_to_base_used"] = std::round(ratio * 1000.0) / 1000.0;
-  log::info("  {} allocated for {} of base content (x{:.3f})", manifest::values::format_size(allocated),
-            manifest::values::format_size(base_used), ratio);
+  log::info("  {} allocated for {} of base content (x{:.3f})",
+            manifest::values::format_size(allocated),
+            manifest::values::format_size(base_used),
+            ratio);
 
   Rollback rollback;
   {
@@ -104,7 +102,7 @@ commit(BuildContext& ctx)
   }
   std::vector<std::pair<std::string, std::filesystem::path>> published;
   if (m.boot.mode == manifest::BootMode::direct) {
-    for (const char* name : {"vmlinuz", "initrd.img", "cmdline"}) {
+    for (const char *name : {"vmlinuz", "initrd.img", "cmdline"}) {
       const std::filesystem::path to = m.output.path.string() + "." + name;
       fs::write_file_atomic(to, fs::read_file(ctx.artifacts_dir / name), 0644, no_replace);
       rollback.add(to);
@@ -114,14 +112,21 @@ commit(BuildContext& ctx)
 
   ctx.report["output"]["key_file"] = m.output.key_file.string();
   ctx.report["output"]["recovery_file"] =
-    recovery_file ? nlohmann::ordered_json(recovery_file->string())
-                  : (m.luks.recovery.passphrase_file ? nlohmann::ordered_json(m.luks.recovery.passphrase_file->string())
-                                                     : nlohmann::ordered_json(nullptr));
-  for (const auto& [name, path] : published) {
+      recovery_file ? nlohmann::ordered_json(recovery_file->string())
+                    : (m.luks.recovery.passphrase_file
+                           ? nlohmann::ordered_json(m.luks.recovery.passphrase_file->string())
+                           : nlohmann::ordered_json(nullptr));
+  for (const auto &[name, path] : published) {
     ctx.report["output"]["direct_boot"][name] = path.string();
   }
   ctx.report["insecure_test"] = m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
 
+  if (m.attestation.enabled && ctx.report.contains("attestation") && ctx.report["attestation"].contains("kbs")) {
+    // What the key broker needs: the resource path and the key file to upload.
+    const std::filesystem::path kbs = m.output.path.string() + ".kbs.json";
+    fs::write_file_atomic(kbs, ctx.report["attestation"]["kbs"].dump(2) + "\n", 0644, no_replace);
+    rollback.add(kbs);
+  }
   if (!ctx.reference_values.empty()) {
     fs::write_file_atomic(m.output.reference_values, ctx.reference_values, 0644, no_replace);
     rollback.add(m.output.reference_values);
