@@ -4,16 +4,15 @@
 namespace cvm::cli {
 
 App
-make_app()
-{
+make_app() {
   App app;
   app.cli = std::make_unique<CLI::App>(
-    "cvmforge: turn a stock qcow2 into a LUKS2-encrypted Intel TDX confidential-VM image that\n"
-    "unlocks only after remote attestation, and compute its TDX reference values.",
-    "cvmforge");
+      "cvmforge: turn a stock qcow2 into a LUKS2-encrypted Intel TDX confidential-VM image that\n"
+      "unlocks only after remote attestation, and compute its TDX reference values.",
+      "cvmforge");
   app.global = std::make_unique<GlobalOptions>();
   app.action = std::make_shared<Action>();
-  CLI::App& cli = *app.cli;
+  CLI::App &cli = *app.cli;
   cli.require_subcommand(0, 1);
   cli.fallthrough();
   cli.footer("Exit codes: 0 ok, 1 failure, 2 usage or manifest error, 3 unusable input file,\n"

@@ -14,8 +14,7 @@
 namespace cvm::cli {
 
 // Options every verb sees (declared on the top-level app).
-struct GlobalOptions
-{
+struct GlobalOptions {
   bool json = false;  // machine-readable result on stdout; logs stay on stderr
   int verbose = 0;    // -v: debug, -vv: trace
   bool quiet = false; // errors only
@@ -24,22 +23,20 @@ struct GlobalOptions
 // What a verb's callback returns: the process exit code.
 using Action = std::function<int()>;
 
-struct App
-{
+struct App {
   std::unique_ptr<CLI::App> cli;
   std::unique_ptr<GlobalOptions> global;
   // Set by the selected subcommand's callback; run by main() after parsing.
   std::shared_ptr<Action> action;
 };
 
-App
-make_app();
+App make_app();
 
-void register_build(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action);
-void register_plan(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action);
-void register_validate(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action);
-void register_measure(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action);
-void register_inspect(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action);
-void register_version(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action);
+void register_build(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
+void register_plan(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
+void register_validate(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
+void register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
+void register_inspect(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
+void register_version(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
 
 } // namespace cvm::cli

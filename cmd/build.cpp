@@ -3,7 +3,6 @@
 // confidential-VM image.
 #include "cmd/app.hpp"
 #include "cmd/manifest_args.hpp"
-
 #include "lib/util/error.hpp"
 
 #ifdef CVM_WITH_IMAGE
@@ -19,16 +18,14 @@ namespace cvm::cli {
 
 namespace {
 
-struct BuildArgs
-{
+struct BuildArgs {
   std::string manifest;
   bool force = false;
   bool keep_failed = false;
 };
 
 int
-run_build(const BuildArgs& a, const GlobalOptions& g)
-{
+run_build(const BuildArgs &a, const GlobalOptions &g) {
 #ifdef CVM_WITH_IMAGE
   const auto plan = plan::make_plan(load_manifest_or_throw(a.manifest));
   pipeline::BuildOptions o;
@@ -36,7 +33,7 @@ run_build(const BuildArgs& a, const GlobalOptions& g)
   o.keep_failed = a.keep_failed ? pipeline::KeepFailed::yes : pipeline::KeepFailed::no;
   if (g.json) {
     // One JSON object per line on stdout as the build progresses.
-    o.on_event = [](const nlohmann::ordered_json& event) {
+    o.on_event = [](const nlohmann::ordered_json &event) {
       fmt::print("{}\n", event.dump());
       std::fflush(stdout);
     };
@@ -46,8 +43,10 @@ run_build(const BuildArgs& a, const GlobalOptions& g)
     fmt::print("{}\n", nlohmann::ordered_json{{"event", "result"}, {"report", result.report_json}}.dump());
   } else if (!g.quiet) {
     fmt::print("image:   {}\nkey:     {} (upload it to your key broker; keep it secret)\nreport:  {}\n",
-               result.output.string(), result.key_file.string(), result.report.string());
-    const auto& out = result.report_json["output"];
+               result.output.string(),
+               result.key_file.string(),
+               result.report.string());
+    const auto &out = result.report_json["output"];
     if (out.contains("recovery_file") && !out["recovery_file"].is_null()) {
       fmt::print("recovery passphrase: {} (keep it offline)\n", out["recovery_file"].get<std::string>());
     }
@@ -63,17 +62,20 @@ run_build(const BuildArgs& a, const GlobalOptions& g)
 } // namespace
 
 void
-register_build(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action)
-{
+register_build(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto args = std::make_shared<BuildArgs>();
-  CLI::App* sub = app.add_subcommand(
-    "build", "Convert the manifest's base image into a LUKS2-encrypted confidential-VM image (no root needed)");
+  CLI::App *sub = app.add_subcommand(
+      "build",
+      "Convert the manifest's base image into a LUKS2-encrypted confidential-VM image (no root needed)");
   sub->add_option("manifest", args->manifest, "Manifest file")->required()->type_name("MANIFEST");
   sub->add_flag("--force", args->force, "Replace an existing output image, key file and report");
-  sub->add_flag("--keep-failed", args->keep_failed, "Keep the partial image and scratch files when the build fails");
-  sub->footer("Environment: LIBGUESTFS_* as documented by libguestfs; CVM_ACCEL=kvm|tcg overrides the KVM probe;\n"
-              "TMPDIR for scratch files. Secrets (disk key, recovery passphrase) go only to their 0600 files.");
-  sub->callback([args, &global, action]() { *action = [args, &global]() { return run_build(*args, global); }; });
+  sub->add_flag(
+      "--keep-failed", args->keep_failed, "Keep the partial image and scratch files when the build fails");
+  sub->footer(
+      "Environment: LIBGUESTFS_* as documented by libguestfs; CVM_ACCEL=kvm|tcg overrides the KVM probe;\n"
+      "TMPDIR for scratch files. Secrets (disk key, recovery passphrase) go only to their 0600 files.");
+  sub->callback(
+      [args, &global, action]() { *action = [args, &global]() { return run_build(*args, global); }; });
 }
 
 } // namespace cvm::cli

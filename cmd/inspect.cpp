@@ -2,7 +2,6 @@
 // cvmforge inspect IMAGE: what an image contains, read-only. For an image
 // cvmforge built: its layout and the LUKS2 header parameters (no key needed).
 #include "cmd/app.hpp"
-
 #include "lib/util/error.hpp"
 
 #ifdef CVM_WITH_IMAGE
@@ -21,8 +20,7 @@ namespace cvm::cli {
 
 namespace {
 
-struct InspectArgs
-{
+struct InspectArgs {
   std::string image;
   std::string format = "qcow2";
 };
@@ -30,10 +28,9 @@ struct InspectArgs
 #ifdef CVM_WITH_IMAGE
 
 nlohmann::ordered_json
-luks_json(const luks::HeaderInfo& h)
-{
+luks_json(const luks::HeaderInfo &h) {
   nlohmann::ordered_json slots = nlohmann::ordered_json::array();
-  for (const auto& k : h.keyslots) {
+  for (const auto &k : h.keyslots) {
     nlohmann::ordered_json pb{{"type", std::string(luks::pbkdf_type_name(k.pbkdf.type))}};
     if (k.pbkdf.type == luks::PbkdfType::pbkdf2) {
       pb["hash"] = k.pbkdf.hash;
@@ -58,8 +55,7 @@ luks_json(const luks::HeaderInfo& h)
 }
 
 int
-run_inspect(const InspectArgs& a, const GlobalOptions& g)
-{
+run_inspect(const InspectArgs &a, const GlobalOptions &g) {
   if (!std::filesystem::exists(a.image)) {
     throw Error(ErrorKind::input, "{}: no such file", a.image);
   }
@@ -67,7 +63,7 @@ run_inspect(const InspectArgs& a, const GlobalOptions& g)
   s.add_drive(a.image, a.format, guestfs::ReadOnly::yes);
   try {
     s.launch();
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     throw Error(ErrorKind::input, "{}: cannot open it as a {} disk image: {}", a.image, a.format, e.what());
   }
   nlohmann::ordered_json j;
@@ -79,7 +75,7 @@ run_inspect(const InspectArgs& a, const GlobalOptions& g)
   // Partitions and filesystems, whatever the image is.
   nlohmann::ordered_json parts = nlohmann::ordered_json::array();
   std::optional<std::string> luks_partition;
-  for (const auto& p : s.list_partitions()) {
+  for (const auto &p : s.list_partitions()) {
     const std::string dev = s.part_to_dev(p);
     const int num = s.part_to_partnum(p);
     const std::string type = s.vfs_type(p);
@@ -107,16 +103,19 @@ run_inspect(const InspectArgs& a, const GlobalOptions& g)
     j["cvmforge_built"] = false;
     const auto facts = guestfs::inspect_base(s);
     std::vector<std::string> kernels;
-    for (const auto& k : facts.kernels) {
+    for (const auto &k : facts.kernels) {
       kernels.push_back(k.version);
     }
     j["os"] = {{"distro", facts.distro},
                {"version", fmt::format("{}.{}", facts.major_version, facts.minor_version)},
                {"product_name", facts.product_name}};
-    j["root"] = {{"device", facts.root_device}, {"filesystem", facts.root_fs_type}, {"uuid", facts.root_uuid},
+    j["root"] = {{"device", facts.root_device},
+                 {"filesystem", facts.root_fs_type},
+                 {"uuid", facts.root_uuid},
                  {"used_bytes", facts.root_used_bytes}};
     j["esp"] = {{"device", facts.esp_device}, {"mountpoint", facts.esp_mountpoint.value_or("")}};
-    j["boot"] = facts.boot_device ? nlohmann::ordered_json{{"device", *facts.boot_device}} : nlohmann::ordered_json(nullptr);
+    j["boot"] = facts.boot_device ? nlohmann::ordered_json{{"device", *facts.boot_device}}
+                                  : nlohmann::ordered_json(nullptr);
     j["kernels"] = kernels;
     j["initramfs"] = {{"generator", std::string(guestfs::to_string(facts.initramfs_generator))},
                       {"reason", facts.initramfs_reason}};
@@ -130,29 +129,43 @@ run_inspect(const InspectArgs& a, const GlobalOptions& g)
     return 0;
   }
   using manifest::values::format_size;
-  fmt::print("Image       {} ({}, {} virtual)\n", a.image, a.format, format_size(j["virtual_size"].get<std::uint64_t>()));
+  fmt::print("Image       {} ({}, {} virtual)\n",
+             a.image,
+             a.format,
+             format_size(j["virtual_size"].get<std::uint64_t>()));
   fmt::print("Partitions\n");
-  for (const auto& p : j["partitions"]) {
-    fmt::print("  {:<10} #{} {:<12} {}{}\n", p["device"].get<std::string>(), p["number"].get<int>(),
-               p["filesystem"].get<std::string>(), p["uuid"].get<std::string>(),
+  for (const auto &p : j["partitions"]) {
+    fmt::print("  {:<10} #{} {:<12} {}{}\n",
+               p["device"].get<std::string>(),
+               p["number"].get<int>(),
+               p["filesystem"].get<std::string>(),
+               p["uuid"].get<std::string>(),
                p.contains("gpt_type") ? "  type " + p["gpt_type"].get<std::string>() : "");
   }
   if (j["cvmforge_built"].get<bool>()) {
-    const auto& l = j["luks"];
-    fmt::print("LUKS2       {} {}-bit, {}-byte sectors, data at {} MiB\n", l["cipher"].get<std::string>(),
-               l["key_size_bits"].get<int>(), l["sector_size"].get<int>(),
+    const auto &l = j["luks"];
+    fmt::print("LUKS2       {} {}-bit, {}-byte sectors, data at {} MiB\n",
+               l["cipher"].get<std::string>(),
+               l["key_size_bits"].get<int>(),
+               l["sector_size"].get<int>(),
                l["data_offset"].get<std::uint64_t>() >> 20U);
-    fmt::print("            uuid {}  label {}\n", l["uuid"].get<std::string>(), l["label"].get<std::string>());
-    for (const auto& k : l["keyslots"]) {
+    fmt::print(
+        "            uuid {}  label {}\n", l["uuid"].get<std::string>(), l["label"].get<std::string>());
+    for (const auto &k : l["keyslots"]) {
       fmt::print("  keyslot {}  {}\n", k["slot"].get<int>(), k["pbkdf"].dump());
     }
-    fmt::print("  tokens {}  requirement flags {}\n", l["tokens"].get<std::size_t>(), l["requirement_flags"].get<int>());
+    fmt::print("  tokens {}  requirement flags {}\n",
+               l["tokens"].get<std::size_t>(),
+               l["requirement_flags"].get<int>());
   } else {
     fmt::print("OS          {}\n", j["os"]["product_name"].get<std::string>());
-    fmt::print("Root        {} {} ({} used)\n", j["root"]["device"].get<std::string>(),
-               j["root"]["filesystem"].get<std::string>(), format_size(j["root"]["used_bytes"].get<std::uint64_t>()));
+    fmt::print("Root        {} {} ({} used)\n",
+               j["root"]["device"].get<std::string>(),
+               j["root"]["filesystem"].get<std::string>(),
+               format_size(j["root"]["used_bytes"].get<std::uint64_t>()));
     fmt::print("Kernels     {}\n", fmt::join(j["kernels"].get<std::vector<std::string>>(), ", "));
-    fmt::print("Initramfs   {} ({})\n", j["initramfs"]["generator"].get<std::string>(),
+    fmt::print("Initramfs   {} ({})\n",
+               j["initramfs"]["generator"].get<std::string>(),
                j["initramfs"]["reason"].get<std::string>());
     fmt::print("Bootloader  {}\n", j["bootloader"].get<std::string>());
   }
@@ -162,8 +175,7 @@ run_inspect(const InspectArgs& a, const GlobalOptions& g)
 #else
 
 int
-run_inspect(const InspectArgs& /*a*/, const GlobalOptions& /*g*/)
-{
+run_inspect(const InspectArgs & /*a*/, const GlobalOptions & /*g*/) {
   throw Error(ErrorKind::usage, "this cvmforge was built without the image pipeline (CVM_WITH_IMAGE=OFF)");
 }
 
@@ -172,13 +184,14 @@ run_inspect(const InspectArgs& /*a*/, const GlobalOptions& /*g*/)
 } // namespace
 
 void
-register_inspect(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action)
-{
+register_inspect(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto args = std::make_shared<InspectArgs>();
-  CLI::App* sub = app.add_subcommand("inspect", "Show what an image contains (read-only; no key needed)");
+  CLI::App *sub = app.add_subcommand("inspect", "Show what an image contains (read-only; no key needed)");
   sub->add_option("image", args->image, "Disk image")->required()->type_name("IMAGE");
-  sub->add_option("--format", args->format, "Image format (never guessed)")->check(CLI::IsMember({"qcow2", "raw"}));
-  sub->callback([args, &global, action]() { *action = [args, &global]() { return run_inspect(*args, global); }; });
+  sub->add_option("--format", args->format, "Image format (never guessed)")
+      ->check(CLI::IsMember({"qcow2", "raw"}));
+  sub->callback(
+      [args, &global, action]() { *action = [args, &global]() { return run_inspect(*args, global); }; });
 }
 
 } // namespace cvm::cli

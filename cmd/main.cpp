@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The only place that catches cvm::Error and turns it into an exit code.
 #include "cmd/app.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -11,17 +10,16 @@
 #include <exception>
 
 int
-main(int argc, char** argv)
-{
+main(int argc, char **argv) {
   cvm::cli::App app = cvm::cli::make_app();
   try {
     app.cli->parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::ParseError &e) {
     // --help / --version exit 0; every usage error exits 2 (documented).
     const int rc = app.cli->exit(e);
     return rc == 0 ? 0 : 2;
   }
-  const auto& g = *app.global;
+  const auto &g = *app.global;
   if (g.quiet) {
     cvm::log::set_level(cvm::log::Level::error);
   } else if (g.verbose >= 2) {
@@ -35,10 +33,10 @@ main(int argc, char** argv)
   }
   try {
     return (*app.action)();
-  } catch (const cvm::Error& e) {
+  } catch (const cvm::Error &e) {
     cvm::log::error("{}", e.what());
     return cvm::exit_code(e.kind());
-  } catch (const std::exception& e) {
+  } catch (const std::exception &e) {
     cvm::log::error("internal error: {}", e.what());
     return cvm::exit_code(cvm::ErrorKind::internal);
   }

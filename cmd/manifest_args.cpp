@@ -9,10 +9,9 @@
 namespace cvm::cli {
 
 manifest::Manifest
-load_manifest_or_throw(const std::string& path)
-{
+load_manifest_or_throw(const std::string &path) {
   auto result = manifest::load(path);
-  for (const auto& d : result.diagnostics.all()) {
+  for (const auto &d : result.diagnostics.all()) {
     fmt::print(stderr, "{}\n", d.format());
   }
   if (!result.manifest) {

@@ -10,7 +10,6 @@ namespace cvm::cli {
 
 // Load `path`, print every diagnostic on stderr, and return the manifest or
 // throw cvm::Error(manifest) with a one-line summary (exit code 2).
-manifest::Manifest
-load_manifest_or_throw(const std::string& path);
+manifest::Manifest load_manifest_or_throw(const std::string &path);
 
 } // namespace cvm::cli

@@ -4,7 +4,6 @@
 // event log against a quote and against a prediction. All computation lives
 // in measurement/; this file only reads files and prints.
 #include "cmd/app.hpp"
-
 #include "lib/crypto/crypto.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
@@ -36,8 +35,7 @@ namespace stdfs = std::filesystem;
 // Untrusted inputs are bounded: firmware and kernels well below this.
 constexpr std::size_t k_max_input_size = std::size_t{512} << 20U;
 
-struct MeasureOptions
-{
+struct MeasureOptions {
   std::string firmware;
   std::string platform;
   std::string artifacts;
@@ -71,8 +69,7 @@ struct MeasureOptions
   std::string output;
 };
 
-struct ReplayOptions
-{
+struct ReplayOptions {
   std::string ccel;
   std::string quote;
   std::string expected;
@@ -81,15 +78,13 @@ struct ReplayOptions
 };
 
 std::vector<std::byte>
-read_input(const std::string& path)
-{
+read_input(const std::string &path) {
   return fs::read_file(path, k_max_input_size);
 }
 
 // QEMU -m semantics: a bare number is MiB; K, M, G, T suffixes.
 std::uint64_t
-parse_memory(std::string_view text)
-{
+parse_memory(std::string_view text) {
   std::uint64_t value = 0;
   const auto res = std::from_chars(text.data(), text.data() + text.size(), value);
   if (res.ec != std::errc{} || value == 0) {
@@ -110,9 +105,8 @@ parse_memory(std::string_view text)
 }
 
 std::string
-first_existing(const stdfs::path& dir, std::initializer_list<const char*> names)
-{
-  for (const char* n : names) {
+first_existing(const stdfs::path &dir, std::initializer_list<const char *> names) {
+  for (const char *n : names) {
     if (stdfs::exists(dir / n)) {
       return (dir / n).string();
     }
@@ -123,13 +117,12 @@ first_existing(const stdfs::path& dir, std::initializer_list<const char*> names)
 // Fills unset artifact paths from the directory the build extracts boot
 // assets into (layout in measurement/README.md).
 void
-apply_artifacts_dir(MeasureOptions& o)
-{
+apply_artifacts_dir(MeasureOptions &o) {
   const stdfs::path dir = o.artifacts;
   if (!stdfs::is_directory(dir)) {
     throw Error(ErrorKind::usage, "--artifacts {}: not a directory", o.artifacts);
   }
-  const auto fill = [&](std::string& field, std::initializer_list<const char*> names) {
+  const auto fill = [&](std::string &field, std::initializer_list<const char *> names) {
     if (field.empty()) {
       field = first_existing(dir, names);
     }
@@ -153,18 +146,17 @@ apply_artifacts_dir(MeasureOptions& o)
 }
 
 measure::PlatformProfile
-load_profile(const MeasureOptions& o)
-{
+load_profile(const MeasureOptions &o) {
   measure::PlatformProfile p;
   if (!o.platform.empty()) {
     const stdfs::path base = stdfs::path(o.platform).parent_path();
     nlohmann::json json;
     try {
       json = nlohmann::json::parse(fs::read_text(o.platform));
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const nlohmann::json::exception &e) {
       throw Error(ErrorKind::usage, "--platform {}: not JSON: {}", o.platform, e.what());
     }
-    p = measure::parse_platform_profile(json, [&](const std::string& path) {
+    p = measure::parse_platform_profile(json, [&](const std::string &path) {
       const stdfs::path full = stdfs::path(path).is_absolute() ? stdfs::path(path) : base / path;
       return read_input(full.string());
     });
@@ -200,7 +192,7 @@ load_profile(const MeasureOptions& o)
   if (!o.reference_ccel.empty()) {
     try {
       measure::adopt_reference_log(p, measure::parse_event_log(read_input(o.reference_ccel)));
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       throw e.with_context(o.reference_ccel);
     }
   }
@@ -213,8 +205,7 @@ load_profile(const MeasureOptions& o)
 }
 
 measure::GrubRecord::Kind
-grub_kind(const std::string& kind)
-{
+grub_kind(const std::string &kind) {
   if (kind == "command") {
     return measure::GrubRecord::Kind::command;
   }
@@ -231,8 +222,7 @@ grub_kind(const std::string& kind)
 }
 
 measure::BootArtifacts
-load_artifacts(const MeasureOptions& o)
-{
+load_artifacts(const MeasureOptions &o) {
   measure::BootArtifacts a;
   if (o.boot == "grub") {
     a.mode = measure::BootMode::grub;
@@ -284,7 +274,7 @@ load_artifacts(const MeasureOptions& o)
     try {
       if (!o.grub_records.empty()) {
         const stdfs::path base = stdfs::path(o.grub_records).parent_path();
-        for (const auto& r : nlohmann::json::parse(fs::read_text(o.grub_records))) {
+        for (const auto &r : nlohmann::json::parse(fs::read_text(o.grub_records))) {
           measure::GrubRecord rec;
           rec.kind = grub_kind(r.at("kind").get<std::string>());
           rec.text = r.at("text").get<std::string>();
@@ -296,7 +286,7 @@ load_artifacts(const MeasureOptions& o)
         }
       }
       if (!o.mok_digests.empty()) {
-        for (const auto& [name, hex] : nlohmann::json::parse(fs::read_text(o.mok_digests)).items()) {
+        for (const auto &[name, hex] : nlohmann::json::parse(fs::read_text(o.mok_digests)).items()) {
           const auto d = from_hex(hex.get<std::string>());
           if (!d || d->size() != 48) {
             throw Error(ErrorKind::usage, "--mok-digests: {} is not a SHA-384 hex digest", name);
@@ -306,7 +296,7 @@ load_artifacts(const MeasureOptions& o)
           a.mok_digests[name] = digest;
         }
       }
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const nlohmann::json::exception &e) {
       throw Error(ErrorKind::usage, "grub records / MOK digests: {}", e.what());
     }
   }
@@ -314,8 +304,7 @@ load_artifacts(const MeasureOptions& o)
 }
 
 void
-emit(const std::string& text, const std::string& output)
-{
+emit(const std::string &text, const std::string &output) {
   if (output.empty()) {
     fmt::print("{}", text);
     return;
@@ -325,8 +314,7 @@ emit(const std::string& text, const std::string& output)
 }
 
 std::string
-effective_format(const std::string& format, const GlobalOptions& g)
-{
+effective_format(const std::string &format, const GlobalOptions &g) {
   if (!format.empty()) {
     return format;
   }
@@ -334,8 +322,7 @@ effective_format(const std::string& format, const GlobalOptions& g)
 }
 
 int
-run_measure(MeasureOptions o, const GlobalOptions& g)
-{
+run_measure(MeasureOptions o, const GlobalOptions &g) {
   if (!o.image.empty()) {
     throw Error(ErrorKind::usage,
                 "--image: reading a disk image needs the image pipeline; pass the boot artifacts "
@@ -351,7 +338,7 @@ run_measure(MeasureOptions o, const GlobalOptions& g)
   const auto artifacts = load_artifacts(o);
   const auto firmware = read_input(o.firmware);
   const auto prediction = measure::predict(artifacts, firmware, profile);
-  for (const auto& note : prediction.notes) {
+  for (const auto &note : prediction.notes) {
     log::info("{}", note);
   }
   for (std::size_t i = 0; i < prediction.rtmr.size(); ++i) {
@@ -379,13 +366,12 @@ run_measure(MeasureOptions o, const GlobalOptions& g)
 }
 
 int
-run_replay(const ReplayOptions& o, const GlobalOptions& g)
-{
+run_replay(const ReplayOptions &o, const GlobalOptions &g) {
   const auto log_bytes = read_input(o.ccel);
   measure::EventLog log;
   try {
     log = measure::parse_event_log(log_bytes);
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     throw e.with_context(o.ccel);
   }
   const auto bank = measure::replay(log);
@@ -394,7 +380,7 @@ run_replay(const ReplayOptions& o, const GlobalOptions& g)
   if (!o.quote.empty()) {
     try {
       quote = measure::parse_quote(read_input(o.quote));
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       throw e.with_context(o.quote);
     }
     quote_check = measure::check_against_quote(bank, *quote);
@@ -404,7 +390,7 @@ run_replay(const ReplayOptions& o, const GlobalOptions& g)
     nlohmann::json expected;
     try {
       expected = nlohmann::json::parse(fs::read_text(o.expected));
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const nlohmann::json::exception &e) {
       throw Error(ErrorKind::input, "{}: not JSON: {}", o.expected, e.what());
     }
     comparison = measure::compare_with_prediction(log, measure::events_from_json(expected));
@@ -423,12 +409,12 @@ run_replay(const ReplayOptions& o, const GlobalOptions& g)
     ok = false;
   }
   if (comparison && !comparison->all_match()) {
-    for (const auto& reg : comparison->registers) {
+    for (const auto &reg : comparison->registers) {
       if (reg.first_divergence) {
-        const auto& c = reg.events[*reg.first_divergence];
+        const auto &c = reg.events[*reg.first_divergence];
         std::string deps;
         if (c.expected) {
-          for (const auto& d : c.expected->depends_on) {
+          for (const auto &d : c.expected->depends_on) {
             deps += (deps.empty() ? "" : ", ") + d;
           }
         }
@@ -448,41 +434,44 @@ run_replay(const ReplayOptions& o, const GlobalOptions& g)
 } // namespace
 
 void
-register_measure(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action)
-{
+register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto o = std::make_shared<MeasureOptions>();
-  CLI::App* sub = app.add_subcommand(
-    "measure",
-    "Compute TDX reference values (both MRTD candidates, RTMR0-3 with per-event lists) from boot\n"
-    "artifacts, a firmware file and a platform profile; `measure replay` checks a real event log.");
+  CLI::App *sub = app.add_subcommand(
+      "measure",
+      "Compute TDX reference values (both MRTD candidates, RTMR0-3 with per-event lists) from boot\n"
+      "artifacts, a firmware file and a platform profile; `measure replay` checks a real event log.");
   sub->footer(
-    "What each register depends on:\n"
-    "  MRTD   the firmware file only (both page-add orders are reported: per page on KVM/QEMU >= 9,\n"
-    "         per section on QEMU 8.x stacks).\n"
-    "  RTMR0  the platform: TD HOB (memory size, TDVF sections), the firmware's variable store, Secure Boot\n"
-    "         variables, QEMU's three ACPI blobs (vCPUs, memory, devices, QEMU version), boot variables.\n"
-    "  RTMR1  the boot chain: EFI actions, the GPT (grub boot), Authenticode digests of shim, grub and the\n"
-    "         kernel (direct boot: the kernel as QEMU patched it up to 10.1, unpatched later).\n"
-    "  RTMR2  the kernel command line and initrd (Linux >= 6.9 EFI stub), grub's commands and files where\n"
-    "         the guest's grub measures them, shim's MOK lists.\n"
-    "  RTMR3  runtime only; never predicted.\n"
-    "What the model cannot know is an explicit input or reported 'not predicted'. Capture the platform\n"
-    "inputs once from a reference TD with the same VM shape: the fw_cfg blobs etc/table-loader,\n"
-    "etc/acpi/rsdp and etc/acpi/tables from /sys/firmware/qemu_fw_cfg/by_name/ (modprobe qemu_fw_cfg),\n"
-    "BootOrder/Boot#### from /sys/firmware/efi/efivars (drop the 4-byte attribute prefix), or simply its\n"
-    "event log /sys/firmware/acpi/tables/data/CCEL for --reference-ccel. Details: measurement/README.md.");
+      "What each register depends on:\n"
+      "  MRTD   the firmware file only (both page-add orders are reported: per page on KVM/QEMU >= 9,\n"
+      "         per section on QEMU 8.x stacks).\n"
+      "  RTMR0  the platform: TD HOB (memory size, TDVF sections), the firmware's variable store, Secure "
+      "Boot\n"
+      "         variables, QEMU's three ACPI blobs (vCPUs, memory, devices, QEMU version), boot variables.\n"
+      "  RTMR1  the boot chain: EFI actions, the GPT (grub boot), Authenticode digests of shim, grub and "
+      "the\n"
+      "         kernel (direct boot: the kernel as QEMU patched it up to 10.1, unpatched later).\n"
+      "  RTMR2  the kernel command line and initrd (Linux >= 6.9 EFI stub), grub's commands and files where\n"
+      "         the guest's grub measures them, shim's MOK lists.\n"
+      "  RTMR3  runtime only; never predicted.\n"
+      "What the model cannot know is an explicit input or reported 'not predicted'. Capture the platform\n"
+      "inputs once from a reference TD with the same VM shape: the fw_cfg blobs etc/table-loader,\n"
+      "etc/acpi/rsdp and etc/acpi/tables from /sys/firmware/qemu_fw_cfg/by_name/ (modprobe qemu_fw_cfg),\n"
+      "BootOrder/Boot#### from /sys/firmware/efi/efivars (drop the 4-byte attribute prefix), or simply its\n"
+      "event log /sys/firmware/acpi/tables/data/CCEL for --reference-ccel. Details: measurement/README.md.");
   sub->require_subcommand(0, 1);
   sub->add_option("--firmware", o->firmware, "Unified OVMF/TDVF image loaded with -bios (e.g. OVMF.fd)");
   sub->add_option("--platform", o->platform, "Platform profile JSON (see measurement/README.md)");
-  sub->add_option("--artifacts", o->artifacts,
-                  "Directory of boot artifacts extracted by `cvmforge build` (vmlinuz, initrd.img, cmdline, ...)");
+  sub->add_option(
+      "--artifacts",
+      o->artifacts,
+      "Directory of boot artifacts extracted by `cvmforge build` (vmlinuz, initrd.img, cmdline, ...)");
   sub->add_option("--image", o->image, "A built image (needs the image pipeline; use --artifacts)");
   sub->add_option("--boot", o->boot, "direct (QEMU -kernel) or grub (shim + grub from disk)")
-    ->check(CLI::IsMember({"direct", "grub"}));
+      ->check(CLI::IsMember({"direct", "grub"}));
   sub->add_option("--kernel", o->kernel, "Kernel (bzImage / EFI stub) as on disk");
   sub->add_option("--initrd", o->initrd, "Initrd as served to the kernel");
   sub->add_option("--cmdline", o->cmdline, "Kernel command line (direct: -append; grub: as grub passes it)")
-    ->each([o](const std::string&) { o->cmdline_set = true; });
+      ->each([o](const std::string &) { o->cmdline_set = true; });
   sub->add_option("--linux-version", o->linux_version, "MAJOR.MINOR, if the bzImage header does not say");
   sub->add_option("--shim", o->shim, "shimx64.efi (grub boot)");
   sub->add_option("--grub", o->grub, "grubx64.efi (grub boot)");
@@ -496,31 +485,35 @@ register_measure(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Act
   sub->add_option("--vcpus", o->vcpus, "vCPU count (overrides the profile)");
   sub->add_option("--memory", o->memory, "RAM, QEMU -m syntax: 2048, 2048M, 4G (overrides the profile)");
   sub->add_option("--qemu-version", o->qemu_version, "Host QEMU version, e.g. 10.2.1");
-  sub->add_option("--ovmf-version", o->ovmf_version, "edk2 tag the firmware was built from, e.g. edk2-stable202411");
+  sub->add_option(
+      "--ovmf-version", o->ovmf_version, "edk2 tag the firmware was built from, e.g. edk2-stable202411");
   sub->add_option("--page-add-order", o->page_add_order, "single_pass, two_pass or both (default both)")
-    ->check(CLI::IsMember({"single_pass", "two_pass", "both"}));
+      ->check(CLI::IsMember({"single_pass", "two_pass", "both"}));
   sub->add_option("--acpi-tables", o->acpi_tables, "fw_cfg etc/acpi/tables captured from a reference TD");
   sub->add_option("--acpi-rsdp", o->acpi_rsdp, "fw_cfg etc/acpi/rsdp");
   sub->add_option("--acpi-loader", o->acpi_loader, "fw_cfg etc/table-loader");
-  sub->add_option("--reference-ccel", o->reference_ccel,
+  sub->add_option("--reference-ccel",
+                  o->reference_ccel,
                   "Event log of a reference TD with the same VM shape: ACPI digests, Secure Boot and\n"
                   "boot variables not given otherwise are taken from its RTMR0 events");
-  sub->add_option("--format", o->format, "json, trustee, ita, ita-rego or text (default text; json with --json)")
-    ->check(CLI::IsMember({"json", "trustee", "ita", "ita-rego", "text"}));
+  sub->add_option(
+         "--format", o->format, "json, trustee, ita, ita-rego or text (default text; json with --json)")
+      ->check(CLI::IsMember({"json", "trustee", "ita", "ita-rego", "text"}));
   sub->add_option("-o,--output", o->output, "Write the result to this file instead of stdout");
 
   auto r = std::make_shared<ReplayOptions>();
-  CLI::App* replay = sub->add_subcommand(
-    "replay",
-    "Replay a CC event log (CCEL) into RTMR0-3, check it against a quote and diff it event by\n"
-    "event against a prediction (`cvmforge measure --format json` output).");
+  CLI::App *replay = sub->add_subcommand(
+      "replay",
+      "Replay a CC event log (CCEL) into RTMR0-3, check it against a quote and diff it event by\n"
+      "event against a prediction (`cvmforge measure --format json` output).");
   replay->add_option("--ccel", r->ccel, "CCEL log area (/sys/firmware/acpi/tables/data/CCEL)")->required();
   replay->add_option("--quote", r->quote, "TD quote (v4/v5) whose RTMRs the log must reproduce");
   replay->add_option("--expected", r->expected, "Prediction JSON to diff against");
   replay->add_option("--format", r->format, "json or text (default text; json with --json)")
-    ->check(CLI::IsMember({"json", "text"}));
+      ->check(CLI::IsMember({"json", "text"}));
   replay->add_option("-o,--output", r->output, "Write the report to this file instead of stdout");
-  replay->callback([r, action, &global]() { *action = [r, &global]() -> int { return run_replay(*r, global); }; });
+  replay->callback(
+      [r, action, &global]() { *action = [r, &global]() -> int { return run_replay(*r, global); }; });
 
   sub->callback([sub, replay, o, action, &global]() {
     if (replay->parsed()) {

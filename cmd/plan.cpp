@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // cvmforge plan MANIFEST: the resolved manifest and the stages `build` would run.
+#include "lib/plan/plan.hpp"
+
 #include "cmd/app.hpp"
 #include "cmd/manifest_args.hpp"
-
-#include "lib/plan/plan.hpp"
 
 #include <fmt/core.h>
 
 namespace cvm::cli {
 
 void
-register_plan(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action)
-{
+register_plan(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto path = std::make_shared<std::string>();
-  CLI::App* sub = app.add_subcommand("plan", "Print the resolved manifest and the ordered build stages (with skip reasons)");
+  CLI::App *sub = app.add_subcommand(
+      "plan", "Print the resolved manifest and the ordered build stages (with skip reasons)");
   sub->add_option("manifest", *path, "Manifest file")->required()->type_name("MANIFEST");
   sub->callback([path, &global, action]() {
     *action = [path, &global]() {

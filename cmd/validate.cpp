@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // cvmforge validate MANIFEST...: parse and check manifests; never opens images.
 #include "cmd/app.hpp"
-
 #include "lib/manifest/manifest.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
@@ -13,30 +12,29 @@ namespace cvm::cli {
 
 namespace {
 
-struct ValidateOptions
-{
+struct ValidateOptions {
   std::vector<std::string> manifests;
   bool no_file_checks = false;
 };
 
 int
-run_validate(const ValidateOptions& o, const GlobalOptions& g)
-{
+run_validate(const ValidateOptions &o, const GlobalOptions &g) {
   manifest::LoadOptions lo;
   lo.check_files = !o.no_file_checks;
   bool all_valid = true;
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
-  for (const auto& path : o.manifests) {
+  for (const auto &path : o.manifests) {
     const auto result = manifest::load(path, lo);
     nlohmann::ordered_json diags = nlohmann::ordered_json::array();
-    for (const auto& d : result.diagnostics.all()) {
+    for (const auto &d : result.diagnostics.all()) {
       fmt::print(stderr, "{}\n", d.format());
-      diags.push_back({{"file", d.location.file},
-                       {"line", d.location.line},
-                       {"column", d.location.column},
-                       {"severity", d.severity == manifest::Severity::error ? "error" : "warning"},
-                       {"message", d.message},
-                       {"hint", d.hint.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.hint)}});
+      diags.push_back(
+          {{"file", d.location.file},
+           {"line", d.location.line},
+           {"column", d.location.column},
+           {"severity", d.severity == manifest::Severity::error ? "error" : "warning"},
+           {"message", d.message},
+           {"hint", d.hint.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.hint)}});
     }
     const bool valid = result.manifest.has_value();
     all_valid = all_valid && valid;
@@ -57,15 +55,16 @@ run_validate(const ValidateOptions& o, const GlobalOptions& g)
 } // namespace
 
 void
-register_validate(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action)
-{
+register_validate(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto opts = std::make_shared<ValidateOptions>();
-  CLI::App* sub = app.add_subcommand("validate", "Check manifests: every problem, with file:line:column; touches nothing");
+  CLI::App *sub = app.add_subcommand(
+      "validate", "Check manifests: every problem, with file:line:column; touches nothing");
   sub->add_option("manifest", opts->manifests, "Manifest file(s)")->required()->type_name("MANIFEST");
   sub->add_flag("--no-file-checks",
                 opts->no_file_checks,
                 "Do not require referenced input files to exist (syntax and schema only)");
-  sub->callback([opts, &global, action]() { *action = [opts, &global]() { return run_validate(*opts, global); }; });
+  sub->callback(
+      [opts, &global, action]() { *action = [opts, &global]() { return run_validate(*opts, global); }; });
 }
 
 } // namespace cvm::cli

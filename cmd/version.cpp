@@ -7,9 +7,8 @@
 namespace cvm::cli {
 
 void
-register_version(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Action> action)
-{
-  CLI::App* sub = app.add_subcommand("version", "Print the cvmforge version and build features");
+register_version(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
+  CLI::App *sub = app.add_subcommand("version", "Print the cvmforge version and build features");
   sub->callback([&global, action]() {
     *action = [&global]() {
 #ifdef CVM_WITH_IMAGE
@@ -19,9 +18,13 @@ register_version(CLI::App& app, const GlobalOptions& global, std::shared_ptr<Act
 #endif
       if (global.json) {
         fmt::print("{}\n",
-                   nlohmann::ordered_json{{"version", CVM_VERSION}, {"manifest_schema", 1}, {"image_pipeline", with_image}}.dump(2));
+                   nlohmann::ordered_json{
+                       {"version", CVM_VERSION}, {"manifest_schema", 1}, {"image_pipeline", with_image}}
+                       .dump(2));
       } else {
-        fmt::print("cvmforge {}\nmanifest schema: 1\nimage pipeline: {}\n", CVM_VERSION, with_image ? "yes" : "no (built with CVM_WITH_IMAGE=OFF)");
+        fmt::print("cvmforge {}\nmanifest schema: 1\nimage pipeline: {}\n",
+                   CVM_VERSION,
+                   with_image ? "yes" : "no (built with CVM_WITH_IMAGE=OFF)");
       }
       return 0;
     };

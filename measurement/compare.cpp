@@ -12,25 +12,22 @@ namespace cvm::measure {
 namespace {
 
 std::string
-join(const std::vector<std::string>& items)
-{
+join(const std::vector<std::string> &items) {
   std::string out;
-  for (const auto& i : items) {
+  for (const auto &i : items) {
     out += (out.empty() ? "" : ", ") + i;
   }
   return out;
 }
 
 std::string
-actual_digest_hex(const Event& e)
-{
-  const auto* d = e.digest(k_alg_sha384);
+actual_digest_hex(const Event &e) {
+  const auto *d = e.digest(k_alg_sha384);
   return d == nullptr ? std::string() : to_hex(*d);
 }
 
 nlohmann::json
-event_json(const Event& e)
-{
+event_json(const Event &e) {
   return {{"sequence", e.sequence},
           {"offset", e.offset},
           {"mr_index", e.mr_index},
@@ -41,8 +38,7 @@ event_json(const Event& e)
 }
 
 nlohmann::json
-expected_json(const PredictedEvent& e)
-{
+expected_json(const PredictedEvent &e) {
   nlohmann::json j = {{"label", e.label},
                       {"type", event_type_name(e.type)},
                       {"description", e.description},
@@ -59,8 +55,7 @@ expected_json(const PredictedEvent& e)
 } // namespace
 
 std::string
-to_string(EventStatus status)
-{
+to_string(EventStatus status) {
   switch (status) {
   case EventStatus::match:
     return "match";
@@ -77,31 +72,29 @@ to_string(EventStatus status)
 }
 
 bool
-ReplayComparison::all_match() const noexcept
-{
-  return std::all_of(registers.begin(), registers.end(), [](const RegisterComparison& r) {
+ReplayComparison::all_match() const noexcept {
+  return std::all_of(registers.begin(), registers.end(), [](const RegisterComparison &r) {
     return !r.first_divergence.has_value();
   });
 }
 
 ReplayComparison
-compare_with_prediction(const EventLog& log, std::span<const PredictedEvent> expected)
-{
+compare_with_prediction(const EventLog &log, std::span<const PredictedEvent> expected) {
   ReplayComparison out;
   for (std::size_t rtmr = 0; rtmr < k_rtmr_count; ++rtmr) {
-    std::vector<const Event*> actual;
-    for (const auto& e : log.events) {
+    std::vector<const Event *> actual;
+    for (const auto &e : log.events) {
       if (is_extending(e) && e.mr_index == mr_index_of_rtmr(rtmr)) {
         actual.push_back(&e);
       }
     }
-    std::vector<const PredictedEvent*> predicted;
-    for (const auto& e : expected) {
+    std::vector<const PredictedEvent *> predicted;
+    for (const auto &e : expected) {
       if (e.rtmr == rtmr) {
         predicted.push_back(&e);
       }
     }
-    auto& reg = out.registers[rtmr];
+    auto &reg = out.registers[rtmr];
     reg.rtmr = rtmr;
     const std::size_t n = std::max(actual.size(), predicted.size());
     for (std::size_t i = 0; i < n; ++i) {
@@ -121,9 +114,9 @@ compare_with_prediction(const EventLog& log, std::span<const PredictedEvent> exp
       } else if (!c.expected->digest) {
         c.status = EventStatus::not_predicted;
       } else {
-        const auto* d = c.actual->digest(k_alg_sha384);
-        const bool same = d != nullptr && d->size() == c.expected->digest->size()
-                          && std::equal(d->begin(), d->end(), c.expected->digest->begin());
+        const auto *d = c.actual->digest(k_alg_sha384);
+        const bool same = d != nullptr && d->size() == c.expected->digest->size() &&
+                          std::equal(d->begin(), d->end(), c.expected->digest->begin());
         c.status = same ? EventStatus::match : EventStatus::digest_mismatch;
       }
       if (c.status != EventStatus::match && !reg.first_divergence) {
@@ -136,8 +129,7 @@ compare_with_prediction(const EventLog& log, std::span<const PredictedEvent> exp
 }
 
 QuoteCheck
-check_against_quote(const RtmrBank& replayed, const Quote& quote)
-{
+check_against_quote(const RtmrBank &replayed, const Quote &quote) {
   QuoteCheck check;
   for (std::size_t i = 0; i < k_rtmr_count; ++i) {
     check.rtmr_match[i] = replayed.value(i) == quote.body.rtmr[i];
@@ -146,14 +138,13 @@ check_against_quote(const RtmrBank& replayed, const Quote& quote)
 }
 
 nlohmann::json
-replay_report_json(const EventLog& log,
-                   const RtmrBank& replayed,
-                   const std::optional<Quote>& quote,
-                   const std::optional<QuoteCheck>& quote_check,
-                   const std::optional<ReplayComparison>& comparison)
-{
+replay_report_json(const EventLog &log,
+                   const RtmrBank &replayed,
+                   const std::optional<Quote> &quote,
+                   const std::optional<QuoteCheck> &quote_check,
+                   const std::optional<ReplayComparison> &comparison) {
   nlohmann::json events = nlohmann::json::array();
-  for (const auto& e : log.events) {
+  for (const auto &e : log.events) {
     auto j = event_json(e);
     j["extends"] = is_extending(e);
     if (is_extending(e)) {
@@ -166,10 +157,13 @@ replay_report_json(const EventLog& log,
     rtmr[std::to_string(i)] = to_hex(replayed.value(i));
   }
   nlohmann::json out = {{"schema", "cvmforge.tdx-replay/v1"},
-                        {"log", {{"algorithms", nlohmann::json::array()}, {"end_offset", log.end_offset}, {"records", log.events.size()}}},
+                        {"log",
+                         {{"algorithms", nlohmann::json::array()},
+                          {"end_offset", log.end_offset},
+                          {"records", log.events.size()}}},
                         {"rtmr", rtmr},
                         {"events", events}};
-  for (const auto& a : log.algorithms) {
+  for (const auto &a : log.algorithms) {
     out["log"]["algorithms"].push_back(algorithm_name(a.algorithm));
   }
   if (quote) {
@@ -184,7 +178,7 @@ replay_report_json(const EventLog& log,
                         {"xfam", fmt::format("{:016x}", quote->body.xfam)},
                         {"report_data", to_hex(quote->body.report_data)},
                         {"rtmr", nlohmann::json::array()}};
-    for (const auto& r : quote->body.rtmr) {
+    for (const auto &r : quote->body.rtmr) {
       q["rtmr"].push_back(to_hex(r));
     }
     if (quote_check) {
@@ -194,9 +188,10 @@ replay_report_json(const EventLog& log,
   }
   if (comparison) {
     nlohmann::json regs = nlohmann::json::array();
-    for (const auto& reg : comparison->registers) {
-      nlohmann::json r = {{"rtmr", reg.rtmr}, {"match", !reg.first_divergence}, {"events", nlohmann::json::array()}};
-      for (const auto& c : reg.events) {
+    for (const auto &reg : comparison->registers) {
+      nlohmann::json r = {
+          {"rtmr", reg.rtmr}, {"match", !reg.first_divergence}, {"events", nlohmann::json::array()}};
+      for (const auto &c : reg.events) {
         nlohmann::json e = {{"position", c.position}, {"status", to_string(c.status)}};
         if (c.actual) {
           e["actual"] = event_json(*c.actual);
@@ -207,11 +202,12 @@ replay_report_json(const EventLog& log,
         r["events"].push_back(std::move(e));
       }
       if (reg.first_divergence) {
-        const auto& c = reg.events[*reg.first_divergence];
-        r["first_divergence"] = {{"position", c.position},
-                                 {"status", to_string(c.status)},
-                                 {"label", c.expected ? c.expected->label : ""},
-                                 {"depends_on", c.expected ? c.expected->depends_on : std::vector<std::string>{}}};
+        const auto &c = reg.events[*reg.first_divergence];
+        r["first_divergence"] = {
+            {"position", c.position},
+            {"status", to_string(c.status)},
+            {"label", c.expected ? c.expected->label : ""},
+            {"depends_on", c.expected ? c.expected->depends_on : std::vector<std::string>{}}};
       }
       regs.push_back(std::move(r));
     }
@@ -221,25 +217,29 @@ replay_report_json(const EventLog& log,
 }
 
 std::string
-replay_report_text(const EventLog& log,
-                   const RtmrBank& replayed,
-                   const std::optional<Quote>& quote,
-                   const std::optional<QuoteCheck>& quote_check,
-                   const std::optional<ReplayComparison>& comparison)
-{
+replay_report_text(const EventLog &log,
+                   const RtmrBank &replayed,
+                   const std::optional<Quote> &quote,
+                   const std::optional<QuoteCheck> &quote_check,
+                   const std::optional<ReplayComparison> &comparison) {
   std::string out;
   std::size_t extending = 0;
-  for (const auto& e : log.events) {
+  for (const auto &e : log.events) {
     extending += is_extending(e) ? 1 : 0;
   }
   out += fmt::format("event log: {} records ({} extending), ends at offset {:#x}\n",
-                     log.events.size(), extending, log.end_offset);
-  for (const auto& e : log.events) {
+                     log.events.size(),
+                     extending,
+                     log.end_offset);
+  for (const auto &e : log.events) {
     if (!is_extending(e)) {
       continue;
     }
-    out += fmt::format("  RTMR{} {:<34} {}  {}\n", e.mr_index - 1, event_type_name(e.type),
-                       actual_digest_hex(e).substr(0, 16), describe_event(e));
+    out += fmt::format("  RTMR{} {:<34} {}  {}\n",
+                       e.mr_index - 1,
+                       event_type_name(e.type),
+                       actual_digest_hex(e).substr(0, 16),
+                       describe_event(e));
   }
   for (std::size_t i = 0; i < k_rtmr_count; ++i) {
     out += fmt::format("RTMR{} {}", i, to_hex(replayed.value(i)));
@@ -250,24 +250,30 @@ replay_report_text(const EventLog& log,
   }
   if (quote) {
     out += fmt::format("quote v{}: MRTD {}\n  attributes {:016x} ({}), XFAM {:016x}\n",
-                       quote->header.version, to_hex(quote->body.mr_td), quote->body.td_attributes,
-                       join(td_attribute_names(quote->body.td_attributes)), quote->body.xfam);
+                       quote->header.version,
+                       to_hex(quote->body.mr_td),
+                       quote->body.td_attributes,
+                       join(td_attribute_names(quote->body.td_attributes)),
+                       quote->body.xfam);
   }
   if (comparison) {
-    for (const auto& reg : comparison->registers) {
+    for (const auto &reg : comparison->registers) {
       if (!reg.first_divergence) {
         out += fmt::format("RTMR{}: all {} events match the prediction\n", reg.rtmr, reg.events.size());
         continue;
       }
-      const auto& c = reg.events[*reg.first_divergence];
-      out += fmt::format("RTMR{}: first divergence at event {} ({})\n", reg.rtmr, c.position,
-                         to_string(c.status));
+      const auto &c = reg.events[*reg.first_divergence];
+      out += fmt::format(
+          "RTMR{}: first divergence at event {} ({})\n", reg.rtmr, c.position, to_string(c.status));
       if (c.actual) {
-        out += fmt::format("  log:       {} {} {}\n", event_type_name(c.actual->type),
-                           actual_digest_hex(*c.actual), describe_event(*c.actual));
+        out += fmt::format("  log:       {} {} {}\n",
+                           event_type_name(c.actual->type),
+                           actual_digest_hex(*c.actual),
+                           describe_event(*c.actual));
       }
       if (c.expected) {
-        out += fmt::format("  predicted: {} {} [{}]\n", c.expected->label,
+        out += fmt::format("  predicted: {} {} [{}]\n",
+                           c.expected->label,
                            c.expected->digest ? to_hex(*c.expected->digest) : "(not predicted)",
                            c.expected->description);
         out += fmt::format("  depends on: {}\n", join(c.expected->depends_on));

@@ -21,72 +21,61 @@ namespace cvm::measure {
 
 enum class EventStatus {
   match,
-  digest_mismatch,    // same position, different digest
-  not_predicted,      // the prediction has an explicit "not predicted" here
-  missing_in_log,     // predicted, but the log's register has fewer events
-  unexpected_in_log,  // logged, but the prediction has fewer events
+  digest_mismatch,   // same position, different digest
+  not_predicted,     // the prediction has an explicit "not predicted" here
+  missing_in_log,    // predicted, but the log's register has fewer events
+  unexpected_in_log, // logged, but the prediction has fewer events
 };
 
-std::string
-to_string(EventStatus status);
+std::string to_string(EventStatus status);
 
-struct EventComparison
-{
+struct EventComparison {
   std::size_t rtmr = 0;
-  std::size_t position = 0;  // index within the register
+  std::size_t position = 0; // index within the register
   EventStatus status = EventStatus::match;
   std::optional<Event> actual;
   std::optional<PredictedEvent> expected;
 };
 
-struct RegisterComparison
-{
+struct RegisterComparison {
   std::size_t rtmr = 0;
   std::vector<EventComparison> events;
-  std::optional<std::size_t> first_divergence;  // index into `events`
+  std::optional<std::size_t> first_divergence; // index into `events`
 };
 
-struct ReplayComparison
-{
+struct ReplayComparison {
   std::array<RegisterComparison, 4> registers;
 
-  bool
-  all_match() const noexcept;
+  bool all_match() const noexcept;
 };
 
 // Compares the extending events of `log`, register by register and position
 // by position, with `expected` (a prediction's event list).
-ReplayComparison
-compare_with_prediction(const EventLog& log, std::span<const PredictedEvent> expected);
+ReplayComparison compare_with_prediction(const EventLog &log, std::span<const PredictedEvent> expected);
 
-struct QuoteCheck
-{
+struct QuoteCheck {
   std::array<bool, 4> rtmr_match{};
   bool
-  all_match() const noexcept
-  {
+  all_match() const noexcept {
     return rtmr_match[0] && rtmr_match[1] && rtmr_match[2] && rtmr_match[3];
   }
 };
 
 // Whether each replayed register equals the quote's RTMR.
-QuoteCheck
-check_against_quote(const RtmrBank& replayed, const Quote& quote);
+QuoteCheck check_against_quote(const RtmrBank &replayed, const Quote &quote);
 
 // The replay report as JSON (schema cvmforge.tdx-replay/v1, see README.md).
-nlohmann::json
-replay_report_json(const EventLog& log,
-                   const RtmrBank& replayed,
-                   const std::optional<Quote>& quote,
-                   const std::optional<QuoteCheck>& quote_check,
-                   const std::optional<ReplayComparison>& comparison);
+nlohmann::json replay_report_json(const EventLog &log,
+                                  const RtmrBank &replayed,
+                                  const std::optional<Quote> &quote,
+                                  const std::optional<QuoteCheck> &quote_check,
+                                  const std::optional<ReplayComparison> &comparison);
 
 // The same report as readable text.
-std::string
-replay_report_text(const EventLog& log,
-                   const RtmrBank& replayed,
-                   const std::optional<Quote>& quote,
-                   const std::optional<QuoteCheck>& quote_check,
-                   const std::optional<ReplayComparison>& comparison);
+std::string replay_report_text(const EventLog &log,
+                               const RtmrBank &replayed,
+                               const std::optional<Quote> &quote,
+                               const std::optional<QuoteCheck> &quote_check,
+                               const std::optional<ReplayComparison> &comparison);
 
 } // namespace cvm::measure

@@ -25,58 +25,56 @@ constexpr std::string_view k_spec_id_signature = "Spec ID Event03";
 constexpr std::uint32_t k_max_algorithms = 64;
 constexpr std::uint32_t k_max_event_size = 64U << 20U;
 
-struct TypeName
-{
+struct TypeName {
   std::uint32_t type;
   std::string_view name;
 };
 
 constexpr std::array k_type_names = {
-  TypeName{event_type::k_preboot_cert, "EV_PREBOOT_CERT"},
-  TypeName{event_type::k_post_code, "EV_POST_CODE"},
-  TypeName{0x2, "EV_UNUSED"},
-  TypeName{event_type::k_no_action, "EV_NO_ACTION"},
-  TypeName{event_type::k_separator, "EV_SEPARATOR"},
-  TypeName{event_type::k_action, "EV_ACTION"},
-  TypeName{event_type::k_event_tag, "EV_EVENT_TAG"},
-  TypeName{event_type::k_s_crtm_contents, "EV_S_CRTM_CONTENTS"},
-  TypeName{event_type::k_s_crtm_version, "EV_S_CRTM_VERSION"},
-  TypeName{event_type::k_cpu_microcode, "EV_CPU_MICROCODE"},
-  TypeName{event_type::k_platform_config_flags, "EV_PLATFORM_CONFIG_FLAGS"},
-  TypeName{event_type::k_table_of_devices, "EV_TABLE_OF_DEVICES"},
-  TypeName{event_type::k_compact_hash, "EV_COMPACT_HASH"},
-  TypeName{event_type::k_ipl, "EV_IPL"},
-  TypeName{event_type::k_ipl_partition_data, "EV_IPL_PARTITION_DATA"},
-  TypeName{event_type::k_nonhost_code, "EV_NONHOST_CODE"},
-  TypeName{event_type::k_nonhost_config, "EV_NONHOST_CONFIG"},
-  TypeName{event_type::k_nonhost_info, "EV_NONHOST_INFO"},
-  TypeName{event_type::k_omit_boot_device_events, "EV_OMIT_BOOT_DEVICE_EVENTS"},
-  TypeName{event_type::k_efi_variable_driver_config, "EV_EFI_VARIABLE_DRIVER_CONFIG"},
-  TypeName{event_type::k_efi_variable_boot, "EV_EFI_VARIABLE_BOOT"},
-  TypeName{event_type::k_efi_boot_services_application, "EV_EFI_BOOT_SERVICES_APPLICATION"},
-  TypeName{event_type::k_efi_boot_services_driver, "EV_EFI_BOOT_SERVICES_DRIVER"},
-  TypeName{event_type::k_efi_runtime_services_driver, "EV_EFI_RUNTIME_SERVICES_DRIVER"},
-  TypeName{event_type::k_efi_gpt_event, "EV_EFI_GPT_EVENT"},
-  TypeName{event_type::k_efi_action, "EV_EFI_ACTION"},
-  TypeName{event_type::k_efi_platform_firmware_blob, "EV_EFI_PLATFORM_FIRMWARE_BLOB"},
-  TypeName{event_type::k_efi_handoff_tables, "EV_EFI_HANDOFF_TABLES"},
-  TypeName{event_type::k_efi_platform_firmware_blob2, "EV_EFI_PLATFORM_FIRMWARE_BLOB2"},
-  TypeName{event_type::k_efi_handoff_tables2, "EV_EFI_HANDOFF_TABLES2"},
-  TypeName{event_type::k_efi_variable_boot2, "EV_EFI_VARIABLE_BOOT2"},
-  TypeName{event_type::k_efi_hcrtm_event, "EV_EFI_HCRTM_EVENT"},
-  TypeName{event_type::k_efi_variable_authority, "EV_EFI_VARIABLE_AUTHORITY"},
-  TypeName{event_type::k_efi_spdm_firmware_blob, "EV_EFI_SPDM_FIRMWARE_BLOB"},
-  TypeName{event_type::k_efi_spdm_firmware_config, "EV_EFI_SPDM_FIRMWARE_CONFIG"},
+    TypeName{event_type::k_preboot_cert, "EV_PREBOOT_CERT"},
+    TypeName{event_type::k_post_code, "EV_POST_CODE"},
+    TypeName{0x2, "EV_UNUSED"},
+    TypeName{event_type::k_no_action, "EV_NO_ACTION"},
+    TypeName{event_type::k_separator, "EV_SEPARATOR"},
+    TypeName{event_type::k_action, "EV_ACTION"},
+    TypeName{event_type::k_event_tag, "EV_EVENT_TAG"},
+    TypeName{event_type::k_s_crtm_contents, "EV_S_CRTM_CONTENTS"},
+    TypeName{event_type::k_s_crtm_version, "EV_S_CRTM_VERSION"},
+    TypeName{event_type::k_cpu_microcode, "EV_CPU_MICROCODE"},
+    TypeName{event_type::k_platform_config_flags, "EV_PLATFORM_CONFIG_FLAGS"},
+    TypeName{event_type::k_table_of_devices, "EV_TABLE_OF_DEVICES"},
+    TypeName{event_type::k_compact_hash, "EV_COMPACT_HASH"},
+    TypeName{event_type::k_ipl, "EV_IPL"},
+    TypeName{event_type::k_ipl_partition_data, "EV_IPL_PARTITION_DATA"},
+    TypeName{event_type::k_nonhost_code, "EV_NONHOST_CODE"},
+    TypeName{event_type::k_nonhost_config, "EV_NONHOST_CONFIG"},
+    TypeName{event_type::k_nonhost_info, "EV_NONHOST_INFO"},
+    TypeName{event_type::k_omit_boot_device_events, "EV_OMIT_BOOT_DEVICE_EVENTS"},
+    TypeName{event_type::k_efi_variable_driver_config, "EV_EFI_VARIABLE_DRIVER_CONFIG"},
+    TypeName{event_type::k_efi_variable_boot, "EV_EFI_VARIABLE_BOOT"},
+    TypeName{event_type::k_efi_boot_services_application, "EV_EFI_BOOT_SERVICES_APPLICATION"},
+    TypeName{event_type::k_efi_boot_services_driver, "EV_EFI_BOOT_SERVICES_DRIVER"},
+    TypeName{event_type::k_efi_runtime_services_driver, "EV_EFI_RUNTIME_SERVICES_DRIVER"},
+    TypeName{event_type::k_efi_gpt_event, "EV_EFI_GPT_EVENT"},
+    TypeName{event_type::k_efi_action, "EV_EFI_ACTION"},
+    TypeName{event_type::k_efi_platform_firmware_blob, "EV_EFI_PLATFORM_FIRMWARE_BLOB"},
+    TypeName{event_type::k_efi_handoff_tables, "EV_EFI_HANDOFF_TABLES"},
+    TypeName{event_type::k_efi_platform_firmware_blob2, "EV_EFI_PLATFORM_FIRMWARE_BLOB2"},
+    TypeName{event_type::k_efi_handoff_tables2, "EV_EFI_HANDOFF_TABLES2"},
+    TypeName{event_type::k_efi_variable_boot2, "EV_EFI_VARIABLE_BOOT2"},
+    TypeName{event_type::k_efi_hcrtm_event, "EV_EFI_HCRTM_EVENT"},
+    TypeName{event_type::k_efi_variable_authority, "EV_EFI_VARIABLE_AUTHORITY"},
+    TypeName{event_type::k_efi_spdm_firmware_blob, "EV_EFI_SPDM_FIRMWARE_BLOB"},
+    TypeName{event_type::k_efi_spdm_firmware_config, "EV_EFI_SPDM_FIRMWARE_CONFIG"},
 };
 
 // Parses the TCG_EfiSpecIDEvent in `event_data` into `log`.
 void
-parse_spec_id(ByteReader& r, EventLog& log)
-{
+parse_spec_id(ByteReader &r, EventLog &log) {
   const auto signature = r.bytes(16, "Spec ID signature");
-  const std::string_view sig(reinterpret_cast<const char*>(signature.data()), signature.size());
-  if (sig.substr(0, k_spec_id_signature.size()) != k_spec_id_signature
-      || sig[k_spec_id_signature.size()] != '\0') {
+  const std::string_view sig(reinterpret_cast<const char *>(signature.data()), signature.size());
+  if (sig.substr(0, k_spec_id_signature.size()) != k_spec_id_signature ||
+      sig[k_spec_id_signature.size()] != '\0') {
     r.fail("Spec ID signature", "expected \"Spec ID Event03\" (a TCG2 crypto-agile log)");
   }
   log.platform_class = r.u32("platformClass");
@@ -103,9 +101,8 @@ parse_spec_id(ByteReader& r, EventLog& log)
 }
 
 std::uint16_t
-digest_size_of(const EventLog& log, std::uint16_t algorithm, const ByteReader& r)
-{
-  for (const auto& alg : log.algorithms) {
+digest_size_of(const EventLog &log, std::uint16_t algorithm, const ByteReader &r) {
+  for (const auto &alg : log.algorithms) {
     if (alg.algorithm == algorithm) {
       return alg.digest_size;
     }
@@ -115,8 +112,7 @@ digest_size_of(const EventLog& log, std::uint16_t algorithm, const ByteReader& r
 }
 
 bool
-is_printable(std::span<const std::byte> bytes)
-{
+is_printable(std::span<const std::byte> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) {
     const auto c = static_cast<unsigned char>(b);
     return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t';
@@ -125,27 +121,24 @@ is_printable(std::span<const std::byte> bytes)
 
 // The bytes as text without trailing NULs, if they are printable ASCII.
 std::string
-ascii_or_empty(std::span<const std::byte> bytes)
-{
+ascii_or_empty(std::span<const std::byte> bytes) {
   while (!bytes.empty() && bytes.back() == std::byte{0}) {
     bytes = bytes.first(bytes.size() - 1);
   }
   if (bytes.empty() || !is_printable(bytes)) {
     return {};
   }
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return std::string(reinterpret_cast<const char *>(bytes.data()), bytes.size());
 }
 
 std::string
-describe_variable(std::span<const std::byte> data)
-{
+describe_variable(std::span<const std::byte> data) {
   const auto var = parse_uefi_variable_data(data);
   return var.name;
 }
 
 std::string
-describe_image_load(std::span<const std::byte> data)
-{
+describe_image_load(std::span<const std::byte> data) {
   ByteReader r(data, "image load event");
   r.skip(24, "location, length and link address");
   const std::uint64_t dp_size = r.u64("device path length");
@@ -156,8 +149,7 @@ describe_image_load(std::span<const std::byte> data)
 }
 
 std::string
-describe_tagged(std::span<const std::byte> data)
-{
+describe_tagged(std::span<const std::byte> data) {
   ByteReader r(data, "tagged event");
   const std::uint32_t id = r.u32("taggedEventID");
   const std::uint32_t size = r.u32("taggedEventDataSize");
@@ -170,8 +162,7 @@ describe_tagged(std::span<const std::byte> data)
 // EV_EFI_HANDOFF_TABLES2 and EV_EFI_PLATFORM_FIRMWARE_BLOB2 start with a
 // length-prefixed description.
 std::string
-describe_counted(std::span<const std::byte> data)
-{
+describe_counted(std::span<const std::byte> data) {
   ByteReader r(data, "event");
   const std::uint8_t size = r.u8("description size");
   if (size > r.remaining()) {
@@ -183,9 +174,8 @@ describe_counted(std::span<const std::byte> data)
 } // namespace
 
 std::string
-event_type_name(std::uint32_t type)
-{
-  for (const auto& entry : k_type_names) {
+event_type_name(std::uint32_t type) {
+  for (const auto &entry : k_type_names) {
     if (entry.type == type) {
       return std::string(entry.name);
     }
@@ -194,8 +184,7 @@ event_type_name(std::uint32_t type)
 }
 
 std::string
-algorithm_name(std::uint16_t algorithm)
-{
+algorithm_name(std::uint16_t algorithm) {
   switch (algorithm) {
   case k_alg_sha1:
     return "SHA-1";
@@ -212,10 +201,9 @@ algorithm_name(std::uint16_t algorithm)
   }
 }
 
-const std::vector<std::byte>*
-Event::digest(std::uint16_t algorithm) const noexcept
-{
-  for (const auto& d : digests) {
+const std::vector<std::byte> *
+Event::digest(std::uint16_t algorithm) const noexcept {
+  for (const auto &d : digests) {
     if (d.algorithm == algorithm) {
       return &d.digest;
     }
@@ -224,8 +212,7 @@ Event::digest(std::uint16_t algorithm) const noexcept
 }
 
 EventLog
-parse_event_log(std::span<const std::byte> data)
-{
+parse_event_log(std::span<const std::byte> data) {
   EventLog log;
   ByteReader r(data, k_what);
 
@@ -238,8 +225,7 @@ parse_event_log(std::span<const std::byte> data)
   first.type = r.u32("first record EventType");
   if (first.type != event_type::k_no_action) {
     r.fail("first record EventType",
-           fmt::format("expected EV_NO_ACTION (3) carrying the Spec ID event, found {:#x}",
-                       first.type));
+           fmt::format("expected EV_NO_ACTION (3) carrying the Spec ID event, found {:#x}", first.type));
   }
   const auto legacy_digest = r.bytes(k_legacy_digest_size, "first record SHA-1 digest");
   first.digests.push_back({k_alg_sha1, {legacy_digest.begin(), legacy_digest.end()}});
@@ -295,8 +281,7 @@ parse_event_log(std::span<const std::byte> data)
 }
 
 std::string
-describe_event(const Event& event)
-{
+describe_event(const Event &event) {
   const std::span<const std::byte> data(event.data);
   try {
     switch (event.type) {
@@ -327,7 +312,7 @@ describe_event(const Event& event)
     default:
       return ascii_or_empty(data);
     }
-  } catch (const Error&) {
+  } catch (const Error &) {
     // The payload is descriptive only; a malformed one is reported as such.
     return "(malformed event data)";
   }

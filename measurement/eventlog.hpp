@@ -59,41 +59,34 @@ inline constexpr std::uint16_t k_alg_sha512 = 0x000d;
 inline constexpr std::uint16_t k_alg_sm3_256 = 0x0012;
 
 // "EV_EFI_ACTION" for a known type, otherwise "EV_UNKNOWN_0x…".
-std::string
-event_type_name(std::uint32_t type);
+std::string event_type_name(std::uint32_t type);
 
 // "SHA-384" etc. for a TPM_ALG_ID, otherwise "alg-0x…".
-std::string
-algorithm_name(std::uint16_t algorithm);
+std::string algorithm_name(std::uint16_t algorithm);
 
-struct EventDigest
-{
+struct EventDigest {
   std::uint16_t algorithm = 0;
   std::vector<std::byte> digest;
 };
 
-struct Event
-{
-  std::size_t offset = 0;        // file offset of the record
-  std::size_t sequence = 0;      // position in the log, counting every record from 0
-  std::uint32_t mr_index = 0;    // the log's "PCRIndex": CC MR index, 1 = RTMR0 … 4 = RTMR3
+struct Event {
+  std::size_t offset = 0;     // file offset of the record
+  std::size_t sequence = 0;   // position in the log, counting every record from 0
+  std::uint32_t mr_index = 0; // the log's "PCRIndex": CC MR index, 1 = RTMR0 … 4 = RTMR3
   std::uint32_t type = 0;
   std::vector<EventDigest> digests;
-  std::vector<std::byte> data;   // event data as logged
+  std::vector<std::byte> data; // event data as logged
 
   // The digest for `algorithm`, if the record carries one.
-  const std::vector<std::byte>*
-  digest(std::uint16_t algorithm) const noexcept;
+  const std::vector<std::byte> *digest(std::uint16_t algorithm) const noexcept;
 };
 
-struct SpecIdAlgorithm
-{
+struct SpecIdAlgorithm {
   std::uint16_t algorithm = 0;
   std::uint16_t digest_size = 0;
 };
 
-struct EventLog
-{
+struct EventLog {
   // From the TCG_EfiSpecIDEvent in the first record.
   std::uint32_t platform_class = 0;
   std::uint8_t spec_version_major = 0;
@@ -114,13 +107,11 @@ struct EventLog
 // cvm::Error(input) naming the offset for a missing/invalid Spec ID event, a
 // digest algorithm the Spec ID event does not declare, or any record that runs
 // past the end of the input.
-EventLog
-parse_event_log(std::span<const std::byte> data);
+EventLog parse_event_log(std::span<const std::byte> data);
 
 // A one-line human description of the event payload: the action string, the
 // variable name, the tagged-event description, the image device path … or ""
 // when the payload has no readable form.
-std::string
-describe_event(const Event& event);
+std::string describe_event(const Event &event);
 
 } // namespace cvm::measure

@@ -11,20 +11,20 @@ namespace cvm::measure {
 
 namespace {
 constexpr std::string_view k_what = "disk GPT";
-constexpr std::size_t k_header_size = 92;  // sizeof(EFI_PARTITION_TABLE_HEADER)
+constexpr std::size_t k_header_size = 92; // sizeof(EFI_PARTITION_TABLE_HEADER)
 constexpr std::uint32_t k_max_entries = 4096;
 } // namespace
 
 std::vector<std::byte>
-gpt_event_data(std::span<const std::byte> disk_head, std::uint32_t sector_size)
-{
+gpt_event_data(std::span<const std::byte> disk_head, std::uint32_t sector_size) {
   ByteReader r(disk_head, k_what);
   r.seek(sector_size, "primary GPT header (LBA 1)");
   const std::size_t header_offset = r.offset();
   const auto header = r.bytes(k_header_size, "primary GPT header");
   ByteReader h(header, k_what, header_offset);
   if (h.u64("GPT signature") != 0x5452415020494645ULL) {
-    throw Error(ErrorKind::input, "{}: offset {:#x}: expected GPT signature \"EFI PART\"", k_what, header_offset);
+    throw Error(
+        ErrorKind::input, "{}: offset {:#x}: expected GPT signature \"EFI PART\"", k_what, header_offset);
   }
   h.seek(72, "PartitionEntryLBA");
   const std::uint64_t entry_lba = h.u64("PartitionEntryLBA");
@@ -39,7 +39,11 @@ gpt_event_data(std::span<const std::byte> disk_head, std::uint32_t sector_size)
                 entry_size);
   }
   if (entry_lba > disk_head.size() / sector_size) {
-    throw Error(ErrorKind::input, "{}: PartitionEntryLBA {} lies outside the supplied {} bytes", k_what, entry_lba, disk_head.size());
+    throw Error(ErrorKind::input,
+                "{}: PartitionEntryLBA {} lies outside the supplied {} bytes",
+                k_what,
+                entry_lba,
+                disk_head.size());
   }
   const auto entries = checked_subspan(disk_head,
                                        entry_lba * sector_size,
@@ -52,7 +56,7 @@ gpt_event_data(std::span<const std::byte> disk_head, std::uint32_t sector_size)
   for (std::uint32_t i = 0; i < entry_count; ++i) {
     const auto entry = entries.subspan(std::size_t{i} * entry_size, entry_size);
     const bool unused =
-      std::all_of(entry.begin(), entry.begin() + 16, [](std::byte b) { return b == std::byte{0}; });
+        std::all_of(entry.begin(), entry.begin() + 16, [](std::byte b) { return b == std::byte{0}; });
     if (!unused) {
       used.insert(used.end(), entry.begin(), entry.end());
       ++used_count;

@@ -15,7 +15,6 @@ namespace cvm::measure {
 // the end of the primary partition entry array; 34 sectors for a standard GPT).
 // Throws cvm::Error(input) naming the offset for a missing "EFI PART"
 // signature, an entry array outside `disk_head`, or implausible sizes.
-std::vector<std::byte>
-gpt_event_data(std::span<const std::byte> disk_head, std::uint32_t sector_size = 512);
+std::vector<std::byte> gpt_event_data(std::span<const std::byte> disk_head, std::uint32_t sector_size = 512);
 
 } // namespace cvm::measure

@@ -11,7 +11,7 @@ namespace cvm::measure {
 namespace {
 
 constexpr std::string_view k_what = "kernel";
-constexpr std::uint64_t k_acpi_data_size = 0x28000;  // QEMU q35 ACPI reservation
+constexpr std::uint64_t k_acpi_data_size = 0x28000; // QEMU q35 ACPI reservation
 constexpr std::uint32_t k_real_addr = 0x10000;
 constexpr std::uint32_t k_cmdline_addr = 0x20000;
 constexpr std::uint16_t k_xlf_can_be_loaded_above_4g = 0x2;
@@ -19,8 +19,7 @@ constexpr std::uint8_t k_loaded_high = 0x01;
 constexpr std::uint8_t k_can_use_heap = 0x80;
 
 void
-put_le(std::vector<std::byte>& image, std::size_t offset, std::uint64_t value, std::size_t width)
-{
+put_le(std::vector<std::byte> &image, std::size_t offset, std::uint64_t value, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) {
     image.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
   }
@@ -28,8 +27,7 @@ put_le(std::vector<std::byte>& image, std::size_t offset, std::uint64_t value, s
 
 // QEMU's vga= parsing: normal/ext/ask or a number (any base strtol accepts).
 std::optional<std::uint16_t>
-vga_mode(const std::string& cmdline)
-{
+vga_mode(const std::string &cmdline) {
   const auto at = cmdline.find("vga=");
   if (at == std::string::npos) {
     return std::nullopt;
@@ -44,8 +42,8 @@ vga_mode(const std::string& cmdline)
   if (value.starts_with("ask")) {
     return 0xfffd;
   }
-  const char* first = value.data();
-  const char* last = value.data() + value.size();
+  const char *first = value.data();
+  const char *last = value.data() + value.size();
   int base = 10;
   if (value.starts_with("0x") || value.starts_with("0X")) {
     first += 2;
@@ -61,19 +59,18 @@ vga_mode(const std::string& cmdline)
 } // namespace
 
 std::uint64_t
-q35_below_4g_memory(std::uint64_t memory_bytes) noexcept
-{
+q35_below_4g_memory(std::uint64_t memory_bytes) noexcept {
   const std::uint64_t lowmem = memory_bytes >= 0xb0000000 ? 0x80000000 : 0xb0000000;
   return memory_bytes < lowmem ? memory_bytes : lowmem;
 }
 
 BzImageInfo
-parse_bzimage(std::span<const std::byte> image)
-{
+parse_bzimage(std::span<const std::byte> image) {
   ByteReader r(image, k_what);
   r.seek(0x202, "setup header magic");
   if (r.u32("setup header magic") != 0x53726448) {
-    throw Error(ErrorKind::input, "{}: offset 0x202: expected setup header magic \"HdrS\"; not a bzImage", k_what);
+    throw Error(
+        ErrorKind::input, "{}: offset 0x202: expected setup header magic \"HdrS\"; not a bzImage", k_what);
   }
   BzImageInfo info;
   info.protocol = r.u16("boot protocol version");
@@ -99,8 +96,8 @@ parse_bzimage(std::span<const std::byte> image)
     }
     int major = 0;
     int minor = 0;
-    const char* p = info.version_string.data();
-    const char* end = p + info.version_string.size();
+    const char *p = info.version_string.data();
+    const char *end = p + info.version_string.size();
     auto res = std::from_chars(p, end, major);
     if (res.ec == std::errc{} && res.ptr < end && *res.ptr == '.') {
       res = std::from_chars(res.ptr + 1, end, minor);
@@ -113,8 +110,7 @@ parse_bzimage(std::span<const std::byte> image)
 }
 
 std::vector<std::byte>
-qemu_patch_kernel(std::span<const std::byte> image, const QemuKernelPatch& patch)
-{
+qemu_patch_kernel(std::span<const std::byte> image, const QemuKernelPatch &patch) {
   const BzImageInfo info = parse_bzimage(image);
   if (info.protocol < 0x202 || (info.loadflags & k_loaded_high) == 0) {
     throw Error(ErrorKind::input,

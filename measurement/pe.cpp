@@ -18,7 +18,7 @@ constexpr std::uint16_t k_magic_pe32_plus = 0x20b;
 constexpr std::uint32_t k_security_directory = 4;
 constexpr std::size_t k_coff_header_size = 20;
 constexpr std::size_t k_section_header_size = 40;
-constexpr std::uint16_t k_max_sections = 96;  // PE/COFF limit
+constexpr std::uint16_t k_max_sections = 96; // PE/COFF limit
 
 // Section names longer than 8 bytes are "/<decimal offset>" into the COFF
 // string table, which follows the symbol table. An unresolvable name is kept.
@@ -26,8 +26,7 @@ std::string
 long_section_name(std::span<const std::byte> image,
                   std::uint32_t symbol_table,
                   std::uint32_t symbol_count,
-                  const std::string& short_name)
-{
+                  const std::string &short_name) {
   std::uint64_t offset = 0;
   for (std::size_t i = 1; i < short_name.size(); ++i) {
     if (short_name[i] < '0' || short_name[i] > '9') {
@@ -53,8 +52,7 @@ long_section_name(std::span<const std::byte> image,
 } // namespace
 
 PeImage
-parse_pe(std::span<const std::byte> image)
-{
+parse_pe(std::span<const std::byte> image) {
   PeImage pe;
   pe.file_size = image.size();
   ByteReader r(image, k_what);
@@ -102,8 +100,8 @@ parse_pe(std::span<const std::byte> image)
     pe.certificate_table_offset = opt.u32("certificate table offset");
     pe.certificate_table_size = opt.u32("certificate table size");
   }
-  if (pe.size_of_headers > image.size() || pe.size_of_headers < pe.checksum_offset + 4
-      || (pe.security_entry_offset != 0 && pe.size_of_headers < pe.security_entry_offset + 8)) {
+  if (pe.size_of_headers > image.size() || pe.size_of_headers < pe.checksum_offset + 4 ||
+      (pe.security_entry_offset != 0 && pe.size_of_headers < pe.security_entry_offset + 8)) {
     throw Error(ErrorKind::input,
                 "{}: SizeOfHeaders {:#x} does not cover the optional header or exceeds the "
                 "{}-byte file",
@@ -156,8 +154,7 @@ parse_pe(std::span<const std::byte> image)
 }
 
 std::vector<std::byte>
-authenticode_digest(std::span<const std::byte> image, crypto::HashAlgorithm algorithm)
-{
+authenticode_digest(std::span<const std::byte> image, crypto::HashAlgorithm algorithm) {
   const PeImage pe = parse_pe(image);
   crypto::Hasher h(algorithm);
   // 1. Headers up to CheckSum; then to the certificate directory entry (or to
@@ -167,16 +164,15 @@ authenticode_digest(std::span<const std::byte> image, crypto::HashAlgorithm algo
     h.update(image.subspan(pe.checksum_offset + 4, pe.size_of_headers - pe.checksum_offset - 4));
   } else {
     h.update(image.subspan(pe.checksum_offset + 4, pe.security_entry_offset - pe.checksum_offset - 4));
-    h.update(image.subspan(pe.security_entry_offset + 8,
-                           pe.size_of_headers - pe.security_entry_offset - 8));
+    h.update(image.subspan(pe.security_entry_offset + 8, pe.size_of_headers - pe.security_entry_offset - 8));
   }
   // 2. Sections in PointerToRawData order (edk2 uses a stable insertion sort).
   std::vector<PeSection> sorted = pe.sections;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const PeSection& a, const PeSection& b) {
+  std::stable_sort(sorted.begin(), sorted.end(), [](const PeSection &a, const PeSection &b) {
     return a.pointer_to_raw_data < b.pointer_to_raw_data;
   });
   std::uint64_t sum = pe.size_of_headers;
-  for (const auto& s : sorted) {
+  for (const auto &s : sorted) {
     if (s.size_of_raw_data == 0) {
       continue;
     }
@@ -203,8 +199,7 @@ authenticode_digest(std::span<const std::byte> image, crypto::HashAlgorithm algo
 }
 
 crypto::Sha384
-authenticode_sha384(std::span<const std::byte> image)
-{
+authenticode_sha384(std::span<const std::byte> image) {
   const auto d = authenticode_digest(image, crypto::HashAlgorithm::sha384);
   crypto::Sha384 out{};
   std::copy(d.begin(), d.end(), out.begin());
@@ -212,8 +207,7 @@ authenticode_sha384(std::span<const std::byte> image)
 }
 
 crypto::Sha256
-authenticode_sha256(std::span<const std::byte> image)
-{
+authenticode_sha256(std::span<const std::byte> image) {
   const auto d = authenticode_digest(image, crypto::HashAlgorithm::sha256);
   crypto::Sha256 out{};
   std::copy(d.begin(), d.end(), out.begin());

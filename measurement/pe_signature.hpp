@@ -12,9 +12,8 @@
 // show in `cvmforge measure` output whether a shipped image is the signed one.
 namespace cvm::measure {
 
-struct EmbeddedDigest
-{
-  std::string algorithm;  // OpenSSL short name, lower case: "sha256", "sha384", "sha1"
+struct EmbeddedDigest {
+  std::string algorithm; // OpenSSL short name, lower case: "sha256", "sha384", "sha1"
   std::vector<std::byte> digest;
 };
 
@@ -22,7 +21,6 @@ struct EmbeddedDigest
 // empty for an unsigned image. Throws cvm::Error(input) naming the offset for
 // a certificate table or WIN_CERTIFICATE outside the file, or a PKCS#7 blob
 // that does not hold an SpcIndirectDataContent with a DigestInfo.
-std::vector<EmbeddedDigest>
-embedded_authenticode_digests(std::span<const std::byte> image);
+std::vector<EmbeddedDigest> embedded_authenticode_digests(std::span<const std::byte> image);
 
 } // namespace cvm::measure

@@ -22,36 +22,33 @@ namespace cvm::measure {
 
 namespace {
 
-constexpr int k_ovmf_first_cc_measurement = 202302;  // edk2 4d37059d8e
-constexpr int k_ovmf_separator_moved = 202411;       // edk2 efaf8931bb
-constexpr int k_ovmf_named_kernel_blob = 202502;     // edk2 20df7c42bd (etc/boot/kernel)
-constexpr int k_ovmf_new_event_layout = 202505;      // fw_cfg items, SMBIOS, Boot0001
-constexpr QemuVersion k_qemu_no_header_patch{10, 2, 0};  // QEMU a7542a38f399
-constexpr QemuVersion k_qemu_etc_boot_kernel{10, 0, 0};  // assumed, see README
+constexpr int k_ovmf_first_cc_measurement = 202302;     // edk2 4d37059d8e
+constexpr int k_ovmf_separator_moved = 202411;          // edk2 efaf8931bb
+constexpr int k_ovmf_named_kernel_blob = 202502;        // edk2 20df7c42bd (etc/boot/kernel)
+constexpr int k_ovmf_new_event_layout = 202505;         // fw_cfg items, SMBIOS, Boot0001
+constexpr QemuVersion k_qemu_no_header_patch{10, 2, 0}; // QEMU a7542a38f399
+constexpr QemuVersion k_qemu_etc_boot_kernel{10, 0, 0}; // assumed, see README
 constexpr QemuVersion k_qemu_single_pass{9, 0, 0};
 constexpr std::pair<int, int> k_linux_stub_cc_measurement{6, 9};
 
 constexpr std::string_view k_sbat_note =
-  "assumed: shim applies its built-in \"previous\" SbatLevel (its default policy); supply "
-  "sbat_level to override";
+    "assumed: shim applies its built-in \"previous\" SbatLevel (its default policy); supply "
+    "sbat_level to override";
 constexpr std::string_view k_calling_efi_app = "Calling EFI Application from Boot Option";
 constexpr std::string_view k_exit_bs_invocation = "Exit Boot Services Invocation";
 constexpr std::string_view k_exit_bs_success = "Exit Boot Services Returned with Success";
 
 std::string
-sha256_hex(std::span<const std::byte> data)
-{
+sha256_hex(std::span<const std::byte> data) {
   return to_hex(crypto::sha256(data));
 }
 
 std::string
-sha384_hex(std::span<const std::byte> data)
-{
+sha384_hex(std::span<const std::byte> data) {
   return to_hex(crypto::sha384(data));
 }
 
-class EventList
-{
+class EventList {
 public:
   void
   add(std::size_t rtmr,
@@ -59,8 +56,7 @@ public:
       std::string label,
       std::string description,
       std::vector<std::string> depends_on,
-      const crypto::Sha384& digest)
-  {
+      const crypto::Sha384 &digest) {
     PredictedEvent e;
     e.rtmr = rtmr;
     e.type = type;
@@ -77,8 +73,7 @@ public:
                 std::string label,
                 std::string description,
                 std::vector<std::string> depends_on,
-                std::string reason)
-  {
+                std::string reason) {
     PredictedEvent e;
     e.rtmr = rtmr;
     e.type = type;
@@ -90,12 +85,10 @@ public:
   }
 
   std::vector<PredictedEvent>
-  take()
-  {
+  take() {
     // Registers in order; within a register, measurement order (stable).
-    std::stable_sort(m_events.begin(), m_events.end(), [](const auto& a, const auto& b) {
-      return a.rtmr < b.rtmr;
-    });
+    std::stable_sort(
+        m_events.begin(), m_events.end(), [](const auto &a, const auto &b) { return a.rtmr < b.rtmr; });
     return std::move(m_events);
   }
 
@@ -103,23 +96,21 @@ private:
   std::vector<PredictedEvent> m_events;
 };
 
-struct Context
-{
-  const BootArtifacts& artifacts;
+struct Context {
+  const BootArtifacts &artifacts;
   std::span<const std::byte> firmware;
-  const PlatformProfile& profile;
-  const TdvfMetadata& tdvf;
-  EventList& events;
-  std::vector<std::string>& notes;
+  const PlatformProfile &profile;
+  const TdvfMetadata &tdvf;
+  EventList &events;
+  std::vector<std::string> &notes;
 };
 
 void
-rtmr0_secure_boot_and_separator(Context& c)
-{
+rtmr0_secure_boot_and_separator(Context &c) {
   for (const std::string_view name : {"SecureBoot", "PK", "KEK", "db", "dbx"}) {
     const auto it = c.profile.secure_boot_variables.find(std::string(name));
     const std::vector<std::byte> empty;
-    const auto& data = it == c.profile.secure_boot_variables.end() ? empty : it->second;
+    const auto &data = it == c.profile.secure_boot_variables.end() ? empty : it->second;
     c.events.add(0,
                  event_type::k_efi_variable_driver_config,
                  fmt::format("secure_boot_variable.{}", name),
@@ -127,43 +118,57 @@ rtmr0_secure_boot_and_separator(Context& c)
                  {"platform.secure_boot_variables"},
                  variable_digest(secure_boot_variable_guid(name), name, data));
   }
-  c.events.add(0, event_type::k_separator, "separator.rtmr0", "PCR7 separator",
-               {"firmware.ovmf_version"}, separator_digest());
+  c.events.add(0,
+               event_type::k_separator,
+               "separator.rtmr0",
+               "PCR7 separator",
+               {"firmware.ovmf_version"},
+               separator_digest());
 }
 
 void
-rtmr0_acpi(Context& c)
-{
-  struct Blob
-  {
+rtmr0_acpi(Context &c) {
+  struct Blob {
     std::string_view label;
     std::string_view file;
-    const std::optional<std::vector<std::byte>>* data;
+    const std::optional<std::vector<std::byte>> *data;
   };
   const Blob blobs[] = {{"acpi.table_loader", "etc/table-loader", &c.profile.acpi_table_loader},
                         {"acpi.rsdp", "etc/acpi/rsdp", &c.profile.acpi_rsdp},
                         {"acpi.tables", "etc/acpi/tables", &c.profile.acpi_tables}};
-  const std::vector<std::string> deps = {"platform.vcpus", "platform.memory_bytes",
-                                         "platform.devices", "platform.qemu_version",
+  const std::vector<std::string> deps = {"platform.vcpus",
+                                         "platform.memory_bytes",
+                                         "platform.devices",
+                                         "platform.qemu_version",
                                          "platform.acpi"};
   std::size_t index = 0;
-  for (const auto& b : blobs) {
+  for (const auto &b : blobs) {
     const std::size_t i = index++;
     if (!*b.data && i < c.profile.acpi_events.size()) {
-      const auto& e = c.profile.acpi_events[i];
+      const auto &e = c.profile.acpi_events[i];
       std::vector<std::string> captured = deps;
       captured.emplace_back("platform.reference_ccel");
-      c.events.add(0, event_type::k_platform_config_flags, std::string(b.label),
-                   fmt::format("ACPI DATA {} (digest from {})", b.file, e.source), captured, e.digest);
+      c.events.add(0,
+                   event_type::k_platform_config_flags,
+                   std::string(b.label),
+                   fmt::format("ACPI DATA {} (digest from {})", b.file, e.source),
+                   captured,
+                   e.digest);
       continue;
     }
     if (*b.data) {
-      c.events.add(0, event_type::k_platform_config_flags, std::string(b.label),
-                   fmt::format("ACPI DATA {} ({} bytes)", b.file, (*b.data)->size()), deps,
+      c.events.add(0,
+                   event_type::k_platform_config_flags,
+                   std::string(b.label),
+                   fmt::format("ACPI DATA {} ({} bytes)", b.file, (*b.data)->size()),
+                   deps,
                    crypto::sha384(**b.data));
     } else {
-      c.events.not_predicted(0, event_type::k_platform_config_flags, std::string(b.label),
-                             fmt::format("ACPI DATA {}", b.file), deps,
+      c.events.not_predicted(0,
+                             event_type::k_platform_config_flags,
+                             std::string(b.label),
+                             fmt::format("ACPI DATA {}", b.file),
+                             deps,
                              fmt::format("QEMU's fw_cfg {} blob was not supplied (capture it once "
                                          "from a reference TD, see measurement/README.md)",
                                          b.file));
@@ -172,97 +177,132 @@ rtmr0_acpi(Context& c)
 }
 
 void
-rtmr0_boot_variables(Context& c)
-{
-  const std::vector<std::string> deps = {"platform.boot_variables", "platform.devices",
-                                         "firmware.ovmf_version"};
+rtmr0_boot_variables(Context &c) {
+  const std::vector<std::string> deps = {
+      "platform.boot_variables", "platform.devices", "firmware.ovmf_version"};
   if (!c.profile.boot_variables.empty()) {
-    for (const auto& v : c.profile.boot_variables) {
-      c.events.add(0, event_type::k_efi_variable_boot, "boot_variable." + v.name,
-                   fmt::format("{} ({} bytes)", v.name, v.data.size()), deps,
+    for (const auto &v : c.profile.boot_variables) {
+      c.events.add(0,
+                   event_type::k_efi_variable_boot,
+                   "boot_variable." + v.name,
+                   fmt::format("{} ({} bytes)", v.name, v.data.size()),
+                   deps,
                    crypto::sha384(v.data));
     }
     return;
   }
   if (c.artifacts.mode == BootMode::grub) {
-    c.events.not_predicted(0, event_type::k_efi_variable_boot, "boot_variables",
-                           "BootOrder and Boot####", deps,
+    c.events.not_predicted(0,
+                           event_type::k_efi_variable_boot,
+                           "boot_variables",
+                           "BootOrder and Boot####",
+                           deps,
                            "grub boot: BootOrder/Boot#### depend on the disk's device path; "
                            "capture them from a reference TD (platform.boot_variables)");
     return;
   }
   // QEMU direct boot: OVMF's only boot option is the UiApp.
   const std::array<std::byte, 2> order{};
-  c.events.add(0, event_type::k_efi_variable_boot, "boot_variable.BootOrder", "BootOrder {0x0000}",
-               deps, crypto::sha384(order));
-  c.events.add(0, event_type::k_efi_variable_boot, "boot_variable.Boot0000", "Boot0000 UiApp",
-               deps, crypto::sha384(uiapp_boot_option()));
+  c.events.add(0,
+               event_type::k_efi_variable_boot,
+               "boot_variable.BootOrder",
+               "BootOrder {0x0000}",
+               deps,
+               crypto::sha384(order));
+  c.events.add(0,
+               event_type::k_efi_variable_boot,
+               "boot_variable.Boot0000",
+               "Boot0000 UiApp",
+               deps,
+               crypto::sha384(uiapp_boot_option()));
 }
 
 void
-rtmr0_shim_authority(Context& c, std::size_t run)
-{
+rtmr0_shim_authority(Context &c, std::size_t run) {
   const std::vector<std::string> deps = {"image.shim", "platform.secure_boot_variables"};
   const auto sb = c.profile.secure_boot_variables.find("SecureBoot");
-  const bool secure_boot = sb != c.profile.secure_boot_variables.end() && !sb->second.empty()
-                           && sb->second[0] != std::byte{0};
+  const bool secure_boot =
+      sb != c.profile.secure_boot_variables.end() && !sb->second.empty() && sb->second[0] != std::byte{0};
   // edk2 measures each db authority once per boot, so a second shim run adds none.
   if (secure_boot && run == 0) {
     if (c.artifacts.secure_boot_authority) {
-      const auto& a = *c.artifacts.secure_boot_authority;
-      c.events.add(0, event_type::k_efi_variable_authority, "authority.db", a.label,
-                   {"platform.secure_boot_variables", "image.shim"}, a.digest);
+      const auto &a = *c.artifacts.secure_boot_authority;
+      c.events.add(0,
+                   event_type::k_efi_variable_authority,
+                   "authority.db",
+                   a.label,
+                   {"platform.secure_boot_variables", "image.shim"},
+                   a.digest);
     } else {
-      c.events.not_predicted(0, event_type::k_efi_variable_authority, "authority.db",
+      c.events.not_predicted(0,
+                             event_type::k_efi_variable_authority,
+                             "authority.db",
                              "db entry that verified shim",
                              {"platform.secure_boot_variables", "image.shim"},
                              "the db certificate that verifies shim was not supplied");
     }
   }
   if (c.artifacts.sbat_level) {
-    c.events.add(0, event_type::k_efi_variable_authority, "authority.SbatLevel",
-                 "SbatLevel", deps,
+    c.events.add(0,
+                 event_type::k_efi_variable_authority,
+                 "authority.SbatLevel",
+                 "SbatLevel",
+                 deps,
                  variable_digest(shim_lock_guid(), "SbatLevel", as_bytes(*c.artifacts.sbat_level)));
-  } else if (const auto levels = c.artifacts.shim ? shim_sbat_levels(*c.artifacts.shim)
-                                                  : std::optional<ShimSbatLevels>{}) {
+  } else if (const auto levels =
+                 c.artifacts.shim ? shim_sbat_levels(*c.artifacts.shim) : std::optional<ShimSbatLevels>{}) {
     // TDVF variables do not persist under TDX, so shim writes its default
     // ("previous") SbatLevel on every boot.
-    c.events.add(0, event_type::k_efi_variable_authority, "authority.SbatLevel",
-                 "SbatLevel (shim's built-in \"previous\" level)", deps,
+    c.events.add(0,
+                 event_type::k_efi_variable_authority,
+                 "authority.SbatLevel",
+                 "SbatLevel (shim's built-in \"previous\" level)",
+                 deps,
                  variable_digest(shim_lock_guid(), "SbatLevel", as_bytes(levels->previous)));
     if (std::find(c.notes.begin(), c.notes.end(), k_sbat_note) == c.notes.end()) {
       c.notes.emplace_back(k_sbat_note);
     }
   } else {
-    c.events.not_predicted(0, event_type::k_efi_variable_authority, "authority.SbatLevel",
-                           "SbatLevel", deps, "shim's SbatLevel content was not supplied");
+    c.events.not_predicted(0,
+                           event_type::k_efi_variable_authority,
+                           "authority.SbatLevel",
+                           "SbatLevel",
+                           deps,
+                           "shim's SbatLevel content was not supplied");
   }
   const auto cert = c.artifacts.shim ? shim_vendor_cert(*c.artifacts.shim) : std::vector<std::byte>{};
   if (!cert.empty()) {
     std::vector<std::byte> data(shim_lock_guid().bytes.begin(), shim_lock_guid().bytes.end());
     data.insert(data.end(), cert.begin(), cert.end());
-    c.events.add(0, event_type::k_efi_variable_authority, "authority.MokListRT",
-                 "MokListRT (shim vendor certificate that verified grub)", deps,
+    c.events.add(0,
+                 event_type::k_efi_variable_authority,
+                 "authority.MokListRT",
+                 "MokListRT (shim vendor certificate that verified grub)",
+                 deps,
                  variable_digest(shim_lock_guid(), "MokListRT", data));
   } else {
-    c.events.not_predicted(0, event_type::k_efi_variable_authority, "authority.MokListRT",
-                           "MokListRT", deps, "shim has no .vendor_cert section to derive it from");
+    c.events.not_predicted(0,
+                           event_type::k_efi_variable_authority,
+                           "authority.MokListRT",
+                           "MokListRT",
+                           deps,
+                           "shim has no .vendor_cert section to derive it from");
   }
 }
 
 void
-rtmr0(Context& c, std::size_t shim_runs)
-{
+rtmr0(Context &c, std::size_t shim_runs) {
   if (c.profile.rtmr0_events) {
-    for (const auto& e : *c.profile.rtmr0_events) {
-      c.events.add(0, e.type, e.label, "provided by " + e.source, {"platform.rtmr0_events"},
-                   e.digest);
+    for (const auto &e : *c.profile.rtmr0_events) {
+      c.events.add(0, e.type, e.label, "provided by " + e.source, {"platform.rtmr0_events"}, e.digest);
     }
     c.notes.push_back("RTMR0 events were taken as given from platform.rtmr0_events");
     return;
   }
   if (c.profile.ovmf_version >= k_ovmf_new_event_layout) {
-    c.events.not_predicted(0, event_type::k_platform_config_flags, "rtmr0.edk2_202505_layout",
+    c.events.not_predicted(0,
+                           event_type::k_platform_config_flags,
+                           "rtmr0.edk2_202505_layout",
                            "edk2 >= 202505 RTMR0 event layout",
                            {"firmware.ovmf_version", "platform.qemu_version"},
                            "edk2-stable202505 and later add fw_cfg, SMBIOS and boot-option "
@@ -271,20 +311,28 @@ rtmr0(Context& c, std::size_t shim_runs)
     return;
   }
   const auto hob = build_td_hob(c.profile.memory_bytes, c.tdvf);
-  c.events.add(0, event_type::k_efi_handoff_tables2, "td_hob",
+  c.events.add(0,
+               event_type::k_efi_handoff_tables2,
+               "td_hob",
                fmt::format("TD HOB ({} bytes)", hob.size()),
                {"platform.memory_bytes", "firmware.tdvf_sections", "platform.qemu_version"},
                crypto::sha384(hob));
   const auto cfv = cfv_bytes(c.firmware, c.tdvf);
-  c.events.add(0, event_type::k_efi_platform_firmware_blob2, "cfv",
-               fmt::format("CFV variable store ({} bytes)", cfv.size()), {"firmware"},
+  c.events.add(0,
+               event_type::k_efi_platform_firmware_blob2,
+               "cfv",
+               fmt::format("CFV variable store ({} bytes)", cfv.size()),
+               {"firmware"},
                crypto::sha384(cfv));
   rtmr0_secure_boot_and_separator(c);
   rtmr0_acpi(c);
   rtmr0_boot_variables(c);
   if (c.profile.ovmf_version < k_ovmf_separator_moved) {
-    c.events.add(0, event_type::k_separator, "separator.rtmr0_late",
-                 "separator after boot variables (edk2 < 202411)", {"firmware.ovmf_version"},
+    c.events.add(0,
+                 event_type::k_separator,
+                 "separator.rtmr0_late",
+                 "separator after boot variables (edk2 < 202411)",
+                 {"firmware.ovmf_version"},
                  separator_digest());
   }
   for (std::size_t run = 0; run < shim_runs; ++run) {
@@ -293,29 +341,27 @@ rtmr0(Context& c, std::size_t shim_runs)
 }
 
 std::optional<std::pair<int, int>>
-linux_version(const BootArtifacts& a)
-{
+linux_version(const BootArtifacts &a) {
   if (a.linux_version) {
     return a.linux_version;
   }
   try {
     return parse_bzimage(a.kernel).version;
-  } catch (const Error&) {
+  } catch (const Error &) {
     return std::nullopt;
   }
 }
 
 // The kernel bytes TDVF measures in QEMU direct boot.
 std::vector<std::byte>
-direct_boot_kernel(Context& c, std::vector<std::string>& deps, std::string& how)
-{
-  const auto& p = c.profile;
+direct_boot_kernel(Context &c, std::vector<std::string> &deps, std::string &how) {
+  const auto &p = c.profile;
   const bool unpatched_blob =
-    p.qemu_version >= k_qemu_etc_boot_kernel && p.ovmf_version >= k_ovmf_named_kernel_blob;
+      p.qemu_version >= k_qemu_etc_boot_kernel && p.ovmf_version >= k_ovmf_named_kernel_blob;
   if (p.qemu_version >= k_qemu_no_header_patch || unpatched_blob) {
     how = p.qemu_version >= k_qemu_no_header_patch
-            ? "QEMU >= 10.2 does not patch the setup header of CoCo guests"
-            : "OVMF >= 202502 with QEMU >= 10.0 loads the unpatched etc/boot/kernel";
+              ? "QEMU >= 10.2 does not patch the setup header of CoCo guests"
+              : "OVMF >= 202502 with QEMU >= 10.0 loads the unpatched etc/boot/kernel";
     if (unpatched_blob && p.qemu_version < k_qemu_no_header_patch) {
       c.notes.push_back("assumed: QEMU >= 10.0 exports the unpatched etc/boot/kernel and OVMF >= "
                         "202502 prefers it (the exact first QEMU release is unconfirmed)");
@@ -334,10 +380,9 @@ direct_boot_kernel(Context& c, std::vector<std::string>& deps, std::string& how)
 }
 
 void
-rtmr1_and_2(Context& c, std::size_t shim_runs)
-{
-  const auto& a = c.artifacts;
-  const auto& p = c.profile;
+rtmr1_and_2(Context &c, std::size_t shim_runs) {
+  const auto &a = c.artifacts;
+  const auto &p = c.profile;
   const bool new_separator = p.ovmf_version >= k_ovmf_separator_moved;
   const std::vector<std::string> fw_deps = {"firmware.ovmf_version"};
 
@@ -345,48 +390,85 @@ rtmr1_and_2(Context& c, std::size_t shim_runs)
     std::vector<std::string> deps = {"image.kernel", "platform.qemu_version", "firmware.ovmf_version"};
     std::string how;
     const auto kernel = direct_boot_kernel(c, deps, how);
-    c.events.add(1, event_type::k_efi_boot_services_application, "kernel",
-                 fmt::format("{} (Authenticode SHA-384; {})", a.kernel_name, how), deps,
+    c.events.add(1,
+                 event_type::k_efi_boot_services_application,
+                 "kernel",
+                 fmt::format("{} (Authenticode SHA-384; {})", a.kernel_name, how),
+                 deps,
                  authenticode_sha384(kernel));
-    c.events.add(1, event_type::k_efi_action, "action.calling_efi_application",
-                 std::string(k_calling_efi_app), fw_deps, action_digest(k_calling_efi_app));
+    c.events.add(1,
+                 event_type::k_efi_action,
+                 "action.calling_efi_application",
+                 std::string(k_calling_efi_app),
+                 fw_deps,
+                 action_digest(k_calling_efi_app));
     if (new_separator) {
-      c.events.add(1, event_type::k_separator, "separator.rtmr1", "separator (edk2 >= 202411)",
-                   fw_deps, separator_digest());
+      c.events.add(1,
+                   event_type::k_separator,
+                   "separator.rtmr1",
+                   "separator (edk2 >= 202411)",
+                   fw_deps,
+                   separator_digest());
     }
   } else {
-    c.events.add(1, event_type::k_efi_action, "action.calling_efi_application",
-                 std::string(k_calling_efi_app), fw_deps, action_digest(k_calling_efi_app));
+    c.events.add(1,
+                 event_type::k_efi_action,
+                 "action.calling_efi_application",
+                 std::string(k_calling_efi_app),
+                 fw_deps,
+                 action_digest(k_calling_efi_app));
     if (new_separator) {
-      c.events.add(1, event_type::k_separator, "separator.rtmr1", "separator (edk2 >= 202411)",
-                   fw_deps, separator_digest());
+      c.events.add(1,
+                   event_type::k_separator,
+                   "separator.rtmr1",
+                   "separator (edk2 >= 202411)",
+                   fw_deps,
+                   separator_digest());
     }
     if (a.disk_head) {
-      c.events.add(1, event_type::k_efi_gpt_event, "gpt", "GPT header and used partition entries",
+      c.events.add(1,
+                   event_type::k_efi_gpt_event,
+                   "gpt",
+                   "GPT header and used partition entries",
                    {"image.disk_head", "image.disk_size"},
                    crypto::sha384(gpt_event_data(*a.disk_head, a.sector_size)));
     } else {
-      c.events.not_predicted(1, event_type::k_efi_gpt_event, "gpt", "GPT", {"image.disk_head"},
+      c.events.not_predicted(1,
+                             event_type::k_efi_gpt_event,
+                             "gpt",
+                             "GPT",
+                             {"image.disk_head"},
                              "the disk's first sectors were not supplied");
     }
-    const auto image_event = [&](const std::optional<std::vector<std::byte>>& pe, std::string label,
-                                 std::string what) {
-      if (pe) {
-        c.events.add(1, event_type::k_efi_boot_services_application, std::move(label),
-                     what + " (Authenticode SHA-384)", {"image." + what}, authenticode_sha384(*pe));
-      } else {
-        c.events.not_predicted(1, event_type::k_efi_boot_services_application, std::move(label),
-                               what, {"image." + what}, what + " image was not supplied");
-      }
-    };
+    const auto image_event =
+        [&](const std::optional<std::vector<std::byte>> &pe, std::string label, std::string what) {
+          if (pe) {
+            c.events.add(1,
+                         event_type::k_efi_boot_services_application,
+                         std::move(label),
+                         what + " (Authenticode SHA-384)",
+                         {"image." + what},
+                         authenticode_sha384(*pe));
+          } else {
+            c.events.not_predicted(1,
+                                   event_type::k_efi_boot_services_application,
+                                   std::move(label),
+                                   what,
+                                   {"image." + what},
+                                   what + " image was not supplied");
+          }
+        };
     image_event(a.shim, "shim", "shim");
     if (shim_runs > 1) {
       image_event(a.fallback, "fallback", "fallback");
       image_event(a.shim, "shim.second_run", "shim");
     }
     image_event(a.grub, "grub", "grub");
-    c.events.add(1, event_type::k_efi_boot_services_application, "kernel",
-                 a.kernel_name + " (Authenticode SHA-384, loaded by grub)", {"image.kernel"},
+    c.events.add(1,
+                 event_type::k_efi_boot_services_application,
+                 "kernel",
+                 a.kernel_name + " (Authenticode SHA-384, loaded by grub)",
+                 {"image.kernel"},
                  authenticode_sha384(a.kernel));
 
     // RTMR2: shim's MOK variables per run, then grub's own records.
@@ -395,23 +477,26 @@ rtmr1_and_2(Context& c, std::size_t shim_runs)
         const auto it = a.mok_digests.find(std::string(name));
         const std::string label = fmt::format("shim.{}{}", name, run == 0 ? "" : ".second_run");
         if (it != a.mok_digests.end()) {
-          c.events.add(2, event_type::k_ipl, label, std::string(name), {"image.shim", "image.mok"},
-                       it->second);
+          c.events.add(
+              2, event_type::k_ipl, label, std::string(name), {"image.shim", "image.mok"}, it->second);
         } else {
-          c.events.not_predicted(2, event_type::k_ipl, label, std::string(name),
+          c.events.not_predicted(2,
+                                 event_type::k_ipl,
+                                 label,
+                                 std::string(name),
                                  {"image.shim", "image.mok"},
                                  fmt::format("the {} digest was not supplied", name));
         }
       }
     }
-    for (const auto& r : a.grub_records) {
+    for (const auto &r : a.grub_records) {
       if (a.grub_flavor == GrubFlavor::none) {
         break;
       }
       switch (r.kind) {
       case GrubRecord::Kind::file:
-        c.events.add(2, event_type::k_ipl, "grub.file", r.text, {"image.grub_files"},
-                     crypto::sha384(r.bytes));
+        c.events.add(
+            2, event_type::k_ipl, "grub.file", r.text, {"image.grub_files"}, crypto::sha384(r.bytes));
         break;
       case GrubRecord::Kind::command:
       case GrubRecord::Kind::kernel_cmdline:
@@ -420,7 +505,11 @@ rtmr1_and_2(Context& c, std::size_t shim_runs)
         if (a.grub_flavor == GrubFlavor::rhel && r.kind == GrubRecord::Kind::command) {
           measured.push_back('\0');
         }
-        c.events.add(2, event_type::k_ipl, "grub.command", r.text, {"image.grub_config"},
+        c.events.add(2,
+                     event_type::k_ipl,
+                     "grub.command",
+                     r.text,
+                     {"image.grub_config"},
                      crypto::sha384(as_bytes(measured)));
         break;
       }
@@ -432,8 +521,11 @@ rtmr1_and_2(Context& c, std::size_t shim_runs)
   const auto version = linux_version(a);
   const std::vector<std::string> stub_deps = {"image.kernel_version"};
   if (!version) {
-    c.events.not_predicted(2, event_type::k_event_tag, "linux.load_options",
-                           "LOADED_IMAGE::LoadOptions", stub_deps,
+    c.events.not_predicted(2,
+                           event_type::k_event_tag,
+                           "linux.load_options",
+                           "LOADED_IMAGE::LoadOptions",
+                           stub_deps,
                            "the kernel version could not be read from the bzImage header");
   } else if (*version >= k_linux_stub_cc_measurement) {
     std::string options = a.cmdline;
@@ -445,13 +537,19 @@ rtmr1_and_2(Context& c, std::size_t shim_runs)
       c.notes.push_back("grub boot: LoadOptions assumed to be the UTF-16LE command line with its "
                         "NUL terminator, as grub's EFI linux loader sets it");
     }
-    c.events.add(2, event_type::k_event_tag, "linux.load_options",
-                 "LOADED_IMAGE::LoadOptions \"" + options + "\"", deps,
+    c.events.add(2,
+                 event_type::k_event_tag,
+                 "linux.load_options",
+                 "LOADED_IMAGE::LoadOptions \"" + options + "\"",
+                 deps,
                  crypto::sha384(to_utf16le(options, NulTerminator::yes)));
     if (a.initrd) {
-      c.events.add(2, event_type::k_event_tag, "linux.initrd",
+      c.events.add(2,
+                   event_type::k_event_tag,
+                   "linux.initrd",
                    fmt::format("Linux initrd {} ({} bytes)", a.initrd_name, a.initrd->size()),
-                   {"image.initrd", "image.kernel_version"}, crypto::sha384(*a.initrd));
+                   {"image.initrd", "image.kernel_version"},
+                   crypto::sha384(*a.initrd));
     }
   } else {
     c.notes.push_back(fmt::format("Linux {}.{} < 6.9: the EFI stub does not measure the command "
@@ -460,20 +558,27 @@ rtmr1_and_2(Context& c, std::size_t shim_runs)
                                   version->second));
   }
 
-  c.events.add(1, event_type::k_efi_action, "action.exit_boot_services_invocation",
-               std::string(k_exit_bs_invocation), fw_deps, action_digest(k_exit_bs_invocation));
-  c.events.add(1, event_type::k_efi_action, "action.exit_boot_services_success",
-               std::string(k_exit_bs_success), fw_deps, action_digest(k_exit_bs_success));
+  c.events.add(1,
+               event_type::k_efi_action,
+               "action.exit_boot_services_invocation",
+               std::string(k_exit_bs_invocation),
+               fw_deps,
+               action_digest(k_exit_bs_invocation));
+  c.events.add(1,
+               event_type::k_efi_action,
+               "action.exit_boot_services_success",
+               std::string(k_exit_bs_success),
+               fw_deps,
+               action_digest(k_exit_bs_success));
 }
 
 nlohmann::json
-describe_inputs(const BootArtifacts& a,
+describe_inputs(const BootArtifacts &a,
                 std::span<const std::byte> firmware,
-                const PlatformProfile& p,
-                const TdvfMetadata& tdvf)
-{
+                const PlatformProfile &p,
+                const TdvfMetadata &tdvf) {
   nlohmann::json sections = nlohmann::json::array();
-  for (const auto& s : tdvf.sections) {
+  for (const auto &s : tdvf.sections) {
     sections.push_back({{"type", tdvf_section_type_name(s.type)},
                         {"data_offset", fmt::format("{:#x}", s.data_offset)},
                         {"raw_data_size", fmt::format("{:#x}", s.raw_data_size)},
@@ -482,12 +587,12 @@ describe_inputs(const BootArtifacts& a,
                         {"attributes", s.attributes}});
   }
   nlohmann::json platform = {
-    {"name", p.name},
-    {"vcpus", p.vcpus},
-    {"memory_bytes", p.memory_bytes},
-    {"qemu_version", to_string(p.qemu_version)},
-    {"ovmf_version", fmt::format("edk2-stable{}", p.ovmf_version)},
-    {"page_add_order", p.page_add_order ? to_string(*p.page_add_order) : "both"},
+      {"name", p.name},
+      {"vcpus", p.vcpus},
+      {"memory_bytes", p.memory_bytes},
+      {"qemu_version", to_string(p.qemu_version)},
+      {"ovmf_version", fmt::format("edk2-stable{}", p.ovmf_version)},
+      {"page_add_order", p.page_add_order ? to_string(*p.page_add_order) : "both"},
   };
   nlohmann::json acpi = nlohmann::json::object();
   if (p.acpi_table_loader) {
@@ -501,18 +606,18 @@ describe_inputs(const BootArtifacts& a,
   }
   for (std::size_t i = 0; i < p.acpi_events.size() && i < 3; ++i) {
     static constexpr std::array<std::string_view, 3> k_keys = {
-      "table_loader_event_digest", "rsdp_event_digest", "tables_event_digest"};
+        "table_loader_event_digest", "rsdp_event_digest", "tables_event_digest"};
     acpi[std::string(k_keys[i])] = to_hex(p.acpi_events[i].digest);
   }
   acpi["source"] = acpi.empty() ? "not supplied" : (p.acpi_events.empty() ? "provided" : "reference-ccel");
   platform["acpi"] = acpi;
   nlohmann::json sb = nlohmann::json::object();
-  for (const auto& [name, data] : p.secure_boot_variables) {
+  for (const auto &[name, data] : p.secure_boot_variables) {
     sb[name] = sha256_hex(data);
   }
   platform["secure_boot_variables_sha256"] = sb;
   nlohmann::json boot_vars = nlohmann::json::object();
-  for (const auto& v : p.boot_variables) {
+  for (const auto &v : p.boot_variables) {
     boot_vars[v.name] = to_hex(v.data);
   }
   platform["boot_variables"] = boot_vars;
@@ -524,7 +629,8 @@ describe_inputs(const BootArtifacts& a,
     image["kernel"]["version"] = fmt::format("{}.{}", v->first, v->second);
   }
   if (a.initrd) {
-    image["initrd"] = {{"name", a.initrd_name}, {"sha256", sha256_hex(*a.initrd)}, {"size", a.initrd->size()}};
+    image["initrd"] = {
+        {"name", a.initrd_name}, {"sha256", sha256_hex(*a.initrd)}, {"size", a.initrd->size()}};
   }
   if (a.shim) {
     image["shim"] = {{"sha256", sha256_hex(*a.shim)}};
@@ -535,8 +641,8 @@ describe_inputs(const BootArtifacts& a,
   if (a.disk_head) {
     image["disk_head_sha256"] = sha256_hex(*a.disk_head);
   }
-  return {{"firmware", {{"sha256", sha256_hex(firmware)}, {"size", firmware.size()},
-                        {"tdvf_sections", sections}}},
+  return {{"firmware",
+           {{"sha256", sha256_hex(firmware)}, {"size", firmware.size()}, {"tdvf_sections", sections}}},
           {"platform", platform},
           {"image", image}};
 }
@@ -544,20 +650,19 @@ describe_inputs(const BootArtifacts& a,
 } // namespace
 
 void
-adopt_reference_log(PlatformProfile& profile, const EventLog& log)
-{
-  std::vector<const Event*> rtmr0;
-  for (const auto& e : log.events) {
+adopt_reference_log(PlatformProfile &profile, const EventLog &log) {
+  std::vector<const Event *> rtmr0;
+  for (const auto &e : log.events) {
     if (is_extending(e) && e.mr_index == mr_index_of_rtmr(0)) {
       rtmr0.push_back(&e);
     }
   }
-  const auto provided = [](const Event& e, std::string label) {
+  const auto provided = [](const Event &e, std::string label) {
     ProvidedEvent p;
     p.type = e.type;
     p.label = std::move(label);
     p.source = fmt::format("reference-ccel record {}", e.sequence);
-    const auto* d = e.digest(k_alg_sha384);
+    const auto *d = e.digest(k_alg_sha384);
     if (d == nullptr || d->size() != p.digest.size()) {
       throw Error(ErrorKind::input, "reference log: record {} has no SHA-384 digest", e.sequence);
     }
@@ -566,20 +671,20 @@ adopt_reference_log(PlatformProfile& profile, const EventLog& log)
   };
   if (profile.ovmf_version >= k_ovmf_new_event_layout && !profile.rtmr0_events) {
     std::vector<ProvidedEvent> all;
-    for (const auto* e : rtmr0) {
+    for (const auto *e : rtmr0) {
       all.push_back(provided(*e, event_type_name(e->type) + " " + describe_event(*e)));
     }
     profile.rtmr0_events = std::move(all);
     return;
   }
-  const bool need_acpi = !profile.acpi_table_loader && !profile.acpi_rsdp && !profile.acpi_tables
-                         && profile.acpi_events.empty();
+  const bool need_acpi =
+      !profile.acpi_table_loader && !profile.acpi_rsdp && !profile.acpi_tables && profile.acpi_events.empty();
   const bool need_sb = profile.secure_boot_variables.empty();
   const bool need_boot = profile.boot_variables.empty();
   std::vector<ProvidedEvent> acpi;
   std::map<std::string, std::vector<std::byte>> sb;
   std::vector<VariableValue> boot;
-  for (const auto* e : rtmr0) {
+  for (const auto *e : rtmr0) {
     if (e->type == event_type::k_platform_config_flags && describe_event(*e) == "ACPI DATA") {
       acpi.push_back(provided(*e, "ACPI DATA"));
     } else if (e->type == event_type::k_efi_variable_driver_config) {
@@ -592,9 +697,8 @@ adopt_reference_log(PlatformProfile& profile, const EventLog& log)
   }
   if (need_acpi) {
     if (acpi.size() != 3) {
-      throw Error(ErrorKind::input,
-                  "reference log: expected 3 \"ACPI DATA\" events in RTMR0, found {}",
-                  acpi.size());
+      throw Error(
+          ErrorKind::input, "reference log: expected 3 \"ACPI DATA\" events in RTMR0, found {}", acpi.size());
     }
     profile.acpi_events = std::move(acpi);
   }
@@ -607,12 +711,11 @@ adopt_reference_log(PlatformProfile& profile, const EventLog& log)
 }
 
 QemuVersion
-parse_qemu_version(std::string_view text)
-{
+parse_qemu_version(std::string_view text) {
   QemuVersion v;
-  int* parts[] = {&v.major, &v.minor, &v.micro};
-  const char* p = text.data();
-  const char* end = text.data() + text.size();
+  int *parts[] = {&v.major, &v.minor, &v.micro};
+  const char *p = text.data();
+  const char *end = text.data() + text.size();
   for (std::size_t i = 0; i < 3 && p < end; ++i) {
     const auto res = std::from_chars(p, end, *parts[i]);
     if (res.ec != std::errc{} || (res.ptr != end && *res.ptr != '.')) {
@@ -627,40 +730,32 @@ parse_qemu_version(std::string_view text)
 }
 
 std::string
-to_string(const QemuVersion& version)
-{
+to_string(const QemuVersion &version) {
   return fmt::format("{}.{}.{}", version.major, version.minor, version.micro);
 }
 
 int
-parse_ovmf_version(std::string_view text)
-{
+parse_ovmf_version(std::string_view text) {
   std::string_view digits = text;
   if (digits.starts_with("edk2-stable")) {
     digits.remove_prefix(11);
   }
   int value = 0;
   const auto res = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (res.ec != std::errc{} || res.ptr != digits.data() + digits.size() || value < 201801
-      || value > 209912) {
-    throw Error(ErrorKind::usage,
-                "OVMF version \"{}\" is not an edk2 stable tag like edk2-stable202411",
-                text);
+  if (res.ec != std::errc{} || res.ptr != digits.data() + digits.size() || value < 201801 || value > 209912) {
+    throw Error(
+        ErrorKind::usage, "OVMF version \"{}\" is not an edk2 stable tag like edk2-stable202411", text);
   }
   return value;
 }
 
 std::string
-to_string(BootMode mode)
-{
+to_string(BootMode mode) {
   return mode == BootMode::direct ? "direct" : "grub";
 }
 
 Prediction
-predict(const BootArtifacts& artifacts,
-        std::span<const std::byte> firmware,
-        const PlatformProfile& profile)
-{
+predict(const BootArtifacts &artifacts, std::span<const std::byte> firmware, const PlatformProfile &profile) {
   if (profile.memory_bytes == 0) {
     throw Error(ErrorKind::usage, "platform profile: memory_bytes is required");
   }
@@ -678,11 +773,11 @@ predict(const BootArtifacts& artifacts,
   out.mrtd = compute_mrtd_candidates(firmware, out.tdvf);
   out.selected_page_add_order = profile.page_add_order;
   if (!profile.page_add_order) {
-    out.notes.push_back(fmt::format(
-      "page-add order not given: both MRTD candidates are emitted (QEMU {} suggests {})",
-      to_string(profile.qemu_version),
-      profile.qemu_version >= k_qemu_single_pass ? "single_pass with upstream KVM"
-                                                 : "two_pass (QEMU 8.x TDX stacks)"));
+    out.notes.push_back(
+        fmt::format("page-add order not given: both MRTD candidates are emitted (QEMU {} suggests {})",
+                    to_string(profile.qemu_version),
+                    profile.qemu_version >= k_qemu_single_pass ? "single_pass with upstream KVM"
+                                                               : "two_pass (QEMU 8.x TDX stacks)"));
   }
   out.inputs = describe_inputs(artifacts, firmware, profile, out.tdvf);
 
@@ -694,7 +789,7 @@ predict(const BootArtifacts& artifacts,
                                     profile.ovmf_version));
   } else {
     const std::size_t shim_runs =
-      artifacts.mode == BootMode::grub ? (artifacts.shim_fallback_run ? 2 : 1) : 0;
+        artifacts.mode == BootMode::grub ? (artifacts.shim_fallback_run ? 2 : 1) : 0;
     rtmr0(c, shim_runs);
     rtmr1_and_2(c, shim_runs);
   }
@@ -702,7 +797,7 @@ predict(const BootArtifacts& artifacts,
 
   RtmrBank bank;
   std::array<bool, 4> complete = {true, true, true, true};
-  for (const auto& e : out.events) {
+  for (const auto &e : out.events) {
     if (e.digest) {
       bank.extend(e.rtmr, *e.digest);
     } else {
@@ -719,33 +814,31 @@ predict(const BootArtifacts& artifacts,
 
 namespace {
 PlatformProfile
-parse_platform_profile_unchecked(const nlohmann::json& json,
-                                 const std::function<std::vector<std::byte>(const std::string&)>& read_file);
+parse_platform_profile_unchecked(const nlohmann::json &json,
+                                 const std::function<std::vector<std::byte>(const std::string &)> &read_file);
 } // namespace
 
 PlatformProfile
-parse_platform_profile(const nlohmann::json& json,
-                       const std::function<std::vector<std::byte>(const std::string&)>& read_file)
-{
+parse_platform_profile(const nlohmann::json &json,
+                       const std::function<std::vector<std::byte>(const std::string &)> &read_file) {
   try {
     return parse_platform_profile_unchecked(json, read_file);
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const nlohmann::json::exception &e) {
     throw Error(ErrorKind::usage, "platform profile: {}", e.what());
-  } catch (const std::logic_error& e) {
+  } catch (const std::logic_error &e) {
     throw Error(ErrorKind::usage, "platform profile: {}", e.what());
   }
 }
 
 namespace {
 PlatformProfile
-parse_platform_profile_unchecked(const nlohmann::json& json,
-                                 const std::function<std::vector<std::byte>(const std::string&)>& read_file)
-{
+parse_platform_profile_unchecked(
+    const nlohmann::json &json, const std::function<std::vector<std::byte>(const std::string &)> &read_file) {
   if (!json.is_object()) {
     throw Error(ErrorKind::usage, "platform profile: expected a JSON object");
   }
   PlatformProfile p;
-  const auto str = [&](const char* key) -> std::optional<std::string> {
+  const auto str = [&](const char *key) -> std::optional<std::string> {
     if (!json.contains(key)) {
       return std::nullopt;
     }
@@ -754,7 +847,7 @@ parse_platform_profile_unchecked(const nlohmann::json& json,
     }
     return json[key].get<std::string>();
   };
-  const auto num = [&](const char* key) -> std::optional<std::uint64_t> {
+  const auto num = [&](const char *key) -> std::optional<std::uint64_t> {
     if (!json.contains(key)) {
       return std::nullopt;
     }
@@ -782,13 +875,12 @@ parse_platform_profile_unchecked(const nlohmann::json& json,
     } else if (*order == "two_pass") {
       p.page_add_order = PageAddOrder::two_pass;
     } else if (*order != "both") {
-      throw Error(ErrorKind::usage,
-                  "platform profile: page_add_order must be single_pass, two_pass or both");
+      throw Error(ErrorKind::usage, "platform profile: page_add_order must be single_pass, two_pass or both");
     }
   }
   if (json.contains("acpi")) {
-    const auto& acpi = json["acpi"];
-    const auto file = [&](const char* key) -> std::optional<std::vector<std::byte>> {
+    const auto &acpi = json["acpi"];
+    const auto file = [&](const char *key) -> std::optional<std::vector<std::byte>> {
       if (!acpi.contains(key)) {
         return std::nullopt;
       }
@@ -799,19 +891,19 @@ parse_platform_profile_unchecked(const nlohmann::json& json,
     p.acpi_tables = file("tables");
   }
   if (json.contains("secure_boot_variables")) {
-    for (const auto& [name, path] : json["secure_boot_variables"].items()) {
+    for (const auto &[name, path] : json["secure_boot_variables"].items()) {
       p.secure_boot_variables[name] = read_file(path.get<std::string>());
     }
   }
   if (json.contains("boot_variables")) {
-    for (const auto& entry : json["boot_variables"]) {
+    for (const auto &entry : json["boot_variables"]) {
       p.boot_variables.push_back(
-        {entry.at("name").get<std::string>(), read_file(entry.at("file").get<std::string>())});
+          {entry.at("name").get<std::string>(), read_file(entry.at("file").get<std::string>())});
     }
   }
   if (json.contains("rtmr0_events")) {
     std::vector<ProvidedEvent> events;
-    for (const auto& entry : json["rtmr0_events"]) {
+    for (const auto &entry : json["rtmr0_events"]) {
       ProvidedEvent e;
       e.label = entry.value("label", "provided");
       e.type = static_cast<std::uint32_t>(std::stoul(entry.value("type_id", "0x0"), nullptr, 16));

@@ -26,53 +26,46 @@
 // it never guesses silently.
 namespace cvm::measure {
 
-struct QemuVersion
-{
+struct QemuVersion {
   int major = 0;
   int minor = 0;
   int micro = 0;
 
-  auto operator<=>(const QemuVersion&) const = default;
+  auto operator<=>(const QemuVersion &) const = default;
 };
 
 // Parses "10.2.1" / "9.2" / "8.2.2"; throws cvm::Error(usage) if malformed.
-QemuVersion
-parse_qemu_version(std::string_view text);
+QemuVersion parse_qemu_version(std::string_view text);
 
-std::string
-to_string(const QemuVersion& version);
+std::string to_string(const QemuVersion &version);
 
 // Parses "edk2-stable202411" or "202411" into 202411; throws cvm::Error(usage).
-int
-parse_ovmf_version(std::string_view text);
+int parse_ovmf_version(std::string_view text);
 
 // A digest the model takes as given (captured from a reference TD, or computed
 // by another tool), with where it came from.
-struct ProvidedEvent
-{
+struct ProvidedEvent {
   std::uint32_t type = 0;
   std::string label;
   crypto::Sha384 digest{};
-  std::string source;  // e.g. "reference-ccel", "profile"
+  std::string source; // e.g. "reference-ccel", "profile"
 };
 
 // A named UEFI variable's data.
-struct VariableValue
-{
+struct VariableValue {
   std::string name;
   std::vector<std::byte> data;
 };
 
 // The VM shape and host stack. Every field that changes a measurement is
 // explicit: nothing is assumed from the machine running cvmforge.
-struct PlatformProfile
-{
-  std::string name;                    // free text, echoed in the output
-  std::uint32_t vcpus = 0;             // recorded; only the ACPI blobs depend on it
+struct PlatformProfile {
+  std::string name;        // free text, echoed in the output
+  std::uint32_t vcpus = 0; // recorded; only the ACPI blobs depend on it
   std::uint64_t memory_bytes = 0;
   QemuVersion qemu_version;
-  int ovmf_version = 0;                // edk2-stable tag (yyyymm) of the firmware's source
-  std::optional<PageAddOrder> page_add_order;  // nullopt: both candidates, none selected
+  int ovmf_version = 0;                       // edk2-stable tag (yyyymm) of the firmware's source
+  std::optional<PageAddOrder> page_add_order; // nullopt: both candidates, none selected
   // QEMU fw_cfg blobs exactly as exported (captured in a reference TD from
   // /sys/firmware/qemu_fw_cfg/by_name/etc/...): without them the three ACPI
   // events are "not predicted".
@@ -100,41 +93,37 @@ struct PlatformProfile
 // >= 202505 the whole RTMR0 list (if none). Throws cvm::Error(input) if the
 // log's RTMR0 events are not shaped like a TDVF log (e.g. fewer than three
 // ACPI events where blobs are missing).
-void
-adopt_reference_log(PlatformProfile& profile, const EventLog& log);
+void adopt_reference_log(PlatformProfile &profile, const EventLog &log);
 
 // Reads a platform profile from JSON (schema in measurement/README.md).
 // File-valued fields are read through `read_file`, so the library does no
 // I/O of its own. Throws cvm::Error(usage) naming the field on bad input.
 PlatformProfile
-parse_platform_profile(const nlohmann::json& json,
-                       const std::function<std::vector<std::byte>(const std::string&)>& read_file);
+parse_platform_profile(const nlohmann::json &json,
+                       const std::function<std::vector<std::byte>(const std::string &)> &read_file);
 
 enum class BootMode { direct, grub };
 
-std::string
-to_string(BootMode mode);
+std::string to_string(BootMode mode);
 
 // One record grub measures when it has CC-measurement support.
-struct GrubRecord
-{
+struct GrubRecord {
   enum class Kind { command, kernel_cmdline, module_cmdline, file };
   Kind kind = Kind::command;
-  std::string text;              // the command / cmdline / file path
-  std::vector<std::byte> bytes;  // file content (Kind::file)
+  std::string text;             // the command / cmdline / file path
+  std::vector<std::byte> bytes; // file content (Kind::file)
 };
 
 enum class GrubFlavor {
-  none,      // grub measures nothing (Debian/Ubuntu builds without CC support)
-  upstream,  // "grub_cmd: <cmd>", digest of the command without NUL
-  rhel,      // "grub_cmd <cmd>", digest of the command with NUL
+  none,     // grub measures nothing (Debian/Ubuntu builds without CC support)
+  upstream, // "grub_cmd: <cmd>", digest of the command without NUL
+  rhel,     // "grub_cmd <cmd>", digest of the command with NUL
 };
 
-struct BootArtifacts
-{
+struct BootArtifacts {
   BootMode mode = BootMode::direct;
-  std::vector<std::byte> kernel;  // the bzImage / EFI-stub kernel as on disk
-  std::string kernel_name;        // for labels, e.g. "vmlinuz-6.1.0-56-amd64"
+  std::vector<std::byte> kernel; // the bzImage / EFI-stub kernel as on disk
+  std::string kernel_name;       // for labels, e.g. "vmlinuz-6.1.0-56-amd64"
   std::optional<std::vector<std::byte>> initrd;
   std::string initrd_name;
   // Direct boot: QEMU's -append. Grub boot: the command line grub passes to
@@ -150,42 +139,38 @@ struct BootArtifacts
   bool shim_fallback_run = false;                  // BOOTX64 → fbx64 → shim again
   std::optional<std::vector<std::byte>> disk_head; // first sectors of the disk (GPT event)
   std::uint32_t sector_size = 512;
-  std::optional<std::string> sbat_level;           // shim's SbatLevel variable content
+  std::optional<std::string> sbat_level;              // shim's SbatLevel variable content
   std::map<std::string, crypto::Sha384> mok_digests;  // MokList/MokListX/MokListTrusted
-  std::optional<ProvidedEvent> secure_boot_authority;  // db entry that verified shim
+  std::optional<ProvidedEvent> secure_boot_authority; // db entry that verified shim
   GrubFlavor grub_flavor = GrubFlavor::none;
   std::vector<GrubRecord> grub_records;
 };
 
-struct PredictedEvent
-{
-  std::size_t rtmr = 0;         // 0..3; MR index = rtmr + 1
+struct PredictedEvent {
+  std::size_t rtmr = 0; // 0..3; MR index = rtmr + 1
   std::uint32_t type = 0;
-  std::string label;            // stable machine name, e.g. "td_hob", "kernel"
-  std::string description;      // human text, e.g. the action string or variable name
+  std::string label;                    // stable machine name, e.g. "td_hob", "kernel"
+  std::string description;              // human text, e.g. the action string or variable name
   std::vector<std::string> depends_on;  // inputs, e.g. "platform.memory_bytes"
   std::optional<crypto::Sha384> digest; // nullopt: not predicted
   std::string not_predicted_reason;     // why, when digest is nullopt
 };
 
-struct Prediction
-{
+struct Prediction {
   TdvfMetadata tdvf;
   MrtdCandidates mrtd;
   std::optional<PageAddOrder> selected_page_add_order;
-  std::vector<PredictedEvent> events;  // grouped by RTMR, each in measurement order
+  std::vector<PredictedEvent> events; // grouped by RTMR, each in measurement order
   // nullopt when an event of that register is not predicted.
   std::array<std::optional<crypto::Sha384>, 4> rtmr;
-  nlohmann::json inputs;               // what went in (digests of files, profile values)
-  std::vector<std::string> notes;      // assumptions and caveats, for humans
+  nlohmann::json inputs;          // what went in (digests of files, profile values)
+  std::vector<std::string> notes; // assumptions and caveats, for humans
 };
 
 // Predicts MRTD and RTMR0..3 for booting `artifacts` on `firmware` under
 // `profile`. Throws cvm::Error(input) for unusable artifacts or firmware and
 // cvm::Error(usage) for a profile missing a required value.
 Prediction
-predict(const BootArtifacts& artifacts,
-        std::span<const std::byte> firmware,
-        const PlatformProfile& profile);
+predict(const BootArtifacts &artifacts, std::span<const std::byte> firmware, const PlatformProfile &profile);
 
 } // namespace cvm::measure

@@ -20,15 +20,13 @@ constexpr std::uint16_t k_body_type_td15 = 3;
 
 template<std::size_t N>
 void
-read_into(ByteReader& r, std::array<std::byte, N>& out, std::string_view field)
-{
+read_into(ByteReader &r, std::array<std::byte, N> &out, std::string_view field) {
   const auto bytes = r.bytes(N, field);
   std::copy(bytes.begin(), bytes.end(), out.begin());
 }
 
 void
-parse_body(ByteReader& r, TdReportBody& body, bool td15)
-{
+parse_body(ByteReader &r, TdReportBody &body, bool td15) {
   read_into(r, body.tee_tcb_svn, "TEE_TCB_SVN");
   read_into(r, body.mr_seam, "MRSEAM");
   read_into(r, body.mr_signer_seam, "MRSIGNERSEAM");
@@ -53,8 +51,7 @@ parse_body(ByteReader& r, TdReportBody& body, bool td15)
 } // namespace
 
 Quote
-parse_quote(std::span<const std::byte> data)
-{
+parse_quote(std::span<const std::byte> data) {
   ByteReader r(data, k_what);
   Quote q;
   r.require(k_header_size, "quote header");
@@ -66,10 +63,8 @@ parse_quote(std::span<const std::byte> data)
   read_into(r, q.header.qe_vendor_id, "QE vendor ID");
   read_into(r, q.header.user_data, "user data");
   if (q.header.version != 4 && q.header.version != 5) {
-    throw Error(ErrorKind::input,
-                "{}: version at offset 0x0: expected 4 or 5, found {}",
-                k_what,
-                q.header.version);
+    throw Error(
+        ErrorKind::input, "{}: version at offset 0x0: expected 4 or 5, found {}", k_what, q.header.version);
   }
   if (q.header.tee_type != k_tee_type_tdx) {
     throw Error(ErrorKind::input,
@@ -119,8 +114,7 @@ parse_quote(std::span<const std::byte> data)
 }
 
 std::vector<std::string>
-td_attribute_names(std::uint64_t attributes)
-{
+td_attribute_names(std::uint64_t attributes) {
   std::vector<std::string> out;
   for (unsigned bit = 0; bit < 64; ++bit) {
     if ((attributes & (std::uint64_t{1} << bit)) == 0) {

@@ -15,20 +15,18 @@ namespace cvm::measure {
 
 using Mr48 = std::array<std::byte, 48>;
 
-struct QuoteHeader
-{
+struct QuoteHeader {
   std::uint16_t version = 0;
   std::uint16_t attestation_key_type = 0;
-  std::uint32_t tee_type = 0;            // 0x81 = TDX
-  std::uint16_t qe_svn = 0;              // "reserved" in v4
+  std::uint32_t tee_type = 0; // 0x81 = TDX
+  std::uint16_t qe_svn = 0;   // "reserved" in v4
   std::uint16_t pce_svn = 0;
   std::array<std::byte, 16> qe_vendor_id{};
   std::array<std::byte, 20> user_data{};
 };
 
 // TDREPORT body as carried in the quote (TD 1.0: 584 bytes; TD 1.5: 648 bytes).
-struct TdReportBody
-{
+struct TdReportBody {
   std::array<std::byte, 16> tee_tcb_svn{};
   Mr48 mr_seam{};
   Mr48 mr_signer_seam{};
@@ -47,10 +45,9 @@ struct TdReportBody
   Mr48 mr_service_td{};
 };
 
-struct Quote
-{
+struct Quote {
   QuoteHeader header;
-  std::uint16_t body_type = 0;  // v5: 2 = TD 1.0, 3 = TD 1.5; v4: 2
+  std::uint16_t body_type = 0; // v5: 2 = TD 1.0, 3 = TD 1.5; v4: 2
   TdReportBody body;
   std::size_t signature_offset = 0;
   std::uint32_t signature_size = 0;
@@ -63,12 +60,10 @@ inline constexpr std::uint64_t k_td_attribute_sept_ve_disable = 0x10000000;
 // Parses a TDX quote v4 or v5. Throws cvm::Error(input) naming the offset for
 // a truncated quote, an unsupported version or body type, a non-TDX TEE type,
 // or a signature length running past the end.
-Quote
-parse_quote(std::span<const std::byte> data);
+Quote parse_quote(std::span<const std::byte> data);
 
 // "debug", "sept_ve_disable", "pks", "kl", "perfmon" for the set bits that have
 // names, "bit<N>" for others, in bit order.
-std::vector<std::string>
-td_attribute_names(std::uint64_t attributes);
+std::vector<std::string> td_attribute_names(std::uint64_t attributes);
 
 } // namespace cvm::measure

@@ -14,9 +14,8 @@ namespace {
 const std::string k_zero48_hex(96, '0');
 
 std::optional<std::string>
-digest_of_label(const Prediction& p, std::string_view label)
-{
-  for (const auto& e : p.events) {
+digest_of_label(const Prediction &p, std::string_view label) {
+  for (const auto &e : p.events) {
     if (e.label == label && e.digest) {
       return to_hex(*e.digest);
     }
@@ -25,8 +24,7 @@ digest_of_label(const Prediction& p, std::string_view label)
 }
 
 std::vector<std::string>
-mrtd_values(const Prediction& p)
-{
+mrtd_values(const Prediction &p) {
   if (p.selected_page_add_order == PageAddOrder::single_pass) {
     return {to_hex(p.mrtd.single_pass)};
   }
@@ -37,18 +35,23 @@ mrtd_values(const Prediction& p)
 }
 
 std::uint32_t
-type_from_name(const std::string& name)
-{
+type_from_name(const std::string &name) {
   // Accept both "0x80000003" and the type names this project writes.
   if (name.starts_with("0x")) {
     return static_cast<std::uint32_t>(std::stoul(name, nullptr, 16));
   }
-  for (std::uint32_t t : {event_type::k_efi_handoff_tables2, event_type::k_efi_platform_firmware_blob2,
-                          event_type::k_efi_variable_driver_config, event_type::k_separator,
-                          event_type::k_platform_config_flags, event_type::k_efi_variable_boot,
-                          event_type::k_efi_variable_authority, event_type::k_efi_action,
-                          event_type::k_efi_gpt_event, event_type::k_efi_boot_services_application,
-                          event_type::k_ipl, event_type::k_event_tag}) {
+  for (std::uint32_t t : {event_type::k_efi_handoff_tables2,
+                          event_type::k_efi_platform_firmware_blob2,
+                          event_type::k_efi_variable_driver_config,
+                          event_type::k_separator,
+                          event_type::k_platform_config_flags,
+                          event_type::k_efi_variable_boot,
+                          event_type::k_efi_variable_authority,
+                          event_type::k_efi_action,
+                          event_type::k_efi_gpt_event,
+                          event_type::k_efi_boot_services_application,
+                          event_type::k_ipl,
+                          event_type::k_event_tag}) {
     if (event_type_name(t) == name) {
       return t;
     }
@@ -59,10 +62,9 @@ type_from_name(const std::string& name)
 } // namespace
 
 std::string
-base64_encode(std::span<const std::byte> data)
-{
+base64_encode(std::span<const std::byte> data) {
   static constexpr std::string_view k_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((data.size() + 2) / 3 * 4);
   for (std::size_t i = 0; i < data.size(); i += 3) {
@@ -83,10 +85,9 @@ base64_encode(std::span<const std::byte> data)
 }
 
 nlohmann::json
-prediction_to_json(const Prediction& p)
-{
+prediction_to_json(const Prediction &p) {
   nlohmann::json events = nlohmann::json::array();
-  for (const auto& e : p.events) {
+  for (const auto &e : p.events) {
     nlohmann::json j = {{"rtmr", e.rtmr},
                         {"mr_index", e.rtmr + 1},
                         {"type", event_type_name(e.type)},
@@ -108,28 +109,29 @@ prediction_to_json(const Prediction& p)
   }
   nlohmann::json mrtd = {{"single_pass", to_hex(p.mrtd.single_pass)},
                          {"two_pass", to_hex(p.mrtd.two_pass)},
-                         {"selected", p.selected_page_add_order ? nlohmann::json(to_string(*p.selected_page_add_order))
-                                                                : nlohmann::json(nullptr)}};
-  return {{"schema", k_measurement_schema},
-          {"inputs", p.inputs},
-          {"mrtd", mrtd},
-          {"rtmr", rtmr},
-          {"events", events},
-          {"notes", p.notes},
-          {"verifier",
-           {{"trustee_rvps_sample", trustee_reference_values(p)}, {"ita_policy", ita_policy(p)}}}};
+                         {"selected",
+                          p.selected_page_add_order ? nlohmann::json(to_string(*p.selected_page_add_order))
+                                                    : nlohmann::json(nullptr)}};
+  return {
+      {"schema", k_measurement_schema},
+      {"inputs", p.inputs},
+      {"mrtd", mrtd},
+      {"rtmr", rtmr},
+      {"events", events},
+      {"notes", p.notes},
+      {"verifier", {{"trustee_rvps_sample", trustee_reference_values(p)}, {"ita_policy", ita_policy(p)}}}};
 }
 
 std::vector<PredictedEvent>
-events_from_json(const nlohmann::json& document)
-{
+events_from_json(const nlohmann::json &document) {
   std::vector<PredictedEvent> out;
   try {
     if (!document.contains("events") || !document["events"].is_array()) {
-      throw Error(ErrorKind::input, "expected reference: no \"events\" array (schema {})", k_measurement_schema);
+      throw Error(
+          ErrorKind::input, "expected reference: no \"events\" array (schema {})", k_measurement_schema);
     }
     std::size_t index = 0;
-    for (const auto& j : document["events"]) {
+    for (const auto &j : document["events"]) {
       PredictedEvent e;
       e.rtmr = j.at("rtmr").get<std::size_t>();
       if (e.rtmr >= 4) {
@@ -153,17 +155,16 @@ events_from_json(const nlohmann::json& document)
       out.push_back(std::move(e));
       ++index;
     }
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const nlohmann::json::exception &e) {
     throw Error(ErrorKind::input, "expected reference: {}", e.what());
-  } catch (const std::logic_error& e) {
+  } catch (const std::logic_error &e) {
     throw Error(ErrorKind::input, "expected reference: {}", e.what());
   }
   return out;
 }
 
 nlohmann::json
-trustee_reference_values(const Prediction& p)
-{
+trustee_reference_values(const Prediction &p) {
   nlohmann::json v = nlohmann::json::object();
   v["mr_td"] = mrtd_values(p);
   for (std::size_t i : {1U, 2U}) {
@@ -185,15 +186,13 @@ trustee_reference_values(const Prediction& p)
 }
 
 nlohmann::json
-trustee_rvps_message(const Prediction& p)
-{
+trustee_rvps_message(const Prediction &p) {
   const std::string payload = trustee_reference_values(p).dump();
   return {{"version", "0.1.0"}, {"type", "sample"}, {"payload", base64_encode(as_bytes(payload))}};
 }
 
 nlohmann::json
-ita_policy(const Prediction& p)
-{
+ita_policy(const Prediction &p) {
   nlohmann::json appraisal = nlohmann::json::object();
   const auto mrtd = mrtd_values(p);
   appraisal["tdx_mrtd"] = mrtd.size() == 1 ? nlohmann::json(mrtd[0]) : nlohmann::json(mrtd);
@@ -208,17 +207,16 @@ ita_policy(const Prediction& p)
 }
 
 std::string
-ita_policy_rego(const Prediction& p)
-{
+ita_policy_rego(const Prediction &p) {
   std::string rules;
   std::string sets;
   const auto policy = ita_policy(p)["policy"]["tdx_appraisal"];
-  for (const auto& [key, value] : policy.items()) {
+  for (const auto &[key, value] : policy.items()) {
     if (value.is_boolean()) {
       rules += fmt::format("  input.{} == {}\n", key, value.get<bool>() ? "true" : "false");
     } else if (value.is_array()) {
       std::string members;
-      for (const auto& m : value) {
+      for (const auto &m : value) {
         members += (members.empty() ? "" : ", ") + m.dump();
       }
       sets += fmt::format("acceptable_{} := {{{}}}\n", key, members);
@@ -227,42 +225,45 @@ ita_policy_rego(const Prediction& p)
       rules += fmt::format("  input.{} == {}\n", key, value.dump());
     }
   }
-  return fmt::format("default matches_tdx_policy = false\n\nmatches_tdx_policy = true {{\n{}}}\n\n{}",
-                     rules, sets);
+  return fmt::format(
+      "default matches_tdx_policy = false\n\nmatches_tdx_policy = true {{\n{}}}\n\n{}", rules, sets);
 }
 
 std::string
-prediction_to_text(const Prediction& p)
-{
+prediction_to_text(const Prediction &p) {
   std::string out;
-  out += fmt::format("MRTD single_pass {}{}\n", to_hex(p.mrtd.single_pass),
+  out += fmt::format("MRTD single_pass {}{}\n",
+                     to_hex(p.mrtd.single_pass),
                      p.selected_page_add_order == PageAddOrder::single_pass ? "  (selected)" : "");
-  out += fmt::format("MRTD two_pass    {}{}\n", to_hex(p.mrtd.two_pass),
+  out += fmt::format("MRTD two_pass    {}{}\n",
+                     to_hex(p.mrtd.two_pass),
                      p.selected_page_add_order == PageAddOrder::two_pass ? "  (selected)" : "");
   for (std::size_t i = 0; i < p.rtmr.size(); ++i) {
     out += fmt::format("RTMR{}            {}\n", i, p.rtmr[i] ? to_hex(*p.rtmr[i]) : "not predicted");
   }
   std::size_t current = 99;
-  for (const auto& e : p.events) {
+  for (const auto &e : p.events) {
     if (e.rtmr != current) {
       current = e.rtmr;
       out += fmt::format("\nRTMR{} events:\n", current);
     }
-    out += fmt::format("  {:<36} {:<34} {}\n", e.label, event_type_name(e.type),
+    out += fmt::format("  {:<36} {:<34} {}\n",
+                       e.label,
+                       event_type_name(e.type),
                        e.digest ? to_hex(*e.digest).substr(0, 16) + "…" : "NOT PREDICTED");
     out += fmt::format("      {}\n", e.description);
     if (!e.digest) {
       out += fmt::format("      reason: {}\n", e.not_predicted_reason);
     }
     std::string deps;
-    for (const auto& d : e.depends_on) {
+    for (const auto &d : e.depends_on) {
       deps += (deps.empty() ? "" : ", ") + d;
     }
     out += fmt::format("      depends on: {}\n", deps);
   }
   if (!p.notes.empty()) {
     out += "\nnotes:\n";
-    for (const auto& n : p.notes) {
+    for (const auto &n : p.notes) {
       out += "  - " + n + "\n";
     }
   }

@@ -8,8 +8,7 @@
 namespace cvm::measure {
 
 void
-RtmrBank::extend(std::size_t rtmr, std::span<const std::byte> digest)
-{
+RtmrBank::extend(std::size_t rtmr, std::span<const std::byte> digest) {
   if (rtmr >= k_rtmr_count) {
     throw Error(ErrorKind::input, "RTMR{} does not exist (TDX has RTMR0..RTMR3)", rtmr);
   }
@@ -27,16 +26,14 @@ RtmrBank::extend(std::size_t rtmr, std::span<const std::byte> digest)
 }
 
 bool
-is_extending(const Event& event) noexcept
-{
+is_extending(const Event &event) noexcept {
   return event.type != event_type::k_no_action;
 }
 
 RtmrBank
-replay(const EventLog& log)
-{
+replay(const EventLog &log) {
   RtmrBank bank;
-  for (const auto& event : log.events) {
+  for (const auto &event : log.events) {
     if (!is_extending(event)) {
       continue;
     }
@@ -49,7 +46,7 @@ replay(const EventLog& log)
                   event_type_name(event.type),
                   event.mr_index);
     }
-    const auto* digest = event.digest(k_alg_sha384);
+    const auto *digest = event.digest(k_alg_sha384);
     if (digest == nullptr) {
       throw Error(ErrorKind::input,
                   "event log: record {} at offset {:#x} has no SHA-384 digest",

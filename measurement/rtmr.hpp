@@ -17,29 +17,24 @@ inline constexpr std::size_t k_sha384_size = 48;
 
 // CC MR index (the event log's "PCRIndex") of RTMR `rtmr`: RTMR0 is MR index 1.
 constexpr std::uint32_t
-mr_index_of_rtmr(std::size_t rtmr) noexcept
-{
+mr_index_of_rtmr(std::size_t rtmr) noexcept {
   return static_cast<std::uint32_t>(rtmr + 1);
 }
 
 // RTMR0..RTMR3, each starting as 48 zero bytes.
-class RtmrBank
-{
+class RtmrBank {
 public:
   // RTMR `rtmr` := SHA-384(RTMR ‖ `digest`). Throws cvm::Error(input) unless
   // `rtmr` < 4 and `digest` is 48 bytes.
-  void
-  extend(std::size_t rtmr, std::span<const std::byte> digest);
+  void extend(std::size_t rtmr, std::span<const std::byte> digest);
 
-  const crypto::Sha384&
-  value(std::size_t rtmr) const
-  {
+  const crypto::Sha384 &
+  value(std::size_t rtmr) const {
     return m_values.at(rtmr);
   }
 
-  const std::array<crypto::Sha384, k_rtmr_count>&
-  values() const noexcept
-  {
+  const std::array<crypto::Sha384, k_rtmr_count> &
+  values() const noexcept {
     return m_values;
   }
 
@@ -49,13 +44,11 @@ private:
 
 // Whether `event` extends an RTMR during replay: everything except
 // EV_NO_ACTION (in any register, including the first Spec ID record).
-bool
-is_extending(const Event& event) noexcept;
+bool is_extending(const Event &event) noexcept;
 
 // Replays every extending event of `log` into a fresh bank: MR index 1..4 go
 // to RTMR0..3. Throws cvm::Error(input) naming the record's offset if an
 // extending event has MR index 0 or > 4, or lacks a SHA-384 digest.
-RtmrBank
-replay(const EventLog& log);
+RtmrBank replay(const EventLog &log);
 
 } // namespace cvm::measure

@@ -26,11 +26,10 @@ constexpr std::uint32_t k_resource_present_initialized_tested = 0x7;
 } // namespace
 
 std::vector<TdHobRange>
-td_hob_ranges(std::uint64_t memory_bytes, const TdvfMetadata& metadata)
-{
+td_hob_ranges(std::uint64_t memory_bytes, const TdvfMetadata &metadata) {
   // q35 (hw/i386/pc_q35.c): RAM above 0xb0000000 is split at 2 GiB.
   const std::uint64_t lowmem =
-    memory_bytes >= k_q35_lowmem_threshold ? k_q35_lowmem_split : k_q35_lowmem_threshold;
+      memory_bytes >= k_q35_lowmem_threshold ? k_q35_lowmem_split : k_q35_lowmem_threshold;
   const std::uint64_t below_4g = std::min(memory_bytes, lowmem);
   std::vector<TdHobRange> ranges;
   ranges.push_back({0, below_4g, false});
@@ -38,15 +37,15 @@ td_hob_ranges(std::uint64_t memory_bytes, const TdvfMetadata& metadata)
     ranges.push_back({k_4g, memory_bytes - below_4g, false});
   }
   bool has_td_hob = false;
-  for (const auto& s : metadata.sections) {
+  for (const auto &s : metadata.sections) {
     if (s.type != tdvf_section_type::k_td_hob && s.type != tdvf_section_type::k_temp_mem) {
       continue;
     }
     has_td_hob = has_td_hob || s.type == tdvf_section_type::k_td_hob;
     // Split the containing range as QEMU's tdx_accept_ram_range() does.
-    auto it = std::find_if(ranges.begin(), ranges.end(), [&](const TdHobRange& r) {
-      return !r.accepted && s.memory_address >= r.start
-             && s.memory_address + s.memory_data_size <= r.start + r.length;
+    auto it = std::find_if(ranges.begin(), ranges.end(), [&](const TdHobRange &r) {
+      return !r.accepted && s.memory_address >= r.start &&
+             s.memory_address + s.memory_data_size <= r.start + r.length;
     });
     if (it == ranges.end()) {
       throw Error(ErrorKind::input,
@@ -69,18 +68,17 @@ td_hob_ranges(std::uint64_t memory_bytes, const TdvfMetadata& metadata)
   if (!has_td_hob) {
     throw Error(ErrorKind::input, "the TDVF metadata has no TD_HOB section");
   }
-  std::sort(ranges.begin(), ranges.end(), [](const TdHobRange& a, const TdHobRange& b) {
+  std::sort(ranges.begin(), ranges.end(), [](const TdHobRange &a, const TdHobRange &b) {
     return a.start < b.start;
   });
   return ranges;
 }
 
 std::vector<std::byte>
-build_td_hob(std::uint64_t memory_bytes, const TdvfMetadata& metadata)
-{
+build_td_hob(std::uint64_t memory_bytes, const TdvfMetadata &metadata) {
   const auto ranges = td_hob_ranges(memory_bytes, metadata);
   std::uint64_t hob_base = 0;
-  for (const auto& s : metadata.sections) {
+  for (const auto &s : metadata.sections) {
     if (s.type == tdvf_section_type::k_td_hob) {
       hob_base = s.memory_address;
       break;
@@ -91,16 +89,16 @@ build_td_hob(std::uint64_t memory_bytes, const TdvfMetadata& metadata)
   append_le(out, k_phit_size, 2);
   append_le(out, 0, 4);
   append_le(out, k_phit_version, 4);
-  append_le(out, 0, 4);  // BootMode
+  append_le(out, 0, 4); // BootMode
   for (int i = 0; i < 4; ++i) {
-    append_le(out, 0, 8);  // memory top/bottom, free memory top/bottom
+    append_le(out, 0, 8); // memory top/bottom, free memory top/bottom
   }
   append_le(out, hob_base + k_phit_size + k_resource_size * ranges.size() + k_end_hob_size, 8);
-  for (const auto& r : ranges) {
+  for (const auto &r : ranges) {
     append_le(out, k_hob_resource_descriptor, 2);
     append_le(out, k_resource_size, 2);
     append_le(out, 0, 4);
-    out.resize(out.size() + 16);  // Owner GUID
+    out.resize(out.size() + 16); // Owner GUID
     append_le(out, r.accepted ? k_resource_system_memory : k_resource_memory_unaccepted, 4);
     append_le(out, k_resource_present_initialized_tested, 4);
     append_le(out, r.start, 8);

@@ -28,39 +28,34 @@ constexpr std::uint64_t k_max_total_pages = (std::uint64_t{1} << 30U) / k_page;
 constexpr std::uint64_t k_max_extended_pages = (std::uint64_t{64} << 20U) / k_page;
 
 Guid
-guid_at(std::span<const std::byte> data, std::size_t offset)
-{
+guid_at(std::span<const std::byte> data, std::size_t offset) {
   Guid g;
   const auto bytes = checked_subspan(data, offset, 16, k_what, "GUID");
   std::copy(bytes.begin(), bytes.end(), g.bytes.begin());
   return g;
 }
 
-const Guid&
-table_footer_guid()
-{
+const Guid &
+table_footer_guid() {
   static const Guid g = parse_guid("96b582de-1fb2-45f7-baea-a366c55a082d");
   return g;
 }
 
-const Guid&
-tdx_metadata_offset_guid()
-{
+const Guid &
+tdx_metadata_offset_guid() {
   static const Guid g = parse_guid("e47a6535-984a-4798-865e-4685a7bf8ec2");
   return g;
 }
 
-const Guid&
-tdx_metadata_guid()
-{
+const Guid &
+tdx_metadata_guid() {
   static const Guid g = parse_guid("e9eaf9f3-168e-44d5-a8eb-7f4d8738f6ae");
   return g;
 }
 
 // Offset (from the end of the file) of the TDVF descriptor, from the GUIDed table.
 std::uint32_t
-find_metadata_offset(std::span<const std::byte> fw)
-{
+find_metadata_offset(std::span<const std::byte> fw) {
   if (fw.size() < k_table_footer_distance + k_entry_trailer) {
     throw Error(ErrorKind::input,
                 "{}: {} bytes is too small for an OVMF image with a GUIDed table",
@@ -91,7 +86,7 @@ find_metadata_offset(std::span<const std::byte> fw)
     }
     const Guid guid = guid_at(fw, cursor - 16);
     const auto entry_len =
-      static_cast<std::size_t>(read_le_at(fw, cursor - 18, 2, k_what, "GUIDed table entry length"));
+        static_cast<std::size_t>(read_le_at(fw, cursor - 18, 2, k_what, "GUIDed table entry length"));
     if (entry_len < k_entry_trailer || entry_len > cursor - start) {
       throw Error(ErrorKind::input,
                   "{}: GUIDed table entry length {} at offset {:#x} is out of range",
@@ -106,8 +101,7 @@ find_metadata_offset(std::span<const std::byte> fw)
                     k_what,
                     cursor - entry_len);
       }
-      return static_cast<std::uint32_t>(
-        read_le_at(fw, cursor - entry_len, 4, k_what, "TDX metadata offset"));
+      return static_cast<std::uint32_t>(read_le_at(fw, cursor - entry_len, 4, k_what, "TDX metadata offset"));
     }
     cursor -= entry_len;
   }
@@ -118,8 +112,7 @@ find_metadata_offset(std::span<const std::byte> fw)
 }
 
 void
-check_section(const TdvfSection& s, std::size_t index, std::size_t entry_offset, std::size_t fw_size)
-{
+check_section(const TdvfSection &s, std::size_t index, std::size_t entry_offset, std::size_t fw_size) {
   const auto fail = [&](std::string_view problem) {
     throw Error(ErrorKind::input,
                 "{}: TDVF section {} ({}) at offset {:#x}: {}",
@@ -145,14 +138,11 @@ check_section(const TdvfSection& s, std::size_t index, std::size_t entry_offset,
     fail("memory range wraps around");
   }
   if (std::uint64_t{s.data_offset} + s.raw_data_size > fw_size) {
-    fail(fmt::format("raw data [{:#x}, +{:#x}) lies outside the {}-byte file",
-                     s.data_offset,
-                     s.raw_data_size,
-                     fw_size));
+    fail(fmt::format(
+        "raw data [{:#x}, +{:#x}) lies outside the {}-byte file", s.data_offset, s.raw_data_size, fw_size));
   }
   const bool needs_data = s.type == tdvf_section_type::k_bfv || s.type == tdvf_section_type::k_cfv;
-  const bool forbids_data =
-    s.type == tdvf_section_type::k_td_hob || s.type == tdvf_section_type::k_temp_mem;
+  const bool forbids_data = s.type == tdvf_section_type::k_td_hob || s.type == tdvf_section_type::k_temp_mem;
   if (needs_data && s.raw_data_size == 0) {
     fail("BFV/CFV sections must carry data (RawDataSize is 0)");
   }
@@ -161,25 +151,21 @@ check_section(const TdvfSection& s, std::size_t index, std::size_t entry_offset,
   }
 }
 
-class MrtdHasher
-{
+class MrtdHasher {
 public:
   void
-  page_add(std::uint64_t gpa)
-  {
+  page_add(std::uint64_t gpa) {
     record("MEM.PAGE.ADD", gpa);
   }
 
   void
-  mr_extend(std::uint64_t gpa, std::span<const std::byte> chunk)
-  {
+  mr_extend(std::uint64_t gpa, std::span<const std::byte> chunk) {
     record("MR.EXTEND", gpa);
     m_hasher.update(chunk);
   }
 
   crypto::Sha384
-  finish()
-  {
+  finish() {
     const auto d = m_hasher.final();
     crypto::Sha384 out{};
     std::copy(d.begin(), d.end(), out.begin());
@@ -188,8 +174,7 @@ public:
 
 private:
   void
-  record(std::string_view tag, std::uint64_t gpa)
-  {
+  record(std::string_view tag, std::uint64_t gpa) {
     std::array<std::byte, k_record> buf{};
     std::transform(tag.begin(), tag.end(), buf.begin(), [](char c) { return static_cast<std::byte>(c); });
     for (std::size_t i = 0; i < 8; ++i) {
@@ -205,10 +190,9 @@ private:
 // data, zero-filled past RawDataSize (QEMU copies the raw data into a zeroed region).
 std::span<const std::byte>
 section_chunk(std::span<const std::byte> fw,
-              const TdvfSection& s,
+              const TdvfSection &s,
               std::uint64_t offset,
-              std::array<std::byte, k_chunk>& scratch)
-{
+              std::array<std::byte, k_chunk> &scratch) {
   if (offset + k_chunk <= s.raw_data_size) {
     return fw.subspan(static_cast<std::size_t>(s.data_offset + offset), k_chunk);
   }
@@ -224,10 +208,9 @@ section_chunk(std::span<const std::byte> fw,
 } // namespace
 
 std::string
-tdvf_section_type_name(std::uint32_t type)
-{
+tdvf_section_type_name(std::uint32_t type) {
   static constexpr std::array<std::string_view, 9> k_names = {
-    "BFV", "CFV", "TD_HOB", "TEMP_MEM", "PERM_MEM", "PAYLOAD", "PAYLOAD_PARAM", "TD_INFO", "TD_PARAMS"};
+      "BFV", "CFV", "TD_HOB", "TEMP_MEM", "PERM_MEM", "PAYLOAD", "PAYLOAD_PARAM", "TD_INFO", "TD_PARAMS"};
   if (type < k_names.size()) {
     return std::string(k_names[type]);
   }
@@ -235,14 +218,12 @@ tdvf_section_type_name(std::uint32_t type)
 }
 
 std::string
-to_string(PageAddOrder order)
-{
+to_string(PageAddOrder order) {
   return order == PageAddOrder::single_pass ? "single_pass" : "two_pass";
 }
 
 TdvfMetadata
-parse_tdvf_metadata(std::span<const std::byte> firmware)
-{
+parse_tdvf_metadata(std::span<const std::byte> firmware) {
   const std::uint32_t from_end = find_metadata_offset(firmware);
   if (from_end == 0 || from_end > firmware.size()) {
     throw Error(ErrorKind::input,
@@ -253,8 +234,8 @@ parse_tdvf_metadata(std::span<const std::byte> firmware)
   }
   TdvfMetadata md;
   md.descriptor_offset = firmware.size() - from_end;
-  md.has_metadata_guid = md.descriptor_offset >= 16
-                         && guid_at(firmware, md.descriptor_offset - 16) == tdx_metadata_guid();
+  md.has_metadata_guid =
+      md.descriptor_offset >= 16 && guid_at(firmware, md.descriptor_offset - 16) == tdx_metadata_guid();
   ByteReader r(firmware.subspan(md.descriptor_offset), k_what, md.descriptor_offset);
   const std::uint32_t signature = r.u32("TDVF descriptor signature");
   if (signature != k_tdvf_signature) {
@@ -314,11 +295,10 @@ parse_tdvf_metadata(std::span<const std::byte> firmware)
 }
 
 crypto::Sha384
-compute_mrtd(std::span<const std::byte> firmware, const TdvfMetadata& metadata, PageAddOrder order)
-{
+compute_mrtd(std::span<const std::byte> firmware, const TdvfMetadata &metadata, PageAddOrder order) {
   MrtdHasher h;
   std::array<std::byte, k_chunk> scratch{};
-  for (const auto& s : metadata.sections) {
+  for (const auto &s : metadata.sections) {
     // Re-validate: `metadata` may have been built by hand.
     check_section(s, 0, metadata.descriptor_offset, firmware.size());
     const std::uint64_t pages = s.memory_data_size / k_page;
@@ -356,16 +336,14 @@ compute_mrtd(std::span<const std::byte> firmware, const TdvfMetadata& metadata, 
 }
 
 MrtdCandidates
-compute_mrtd_candidates(std::span<const std::byte> firmware, const TdvfMetadata& metadata)
-{
+compute_mrtd_candidates(std::span<const std::byte> firmware, const TdvfMetadata &metadata) {
   return {compute_mrtd(firmware, metadata, PageAddOrder::single_pass),
           compute_mrtd(firmware, metadata, PageAddOrder::two_pass)};
 }
 
 std::span<const std::byte>
-cfv_bytes(std::span<const std::byte> firmware, const TdvfMetadata& metadata)
-{
-  for (const auto& s : metadata.sections) {
+cfv_bytes(std::span<const std::byte> firmware, const TdvfMetadata &metadata) {
+  for (const auto &s : metadata.sections) {
     if (s.type == tdvf_section_type::k_cfv) {
       return checked_subspan(firmware, s.data_offset, s.raw_data_size, k_what, "CFV raw data");
     }

@@ -15,11 +15,10 @@ constexpr std::size_t k_max_variable_name_chars = 1024;
 
 // Byte positions, in the EFI byte order, of each hex pair of the text form.
 constexpr std::array<std::size_t, 16> k_guid_byte_order = {
-  3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
 
 std::string
-render_node(std::uint8_t type, std::uint8_t subtype, std::span<const std::byte> body)
-{
+render_node(std::uint8_t type, std::uint8_t subtype, std::span<const std::byte> body) {
   ByteReader r(body, "device path node");
   if (type == 1 && subtype == 1 && body.size() >= 2) {
     const auto function = r.u8("function");
@@ -59,8 +58,7 @@ render_node(std::uint8_t type, std::uint8_t subtype, std::span<const std::byte> 
 } // namespace
 
 Guid
-parse_guid(std::string_view text)
-{
+parse_guid(std::string_view text) {
   std::string hex;
   for (const char c : text) {
     if (c != '-') {
@@ -68,9 +66,10 @@ parse_guid(std::string_view text)
     }
   }
   const auto bytes = from_hex(hex);
-  if (text.size() != 36 || !bytes || bytes->size() != 16 || text[8] != '-' || text[13] != '-'
-      || text[18] != '-' || text[23] != '-') {
-    throw Error(ErrorKind::input, "\"{}\" is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", text);
+  if (text.size() != 36 || !bytes || bytes->size() != 16 || text[8] != '-' || text[13] != '-' ||
+      text[18] != '-' || text[23] != '-') {
+    throw Error(
+        ErrorKind::input, "\"{}\" is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", text);
   }
   Guid g;
   for (std::size_t i = 0; i < 16; ++i) {
@@ -80,8 +79,7 @@ parse_guid(std::string_view text)
 }
 
 std::string
-to_string(const Guid& guid)
-{
+to_string(const Guid &guid) {
   std::array<std::byte, 16> canonical{};
   for (std::size_t i = 0; i < 16; ++i) {
     canonical[i] = guid.bytes[k_guid_byte_order[i]];
@@ -96,8 +94,7 @@ to_string(const Guid& guid)
 }
 
 std::vector<std::byte>
-to_utf16le(std::string_view text, NulTerminator nul)
-{
+to_utf16le(std::string_view text, NulTerminator nul) {
   std::vector<std::byte> out;
   out.reserve(text.size() * 2 + 2);
   std::size_t i = 0;
@@ -106,8 +103,8 @@ to_utf16le(std::string_view text, NulTerminator nul)
     std::uint32_t code = c;
     std::size_t len = 1;
     if (c >= 0xe0 && i + 2 < text.size()) {
-      code = ((c & 0x0fU) << 12U) | ((static_cast<unsigned char>(text[i + 1]) & 0x3fU) << 6U)
-             | (static_cast<unsigned char>(text[i + 2]) & 0x3fU);
+      code = ((c & 0x0fU) << 12U) | ((static_cast<unsigned char>(text[i + 1]) & 0x3fU) << 6U) |
+             (static_cast<unsigned char>(text[i + 2]) & 0x3fU);
       len = 3;
     } else if (c >= 0xc0 && i + 1 < text.size()) {
       code = ((c & 0x1fU) << 6U) | (static_cast<unsigned char>(text[i + 1]) & 0x3fU);
@@ -123,12 +120,10 @@ to_utf16le(std::string_view text, NulTerminator nul)
 }
 
 std::string
-from_utf16le(std::span<const std::byte> bytes)
-{
+from_utf16le(std::span<const std::byte> bytes) {
   std::string out;
   for (std::size_t i = 0; i + 1 < bytes.size(); i += 2) {
-    const auto code = static_cast<std::uint32_t>(bytes[i])
-                      | (static_cast<std::uint32_t>(bytes[i + 1]) << 8U);
+    const auto code = static_cast<std::uint32_t>(bytes[i]) | (static_cast<std::uint32_t>(bytes[i + 1]) << 8U);
     if (code == 0) {
       break;
     }
@@ -147,8 +142,7 @@ from_utf16le(std::span<const std::byte> bytes)
 }
 
 UefiVariableData
-parse_uefi_variable_data(std::span<const std::byte> bytes)
-{
+parse_uefi_variable_data(std::span<const std::byte> bytes) {
   ByteReader r(bytes, "UEFI_VARIABLE_DATA");
   UefiVariableData var;
   const auto guid = r.bytes(16, "VariableName GUID");
@@ -168,8 +162,7 @@ parse_uefi_variable_data(std::span<const std::byte> bytes)
 }
 
 std::vector<std::byte>
-encode_uefi_variable_data(const Guid& vendor, std::string_view name, std::span<const std::byte> data)
-{
+encode_uefi_variable_data(const Guid &vendor, std::string_view name, std::span<const std::byte> data) {
   const auto name16 = to_utf16le(name, NulTerminator::no);
   std::vector<std::byte> out;
   append_bytes(out, vendor.bytes);
@@ -184,8 +177,7 @@ std::vector<std::byte>
 encode_load_option(std::uint32_t attributes,
                    std::string_view description,
                    std::span<const std::byte> device_path,
-                   std::span<const std::byte> optional_data)
-{
+                   std::span<const std::byte> optional_data) {
   std::vector<std::byte> out;
   append_le(out, attributes, 4);
   append_le(out, device_path.size(), 2);
@@ -196,15 +188,14 @@ encode_load_option(std::uint32_t attributes,
 }
 
 std::string
-device_path_to_text(std::span<const std::byte> path)
-{
+device_path_to_text(std::span<const std::byte> path) {
   std::string out;
   std::size_t pos = 0;
   while (pos + 4 <= path.size()) {
     const auto type = static_cast<std::uint8_t>(path[pos]);
     const auto subtype = static_cast<std::uint8_t>(path[pos + 1]);
-    const auto len = static_cast<std::size_t>(path[pos + 2])
-                     | (static_cast<std::size_t>(path[pos + 3]) << 8U);
+    const auto len =
+        static_cast<std::size_t>(path[pos + 2]) | (static_cast<std::size_t>(path[pos + 3]) << 8U);
     if (len < 4 || pos + len > path.size()) {
       return out + (out.empty() ? "" : "/") + "(malformed)";
     }
@@ -219,7 +210,7 @@ device_path_to_text(std::span<const std::byte> path)
     std::string node;
     try {
       node = render_node(type, subtype, path.subspan(pos + 4, len - 4));
-    } catch (const Error&) {
+    } catch (const Error &) {
       node = "(malformed)";
     }
     if (!out.empty() && out.back() != ',') {
@@ -235,16 +226,14 @@ device_path_to_text(std::span<const std::byte> path)
 }
 
 void
-append_le(std::vector<std::byte>& out, std::uint64_t value, std::size_t width)
-{
+append_le(std::vector<std::byte> &out, std::uint64_t value, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) {
     out.push_back(static_cast<std::byte>((value >> (8U * i)) & 0xffU));
   }
 }
 
 void
-append_bytes(std::vector<std::byte>& out, std::span<const std::byte> bytes)
-{
+append_bytes(std::vector<std::byte> &out, std::span<const std::byte> bytes) {
   out.insert(out.end(), bytes.begin(), bytes.end());
 }
 

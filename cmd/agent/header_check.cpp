@@ -20,7 +20,8 @@ namespace {
 
 class Fd {
 public:
-  explicit Fd(int fd) : m_fd(fd) {}
+  explicit Fd(int fd)
+    : m_fd(fd) {}
   Fd(const Fd &) = delete;
   Fd &operator=(const Fd &) = delete;
   Fd(Fd &&) = delete;
@@ -30,7 +31,10 @@ public:
       (void)::close(m_fd);
     }
   }
-  [[nodiscard]] int get() const noexcept { return m_fd; }
+  [[nodiscard]] int
+  get() const noexcept {
+    return m_fd;
+  }
 
 private:
   int m_fd;

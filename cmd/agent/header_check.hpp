@@ -19,7 +19,6 @@ namespace cvm::agent {
 // existing file is an error). Throws cvm::Error(input) naming the violations,
 // cvm::Error(io) if the device, policy or copy cannot be read/written, and
 // cvm::Error(usage) if `luks.header_policy` is not set.
-void
-check_and_copy_header(const kbs::LuksTarget& luks);
+void check_and_copy_header(const kbs::LuksTarget &luks);
 
 } // namespace cvm::agent

@@ -4,20 +4,19 @@
 #include "lib/util/c_handle.hpp"
 #include "lib/util/error.hpp"
 
+#include <climits>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <climits>
 
 namespace cvm::crypto {
 
 CVM_DEFINE_C_PTR(EvpMdCtx, EVP_MD_CTX, EVP_MD_CTX_free);
 
 std::string
-openssl_errors()
-{
+openssl_errors() {
   std::string out;
   unsigned long code = 0;
   while ((code = ERR_get_error()) != 0) {
@@ -33,9 +32,8 @@ openssl_errors()
 
 namespace {
 
-const EVP_MD*
-md_of(HashAlgorithm algorithm)
-{
+const EVP_MD *
+md_of(HashAlgorithm algorithm) {
   switch (algorithm) {
   case HashAlgorithm::sha1:
     return EVP_sha1();
@@ -50,16 +48,14 @@ md_of(HashAlgorithm algorithm)
 }
 
 [[noreturn]] void
-fail(const char* what)
-{
+fail(const char *what) {
   throw Error(ErrorKind::crypto, "{}: {}", what, openssl_errors());
 }
 
 } // namespace
 
 std::size_t
-digest_size(HashAlgorithm algorithm) noexcept
-{
+digest_size(HashAlgorithm algorithm) noexcept {
   switch (algorithm) {
   case HashAlgorithm::sha1:
     return 20;
@@ -73,28 +69,25 @@ digest_size(HashAlgorithm algorithm) noexcept
   return 0;
 }
 
-struct Hasher::Impl
-{
+struct Hasher::Impl {
   EvpMdCtxPtr ctx;
   bool finished = false;
 };
 
 Hasher::Hasher(HashAlgorithm algorithm)
-  : m_impl(std::make_unique<Impl>())
-{
+  : m_impl(std::make_unique<Impl>()) {
   m_impl->ctx.reset(EVP_MD_CTX_new());
   if (!m_impl->ctx || EVP_DigestInit_ex(m_impl->ctx.get(), md_of(algorithm), nullptr) != 1) {
     fail("EVP_DigestInit_ex");
   }
 }
 
-Hasher::Hasher(Hasher&&) noexcept = default;
-Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+Hasher::Hasher(Hasher &&) noexcept = default;
+Hasher &Hasher::operator=(Hasher &&) noexcept = default;
 Hasher::~Hasher() = default;
 
-Hasher&
-Hasher::update(std::span<const std::byte> data)
-{
+Hasher &
+Hasher::update(std::span<const std::byte> data) {
   if (m_impl->finished) {
     throw Error(ErrorKind::internal, "Hasher::update after final");
   }
@@ -105,8 +98,7 @@ Hasher::update(std::span<const std::byte> data)
 }
 
 std::vector<std::byte>
-Hasher::final()
-{
+Hasher::final() {
   if (m_impl->finished) {
     throw Error(ErrorKind::internal, "Hasher::final called twice");
   }
@@ -122,16 +114,14 @@ Hasher::final()
 }
 
 std::vector<std::byte>
-digest(HashAlgorithm algorithm, std::span<const std::byte> data)
-{
+digest(HashAlgorithm algorithm, std::span<const std::byte> data) {
   Hasher h(algorithm);
   h.update(data);
   return h.final();
 }
 
 Sha384
-sha384(std::span<const std::byte> data)
-{
+sha384(std::span<const std::byte> data) {
   const auto d = digest(HashAlgorithm::sha384, data);
   Sha384 out{};
   std::copy(d.begin(), d.end(), out.begin());
@@ -139,8 +129,7 @@ sha384(std::span<const std::byte> data)
 }
 
 Sha256
-sha256(std::span<const std::byte> data)
-{
+sha256(std::span<const std::byte> data) {
   const auto d = digest(HashAlgorithm::sha256, data);
   Sha256 out{};
   std::copy(d.begin(), d.end(), out.begin());
@@ -152,23 +141,21 @@ pbkdf2_hmac(HashAlgorithm algorithm,
             std::span<const std::byte> password,
             std::span<const std::byte> salt,
             std::uint32_t iterations,
-            std::size_t size)
-{
+            std::size_t size) {
   if (iterations == 0 || iterations > static_cast<std::uint32_t>(INT_MAX) || size > INT_MAX ||
       password.size() > INT_MAX || salt.size() > INT_MAX) {
     throw Error(ErrorKind::crypto, "PKCS5_PBKDF2_HMAC: parameters out of range");
   }
   std::vector<std::byte> out(size);
   // NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
-  if (size > 0 &&
-      PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(password.data()),
-                        static_cast<int>(password.size()),
-                        reinterpret_cast<const unsigned char*>(salt.data()),
-                        static_cast<int>(salt.size()),
-                        static_cast<int>(iterations),
-                        md_of(algorithm),
-                        static_cast<int>(size),
-                        reinterpret_cast<unsigned char*>(out.data())) != 1) {
+  if (size > 0 && PKCS5_PBKDF2_HMAC(reinterpret_cast<const char *>(password.data()),
+                                    static_cast<int>(password.size()),
+                                    reinterpret_cast<const unsigned char *>(salt.data()),
+                                    static_cast<int>(salt.size()),
+                                    static_cast<int>(iterations),
+                                    md_of(algorithm),
+                                    static_cast<int>(size),
+                                    reinterpret_cast<unsigned char *>(out.data())) != 1) {
     fail("PKCS5_PBKDF2_HMAC");
   }
   // NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
@@ -176,22 +163,20 @@ pbkdf2_hmac(HashAlgorithm algorithm,
 }
 
 SecretBytes
-random_secret(std::size_t size)
-{
+random_secret(std::size_t size) {
   SecretBytes s(size);
   if (size > 0 &&
-      RAND_priv_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(size)) != 1) { // NOLINT
+      RAND_priv_bytes(reinterpret_cast<unsigned char *>(s.data()), static_cast<int>(size)) != 1) { // NOLINT
     fail("RAND_priv_bytes");
   }
   return s;
 }
 
 std::vector<std::byte>
-random_bytes(std::size_t size)
-{
+random_bytes(std::size_t size) {
   std::vector<std::byte> out(size);
   if (size > 0 &&
-      RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(size)) != 1) { // NOLINT
+      RAND_bytes(reinterpret_cast<unsigned char *>(out.data()), static_cast<int>(size)) != 1) { // NOLINT
     fail("RAND_bytes");
   }
   return out;

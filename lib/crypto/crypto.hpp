@@ -17,21 +17,19 @@ namespace cvm::crypto {
 
 enum class HashAlgorithm { sha1, sha256, sha384, sha512 };
 
-std::size_t
-digest_size(HashAlgorithm algorithm) noexcept;
+std::size_t digest_size(HashAlgorithm algorithm) noexcept;
 
 // Incremental hash. final() may be called once; it throws cvm::Error(crypto).
-class Hasher
-{
+class Hasher {
 public:
   explicit Hasher(HashAlgorithm algorithm);
-  Hasher(const Hasher&) = delete;
-  Hasher& operator=(const Hasher&) = delete;
-  Hasher(Hasher&&) noexcept;
-  Hasher& operator=(Hasher&&) noexcept;
+  Hasher(const Hasher &) = delete;
+  Hasher &operator=(const Hasher &) = delete;
+  Hasher(Hasher &&) noexcept;
+  Hasher &operator=(Hasher &&) noexcept;
   ~Hasher();
 
-  Hasher& update(std::span<const std::byte> data);
+  Hasher &update(std::span<const std::byte> data);
   std::vector<std::byte> final();
 
 private:
@@ -39,37 +37,30 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
-std::vector<std::byte>
-digest(HashAlgorithm algorithm, std::span<const std::byte> data);
+std::vector<std::byte> digest(HashAlgorithm algorithm, std::span<const std::byte> data);
 
 using Sha384 = std::array<std::byte, 48>;
 using Sha256 = std::array<std::byte, 32>;
 
-Sha384
-sha384(std::span<const std::byte> data);
-Sha256
-sha256(std::span<const std::byte> data);
+Sha384 sha384(std::span<const std::byte> data);
+Sha256 sha256(std::span<const std::byte> data);
 
 // PBKDF2-HMAC-`algorithm` (RFC 8018) of `password` and `salt` with `iterations`
 // rounds, `size` bytes long. Used to check a LUKS2 volume-key digest. Throws
 // cvm::Error(crypto) if OpenSSL fails or `iterations` is 0.
-std::vector<std::byte>
-pbkdf2_hmac(HashAlgorithm algorithm,
-            std::span<const std::byte> password,
-            std::span<const std::byte> salt,
-            std::uint32_t iterations,
-            std::size_t size);
+std::vector<std::byte> pbkdf2_hmac(HashAlgorithm algorithm,
+                                   std::span<const std::byte> password,
+                                   std::span<const std::byte> salt,
+                                   std::uint32_t iterations,
+                                   std::size_t size);
 
 // `size` bytes from OpenSSL's CSPRNG (RAND_priv_bytes), as a secret.
-SecretBytes
-random_secret(std::size_t size);
+SecretBytes random_secret(std::size_t size);
 
 // Non-secret random bytes (RAND_bytes), e.g. nonces.
-std::vector<std::byte>
-random_bytes(std::size_t size);
+std::vector<std::byte> random_bytes(std::size_t size);
 
 // The OpenSSL error queue, drained, as one line ("" if empty).
-std::string
-openssl_errors();
+std::string openssl_errors();
 
 } // namespace cvm::crypto

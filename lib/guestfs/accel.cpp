@@ -6,13 +6,6 @@
 
 #include <fmt/core.h>
 
-#include <array>
-#include <cerrno>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <thread>
-
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
@@ -22,13 +15,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
 namespace cvm::guestfs {
 
 namespace {
 
-constexpr const char* k_kvm_device = "/dev/kvm";
+constexpr const char *k_kvm_device = "/dev/kvm";
 constexpr int k_kvm_api_version = 12;
-constexpr std::uint64_t k_guest_mem_size = 0x200000;  // one 2 MiB page
+constexpr std::uint64_t k_guest_mem_size = 0x200000; // one 2 MiB page
 constexpr std::uint64_t k_code_addr = 0x1000;
 constexpr std::uint64_t k_pml4_addr = 0x2000;
 constexpr std::uint64_t k_pdpt_addr = 0x3000;
@@ -36,18 +36,17 @@ constexpr std::uint64_t k_pd_addr = 0x4000;
 constexpr std::uint16_t k_probe_port = 0xf0;
 constexpr std::uint8_t k_probe_value = 0x2a;
 // Real mode: mov al, 0x2a ; out 0xf0, al ; hlt
-constexpr std::array<std::uint8_t, 5> k_real_mode_code = {0xb0, k_probe_value, 0xe6, k_probe_port,
-                                                          0xf4};
+constexpr std::array<std::uint8_t, 5> k_real_mode_code = {0xb0, k_probe_value, 0xe6, k_probe_port, 0xf4};
 // Long mode: mov rcx, 5000000 ; 1: dec rcx ; jnz 1b ; mov al, 0x2a ; out 0xf0, al ; hlt
 // The loop matters: on the broken nested hosts a guest enters long mode fine
 // but then runs about a thousand times slower than native (a Linux kernel's
 // decompressor takes minutes). Natively the loop takes a few milliseconds;
 // there it takes about ten seconds, far past the timeout.
 constexpr std::array<std::uint8_t, 20> k_long_mode_code = {
-  0x48, 0xb9, 0x40, 0x4b, 0x4c, 0x00, 0x00, 0x00, 0x00, 0x00,  // mov rcx, 5000000
-  0x48, 0xff, 0xc9,                                            // dec rcx
-  0x75, 0xfb,                                                  // jnz -5
-  0xb0, k_probe_value, 0xe6, k_probe_port, 0xf4};
+    0x48, 0xb9,          0x40, 0x4b,         0x4c, 0x00, 0x00, 0x00, 0x00, 0x00, // mov rcx, 5000000
+    0x48, 0xff,          0xc9,                                                   // dec rcx
+    0x75, 0xfb,                                                                  // jnz -5
+    0xb0, k_probe_value, 0xe6, k_probe_port, 0xf4};
 
 enum class GuestMode : std::uint8_t { real = 0, long_mode = 1 };
 
@@ -66,33 +65,29 @@ enum class Step : std::uint8_t {
   done,
 };
 
-struct Progress
-{
+struct Progress {
   Step step;
   GuestMode mode;
-  int err;          // errno of a failed call, 0 otherwise
-  int exit_reason;  // kvm_run::exit_reason for unexpected_exit
+  int err;         // errno of a failed call, 0 otherwise
+  int exit_reason; // kvm_run::exit_reason for unexpected_exit
 };
 
 // Only async-signal-safe calls below (the child of a possibly multi-threaded
 // process): open, ioctl, mmap, write, _exit.
 void
-report(int fd, Step step, GuestMode mode, int err = 0, int exit_reason = 0) noexcept
-{
+report(int fd, Step step, GuestMode mode, int err = 0, int exit_reason = 0) noexcept {
   const Progress p{step, mode, err, exit_reason};
   [[maybe_unused]] const auto n = ::write(fd, &p, sizeof p);
 }
 
 [[noreturn]] void
-fail(int fd, Step step, GuestMode mode) noexcept
-{
+fail(int fd, Step step, GuestMode mode) noexcept {
   report(fd, step, mode, errno);
   ::_exit(1);
 }
 
 void
-set_long_mode(kvm_sregs& sregs, std::uint8_t* mem) noexcept
-{
+set_long_mode(kvm_sregs &sregs, std::uint8_t *mem) noexcept {
   // Identity-map the first 2 MiB with one large page.
   constexpr std::uint64_t present_rw = 0x3;
   constexpr std::uint64_t page_size_2m = 0x80;
@@ -123,14 +118,14 @@ set_long_mode(kvm_sregs& sregs, std::uint8_t* mem) noexcept
   seg.limit = 0xffffffff;
   seg.selector = 1U << 3U;
   seg.present = 1;
-  seg.type = 11;  // execute/read, accessed
+  seg.type = 11; // execute/read, accessed
   seg.dpl = 0;
   seg.db = 0;
   seg.s = 1;
   seg.l = 1;
   seg.g = 1;
   sregs.cs = seg;
-  seg.type = 3;  // read/write, accessed
+  seg.type = 3; // read/write, accessed
   seg.selector = 2U << 3U;
   seg.l = 0;
   seg.db = 1;
@@ -142,8 +137,7 @@ set_long_mode(kvm_sregs& sregs, std::uint8_t* mem) noexcept
 }
 
 void
-run_guest(int kvm, int fd, GuestMode mode) noexcept
-{
+run_guest(int kvm, int fd, GuestMode mode) noexcept {
   report(fd, Step::create_vm, mode);
   const int vm = ::ioctl(kvm, KVM_CREATE_VM, 0UL);
   if (vm < 0) {
@@ -154,12 +148,12 @@ run_guest(int kvm, int fd, GuestMode mode) noexcept
   [[maybe_unused]] const int tss = ::ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
 
   report(fd, Step::set_memory, mode);
-  void* mem_raw = ::mmap(nullptr, k_guest_mem_size, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void *mem_raw = ::mmap(
+      nullptr, k_guest_mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem_raw == MAP_FAILED) {
     fail(fd, Step::set_memory, mode);
   }
-  auto* mem = static_cast<std::uint8_t*>(mem_raw);
+  auto *mem = static_cast<std::uint8_t *>(mem_raw);
   if (mode == GuestMode::real) {
     std::memcpy(mem + k_code_addr, k_real_mode_code.data(), k_real_mode_code.size());
   } else {
@@ -185,12 +179,12 @@ run_guest(int kvm, int fd, GuestMode mode) noexcept
   if (run_size <= 0) {
     fail(fd, Step::map_run, mode);
   }
-  void* run_raw = ::mmap(nullptr, static_cast<std::size_t>(run_size), PROT_READ | PROT_WRITE,
-                         MAP_SHARED, vcpu, 0);
+  void *run_raw =
+      ::mmap(nullptr, static_cast<std::size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
   if (run_raw == MAP_FAILED) {
     fail(fd, Step::map_run, mode);
   }
-  auto* run = static_cast<kvm_run*>(run_raw);
+  auto *run = static_cast<kvm_run *>(run_raw);
 
   report(fd, Step::set_registers, mode);
   kvm_sregs sregs{};
@@ -207,7 +201,7 @@ run_guest(int kvm, int fd, GuestMode mode) noexcept
     fail(fd, Step::set_registers, mode);
   }
   kvm_regs regs{};
-  regs.rflags = 0x2;  // bit 1 is reserved and must be set
+  regs.rflags = 0x2; // bit 1 is reserved and must be set
   regs.rip = k_code_addr;
   regs.rsp = k_guest_mem_size;
   if (::ioctl(vcpu, KVM_SET_REGS, &regs) < 0) {
@@ -223,9 +217,9 @@ run_guest(int kvm, int fd, GuestMode mode) noexcept
       }
       fail(fd, Step::run, mode);
     }
-    if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT
-        && run->io.port == k_probe_port && run->io.size == 1) {
-      const auto* data = reinterpret_cast<const std::uint8_t*>(run) + run->io.data_offset;
+    if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT &&
+        run->io.port == k_probe_port && run->io.size == 1) {
+      const auto *data = reinterpret_cast<const std::uint8_t *>(run) + run->io.data_offset;
       if (*data == k_probe_value) {
         saw_out = true;
         continue;
@@ -246,8 +240,7 @@ run_guest(int kvm, int fd, GuestMode mode) noexcept
 // descriptor meanwhile: whoever reads our output (ctest, a pipeline) would wait
 // for it. Keep only the progress pipe.
 void
-detach_descriptors(int keep_fd) noexcept
-{
+detach_descriptors(int keep_fd) noexcept {
   const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull >= 0) {
     ::dup2(devnull, STDIN_FILENO);
@@ -262,8 +255,7 @@ detach_descriptors(int keep_fd) noexcept
 }
 
 [[noreturn]] void
-probe_child(int fd) noexcept
-{
+probe_child(int fd) noexcept {
   detach_descriptors(fd);
   report(fd, Step::open, GuestMode::real);
   const int kvm = ::open(k_kvm_device, O_RDWR | O_CLOEXEC);
@@ -283,8 +275,7 @@ probe_child(int fd) noexcept
 }
 
 std::string_view
-step_name(Step step)
-{
+step_name(Step step) {
   switch (step) {
   case Step::open:
     return "open /dev/kvm";
@@ -311,14 +302,12 @@ step_name(Step step)
 }
 
 std::string_view
-mode_name(GuestMode mode)
-{
+mode_name(GuestMode mode) {
   return mode == GuestMode::real ? "real-mode" : "long-mode";
 }
 
 std::string
-duration_text(std::chrono::milliseconds d)
-{
+duration_text(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) {
     return fmt::format("{} s", d.count() / 1000);
   }
@@ -328,9 +317,8 @@ duration_text(std::chrono::milliseconds d)
 } // namespace
 
 KvmProbeResult
-probe_kvm(std::chrono::milliseconds timeout)
-{
-  struct stat st{};
+probe_kvm(std::chrono::milliseconds timeout) {
+  struct stat st {};
   if (::stat(k_kvm_device, &st) != 0) {
     return {KvmProbeOutcome::no_device, fmt::format("{} does not exist", k_kvm_device)};
   }
@@ -403,12 +391,12 @@ probe_kvm(std::chrono::milliseconds timeout)
     any = true;
   }
   const std::string where =
-    any ? fmt::format("{} ({} guest)", step_name(last.step), mode_name(last.mode)) : "start-up";
+      any ? fmt::format("{} ({} guest)", step_name(last.step), mode_name(last.mode)) : "start-up";
 
   if (timed_out) {
     return {KvmProbeOutcome::timed_out,
-            fmt::format("{} present but {} did not return within {}", k_kvm_device, where,
-                        duration_text(timeout))};
+            fmt::format(
+                "{} present but {} did not return within {}", k_kvm_device, where, duration_text(timeout))};
   }
   if (!exited) {
     return {KvmProbeOutcome::unusable, fmt::format("waitpid: {}", fs::errno_text(errno))};
@@ -418,32 +406,34 @@ probe_kvm(std::chrono::milliseconds timeout)
             fmt::format("{} works (real-mode and long-mode test guests ran)", k_kvm_device)};
   }
   if (last.step == Step::open && last.err != 0) {
-    return {KvmProbeOutcome::no_access, fmt::format("open {}: {}", k_kvm_device,
-                                                    fs::errno_text(last.err))};
+    return {KvmProbeOutcome::no_access, fmt::format("open {}: {}", k_kvm_device, fs::errno_text(last.err))};
   }
   if (last.step == Step::unexpected_exit) {
     return {KvmProbeOutcome::unusable,
             fmt::format("{} present but the {} test guest stopped with KVM exit reason {}",
-                        k_kvm_device, mode_name(last.mode), last.exit_reason)};
+                        k_kvm_device,
+                        mode_name(last.mode),
+                        last.exit_reason)};
   }
   if (last.step == Step::api_version) {
     return {KvmProbeOutcome::unusable,
-            fmt::format("{} reports API version {} (want {})", k_kvm_device, last.exit_reason,
-                        k_kvm_api_version)};
+            fmt::format(
+                "{} reports API version {} (want {})", k_kvm_device, last.exit_reason, k_kvm_api_version)};
   }
   if (WIFSIGNALED(status)) {
     return {KvmProbeOutcome::unusable,
-            fmt::format("{} present but the probe died with signal {} in {}", k_kvm_device,
-                        WTERMSIG(status), where)};
+            fmt::format(
+                "{} present but the probe died with signal {} in {}", k_kvm_device, WTERMSIG(status), where)};
   }
   return {KvmProbeOutcome::unusable,
-          fmt::format("{} present but {} failed: {}", k_kvm_device, where,
+          fmt::format("{} present but {} failed: {}",
+                      k_kvm_device,
+                      where,
                       last.err != 0 ? fs::errno_text(last.err) : std::string("unknown error"))};
 }
 
 AccelDecision
-decide_accel(std::optional<std::string_view> env_override, const KvmProbe& probe)
-{
+decide_accel(std::optional<std::string_view> env_override, const KvmProbe &probe) {
   if (env_override) {
     if (*env_override == "kvm") {
       return {Accel::kvm, "CVM_ACCEL=kvm"};
@@ -462,11 +452,10 @@ decide_accel(std::optional<std::string_view> env_override, const KvmProbe& probe
   return {Accel::tcg, result.detail};
 }
 
-const AccelDecision&
-accel_decision()
-{
+const AccelDecision &
+accel_decision() {
   static const AccelDecision decision = [] {
-    const char* env = std::getenv("CVM_ACCEL");  // NOLINT(concurrency-mt-unsafe)
+    const char *env = std::getenv("CVM_ACCEL"); // NOLINT(concurrency-mt-unsafe)
     std::optional<std::string_view> override_value;
     if (env != nullptr) {
       override_value = env;
@@ -479,27 +468,23 @@ accel_decision()
 }
 
 std::string_view
-to_string(Accel accel) noexcept
-{
+to_string(Accel accel) noexcept {
   return accel == Accel::kvm ? "kvm" : "tcg";
 }
 
 std::string
-accel_name()
-{
+accel_name() {
   return std::string(to_string(accel_decision().accel));
 }
 
 std::string
-describe_accel()
-{
-  const AccelDecision& d = accel_decision();
+describe_accel() {
+  const AccelDecision &d = accel_decision();
   return fmt::format("{}: {}", to_string(d.accel), d.reason);
 }
 
 std::optional<std::vector<std::string>>
-backend_settings_for(Accel accel, std::optional<std::string_view> user_settings)
-{
+backend_settings_for(Accel accel, std::optional<std::string_view> user_settings) {
   if (user_settings) {
     return std::nullopt;
   }

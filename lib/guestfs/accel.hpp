@@ -20,24 +20,22 @@ enum class Accel { kvm, tcg };
 
 // What probe_kvm() found.
 enum class KvmProbeOutcome {
-  ok,            // both guests ran `out` and `hlt` and returned to us
-  no_device,     // /dev/kvm does not exist
-  no_access,     // /dev/kvm cannot be opened read-write by this user
-  unusable,      // an ioctl failed or the guest exited unexpectedly
-  timed_out,     // KVM_RUN did not return within the timeout
+  ok,        // both guests ran `out` and `hlt` and returned to us
+  no_device, // /dev/kvm does not exist
+  no_access, // /dev/kvm cannot be opened read-write by this user
+  unusable,  // an ioctl failed or the guest exited unexpectedly
+  timed_out, // KVM_RUN did not return within the timeout
 };
 
-struct KvmProbeResult
-{
+struct KvmProbeResult {
   KvmProbeOutcome outcome = KvmProbeOutcome::no_device;
-  std::string detail;  // human-readable, e.g. "KVM_RUN did not return within 3 s"
+  std::string detail; // human-readable, e.g. "KVM_RUN did not return within 3 s"
 };
 
 // The decision with its reason, for reports and `--verbose`.
-struct AccelDecision
-{
+struct AccelDecision {
   Accel accel = Accel::tcg;
-  std::string reason;  // e.g. "/dev/kvm present but KVM_RUN did not return within 3 s"
+  std::string reason; // e.g. "/dev/kvm present but KVM_RUN did not return within 3 s"
 };
 
 using KvmProbe = std::function<KvmProbeResult()>;
@@ -46,39 +44,33 @@ using KvmProbe = std::function<KvmProbeResult()>;
 // KVM_RUN of a real-mode and a long-mode guest that each execute `out` then
 // `hlt`. Runs in a forked child that is SIGKILLed after `timeout`. Never throws
 // (failure to fork is reported as `unusable`).
-KvmProbeResult
-probe_kvm(std::chrono::milliseconds timeout = std::chrono::seconds(3));
+KvmProbeResult probe_kvm(std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
 // Pure decision logic: `env_override` is the value of CVM_ACCEL (nullopt if
 // unset). "kvm" or "tcg" win without probing; any other value is logged as a
 // warning and ignored. Otherwise `probe` decides: ok -> kvm, anything -> tcg.
-AccelDecision
-decide_accel(std::optional<std::string_view> env_override, const KvmProbe& probe);
+AccelDecision decide_accel(std::optional<std::string_view> env_override, const KvmProbe &probe);
 
 // The process-wide decision: decide_accel(getenv("CVM_ACCEL"), probe_kvm),
 // computed on first use (thread-safe) and cached.
-const AccelDecision&
-accel_decision();
+const AccelDecision &accel_decision();
 
 // "kvm" or "tcg".
-std::string_view
-to_string(Accel accel) noexcept;
+std::string_view to_string(Accel accel) noexcept;
 
 // accel_decision() as "kvm" or "tcg".
-std::string
-accel_name();
+std::string accel_name();
 
 // accel_decision() as "<name>: <reason>", e.g.
 // "tcg: /dev/kvm present but KVM_RUN did not return within 3 s".
-std::string
-describe_accel();
+std::string describe_accel();
 
 // Pure: the libguestfs backend settings to set on a new handle, or nullopt to
 // leave the handle's settings alone. If the user set
 // LIBGUESTFS_BACKEND_SETTINGS (`user_settings` non-null) it is honoured as is;
 // otherwise TCG means {"force_tcg"} and KVM leaves the default (which already
 // prefers KVM).
-std::optional<std::vector<std::string>>
-backend_settings_for(Accel accel, std::optional<std::string_view> user_settings);
+std::optional<std::vector<std::string>> backend_settings_for(Accel accel,
+                                                             std::optional<std::string_view> user_settings);
 
 } // namespace cvm::guestfs

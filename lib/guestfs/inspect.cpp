@@ -17,68 +17,57 @@ namespace cvm::guestfs {
 namespace {
 
 bool
-is_digit(char c)
-{
+is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
 bool
-ends_with_ci(std::string_view s, std::string_view suffix)
-{
+ends_with_ci(std::string_view s, std::string_view suffix) {
   if (s.size() < suffix.size()) {
     return false;
   }
-  return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
-                    [](char a, char b) {
-                      return std::tolower(static_cast<unsigned char>(a))
-                             == std::tolower(static_cast<unsigned char>(b));
-                    });
+  return std::equal(
+      suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+      });
 }
 
 std::string
-upper(std::string s)
-{
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+upper(std::string s) {
+  std::transform(
+      s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return s;
 }
 
 std::string
-join_filesystems(const std::vector<FilesystemEntry>& fss)
-{
+join_filesystems(const std::vector<FilesystemEntry> &fss) {
   std::vector<std::string> parts;
   parts.reserve(fss.size());
-  for (const auto& f : fss) {
+  for (const auto &f : fss) {
     parts.push_back(fmt::format("{} ({})", f.mountable, f.type));
   }
   return parts.empty() ? std::string("none") : fmt::format("{}", fmt::join(parts, ", "));
 }
 
 bool
-any_exists(Guest& guest, std::initializer_list<const char*> paths)
-{
-  return std::any_of(paths.begin(), paths.end(), [&guest](const char* p) { return guest.exists(p); });
+any_exists(Guest &guest, std::initializer_list<const char *> paths) {
+  return std::any_of(paths.begin(), paths.end(), [&guest](const char *p) { return guest.exists(p); });
 }
 
-struct EspCandidate
-{
+struct EspCandidate {
   std::string device;
   std::string disk;
   int partnum = 0;
 };
 
 // part_get_parttype runs parted, which takes seconds under TCG: ask once per disk.
-class PartTypeCache
-{
+class PartTypeCache {
 public:
-  explicit PartTypeCache(Guest& guest)
-    : m_guest(guest)
-  {
-  }
+  explicit PartTypeCache(Guest &guest)
+    : m_guest(guest) {}
 
-  const std::string&
-  get(const std::string& disk)
-  {
+  const std::string &
+  get(const std::string &disk) {
     auto it = m_types.find(disk);
     if (it == m_types.end()) {
       it = m_types.emplace(disk, m_guest.part_get_parttype(disk)).first;
@@ -87,19 +76,18 @@ public:
   }
 
 private:
-  Guest& m_guest;
+  Guest &m_guest;
   std::map<std::string, std::string> m_types;
 };
 
 std::vector<EspCandidate>
-find_esps(Guest& guest,
-          PartTypeCache& part_types,
-          const std::vector<FilesystemEntry>& filesystems,
-          const std::vector<std::string>& partitions)
-{
+find_esps(Guest &guest,
+          PartTypeCache &part_types,
+          const std::vector<FilesystemEntry> &filesystems,
+          const std::vector<std::string> &partitions) {
   const std::set<std::string> partition_set(partitions.begin(), partitions.end());
   std::vector<EspCandidate> out;
-  for (const auto& fs : filesystems) {
+  for (const auto &fs : filesystems) {
     if (fs.type != "vfat" || partition_set.count(fs.mountable) == 0) {
       continue;
     }
@@ -121,8 +109,7 @@ find_esps(Guest& guest,
 } // namespace
 
 std::optional<std::string>
-kernel_version_from_filename(std::string_view filename)
-{
+kernel_version_from_filename(std::string_view filename) {
   constexpr std::string_view prefix = "vmlinuz-";
   if (filename.substr(0, prefix.size()) != prefix) {
     return std::nullopt;
@@ -131,17 +118,16 @@ kernel_version_from_filename(std::string_view filename)
   if (version.empty() || !is_digit(version.front())) {
     return std::nullopt;
   }
-  if (version.find('/') != std::string_view::npos || ends_with_ci(version, ".old")
-      || ends_with_ci(version, ".bak") || ends_with_ci(version, ".dpkg-tmp")
-      || ends_with_ci(version, ".efi.signed")) {
+  if (version.find('/') != std::string_view::npos || ends_with_ci(version, ".old") ||
+      ends_with_ci(version, ".bak") || ends_with_ci(version, ".dpkg-tmp") ||
+      ends_with_ci(version, ".efi.signed")) {
     return std::nullopt;
   }
   return std::string(version);
 }
 
 int
-compare_versions(std::string_view a, std::string_view b)
-{
+compare_versions(std::string_view a, std::string_view b) {
   std::size_t i = 0;
   std::size_t j = 0;
   while (i < a.size() && j < b.size()) {
@@ -188,23 +174,22 @@ compare_versions(std::string_view a, std::string_view b)
 }
 
 std::vector<std::string>
-initrd_candidates(std::string_view version)
-{
-  return {fmt::format("initrd.img-{}", version), fmt::format("initramfs-{}.img", version),
+initrd_candidates(std::string_view version) {
+  return {fmt::format("initrd.img-{}", version),
+          fmt::format("initramfs-{}.img", version),
           fmt::format("initrd-{}", version)};
 }
 
 InitramfsChoice
-decide_initramfs_generator(const InitramfsEvidence& e)
-{
+decide_initramfs_generator(const InitramfsEvidence &e) {
   if (e.update_initramfs && !e.dracut) {
     return {InitramfsGenerator::initramfs_tools, "update-initramfs is installed"};
   }
   if (e.dracut && !e.update_initramfs) {
     return {InitramfsGenerator::dracut,
             e.initramfs_tools_conf
-              ? "dracut is installed (/etc/initramfs-tools is a leftover: update-initramfs is not)"
-              : "dracut is installed"};
+                ? "dracut is installed (/etc/initramfs-tools is a leftover: update-initramfs is not)"
+                : "dracut is installed"};
   }
   if (e.dracut && e.update_initramfs) {
     if (e.dracut_hook && !e.initramfs_tools_hook) {
@@ -224,26 +209,22 @@ decide_initramfs_generator(const InitramfsEvidence& e)
   throw Error(ErrorKind::input,
               "unknown initramfs generator in the base image: neither update-initramfs "
               "(initramfs-tools) nor dracut is installed{}",
-              e.initramfs_tools_conf || e.dracut_modules
-                ? " (only configuration directories were found)"
-                : "");
+              e.initramfs_tools_conf || e.dracut_modules ? " (only configuration directories were found)"
+                                                         : "");
 }
 
 std::string_view
-to_string(InitramfsGenerator generator) noexcept
-{
+to_string(InitramfsGenerator generator) noexcept {
   return generator == InitramfsGenerator::dracut ? "dracut" : "initramfs-tools";
 }
 
 std::string_view
-to_string(Bootloader bootloader) noexcept
-{
+to_string(Bootloader bootloader) noexcept {
   return bootloader == Bootloader::grub_efi ? "grub-efi" : "unknown";
 }
 
 BaseImageFacts
-inspect_base(Guest& guest)
-{
+inspect_base(Guest &guest) {
   BaseImageFacts facts;
   const std::vector<FilesystemEntry> filesystems = guest.list_filesystems();
   log::debug("base image filesystems: {}", join_filesystems(filesystems));
@@ -252,7 +233,7 @@ inspect_base(Guest& guest)
   // list_filesystems() leaves LUKS volumes out (libguestfs 1.48), so ask
   // vfs_type of every partition.
   const std::vector<std::string> partitions = guest.list_partitions();
-  for (const std::string& part : partitions) {
+  for (const std::string &part : partitions) {
     if (guest.vfs_type(part) == "crypto_LUKS") {
       throw Error(ErrorKind::input,
                   "the base image already contains a LUKS-encrypted volume ({}); cvmforge needs "
@@ -269,19 +250,24 @@ inspect_base(Guest& guest)
   }
   if (oses.size() > 1) {
     std::vector<std::string> roots;
-    for (const auto& os : oses) {
+    for (const auto &os : oses) {
       roots.push_back(fmt::format("{} ({})", os.root, os.distro));
     }
     throw Error(ErrorKind::input,
                 "the base image contains {} operating systems ({}); cvmforge needs exactly one",
-                oses.size(), fmt::join(roots, ", "));
+                oses.size(),
+                fmt::join(roots, ", "));
   }
-  const OsInfo& os = oses.front();
+  const OsInfo &os = oses.front();
   if (os.type != "linux" || (os.distro != "debian" && os.distro != "ubuntu")) {
     throw Error(ErrorKind::input,
                 "unsupported distribution in the base image: {} {} ({}.{}, \"{}\"); supported: "
                 "debian, ubuntu",
-                os.type, os.distro, os.major_version, os.minor_version, os.product_name);
+                os.type,
+                os.distro,
+                os.major_version,
+                os.minor_version,
+                os.product_name);
   }
   facts.os_type = os.type;
   facts.distro = os.distro;
@@ -323,16 +309,16 @@ inspect_base(Guest& guest)
                 "UEFI-bootable image",
                 k_esp_type_guid);
   }
-  auto fstab_mountpoint = [&os](const std::string& device) -> std::optional<std::string> {
-    for (const auto& m : os.mountpoints) {
+  auto fstab_mountpoint = [&os](const std::string &device) -> std::optional<std::string> {
+    for (const auto &m : os.mountpoints) {
       if (m.mountable == device) {
         return m.mountpoint;
       }
     }
     return std::nullopt;
   };
-  std::stable_sort(esps.begin(), esps.end(), [&](const EspCandidate& a, const EspCandidate& b) {
-    const auto rank = [&](const EspCandidate& c) {
+  std::stable_sort(esps.begin(), esps.end(), [&](const EspCandidate &a, const EspCandidate &b) {
+    const auto rank = [&](const EspCandidate &c) {
       return (fstab_mountpoint(c.device) ? 0 : 2) + (c.disk == facts.disk_device ? 0 : 1);
     };
     return rank(a) < rank(b);
@@ -342,7 +328,7 @@ inspect_base(Guest& guest)
   facts.esp_uuid = guest.vfs_uuid(facts.esp_device);
   facts.esp_mountpoint = fstab_mountpoint(facts.esp_device);
 
-  for (const auto& m : os.mountpoints) {
+  for (const auto &m : os.mountpoints) {
     if (m.mountpoint == "/boot") {
       facts.boot_device = m.mountable;
       facts.boot_fs_type = guest.vfs_type(m.mountable);
@@ -360,7 +346,7 @@ inspect_base(Guest& guest)
   facts.root_total_bytes = usage.total_bytes;
 
   if (guest.is_dir("/boot")) {
-    for (const std::string& name : guest.ls("/boot")) {
+    for (const std::string &name : guest.ls("/boot")) {
       const auto version = kernel_version_from_filename(name);
       const std::string path = "/boot/" + name;
       if (!version || !guest.is_file(path)) {
@@ -369,7 +355,7 @@ inspect_base(Guest& guest)
       KernelImage k;
       k.version = *version;
       k.kernel_path = path;
-      for (const std::string& candidate : initrd_candidates(*version)) {
+      for (const std::string &candidate : initrd_candidates(*version)) {
         if (guest.is_file("/boot/" + candidate)) {
           k.initrd_path = "/boot/" + candidate;
           break;
@@ -379,13 +365,11 @@ inspect_base(Guest& guest)
     }
   }
   if (facts.kernels.empty()) {
-    throw Error(ErrorKind::input,
-                "no kernel in the base image (looked for /boot/vmlinuz-<version>)");
+    throw Error(ErrorKind::input, "no kernel in the base image (looked for /boot/vmlinuz-<version>)");
   }
-  std::sort(facts.kernels.begin(), facts.kernels.end(),
-            [](const KernelImage& a, const KernelImage& b) {
-              return compare_versions(a.version, b.version) < 0;
-            });
+  std::sort(facts.kernels.begin(), facts.kernels.end(), [](const KernelImage &a, const KernelImage &b) {
+    return compare_versions(a.version, b.version) < 0;
+  });
 
   InitramfsEvidence evidence;
   evidence.update_initramfs = any_exists(guest, {"/usr/sbin/update-initramfs", "/sbin/update-initramfs"});
@@ -398,7 +382,7 @@ inspect_base(Guest& guest)
   facts.initramfs_generator = choice.generator;
   facts.initramfs_reason = std::move(choice.reason);
 
-  for (const char* cfg : {"/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"}) {
+  for (const char *cfg : {"/boot/grub/grub.cfg", "/boot/grub2/grub.cfg"}) {
     if (guest.is_file(cfg)) {
       facts.grub_cfg = cfg;
       break;
@@ -412,7 +396,7 @@ inspect_base(Guest& guest)
   while (!pending.empty()) {
     const std::string dir = pending.back();
     pending.pop_back();
-    for (const std::string& name : guest.ls(dir)) {
+    for (const std::string &name : guest.ls(dir)) {
       const std::string path = (dir == "/" ? dir : dir + "/") + name;
       if (guest.is_dir(path)) {
         pending.push_back(path);
@@ -424,25 +408,31 @@ inspect_base(Guest& guest)
   std::sort(facts.efi_binaries.begin(), facts.efi_binaries.end());
   guest.umount_all();
 
-  const bool has_grub_efi = std::any_of(
-    facts.efi_binaries.begin(), facts.efi_binaries.end(), [](const std::string& p) {
-      return ends_with_ci(p, "/grubx64.efi") || ends_with_ci(p, "/shimx64.efi")
-             || ends_with_ci(p, "/BOOTX64.EFI");
-    });
+  const bool has_grub_efi =
+      std::any_of(facts.efi_binaries.begin(), facts.efi_binaries.end(), [](const std::string &p) {
+        return ends_with_ci(p, "/grubx64.efi") || ends_with_ci(p, "/shimx64.efi") ||
+               ends_with_ci(p, "/BOOTX64.EFI");
+      });
   facts.bootloader = facts.grub_cfg && has_grub_efi ? Bootloader::grub_efi : Bootloader::unknown;
 
   log::debug("base image: {} {}.{} root {} ({}, UUID {}), ESP {}, {} kernel(s), {}, {}",
-             facts.distro, facts.major_version, facts.minor_version, facts.root_device,
-             facts.root_fs_type, facts.root_uuid, facts.esp_device, facts.kernels.size(),
-             to_string(facts.initramfs_generator), to_string(facts.bootloader));
+             facts.distro,
+             facts.major_version,
+             facts.minor_version,
+             facts.root_device,
+             facts.root_fs_type,
+             facts.root_uuid,
+             facts.esp_device,
+             facts.kernels.size(),
+             to_string(facts.initramfs_generator),
+             to_string(facts.bootloader));
   return facts;
 }
 
 BaseImageFacts
-inspect_base_image(const std::filesystem::path& image,
-                   const std::string& format,
-                   const SessionOptions& options)
-{
+inspect_base_image(const std::filesystem::path &image,
+                   const std::string &format,
+                   const SessionOptions &options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(image, ec) && !std::filesystem::is_block_file(image, ec)) {
     throw Error(ErrorKind::input, "{}: no such disk image", image.native());
@@ -453,12 +443,15 @@ inspect_base_image(const std::filesystem::path& image,
   std::string detected;
   try {
     detected = session.disk_format(image);
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     throw Error(ErrorKind::input, "{} is not a readable disk image: {}", image.native(), e.what());
   }
   if (detected != format) {
-    throw Error(ErrorKind::input, "{} is not a {} disk image (detected format: {})", image.native(),
-                format, detected);
+    throw Error(ErrorKind::input,
+                "{} is not a {} disk image (detected format: {})",
+                image.native(),
+                format,
+                detected);
   }
   session.add_drive(image, format, ReadOnly::yes);
   session.launch();

@@ -23,32 +23,30 @@ enum class InitramfsGenerator { initramfs_tools, dracut };
 
 enum class Bootloader { grub_efi, unknown };
 
-struct KernelImage
-{
-  std::string version;                     // "6.1.0-1-amd64"
-  std::string kernel_path;                 // "/boot/vmlinuz-6.1.0-1-amd64" (guest path)
-  std::optional<std::string> initrd_path;  // "/boot/initrd.img-6.1.0-1-amd64", if present
+struct KernelImage {
+  std::string version;                    // "6.1.0-1-amd64"
+  std::string kernel_path;                // "/boot/vmlinuz-6.1.0-1-amd64" (guest path)
+  std::optional<std::string> initrd_path; // "/boot/initrd.img-6.1.0-1-amd64", if present
 
-  bool operator==(const KernelImage&) const = default;
+  bool operator==(const KernelImage &) const = default;
 };
 
-struct BaseImageFacts
-{
+struct BaseImageFacts {
   // From inspect_os.
-  std::string os_type;       // "linux"
-  std::string distro;        // "debian" or "ubuntu"
+  std::string os_type; // "linux"
+  std::string distro;  // "debian" or "ubuntu"
   int major_version = 0;
   int minor_version = 0;
-  std::string product_name;  // "Debian GNU/Linux 12 (bookworm)"
-  std::vector<MountpointEntry> mountpoints;  // the guest's fstab as resolved
+  std::string product_name;                 // "Debian GNU/Linux 12 (bookworm)"
+  std::vector<MountpointEntry> mountpoints; // the guest's fstab as resolved
 
   // Root filesystem.
-  std::string root_device;   // "/dev/sda2"
-  std::string root_fs_type;  // "ext4", ...
+  std::string root_device;  // "/dev/sda2"
+  std::string root_fs_type; // "ext4", ...
   std::string root_uuid;
-  std::string disk_device;   // whole disk holding the root, "/dev/sda"
+  std::string disk_device; // whole disk holding the root, "/dev/sda"
   int root_partnum = 0;
-  std::string partition_table;  // "gpt" or "msdos"
+  std::string partition_table; // "gpt" or "msdos"
   std::uint64_t root_used_bytes = 0;
   std::uint64_t root_total_bytes = 0;
 
@@ -56,7 +54,7 @@ struct BaseImageFacts
   std::string esp_device;
   int esp_partnum = 0;
   std::string esp_uuid;
-  std::optional<std::string> esp_mountpoint;  // where fstab mounts it ("/boot/efi"), if it does
+  std::optional<std::string> esp_mountpoint; // where fstab mounts it ("/boot/efi"), if it does
 
   // Separate /boot, if any.
   std::optional<std::string> boot_device;
@@ -64,12 +62,12 @@ struct BaseImageFacts
   std::optional<std::string> boot_uuid;
 
   // Boot chain.
-  std::vector<KernelImage> kernels;  // oldest first (version order), so back() is newest
+  std::vector<KernelImage> kernels; // oldest first (version order), so back() is newest
   InitramfsGenerator initramfs_generator = InitramfsGenerator::initramfs_tools;
-  std::string initramfs_reason;      // why that generator was chosen
+  std::string initramfs_reason; // why that generator was chosen
   Bootloader bootloader = Bootloader::unknown;
-  std::optional<std::string> grub_cfg;     // "/boot/grub/grub.cfg"
-  std::vector<std::string> efi_binaries;   // on the ESP, e.g. "/EFI/BOOT/BOOTX64.EFI"
+  std::optional<std::string> grub_cfg;   // "/boot/grub/grub.cfg"
+  std::vector<std::string> efi_binaries; // on the ESP, e.g. "/EFI/BOOT/BOOTX64.EFI"
 };
 
 // --- Pure helpers (unit-tested) ---
@@ -77,32 +75,27 @@ struct BaseImageFacts
 // "vmlinuz-6.1.0-1-amd64" -> "6.1.0-1-amd64"; nullopt for anything that is not
 // "vmlinuz-<version starting with a digit>" (e.g. "vmlinuz", "vmlinuz.old",
 // "vmlinuz-6.1.0-1-amd64.old"). Slashes are not allowed.
-std::optional<std::string>
-kernel_version_from_filename(std::string_view filename);
+std::optional<std::string> kernel_version_from_filename(std::string_view filename);
 
 // Version order as `sort -V` has it ("6.1.0-10" > "6.1.0-9"): < 0, 0, > 0.
-int
-compare_versions(std::string_view a, std::string_view b);
+int compare_versions(std::string_view a, std::string_view b);
 
 // Names an initrd for kernel `version` may have in /boot, in preference order:
 // "initrd.img-<v>" (Debian/Ubuntu, both generators), "initramfs-<v>.img"
 // (dracut default elsewhere), "initrd-<v>".
-std::vector<std::string>
-initrd_candidates(std::string_view version);
+std::vector<std::string> initrd_candidates(std::string_view version);
 
 // What the image contains that tells the generators apart.
-struct InitramfsEvidence
-{
-  bool update_initramfs = false;        // /usr/sbin/update-initramfs or /sbin/...
-  bool initramfs_tools_conf = false;    // /etc/initramfs-tools (may outlive the package)
-  bool initramfs_tools_hook = false;    // /etc/kernel/postinst.d/initramfs-tools
-  bool dracut = false;                  // /usr/bin/dracut, /usr/sbin/dracut or /sbin/dracut
-  bool dracut_modules = false;          // /usr/lib/dracut/modules.d
-  bool dracut_hook = false;             // /etc/kernel/postinst.d/dracut
+struct InitramfsEvidence {
+  bool update_initramfs = false;     // /usr/sbin/update-initramfs or /sbin/...
+  bool initramfs_tools_conf = false; // /etc/initramfs-tools (may outlive the package)
+  bool initramfs_tools_hook = false; // /etc/kernel/postinst.d/initramfs-tools
+  bool dracut = false;               // /usr/bin/dracut, /usr/sbin/dracut or /sbin/dracut
+  bool dracut_modules = false;       // /usr/lib/dracut/modules.d
+  bool dracut_hook = false;          // /etc/kernel/postinst.d/dracut
 };
 
-struct InitramfsChoice
-{
+struct InitramfsChoice {
   InitramfsGenerator generator;
   std::string reason;
 };
@@ -111,14 +104,11 @@ struct InitramfsChoice
 // if both are, the one whose kernel postinst hook is installed; with no
 // program, configuration left behind decides nothing. Throws
 // cvm::Error(input) if it cannot tell.
-InitramfsChoice
-decide_initramfs_generator(const InitramfsEvidence& evidence);
+InitramfsChoice decide_initramfs_generator(const InitramfsEvidence &evidence);
 
-std::string_view
-to_string(InitramfsGenerator generator) noexcept;
+std::string_view to_string(InitramfsGenerator generator) noexcept;
 
-std::string_view
-to_string(Bootloader bootloader) noexcept;
+std::string_view to_string(Bootloader bootloader) noexcept;
 
 // --- Inspection ---
 
@@ -128,15 +118,13 @@ to_string(Bootloader bootloader) noexcept;
 // no OS or several, not debian/ubuntu, LUKS already present, LVM or btrfs
 // root, no ESP, no kernel, unknown initramfs generator; cvm::Error(guest) for
 // libguestfs failures.
-BaseImageFacts
-inspect_base(Guest& guest);
+BaseImageFacts inspect_base(Guest &guest);
 
 // Opens `image` (`format`, read-only) in a new Session, launches it and calls
 // inspect_base(). A file that is not a readable disk image of that format
 // gives cvm::Error(input) naming it.
-BaseImageFacts
-inspect_base_image(const std::filesystem::path& image,
-                   const std::string& format = "qcow2",
-                   const SessionOptions& options = {});
+BaseImageFacts inspect_base_image(const std::filesystem::path &image,
+                                  const std::string &format = "qcow2",
+                                  const SessionOptions &options = {});
 
 } // namespace cvm::guestfs

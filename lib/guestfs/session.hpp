@@ -22,8 +22,7 @@ namespace cvm::guestfs {
 // Options of a new Session. Everything not set here comes from the standard
 // LIBGUESTFS_* environment (LIBGUESTFS_BACKEND, _BACKEND_SETTINGS, _DEBUG,
 // _TRACE, _MEMSIZE, ...), which the handle honours.
-struct SessionOptions
-{
+struct SessionOptions {
   // nullopt: accel_decision() (probe, cached per process, CVM_ACCEL wins).
   std::optional<Accel> accel;
   // Appliance memory in MiB; nullopt: libguestfs default or LIBGUESTFS_MEMSIZE.
@@ -34,18 +33,17 @@ struct SessionOptions
 
 // Cache mode of an added drive.
 enum class CacheMode {
-  writeback,  // safe: every flush reaches the disk image (the default)
-  unsafe,     // flushes ignored: faster, but only correct if the caller ends
-              // with sync() + shutdown() and treats any exception as a failed
-              // build (which the pipeline does; virt-resize does the same)
+  writeback, // safe: every flush reaches the disk image (the default)
+  unsafe,    // flushes ignored: faster, but only correct if the caller ends
+             // with sync() + shutdown() and treats any exception as a failed
+             // build (which the pipeline does; virt-resize does the same)
 };
 
-struct AddDriveOptions
-{
-  std::string format = "qcow2";  // never probed: probing is a security hole
+struct AddDriveOptions {
+  std::string format = "qcow2"; // never probed: probing is a security hole
   ReadOnly read_only = ReadOnly::yes;
   CacheMode cache_mode = CacheMode::writeback;
-  std::optional<std::string> label;  // exposes the drive as /dev/disk/guestfs/<label>
+  std::optional<std::string> label; // exposes the drive as /dev/disk/guestfs/<label>
   // Pass discards (fstrim) through to the image, so freed blocks become
   // unallocated qcow2 clusters again ("besteffort": where the stack allows).
   bool discard = false;
@@ -53,26 +51,23 @@ struct AddDriveOptions
 
 enum class Preallocation { off, metadata, full };
 
-struct DiskCreateOptions
-{
+struct DiskCreateOptions {
   Preallocation preallocation = Preallocation::off;
-  std::optional<std::filesystem::path> backing_file;  // none by default
+  std::optional<std::filesystem::path> backing_file; // none by default
   std::optional<std::string> backing_format;
 };
 
-struct MkfsOptions
-{
+struct MkfsOptions {
   std::optional<int> block_size;
   std::optional<std::string> label;
-  std::optional<std::string> features;  // passed to mkfs -O
+  std::optional<std::string> features; // passed to mkfs -O
 };
 
 // The mke2fs optional arguments the pipeline uses (guestfs_mke2fs).
-struct Mke2fsOptions
-{
+struct Mke2fsOptions {
   std::string fs_type = "ext4";
   std::optional<std::int64_t> block_size;
-  std::optional<std::int64_t> journal_size;  // in blocks
+  std::optional<std::int64_t> journal_size; // in blocks
   std::optional<std::string> label;
   std::optional<std::string> uuid;
   std::optional<bool> lazy_itable_init;
@@ -80,8 +75,7 @@ struct Mke2fsOptions
   std::optional<bool> force_create;
 };
 
-struct StatNs
-{
+struct StatNs {
   std::int64_t dev = 0;
   std::int64_t ino = 0;
   std::int64_t mode = 0;
@@ -94,24 +88,21 @@ struct StatNs
   std::int64_t mtime_nsec = 0;
 };
 
-struct PartitionInfo
-{
+struct PartitionInfo {
   int number = 0;
-  std::uint64_t start = 0;  // bytes
-  std::uint64_t end = 0;    // bytes, inclusive
-  std::uint64_t size = 0;   // bytes
+  std::uint64_t start = 0; // bytes
+  std::uint64_t end = 0;   // bytes, inclusive
+  std::uint64_t size = 0;  // bytes
 };
 
-struct Xattr
-{
+struct Xattr {
   std::string name;
   std::vector<std::byte> value;
 };
 
 enum class Sparse { yes, no };
 
-struct CopyDeviceOptions
-{
+struct CopyDeviceOptions {
   std::optional<std::int64_t> src_offset;
   std::optional<std::int64_t> dest_offset;
   std::optional<std::int64_t> size;
@@ -119,13 +110,12 @@ struct CopyDeviceOptions
 };
 
 // Flags of tar_in/tar_out; all off by default.
-struct TarOptions
-{
-  std::optional<std::string> compress;  // "gzip", "xz", ... ; none by default
+struct TarOptions {
+  std::optional<std::string> compress; // "gzip", "xz", ... ; none by default
   bool xattrs = false;
   bool selinux = false;
   bool acls = false;
-  bool numeric_owner = false;  // tar_out only
+  bool numeric_owner = false; // tar_out only
 };
 
 // A libguestfs handle: move-only RAII owner of guestfs_h*.
@@ -140,38 +130,36 @@ struct TarOptions
 // * Finishing: call sync() (if you wrote) and shutdown() on the success path;
 //   shutdown() throws if the appliance could not write the disks out. The
 //   destructor only closes best-effort (errors logged at debug level).
-class Session final : public Guest
-{
+class Session final : public Guest {
 public:
   // Throws cvm::Error(guest) if the handle cannot be created or configured.
-  explicit Session(const SessionOptions& options = {});
-  Session(Session&& other) noexcept;
-  Session& operator=(Session&& other) noexcept;
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  explicit Session(const SessionOptions &options = {});
+  Session(Session &&other) noexcept;
+  Session &operator=(Session &&other) noexcept;
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
   ~Session() override;
 
   // The accelerator this handle was configured for.
   Accel
-  accel() const noexcept
-  {
+  accel() const noexcept {
     return m_accel;
   }
 
   // --- Set-up and lifetime ---
 
   // Creates a disk image on the host (no appliance needed).
-  void disk_create(const std::filesystem::path& path,
-                   const std::string& format,
+  void disk_create(const std::filesystem::path &path,
+                   const std::string &format,
                    std::int64_t size_bytes,
-                   const DiskCreateOptions& options = {});
+                   const DiskCreateOptions &options = {});
   // The format of host disk image `path` as qemu-img detects it ("qcow2",
   // "raw", "unknown"); no appliance needed.
-  std::string disk_format(const std::filesystem::path& path);
+  std::string disk_format(const std::filesystem::path &path);
   // Adds `path` as the next drive (/dev/sda, /dev/sdb, ...). Before launch().
-  void add_drive(const std::filesystem::path& path, const AddDriveOptions& options);
+  void add_drive(const std::filesystem::path &path, const AddDriveOptions &options);
   // Shorthand: add_drive(path, {format, read_only}).
-  void add_drive(const std::filesystem::path& path, const std::string& format, ReadOnly read_only);
+  void add_drive(const std::filesystem::path &path, const std::string &format, ReadOnly read_only);
   // Starts the appliance (20-35 s under TCG).
   void launch();
   // Orderly shutdown of the appliance, writing the disks out; THROWS on
@@ -182,173 +170,170 @@ public:
   bool get_trace();
 
   // --- Guest (see guest.hpp) ---
-  bool exists(const std::string& path) override;
-  bool is_dir(const std::string& path) override;
-  bool is_file(const std::string& path) override;
-  bool is_symlink(const std::string& path) override;
-  std::vector<std::byte> read_file(const std::string& path) override;
+  bool exists(const std::string &path) override;
+  bool is_dir(const std::string &path) override;
+  bool is_file(const std::string &path) override;
+  bool is_symlink(const std::string &path) override;
+  std::vector<std::byte> read_file(const std::string &path) override;
   // Small contents go through guestfs_write; contents over 1 MiB are uploaded
   // from a host temporary file (guestfs_write is limited by the protocol).
-  void write(const std::string& path, std::span<const std::byte> content) override;
-  void mkdir_p(const std::string& path) override;
-  std::vector<std::string> ls(const std::string& path) override;
-  void rm(const std::string& path) override;
-  void rm_rf(const std::string& path) override;
-  void chmod(int mode, const std::string& path) override;
-  void ln_s(const std::string& target, const std::string& linkname) override;
-  std::string readlink(const std::string& path) override;
-  FsUsage statvfs(const std::string& path) override;
-  std::string command(const std::vector<std::string>& argv) override;
-  void mount(const std::string& mountable,
-             const std::string& mountpoint,
+  void write(const std::string &path, std::span<const std::byte> content) override;
+  void mkdir_p(const std::string &path) override;
+  std::vector<std::string> ls(const std::string &path) override;
+  void rm(const std::string &path) override;
+  void rm_rf(const std::string &path) override;
+  void chmod(int mode, const std::string &path) override;
+  void ln_s(const std::string &target, const std::string &linkname) override;
+  std::string readlink(const std::string &path) override;
+  FsUsage statvfs(const std::string &path) override;
+  std::string command(const std::vector<std::string> &argv) override;
+  void mount(const std::string &mountable,
+             const std::string &mountpoint,
              ReadOnly read_only = ReadOnly::no) override;
-  void umount(const std::string& mountpoint) override;
+  void umount(const std::string &mountpoint) override;
   void umount_all() override;
   void sync() override;
   std::vector<FilesystemEntry> list_filesystems() override;
   std::vector<std::string> list_partitions() override;
-  std::string vfs_type(const std::string& mountable) override;
-  std::string vfs_uuid(const std::string& mountable) override;
-  std::string vfs_label(const std::string& mountable) override;
-  std::string part_to_dev(const std::string& partition) override;
-  int part_to_partnum(const std::string& partition) override;
-  std::string part_get_parttype(const std::string& device) override;
-  std::string part_get_gpt_type(const std::string& device, int partnum) override;
-  bool is_lv(const std::string& mountable) override;
+  std::string vfs_type(const std::string &mountable) override;
+  std::string vfs_uuid(const std::string &mountable) override;
+  std::string vfs_label(const std::string &mountable) override;
+  std::string part_to_dev(const std::string &partition) override;
+  int part_to_partnum(const std::string &partition) override;
+  std::string part_get_parttype(const std::string &device) override;
+  std::string part_get_gpt_type(const std::string &device, int partnum) override;
+  bool is_lv(const std::string &mountable) override;
   std::vector<OsInfo> inspect_os() override;
 
   // --- Inspection, one call each (roots from inspect_os_roots()) ---
   std::vector<std::string> inspect_os_roots();
-  std::string inspect_get_type(const std::string& root);
-  std::string inspect_get_distro(const std::string& root);
-  int inspect_get_major_version(const std::string& root);
-  int inspect_get_minor_version(const std::string& root);
-  std::string inspect_get_product_name(const std::string& root);
-  std::string inspect_get_package_format(const std::string& root);
+  std::string inspect_get_type(const std::string &root);
+  std::string inspect_get_distro(const std::string &root);
+  int inspect_get_major_version(const std::string &root);
+  int inspect_get_minor_version(const std::string &root);
+  std::string inspect_get_product_name(const std::string &root);
+  std::string inspect_get_package_format(const std::string &root);
   // fstab as resolved by libguestfs, sorted by mountpoint.
-  std::vector<MountpointEntry> inspect_get_mountpoints(const std::string& root);
-  std::vector<std::string> inspect_get_filesystems(const std::string& root);
+  std::vector<MountpointEntry> inspect_get_mountpoints(const std::string &root);
+  std::vector<std::string> inspect_get_filesystems(const std::string &root);
 
   // --- Devices and partitions ---
   std::vector<std::string> list_devices();
-  std::int64_t blockdev_getsize64(const std::string& device);
+  std::int64_t blockdev_getsize64(const std::string &device);
   // part_init: `parttype` "gpt" or "msdos".
-  void part_init(const std::string& device, const std::string& parttype);
+  void part_init(const std::string &device, const std::string &parttype);
   // part_add: `prlogex` "p"/"primary", sectors (512 bytes), `end_sector` inclusive
   // (-N counts from the end of the disk).
-  void part_add(const std::string& device,
-                const std::string& prlogex,
+  void part_add(const std::string &device,
+                const std::string &prlogex,
                 std::int64_t start_sector,
                 std::int64_t end_sector);
-  void part_set_gpt_type(const std::string& device, int partnum, const std::string& guid);
-  void part_set_name(const std::string& device, int partnum, const std::string& name);
-  std::vector<PartitionInfo> part_list(const std::string& device);
+  void part_set_gpt_type(const std::string &device, int partnum, const std::string &guid);
+  void part_set_name(const std::string &device, int partnum, const std::string &name);
+  std::vector<PartitionInfo> part_list(const std::string &device);
 
   // --- Filesystems ---
-  void mkfs(const std::string& fstype, const std::string& device, const MkfsOptions& options = {});
-  void mke2fs(const std::string& device, const Mke2fsOptions& options);
-  void set_uuid(const std::string& device, const std::string& uuid);
-  void set_label(const std::string& mountable, const std::string& label);
+  void mkfs(const std::string &fstype, const std::string &device, const MkfsOptions &options = {});
+  void mke2fs(const std::string &device, const Mke2fsOptions &options);
+  void set_uuid(const std::string &device, const std::string &uuid);
+  void set_label(const std::string &mountable, const std::string &label);
   // mount -o `options`.
-  void mount_options(const std::string& options,
-                     const std::string& mountable,
-                     const std::string& mountpoint);
+  void mount_options(const std::string &options, const std::string &mountable, const std::string &mountpoint);
   // Mount points outside the guest's root (e.g. to mount two roots at once).
   // Before any mount.
-  void mkmountpoint(const std::string& path);
+  void mkmountpoint(const std::string &path);
   // e2fsck -f (with `correct`, fix automatically; else report only).
-  void e2fsck(const std::string& device, bool correct);
-  void fstrim(const std::string& mountpoint);
+  void e2fsck(const std::string &device, bool correct);
+  void fstrim(const std::string &mountpoint);
 
   // --- File operations beyond Guest ---
-  void cp(const std::string& src, const std::string& dest);
+  void cp(const std::string &src, const std::string &dest);
   // cp -a (preserves ownership, modes, timestamps, symlinks).
-  void cp_a(const std::string& src, const std::string& dest);
-  bool is_dir_follow(const std::string& path);
+  void cp_a(const std::string &src, const std::string &dest);
+  bool is_dir_follow(const std::string &path);
   // Every path below `directory`, relative to it but with a leading "/"
   // (find("/etc") gives "/default", "/default/grub", ...), sorted.
-  std::vector<std::string> find(const std::string& directory);
+  std::vector<std::string> find(const std::string &directory);
   // Disk usage of `path` in bytes (du -s).
-  std::int64_t du(const std::string& path);
-  void touch(const std::string& path);
-  void chown(int owner, int group, const std::string& path);
-  std::string realpath(const std::string& path);
-  StatNs lstatns(const std::string& path);
-  std::vector<Xattr> getxattrs(const std::string& path);
-  std::vector<Xattr> lgetxattrs(const std::string& path);
+  std::int64_t du(const std::string &path);
+  void touch(const std::string &path);
+  void chown(int owner, int group, const std::string &path);
+  std::string realpath(const std::string &path);
+  StatNs lstatns(const std::string &path);
+  std::vector<Xattr> getxattrs(const std::string &path);
+  std::vector<Xattr> lgetxattrs(const std::string &path);
 
   // --- Transfers between host and guest ---
   // Host file `host_file` -> guest file or device `guest_path`.
-  void upload(const std::filesystem::path& host_file, const std::string& guest_path);
+  void upload(const std::filesystem::path &host_file, const std::string &guest_path);
   // Host file -> guest file/device at byte `offset`.
-  void upload_offset(const std::filesystem::path& host_file,
-                     const std::string& guest_path,
-                     std::int64_t offset);
+  void
+  upload_offset(const std::filesystem::path &host_file, const std::string &guest_path, std::int64_t offset);
   // Guest file or device -> host file `host_file`.
-  void download(const std::string& guest_path, const std::filesystem::path& host_file);
-  void download_offset(const std::string& guest_path,
-                       const std::filesystem::path& host_file,
+  void download(const std::string &guest_path, const std::filesystem::path &host_file);
+  void download_offset(const std::string &guest_path,
+                       const std::filesystem::path &host_file,
                        std::int64_t offset,
                        std::int64_t size);
   // tar -x of host `tarfile` into guest `directory`.
-  void tar_in(const std::filesystem::path& tarfile,
-              const std::string& directory,
-              const TarOptions& options = {});
+  void
+  tar_in(const std::filesystem::path &tarfile, const std::string &directory, const TarOptions &options = {});
   // tar -c of guest `directory` into host `tarfile`.
-  void tar_out(const std::string& directory,
-               const std::filesystem::path& tarfile,
-               const TarOptions& options = {});
-  void copy_device_to_device(const std::string& src,
-                             const std::string& dest,
-                             const CopyDeviceOptions& options = {});
+  void
+  tar_out(const std::string &directory, const std::filesystem::path &tarfile, const TarOptions &options = {});
+  void copy_device_to_device(const std::string &src,
+                             const std::string &dest,
+                             const CopyDeviceOptions &options = {});
 
   // --- LUKS inside the appliance ---
   // LUKS-formats `device` with `key` in `keyslot` (cryptsetup defaults; no
   // PBKDF control: use lib/luks for production headers). `key` must be
   // non-empty and NUL-free; it is never logged (libguestfs traces it as "***").
-  void luks_format(const std::string& device, const SecretBytes& key, int keyslot);
+  void luks_format(const std::string &device, const SecretBytes &key, int keyslot);
   // Opens LUKS `device` as /dev/mapper/`mapname`. Same key rules; guestfs
   // trace is switched off around the call regardless.
-  void cryptsetup_open(const std::string& device,
-                       const SecretBytes& key,
-                       const std::string& mapname,
+  void cryptsetup_open(const std::string &device,
+                       const SecretBytes &key,
+                       const std::string &mapname,
                        ReadOnly read_only = ReadOnly::no);
-  void cryptsetup_close(const std::string& device);
+  void cryptsetup_close(const std::string &device);
 
   // --- Appliance process and mountpoints ---
   // The appliance's process id (for a signal handler that must stop it).
   int appliance_pid();
   // Removes a mountpoint made by mkmountpoint() (nothing may be mounted there).
-  void rmmountpoint(const std::string& path);
+  void rmmountpoint(const std::string &path);
 
   // --- Creating special files (tests use these to build fixtures) ---
   // Hard link `linkname` -> `target`.
-  void ln(const std::string& target, const std::string& linkname);
-  void mknod_c(int mode, int major, int minor, const std::string& path);
-  void mknod_b(int mode, int major, int minor, const std::string& path);
-  void mkfifo(int mode, const std::string& path);
-  void truncate_size(const std::string& path, std::int64_t size);
+  void ln(const std::string &target, const std::string &linkname);
+  void mknod_c(int mode, int major, int minor, const std::string &path);
+  void mknod_b(int mode, int major, int minor, const std::string &path);
+  void mkfifo(int mode, const std::string &path);
+  void truncate_size(const std::string &path, std::int64_t size);
   // Writes `content` at `offset` (the file keeps its size if larger).
-  void pwrite(const std::string& path, std::string_view content, std::int64_t offset);
-  void setxattr(const std::string& name, std::string_view value, const std::string& path);
+  void pwrite(const std::string &path, std::string_view content, std::int64_t offset);
+  void setxattr(const std::string &name, std::string_view value, const std::string &path);
   // `acl_type` "access" or "default"; `acl` in setfacl's short text form.
-  void acl_set_file(const std::string& path, const std::string& acl_type, const std::string& acl);
-  void cap_set_file(const std::string& path, const std::string& cap);
+  void acl_set_file(const std::string &path, const std::string &acl_type, const std::string &acl);
+  void cap_set_file(const std::string &path, const std::string &cap);
   // The file capabilities of `path` as text ("" for none).
-  std::string cap_get_file(const std::string& path);
-  void utimens(const std::string& path, std::int64_t atime_sec, std::int64_t atime_nsec, std::int64_t mtime_sec,
+  std::string cap_get_file(const std::string &path);
+  void utimens(const std::string &path,
+               std::int64_t atime_sec,
+               std::int64_t atime_nsec,
+               std::int64_t mtime_sec,
                std::int64_t mtime_nsec);
 
   // The raw handle, for lib/guestfs internals only.
-  guestfs_h*
-  handle() const noexcept;
+  guestfs_h *handle() const noexcept;
 
 private:
   struct State;
-  std::unique_ptr<State> m_state;  // handle + callback state (stable address)
+  std::unique_ptr<State> m_state; // handle + callback state (stable address)
   Accel m_accel = Accel::tcg;
 
-  guestfs_h* checked_handle(const char* call) const;
+  guestfs_h *checked_handle(const char *call) const;
   // guestfs_shutdown (errors logged at debug level) and guestfs_close.
   void close_best_effort() noexcept;
 };

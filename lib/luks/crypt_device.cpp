@@ -13,8 +13,7 @@ namespace cvm::luks {
 
 namespace detail {
 void
-free_crypt_device(crypt_device* cd) noexcept
-{
+free_crypt_device(crypt_device *cd) noexcept {
   crypt_free(cd);
 }
 } // namespace detail
@@ -22,8 +21,7 @@ free_crypt_device(crypt_device* cd) noexcept
 namespace {
 
 std::string_view
-trimmed(const char* message)
-{
+trimmed(const char *message) {
   std::string_view text = message == nullptr ? std::string_view{} : std::string_view{message};
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
     text.remove_suffix(1);
@@ -33,14 +31,12 @@ trimmed(const char* message)
 
 // Handle-less messages (before crypt_init returns) and library-wide state.
 void
-global_log_callback(int /*level*/, const char* message, void* /*usrptr*/)
-{
+global_log_callback(int /*level*/, const char *message, void * /*usrptr*/) {
   log::debug("libcryptsetup: {}", trimmed(message));
 }
 
 void
-init_library_once()
-{
+init_library_once() {
   static std::once_flag once;
   std::call_once(once, [] {
     crypt_set_log_callback(nullptr, &global_log_callback, nullptr);
@@ -52,34 +48,32 @@ init_library_once()
 
 } // namespace
 
-CryptDevice::CryptDevice(const std::filesystem::path& metadata,
-                         const std::optional<std::filesystem::path>& data_device)
-  : m_log(std::make_unique<LogState>())
-{
+CryptDevice::CryptDevice(const std::filesystem::path &metadata,
+                         const std::optional<std::filesystem::path> &data_device)
+  : m_log(std::make_unique<LogState>()) {
   init_library_once();
   m_log->device = metadata.string();
-  crypt_device* raw = nullptr;
+  crypt_device *raw = nullptr;
   const int rc = crypt_init_data_device(&raw, metadata.c_str(), data_device ? data_device->c_str() : nullptr);
   m_cd.reset(raw);
   check(rc, "crypt_init_data_device");
   crypt_set_log_callback(
-    m_cd.get(),
-    [](int level, const char* message, void* usrptr) {
-      auto* state = static_cast<LogState*>(usrptr);
-      const auto text = trimmed(message);
-      if (level == CRYPT_LOG_ERROR) {
-        state->last_error = std::string(text);
-      }
-      log::debug("libcryptsetup {}: {}", state->device, text);
-    },
-    m_log.get());
+      m_cd.get(),
+      [](int level, const char *message, void *usrptr) {
+        auto *state = static_cast<LogState *>(usrptr);
+        const auto text = trimmed(message);
+        if (level == CRYPT_LOG_ERROR) {
+          state->last_error = std::string(text);
+        }
+        log::debug("libcryptsetup {}: {}", state->device, text);
+      },
+      m_log.get());
   // Never put a volume key into the kernel keyring; nothing is activated here.
   check(crypt_volume_key_keyring(m_cd.get(), 0), "crypt_volume_key_keyring");
 }
 
 int
-CryptDevice::check(int rc, std::string_view what) const
-{
+CryptDevice::check(int rc, std::string_view what) const {
   if (rc >= 0) {
     return rc;
   }

@@ -8,11 +8,11 @@
 
 #include <libcryptsetup.h>
 
-#include <cerrno>
-#include <system_error>
-
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
 
 namespace cvm::luks {
 
@@ -23,8 +23,7 @@ constexpr std::uint64_t k_alignment = 4096;
 
 // crypt_pbkdf_type borrows `hash`; keep the PbkdfParams alive while it is used.
 crypt_pbkdf_type
-to_crypt_pbkdf(const PbkdfParams& params)
-{
+to_crypt_pbkdf(const PbkdfParams &params) {
   crypt_pbkdf_type pbkdf{};
   switch (params.type) {
   case PbkdfType::pbkdf2:
@@ -47,14 +46,16 @@ to_crypt_pbkdf(const PbkdfParams& params)
 }
 
 void
-validate(const LuksParams& params, const FormatKeys& keys)
-{
-  const auto fail = [](const std::string& what) { throw Error(ErrorKind::input, "LUKS parameters: {}", what); };
+validate(const LuksParams &params, const FormatKeys &keys) {
+  const auto fail = [](const std::string &what) {
+    throw Error(ErrorKind::input, "LUKS parameters: {}", what);
+  };
   if (params.key_size_bits == 0 || params.key_size_bits % 8 != 0) {
     fail(fmt::format("key size {} bits is not a whole number of bytes", params.key_size_bits));
   }
   if (keys.volume_key.size() != params.key_size_bits / 8) {
-    fail(fmt::format("volume key has {} bytes, key size needs {}", keys.volume_key.size(), params.key_size_bits / 8));
+    fail(fmt::format(
+        "volume key has {} bytes, key size needs {}", keys.volume_key.size(), params.key_size_bits / 8));
   }
   if (keys.unlock_key.size() != k_unlock_key_size) {
     fail(fmt::format("unlock key has {} bytes, expected {}", keys.unlock_key.size(), k_unlock_key_size));
@@ -70,7 +71,8 @@ validate(const LuksParams& params, const FormatKeys& keys)
     fail(fmt::format("sector size {} is not a power of two in 512..4096", s));
   }
   if (params.data_offset == 0 || params.data_offset % k_alignment != 0 || params.data_offset % s != 0) {
-    fail(fmt::format("data offset {} is not a non-zero multiple of 4096 and the sector size", params.data_offset));
+    fail(fmt::format("data offset {} is not a non-zero multiple of 4096 and the sector size",
+                     params.data_offset));
   }
   const std::uint64_t md = params.metadata_size;
   bool md_ok = false;
@@ -97,27 +99,22 @@ validate(const LuksParams& params, const FormatKeys& keys)
 
 // Removes the header file unless released: a half-written header must not
 // survive a failed format.
-class RemoveOnFailure
-{
+class RemoveOnFailure {
 public:
   explicit RemoveOnFailure(std::filesystem::path path)
-    : m_path(std::move(path))
-  {
-  }
-  RemoveOnFailure(const RemoveOnFailure&) = delete;
-  RemoveOnFailure& operator=(const RemoveOnFailure&) = delete;
-  RemoveOnFailure(RemoveOnFailure&&) = delete;
-  RemoveOnFailure& operator=(RemoveOnFailure&&) = delete;
-  ~RemoveOnFailure()
-  {
+    : m_path(std::move(path)) {}
+  RemoveOnFailure(const RemoveOnFailure &) = delete;
+  RemoveOnFailure &operator=(const RemoveOnFailure &) = delete;
+  RemoveOnFailure(RemoveOnFailure &&) = delete;
+  RemoveOnFailure &operator=(RemoveOnFailure &&) = delete;
+  ~RemoveOnFailure() {
     if (m_armed) {
       std::error_code ec;
       std::filesystem::remove(m_path, ec);
     }
   }
   void
-  release() noexcept
-  {
+  release() noexcept {
     m_armed = false;
   }
 
@@ -127,8 +124,7 @@ private:
 };
 
 void
-create_sparse_file(const std::filesystem::path& path, std::uint64_t size)
-{
+create_sparse_file(const std::filesystem::path &path, std::uint64_t size) {
   fs::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)); // NOLINT
   if (!fd) {
     throw Error(ErrorKind::io, "create {}: {}", path.string(), fs::errno_text(errno));
@@ -142,14 +138,12 @@ create_sparse_file(const std::filesystem::path& path, std::uint64_t size)
 }
 
 std::string
-nonnull(const char* s)
-{
+nonnull(const char *s) {
   return s == nullptr ? std::string{} : std::string{s};
 }
 
 PbkdfType
-pbkdf_type_of(const std::string& name)
-{
+pbkdf_type_of(const std::string &name) {
   if (name == CRYPT_KDF_ARGON2ID) {
     return PbkdfType::argon2id;
   }
@@ -162,26 +156,24 @@ pbkdf_type_of(const std::string& name)
   throw Error(ErrorKind::input, "unknown PBKDF type \"{}\"", name);
 }
 
-class CryptsetupVolume final : public LuksVolume
-{
+class CryptsetupVolume final : public LuksVolume {
 public:
   FormatResult
-  format_detached_header(const std::filesystem::path& header_file,
-                         const LuksParams& params,
-                         const FormatKeys& keys) override
-  {
+  format_detached_header(const std::filesystem::path &header_file,
+                         const LuksParams &params,
+                         const FormatKeys &keys) override {
     return luks::format_detached_header(header_file, params, keys);
   }
 
   HeaderInfo
-  read_header_info(const std::filesystem::path& header_file) override
-  {
+  read_header_info(const std::filesystem::path &header_file) override {
     return luks::read_header_info(header_file);
   }
 
   int
-  unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase, int keyslot) override
-  {
+  unlock_keyslot(const std::filesystem::path &header_file,
+                 const SecretBytes &passphrase,
+                 int keyslot) override {
     return luks::unlock_keyslot(header_file, passphrase, keyslot);
   }
 };
@@ -189,16 +181,16 @@ public:
 } // namespace
 
 std::unique_ptr<LuksVolume>
-make_cryptsetup_volume()
-{
+make_cryptsetup_volume() {
   return std::make_unique<CryptsetupVolume>();
 }
 
 // ---- format -----------------------------------------------------------------
 
 FormatResult
-format_detached_header(const std::filesystem::path& header_file, const LuksParams& params, const FormatKeys& keys)
-{
+format_detached_header(const std::filesystem::path &header_file,
+                       const LuksParams &params,
+                       const FormatKeys &keys) {
   validate(params, keys);
   if (params.integrity) {
     // libcryptsetup formats dm-integrity by creating a temporary dm device
@@ -213,9 +205,11 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
   // libcryptsetup refuses a header device smaller than one 4 KiB block and
   // grows the file to the header region itself.
   {
-    fs::Fd fd(::open(header_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)); // NOLINT
+    fs::Fd fd(
+        ::open(header_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)); // NOLINT
     if (!fd) {
-      throw Error(ErrorKind::io, "create LUKS header file {}: {}", header_file.string(), fs::errno_text(errno));
+      throw Error(
+          ErrorKind::io, "create LUKS header file {}: {}", header_file.string(), fs::errno_text(errno));
     }
     if (::ftruncate(fd.get(), static_cast<off_t>(k_alignment)) != 0 || !fd.close()) {
       throw Error(ErrorKind::io, "size LUKS header file {}: {}", header_file.string(), fs::errno_text(errno));
@@ -248,7 +242,7 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
     luks2.pbkdf = &unlock_pbkdf;
     luks2.integrity = nullptr;
     luks2.integrity_params = nullptr;
-    luks2.data_alignment = 0; // crypt_set_data_offset decides
+    luks2.data_alignment = 0;    // crypt_set_data_offset decides
     luks2.data_device = nullptr; // given to crypt_init_data_device
     luks2.sector_size = params.sector_size;
     luks2.label = params.label.empty() ? nullptr : params.label.c_str();
@@ -290,10 +284,11 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
   // region and its digest identifies the caller's volume key.
   const Header header = read_header(header_file);
   if (!verify_volume_key(header, keys.volume_key)) {
-    throw Error(ErrorKind::internal, "LUKS2 header {}: volume key does not match its own digest",
+    throw Error(ErrorKind::internal,
+                "LUKS2 header {}: volume key does not match its own digest",
                 header_file.string());
   }
-  const Segment& segment = header.metadata().segments.at(0);
+  const Segment &segment = header.metadata().segments.at(0);
   FormatResult result;
   result.header_file_size = std::filesystem::file_size(header_file);
   result.metadata_size = header.metadata_size();
@@ -303,7 +298,10 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
   if (result.data_offset != params.data_offset || result.header_file_size != header.bytes().size()) {
     throw Error(ErrorKind::internal,
                 "LUKS2 header {}: data offset {} / file size {} do not match the request ({}, region {})",
-                header_file.string(), result.data_offset, result.header_file_size, params.data_offset,
+                header_file.string(),
+                result.data_offset,
+                result.header_file_size,
+                params.data_offset,
                 header.bytes().size());
   }
   cleanup.release();
@@ -313,8 +311,7 @@ format_detached_header(const std::filesystem::path& header_file, const LuksParam
 // ---- read -------------------------------------------------------------------
 
 HeaderInfo
-read_header_info(const std::filesystem::path& header_file)
-{
+read_header_info(const std::filesystem::path &header_file) {
   // libcryptsetup may "repair" a damaged copy on load; give it a private copy
   // of exactly the bytes parsed here.
   const Header header = read_header(header_file);
@@ -328,13 +325,17 @@ read_header_info(const std::filesystem::path& header_file)
   HeaderInfo info;
   info.cipher = nonnull(crypt_get_cipher(cd.get()));
   info.cipher_mode = nonnull(crypt_get_cipher_mode(cd.get()));
-  info.key_size_bits = static_cast<std::uint32_t>(cd.check(crypt_get_volume_key_size(cd.get()), "crypt_get_volume_key_size")) * 8;
-  info.sector_size = static_cast<std::uint32_t>(cd.check(crypt_get_sector_size(cd.get()), "crypt_get_sector_size"));
+  info.key_size_bits =
+      static_cast<std::uint32_t>(cd.check(crypt_get_volume_key_size(cd.get()), "crypt_get_volume_key_size")) *
+      8;
+  info.sector_size =
+      static_cast<std::uint32_t>(cd.check(crypt_get_sector_size(cd.get()), "crypt_get_sector_size"));
   info.uuid = nonnull(crypt_get_uuid(cd.get()));
   info.label = nonnull(crypt_get_label(cd.get()));
   info.subsystem = nonnull(crypt_get_subsystem(cd.get()));
   info.data_offset = crypt_get_data_offset(cd.get()) * k_luks_sector;
-  cd.check(crypt_get_metadata_size(cd.get(), &info.metadata_size, &info.keyslots_size), "crypt_get_metadata_size");
+  cd.check(crypt_get_metadata_size(cd.get(), &info.metadata_size, &info.keyslots_size),
+           "crypt_get_metadata_size");
   cd.check(crypt_persistent_flags_get(cd.get(), CRYPT_FLAGS_REQUIREMENTS, &info.requirement_flags),
            "crypt_persistent_flags_get");
 
@@ -347,7 +348,9 @@ read_header_info(const std::filesystem::path& header_file)
     KeyslotInfo ks;
     ks.slot = slot;
     ks.status = status == CRYPT_SLOT_ACTIVE_LAST ? "active_last" : "active";
-    ks.key_size_bits = static_cast<std::uint32_t>(cd.check(crypt_keyslot_get_key_size(cd.get(), slot), "crypt_keyslot_get_key_size")) * 8;
+    ks.key_size_bits = static_cast<std::uint32_t>(cd.check(crypt_keyslot_get_key_size(cd.get(), slot),
+                                                           "crypt_keyslot_get_key_size")) *
+                       8;
     crypt_pbkdf_type pbkdf{};
     cd.check(crypt_keyslot_get_pbkdf(cd.get(), slot, &pbkdf), "crypt_keyslot_get_pbkdf");
     ks.pbkdf.type = pbkdf_type_of(nonnull(pbkdf.type));
@@ -359,42 +362,41 @@ read_header_info(const std::filesystem::path& header_file)
   }
 
   // crypt_dump_json is in libcryptsetup since 2.4 (Debian 12 has 2.6.1).
-  const char* json = nullptr;
+  const char *json = nullptr;
   cd.check(crypt_dump_json(cd.get(), &json, 0), "crypt_dump_json");
   info.metadata = parse_metadata_json(nonnull(json));
   return info;
 }
 
 int
-unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase, int keyslot)
-{
+unlock_keyslot(const std::filesystem::path &header_file, const SecretBytes &passphrase, int keyslot) {
   CryptDevice cd(header_file);
   cd.check(crypt_load(cd.get(), CRYPT_LUKS2, nullptr), "crypt_load");
   // A NULL name only checks the passphrase; nothing is activated.
-  const int rc =
-    crypt_activate_by_passphrase(cd.get(),
-                                 nullptr,
-                                 keyslot == k_any_keyslot ? CRYPT_ANY_SLOT : keyslot,
-                                 passphrase.chars(),
-                                 passphrase.size(),
-                                 0);
+  const int rc = crypt_activate_by_passphrase(cd.get(),
+                                              nullptr,
+                                              keyslot == k_any_keyslot ? CRYPT_ANY_SLOT : keyslot,
+                                              passphrase.chars(),
+                                              passphrase.size(),
+                                              0);
   if (rc == -EPERM) {
     // libcryptsetup's code for "no keyslot opens with this passphrase".
-    throw Error(ErrorKind::crypto, "LUKS2 header {}: no keyslot opens with the given key", header_file.string());
+    throw Error(
+        ErrorKind::crypto, "LUKS2 header {}: no keyslot opens with the given key", header_file.string());
   }
   if (rc == -ENOENT && keyslot != k_any_keyslot) {
-    throw Error(ErrorKind::crypto, "LUKS2 header {}: keyslot {} is not active", header_file.string(), keyslot);
+    throw Error(
+        ErrorKind::crypto, "LUKS2 header {}: keyslot {} is not active", header_file.string(), keyslot);
   }
   return cd.check(rc, "crypt_activate_by_passphrase (check only)");
 }
 
 void
-activate(const std::filesystem::path& header_copy,
-         const std::filesystem::path& data_device,
-         const std::string& name,
-         const SecretBytes& passphrase,
-         int keyslot)
-{
+activate(const std::filesystem::path &header_copy,
+         const std::filesystem::path &data_device,
+         const std::string &name,
+         const SecretBytes &passphrase,
+         int keyslot) {
   if (name.empty() || name.find('/') != std::string::npos) {
     throw Error(ErrorKind::input, "LUKS activate: invalid mapping name \"{}\"", name);
   }
@@ -413,9 +415,8 @@ activate(const std::filesystem::path& header_copy,
 }
 
 void
-deactivate(const std::string& name)
-{
-  crypt_device* raw = nullptr;
+deactivate(const std::string &name) {
+  crypt_device *raw = nullptr;
   const int rc = crypt_init_by_name(&raw, name.c_str());
   const CryptDeviceHandlePtr cd(raw);
   if (rc < 0) {

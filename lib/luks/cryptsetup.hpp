@@ -21,28 +21,25 @@ namespace cvm::luks {
 // cvm::Error(crypto) naming the libcryptsetup call that failed; on failure the
 // header file is removed. No key material is logged or written anywhere but
 // into the keyslots (encrypted).
-FormatResult
-format_detached_header(const std::filesystem::path& header_file,
-                       const LuksParams& params,
-                       const FormatKeys& keys);
+FormatResult format_detached_header(const std::filesystem::path &header_file,
+                                    const LuksParams &params,
+                                    const FormatKeys &keys);
 
 // Header facts via libcryptsetup (crypt_load + getters + crypt_dump_json).
 // libcryptsetup may rewrite a damaged header copy when it loads one, so this
 // reads `header_file` once with the pure parser and lets libcryptsetup load a
 // private copy; `header_file` is never written. Throws cvm::Error(input) if
 // the header does not parse, cvm::Error(crypto) if libcryptsetup rejects it.
-HeaderInfo
-read_header_info(const std::filesystem::path& header_file);
+HeaderInfo read_header_info(const std::filesystem::path &header_file);
 
 // The keyslot that `passphrase` opens in `header_file` (libcryptsetup checks
 // the derived volume key against the digest; nothing is activated). With
 // `keyslot` = k_any_keyslot every keyslot is tried -- including an Argon2
 // recovery keyslot with its full memory cost, so code running in a small TD
 // names the keyslot. Throws cvm::Error(crypto) if the key opens none.
-int
-unlock_keyslot(const std::filesystem::path& header_file,
-               const SecretBytes& passphrase,
-               int keyslot = k_any_keyslot);
+int unlock_keyslot(const std::filesystem::path &header_file,
+                   const SecretBytes &passphrase,
+                   int keyslot = k_any_keyslot);
 
 // Maps `data_device` as /dev/mapper/`name` with the detached header file
 // `header_copy` -- the validated copy written by write_header_copy(), never the
@@ -50,19 +47,16 @@ unlock_keyslot(const std::filesystem::path& header_file,
 // `passphrase`. The data segment offset in the header applies to
 // `data_device`. Needs device-mapper (the guest's initramfs, as root); on the
 // build host it fails. Throws cvm::Error(crypto).
-void
-activate(const std::filesystem::path& header_copy,
-         const std::filesystem::path& data_device,
-         const std::string& name,
-         const SecretBytes& passphrase,
-         int keyslot = k_unlock_keyslot);
+void activate(const std::filesystem::path &header_copy,
+              const std::filesystem::path &data_device,
+              const std::string &name,
+              const SecretBytes &passphrase,
+              int keyslot = k_unlock_keyslot);
 
 // Removes the mapping /dev/mapper/`name`. Throws cvm::Error(crypto).
-void
-deactivate(const std::string& name);
+void deactivate(const std::string &name);
 
 // The libcryptsetup implementation of LuksVolume.
-std::unique_ptr<LuksVolume>
-make_cryptsetup_volume();
+std::unique_ptr<LuksVolume> make_cryptsetup_volume();
 
 } // namespace cvm::luks

@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -14,9 +17,6 @@
 #include <cstring>
 #include <limits>
 #include <set>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace cvm::luks {
 
@@ -52,14 +52,12 @@ constexpr std::array<unsigned char, k_len_magic> k_magic_secondary{'S', 'K', 'U'
 constexpr int k_max_json_depth = 8;
 
 [[noreturn]] void
-fail_input(const std::string& message)
-{
+fail_input(const std::string &message) {
   throw Error(ErrorKind::input, "LUKS2 header: {}", message);
 }
 
 std::uint64_t
-load_be(std::span<const std::byte> bytes, std::size_t offset, std::size_t width)
-{
+load_be(std::span<const std::byte> bytes, std::size_t offset, std::size_t width) {
   if (offset > bytes.size() || bytes.size() - offset < width) {
     fail_input("read beyond the end of the header");
   }
@@ -71,8 +69,7 @@ load_be(std::span<const std::byte> bytes, std::size_t offset, std::size_t width)
 }
 
 std::string
-load_cstring(std::span<const std::byte> bytes, std::size_t offset, std::size_t length)
-{
+load_cstring(std::span<const std::byte> bytes, std::size_t offset, std::size_t length) {
   const auto field = bytes.subspan(offset, length);
   std::string out;
   for (const std::byte b : field) {
@@ -85,8 +82,7 @@ load_cstring(std::span<const std::byte> bytes, std::size_t offset, std::size_t l
 }
 
 bool
-valid_metadata_size(std::uint64_t size)
-{
+valid_metadata_size(std::uint64_t size) {
   for (std::uint64_t s = k_min_metadata_size; s <= k_max_metadata_size; s *= 2) {
     if (s == size) {
       return true;
@@ -98,14 +94,13 @@ valid_metadata_size(std::uint64_t size)
 // Decodes the binary header at `offset` of `bytes` (which must hold the whole
 // hdr_size area) and its JSON area.
 BinaryHeader
-parse_binary(std::span<const std::byte> bytes, std::size_t offset, HeaderCopy copy)
-{
-  const char* which = copy == HeaderCopy::primary ? "primary" : "secondary";
+parse_binary(std::span<const std::byte> bytes, std::size_t offset, HeaderCopy copy) {
+  const char *which = copy == HeaderCopy::primary ? "primary" : "secondary";
   if (bytes.size() < offset || bytes.size() - offset < k_binary_header_size) {
     fail_input(fmt::format("{} binary header truncated", which));
   }
   const auto hdr = bytes.subspan(offset, k_binary_header_size);
-  const auto& magic = copy == HeaderCopy::primary ? k_magic_primary : k_magic_secondary;
+  const auto &magic = copy == HeaderCopy::primary ? k_magic_primary : k_magic_secondary;
   if (!std::equal(magic.begin(), magic.end(), hdr.begin() + k_off_magic, [](unsigned char m, std::byte b) {
         return std::byte{m} == b;
       })) {
@@ -133,10 +128,8 @@ parse_binary(std::span<const std::byte> bytes, std::size_t offset, HeaderCopy co
                      std::all_of(hdr.begin() + k_off_csum + k_len_csum, hdr.end(), is_zero);
 
   if (bytes.size() - offset < out.hdr_size) {
-    fail_input(fmt::format("{} header area truncated ({} of {} bytes)",
-                           which,
-                           bytes.size() - offset,
-                           out.hdr_size));
+    fail_input(
+        fmt::format("{} header area truncated ({} of {} bytes)", which, bytes.size() - offset, out.hdr_size));
   }
   const auto area = bytes.subspan(offset, out.hdr_size);
 
@@ -160,8 +153,9 @@ parse_binary(std::span<const std::byte> bytes, std::size_t offset, HeaderCopy co
   if (nul == json_area.end()) {
     fail_input(fmt::format("{} JSON area is not NUL-terminated", which));
   }
-  out.json.assign(reinterpret_cast<const char*>(json_area.data()), // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
-                  static_cast<std::size_t>(nul - json_area.begin()));
+  out.json.assign(
+      reinterpret_cast<const char *>(json_area.data()), // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+      static_cast<std::size_t>(nul - json_area.begin()));
   out.json_padding_zero = std::all_of(nul, json_area.end(), [](std::byte b) { return b == std::byte{0}; });
   return out;
 }
@@ -169,13 +163,12 @@ parse_binary(std::span<const std::byte> bytes, std::size_t offset, HeaderCopy co
 // ---- strict JSON access ----------------------------------------------------
 
 std::uint64_t
-parse_u64_string(const std::string& text, const std::string& path)
-{
+parse_u64_string(const std::string &text, const std::string &path) {
   // LUKS2 stores 64-bit values as decimal strings; accept digits only.
   std::uint64_t value = 0;
   const bool digits = !text.empty() && text.size() <= 20 &&
                       std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  const auto* end = text.data() + text.size();
+  const auto *end = text.data() + text.size();
   if (!digits || std::from_chars(text.data(), end, value).ptr != end ||
       (text.size() > 1 && text.front() == '0')) {
     fail_input(fmt::format("{}: not a canonical decimal uint64 string", path));
@@ -184,36 +177,32 @@ parse_u64_string(const std::string& text, const std::string& path)
 }
 
 // Reads members of one JSON object and records the ones nobody asked for.
-class ObjectReader
-{
+class ObjectReader {
 public:
-  ObjectReader(const Json& object, std::string path, std::vector<std::string>& unknown)
-    : m_object(object),
-      m_path(std::move(path)),
-      m_unknown(unknown)
-  {
+  ObjectReader(const Json &object, std::string path, std::vector<std::string> &unknown)
+    : m_object(object)
+    , m_path(std::move(path))
+    , m_unknown(unknown) {
     if (!m_object.is_object()) {
       fail_input(fmt::format("{}: not a JSON object", m_path));
     }
   }
-  ObjectReader(const ObjectReader&) = delete;
-  ObjectReader& operator=(const ObjectReader&) = delete;
-  ObjectReader(ObjectReader&&) = delete;
-  ObjectReader& operator=(ObjectReader&&) = delete;
+  ObjectReader(const ObjectReader &) = delete;
+  ObjectReader &operator=(const ObjectReader &) = delete;
+  ObjectReader(ObjectReader &&) = delete;
+  ObjectReader &operator=(ObjectReader &&) = delete;
   ~ObjectReader() = default;
 
-  const Json*
-  find(const std::string& key)
-  {
+  const Json *
+  find(const std::string &key) {
     m_used.insert(key);
     const auto it = m_object.find(key);
     return it == m_object.end() ? nullptr : &*it;
   }
 
-  const Json&
-  require(const std::string& key)
-  {
-    const Json* value = find(key);
+  const Json &
+  require(const std::string &key) {
+    const Json *value = find(key);
     if (value == nullptr) {
       fail_input(fmt::format("{}: missing \"{}\"", m_path, key));
     }
@@ -221,15 +210,13 @@ public:
   }
 
   [[nodiscard]] std::string
-  child_path(const std::string& key) const
-  {
+  child_path(const std::string &key) const {
     return m_path.empty() ? key : m_path + "." + key;
   }
 
   std::string
-  string(const std::string& key)
-  {
-    const Json& v = require(key);
+  string(const std::string &key) {
+    const Json &v = require(key);
     if (!v.is_string()) {
       fail_input(fmt::format("{}: not a string", child_path(key)));
     }
@@ -237,15 +224,13 @@ public:
   }
 
   std::string
-  optional_string(const std::string& key)
-  {
+  optional_string(const std::string &key) {
     return find(key) == nullptr ? std::string{} : string(key);
   }
 
   std::uint32_t
-  u32(const std::string& key)
-  {
-    const Json& v = require(key);
+  u32(const std::string &key) {
+    const Json &v = require(key);
     if (!v.is_number_unsigned() || v.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
       fail_input(fmt::format("{}: not an unsigned 32-bit integer", child_path(key)));
     }
@@ -253,32 +238,28 @@ public:
   }
 
   std::uint32_t
-  optional_u32(const std::string& key)
-  {
+  optional_u32(const std::string &key) {
     return find(key) == nullptr ? 0 : u32(key);
   }
 
   std::uint64_t
-  u64_string(const std::string& key)
-  {
+  u64_string(const std::string &key) {
     return parse_u64_string(string(key), child_path(key));
   }
 
   std::uint64_t
-  optional_u64_string(const std::string& key)
-  {
+  optional_u64_string(const std::string &key) {
     return find(key) == nullptr ? 0 : u64_string(key);
   }
 
   std::vector<std::string>
-  string_array(const std::string& key)
-  {
-    const Json& v = require(key);
+  string_array(const std::string &key) {
+    const Json &v = require(key);
     if (!v.is_array()) {
       fail_input(fmt::format("{}: not an array", child_path(key)));
     }
     std::vector<std::string> out;
-    for (const auto& item : v) {
+    for (const auto &item : v) {
       if (!item.is_string()) {
         fail_input(fmt::format("{}: array member is not a string", child_path(key)));
       }
@@ -288,16 +269,14 @@ public:
   }
 
   std::vector<std::string>
-  optional_string_array(const std::string& key)
-  {
+  optional_string_array(const std::string &key) {
     return find(key) == nullptr ? std::vector<std::string>{} : string_array(key);
   }
 
   // Records members that were never looked up.
   void
-  finish()
-  {
-    for (const auto& [key, value] : m_object.items()) {
+  finish() {
+    for (const auto &[key, value] : m_object.items()) {
       if (!m_used.contains(key)) {
         m_unknown.push_back(child_path(key));
       }
@@ -305,48 +284,46 @@ public:
   }
 
 private:
-  const Json& m_object;
+  const Json &m_object;
   std::string m_path;
-  std::vector<std::string>& m_unknown;
+  std::vector<std::string> &m_unknown;
   std::set<std::string> m_used;
 };
 
 // LUKS2 object ids are decimal strings; sort members numerically.
-std::vector<std::pair<std::string, const Json*>>
-members_by_id(const Json& object, const std::string& path)
-{
+std::vector<std::pair<std::string, const Json *>>
+members_by_id(const Json &object, const std::string &path) {
   if (!object.is_object()) {
     fail_input(fmt::format("{}: not a JSON object", path));
   }
-  std::vector<std::pair<std::uint64_t, std::pair<std::string, const Json*>>> sorted;
-  for (const auto& [key, value] : object.items()) {
+  std::vector<std::pair<std::uint64_t, std::pair<std::string, const Json *>>> sorted;
+  for (const auto &[key, value] : object.items()) {
     const auto id = parse_u64_string(key, path + "." + key);
     sorted.push_back({id, {key, &value}});
   }
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::pair<std::string, const Json*>> out;
-  for (auto& entry : sorted) {
+  std::sort(sorted.begin(), sorted.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+  std::vector<std::pair<std::string, const Json *>> out;
+  for (auto &entry : sorted) {
     out.push_back(std::move(entry.second));
   }
   return out;
 }
 
 Keyslot
-parse_keyslot(const std::string& id, const Json& json, std::vector<std::string>& unknown)
-{
+parse_keyslot(const std::string &id, const Json &json, std::vector<std::string> &unknown) {
   const std::string path = "keyslots." + id;
   ObjectReader r(json, path, unknown);
   Keyslot ks;
   ks.id = id;
   ks.type = r.string("type");
   ks.key_size = r.u32("key_size");
-  if (const Json* p = r.find("priority"); p != nullptr) {
+  if (const Json *p = r.find("priority"); p != nullptr) {
     if (!p->is_number_integer()) {
       fail_input(fmt::format("{}.priority: not an integer", path));
     }
     ks.priority = p->get<std::int64_t>();
   }
-  if (const Json* af = r.find("af"); af != nullptr) {
+  if (const Json *af = r.find("af"); af != nullptr) {
     ObjectReader a(*af, path + ".af", unknown);
     ks.af = AntiForensic{a.string("type"), a.optional_u32("stripes"), a.optional_string("hash")};
     a.finish();
@@ -360,7 +337,7 @@ parse_keyslot(const std::string& id, const Json& json, std::vector<std::string>&
     ks.area.key_size = a.optional_u32("key_size");
     a.finish();
   }
-  if (const Json* kdf = r.find("kdf"); kdf != nullptr) {
+  if (const Json *kdf = r.find("kdf"); kdf != nullptr) {
     ObjectReader k(*kdf, path + ".kdf", unknown);
     Kdf out;
     out.type = k.string("type");
@@ -378,8 +355,7 @@ parse_keyslot(const std::string& id, const Json& json, std::vector<std::string>&
 }
 
 Segment
-parse_segment(const std::string& id, const Json& json, std::vector<std::string>& unknown)
-{
+parse_segment(const std::string &id, const Json &json, std::vector<std::string> &unknown) {
   const std::string path = "segments." + id;
   ObjectReader r(json, path, unknown);
   Segment seg;
@@ -393,11 +369,10 @@ parse_segment(const std::string& id, const Json& json, std::vector<std::string>&
   seg.iv_tweak = r.optional_u64_string("iv_tweak");
   seg.encryption = r.optional_string("encryption");
   seg.sector_size = r.optional_u32("sector_size");
-  if (const Json* integrity = r.find("integrity"); integrity != nullptr) {
+  if (const Json *integrity = r.find("integrity"); integrity != nullptr) {
     ObjectReader i(*integrity, path + ".integrity", unknown);
-    seg.integrity = SegmentIntegrity{i.string("type"),
-                                     i.optional_string("journal_encryption"),
-                                     i.optional_string("journal_integrity")};
+    seg.integrity = SegmentIntegrity{
+        i.string("type"), i.optional_string("journal_encryption"), i.optional_string("journal_integrity")};
     i.finish();
   }
   seg.flags = r.optional_string_array("flags");
@@ -406,8 +381,7 @@ parse_segment(const std::string& id, const Json& json, std::vector<std::string>&
 }
 
 Digest
-parse_digest(const std::string& id, const Json& json, std::vector<std::string>& unknown)
-{
+parse_digest(const std::string &id, const Json &json, std::vector<std::string> &unknown) {
   ObjectReader r(json, "digests." + id, unknown);
   Digest d;
   d.id = id;
@@ -423,8 +397,7 @@ parse_digest(const std::string& id, const Json& json, std::vector<std::string>& 
 }
 
 Token
-parse_token(const std::string& id, const Json& json)
-{
+parse_token(const std::string &id, const Json &json) {
   // Any token is a policy violation; keep it whole for the report.
   if (!json.is_object()) {
     fail_input(fmt::format("tokens.{}: not a JSON object", id));
@@ -439,11 +412,10 @@ parse_token(const std::string& id, const Json& json)
 }
 
 constexpr std::string_view k_base64_alphabet =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 bool
-constant_time_equal(std::span<const std::byte> a, std::span<const std::byte> b) noexcept
-{
+constant_time_equal(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
   if (a.size() != b.size()) {
     return false;
   }
@@ -455,8 +427,7 @@ constant_time_equal(std::span<const std::byte> a, std::span<const std::byte> b) 
 }
 
 void
-pwrite_all(int fd, std::span<const std::byte> data, std::string_view what)
-{
+pwrite_all(int fd, std::span<const std::byte> data, std::string_view what) {
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
@@ -472,8 +443,7 @@ pwrite_all(int fd, std::span<const std::byte> data, std::string_view what)
 
 // Appends bytes [buffer.size(), `end`) of `fd` to `buffer`.
 void
-pread_to(int fd, std::vector<std::byte>& buffer, std::uint64_t end)
-{
+pread_to(int fd, std::vector<std::byte> &buffer, std::uint64_t end) {
   const std::size_t start = buffer.size();
   if (end <= start) {
     return;
@@ -500,8 +470,7 @@ pread_to(int fd, std::vector<std::byte>& buffer, std::uint64_t end)
 // ---- base64 ----------------------------------------------------------------
 
 std::optional<std::vector<std::byte>>
-decode_base64(std::string_view text)
-{
+decode_base64(std::string_view text) {
   if (text.size() % 4 != 0) {
     return std::nullopt;
   }
@@ -547,8 +516,7 @@ decode_base64(std::string_view text)
 }
 
 std::string
-encode_base64(std::span<const std::byte> bytes)
-{
+encode_base64(std::span<const std::byte> bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   for (std::size_t i = 0; i < bytes.size(); i += 3) {
@@ -571,37 +539,36 @@ encode_base64(std::span<const std::byte> bytes)
 // ---- JSON metadata ---------------------------------------------------------
 
 Metadata
-parse_metadata_json(std::string_view text)
-{
+parse_metadata_json(std::string_view text) {
   // Reject duplicate keys and silly nesting while parsing: a duplicate key is
   // read differently by different JSON parsers, which is exactly the kind of
   // disagreement an attacker-supplied header would exploit.
   std::vector<std::set<std::string>> keys;
   std::string problem;
-  const Json::parser_callback_t callback =
-    [&keys, &problem](int depth, Json::parse_event_t event, Json& parsed) {
-      if (depth > k_max_json_depth && problem.empty()) {
-        problem = "JSON nested too deeply";
+  const Json::parser_callback_t callback = [&keys,
+                                            &problem](int depth, Json::parse_event_t event, Json &parsed) {
+    if (depth > k_max_json_depth && problem.empty()) {
+      problem = "JSON nested too deeply";
+    }
+    switch (event) {
+    case Json::parse_event_t::object_start:
+      keys.emplace_back();
+      break;
+    case Json::parse_event_t::object_end:
+      if (!keys.empty()) {
+        keys.pop_back();
       }
-      switch (event) {
-      case Json::parse_event_t::object_start:
-        keys.emplace_back();
-        break;
-      case Json::parse_event_t::object_end:
-        if (!keys.empty()) {
-          keys.pop_back();
-        }
-        break;
-      case Json::parse_event_t::key:
-        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second && problem.empty()) {
-          problem = fmt::format("duplicate JSON key \"{}\"", parsed.get<std::string>());
-        }
-        break;
-      default:
-        break;
+      break;
+    case Json::parse_event_t::key:
+      if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second && problem.empty()) {
+        problem = fmt::format("duplicate JSON key \"{}\"", parsed.get<std::string>());
       }
-      return true;
-    };
+      break;
+    default:
+      break;
+    }
+    return true;
+  };
   const Json root = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
     fail_input("JSON metadata does not parse");
@@ -612,16 +579,16 @@ parse_metadata_json(std::string_view text)
 
   Metadata md;
   ObjectReader r(root, "", md.unknown_fields);
-  for (const auto& [id, value] : members_by_id(r.require("keyslots"), "keyslots")) {
+  for (const auto &[id, value] : members_by_id(r.require("keyslots"), "keyslots")) {
     md.keyslots.push_back(parse_keyslot(id, *value, md.unknown_fields));
   }
-  for (const auto& [id, value] : members_by_id(r.require("tokens"), "tokens")) {
+  for (const auto &[id, value] : members_by_id(r.require("tokens"), "tokens")) {
     md.tokens.push_back(parse_token(id, *value));
   }
-  for (const auto& [id, value] : members_by_id(r.require("segments"), "segments")) {
+  for (const auto &[id, value] : members_by_id(r.require("segments"), "segments")) {
     md.segments.push_back(parse_segment(id, *value, md.unknown_fields));
   }
-  for (const auto& [id, value] : members_by_id(r.require("digests"), "digests")) {
+  for (const auto &[id, value] : members_by_id(r.require("digests"), "digests")) {
     md.digests.push_back(parse_digest(id, *value, md.unknown_fields));
   }
   {
@@ -629,7 +596,7 @@ parse_metadata_json(std::string_view text)
     md.config.json_size = c.u64_string("json_size");
     md.config.keyslots_size = c.u64_string("keyslots_size");
     md.config.flags = c.optional_string_array("flags");
-    if (const Json* req = c.find("requirements"); req != nullptr) {
+    if (const Json *req = c.find("requirements"); req != nullptr) {
       md.config.requirements = req->dump();
     }
     c.finish();
@@ -641,21 +608,21 @@ parse_metadata_json(std::string_view text)
 // ---- Header ----------------------------------------------------------------
 
 Header
-Header::parse(std::vector<std::byte> bytes)
-{
+Header::parse(std::vector<std::byte> bytes) {
   Header h;
   h.m_primary = parse_binary(bytes, 0, HeaderCopy::primary);
   const std::uint64_t hdr_size = h.m_primary.hdr_size;
   h.m_secondary = parse_binary(bytes, static_cast<std::size_t>(hdr_size), HeaderCopy::secondary);
   if (h.m_secondary.hdr_size != hdr_size) {
-    fail_input(fmt::format("secondary hdr_size {} differs from primary {}", h.m_secondary.hdr_size, hdr_size));
+    fail_input(
+        fmt::format("secondary hdr_size {} differs from primary {}", h.m_secondary.hdr_size, hdr_size));
   }
   h.m_metadata = parse_metadata_json(h.m_primary.json);
 
   const auto json_area_size = static_cast<std::size_t>(hdr_size - k_binary_header_size);
   const auto primary_area = std::span<const std::byte>(bytes).subspan(k_binary_header_size, json_area_size);
-  const auto secondary_area =
-    std::span<const std::byte>(bytes).subspan(static_cast<std::size_t>(hdr_size) + k_binary_header_size, json_area_size);
+  const auto secondary_area = std::span<const std::byte>(bytes).subspan(
+      static_cast<std::size_t>(hdr_size) + k_binary_header_size, json_area_size);
   h.m_json_areas_identical = std::equal(primary_area.begin(), primary_area.end(), secondary_area.begin());
 
   const std::uint64_t keyslots_size = h.m_metadata.config.keyslots_size;
@@ -672,16 +639,16 @@ Header::parse(std::vector<std::byte> bytes)
 }
 
 Header
-read_header(int fd, std::uint64_t max_region)
-{
+read_header(int fd, std::uint64_t max_region) {
   // Each byte is read once into one buffer; everything is parsed from it.
   std::vector<std::byte> buffer;
   pread_to(fd, buffer, k_binary_header_size);
   const BinaryHeader first = [&buffer] {
     // Only magic/version/hdr_size matter here; the JSON area is not read yet.
-    if (!std::equal(k_magic_primary.begin(), k_magic_primary.end(), buffer.begin(), [](unsigned char m, std::byte b) {
-          return std::byte{m} == b;
-        })) {
+    if (!std::equal(
+            k_magic_primary.begin(), k_magic_primary.end(), buffer.begin(), [](unsigned char m, std::byte b) {
+              return std::byte{m} == b;
+            })) {
       fail_input("primary header: bad magic");
     }
     BinaryHeader b;
@@ -692,7 +659,8 @@ read_header(int fd, std::uint64_t max_region)
     fail_input(fmt::format("primary header: invalid hdr_size {}", first.hdr_size));
   }
   if (2 * first.hdr_size > max_region) {
-    fail_input(fmt::format("hdr_size {} exceeds the {}-byte limit for the header region", first.hdr_size, max_region));
+    fail_input(fmt::format(
+        "hdr_size {} exceeds the {}-byte limit for the header region", first.hdr_size, max_region));
   }
   pread_to(fd, buffer, 2 * first.hdr_size);
   const BinaryHeader primary = parse_binary(buffer, 0, HeaderCopy::primary);
@@ -708,22 +676,21 @@ read_header(int fd, std::uint64_t max_region)
 }
 
 Header
-read_header(const std::filesystem::path& path, std::uint64_t max_region)
-{
-  const fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)); // NOLINT(cppcoreguidelines-pro-type-vararg)
+read_header(const std::filesystem::path &path, std::uint64_t max_region) {
+  const fs::Fd fd(
+      ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)); // NOLINT(cppcoreguidelines-pro-type-vararg)
   if (!fd) {
     throw Error(ErrorKind::io, "open {}: {}", path.string(), fs::errno_text(errno));
   }
   try {
     return read_header(fd.get(), max_region);
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     throw e.with_context(path.string());
   }
 }
 
 void
-write_header_copy(const Header& header, int fd)
-{
+write_header_copy(const Header &header, int fd) {
   pwrite_all(fd, header.bytes(), fmt::format("fd {}", fd));
   if (::ftruncate(fd, static_cast<off_t>(header.bytes().size())) != 0 && errno != EINVAL) {
     throw Error(ErrorKind::io, "truncate LUKS2 header copy: {}", fs::errno_text(errno));
@@ -734,8 +701,7 @@ write_header_copy(const Header& header, int fd)
 }
 
 void
-write_header_copy(const Header& header, const std::filesystem::path& path)
-{
+write_header_copy(const Header &header, const std::filesystem::path &path) {
   fs::Fd fd(::open(path.c_str(), // NOLINT(cppcoreguidelines-pro-type-vararg)
                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
                    0600));
@@ -751,8 +717,7 @@ write_header_copy(const Header& header, const std::filesystem::path& path)
 // ---- volume key digest -----------------------------------------------------
 
 bool
-verify_volume_key(const Digest& digest, const SecretBytes& volume_key)
-{
+verify_volume_key(const Digest &digest, const SecretBytes &volume_key) {
   if (digest.type != "pbkdf2") {
     throw Error(ErrorKind::input, "LUKS2 digest {}: unsupported type \"{}\"", digest.id, digest.type);
   }
@@ -776,14 +741,13 @@ verify_volume_key(const Digest& digest, const SecretBytes& volume_key)
   }
   // libcryptsetup derives as many bytes as the stored digest has.
   const auto computed =
-    crypto::pbkdf2_hmac(algorithm, volume_key.span(), *salt, digest.iterations, expected->size());
+      crypto::pbkdf2_hmac(algorithm, volume_key.span(), *salt, digest.iterations, expected->size());
   return constant_time_equal(computed, *expected);
 }
 
 bool
-verify_volume_key(const Header& header, const SecretBytes& volume_key)
-{
-  const auto& digests = header.metadata().digests;
+verify_volume_key(const Header &header, const SecretBytes &volume_key) {
+  const auto &digests = header.metadata().digests;
   if (digests.size() != 1) {
     throw Error(ErrorKind::input, "LUKS2 header has {} digests, expected exactly 1", digests.size());
   }

@@ -34,8 +34,7 @@ inline constexpr std::uint64_t k_max_header_region = 2 * k_max_metadata_size + k
 enum class HeaderCopy { primary, secondary };
 
 // One binary header, decoded. Strings are cut at the first NUL of their field.
-struct BinaryHeader
-{
+struct BinaryHeader {
   HeaderCopy copy = HeaderCopy::primary;
   std::uint16_t version = 0;
   std::uint64_t hdr_size = 0;
@@ -58,43 +57,38 @@ struct BinaryHeader
   bool padding_zero = true;
 
   [[nodiscard]] bool
-  checksum_matches() const noexcept
-  {
+  checksum_matches() const noexcept {
     return !computed_checksum.empty() && computed_checksum == stored_checksum;
   }
 };
 
-struct Kdf
-{
-  std::string type;            // "pbkdf2", "argon2i", "argon2id"
-  std::string hash;            // pbkdf2 only
+struct Kdf {
+  std::string type;             // "pbkdf2", "argon2i", "argon2id"
+  std::string hash;             // pbkdf2 only
   std::uint32_t iterations = 0; // pbkdf2 only
   std::uint32_t time = 0;       // argon2 only (time cost)
   std::uint32_t memory_kib = 0; // argon2 only
   std::uint32_t cpus = 0;       // argon2 only
-  std::string salt;            // base64, as stored
+  std::string salt;             // base64, as stored
 };
 
-struct AntiForensic
-{
+struct AntiForensic {
   std::string type; // "luks1"
   std::uint32_t stripes = 0;
   std::string hash;
 };
 
-struct KeyslotArea
-{
-  std::string type; // "raw" (reencrypt keyslots use others)
+struct KeyslotArea {
+  std::string type;         // "raw" (reencrypt keyslots use others)
   std::uint64_t offset = 0; // bytes from the start of the device
   std::uint64_t size = 0;
   std::string encryption;
   std::uint32_t key_size = 0; // bytes
 };
 
-struct Keyslot
-{
-  std::string id; // JSON object key, "0" ... "31"
-  std::string type; // "luks2" or "reencrypt"
+struct Keyslot {
+  std::string id;             // JSON object key, "0" ... "31"
+  std::string type;           // "luks2" or "reencrypt"
   std::uint32_t key_size = 0; // bytes
   std::optional<std::int64_t> priority;
   std::optional<AntiForensic> af;
@@ -102,15 +96,13 @@ struct Keyslot
   std::optional<Kdf> kdf;
 };
 
-struct SegmentIntegrity
-{
+struct SegmentIntegrity {
   std::string type;
   std::string journal_encryption;
   std::string journal_integrity;
 };
 
-struct Segment
-{
+struct Segment {
   std::string id;
   std::string type; // "crypt" or "linear"
   std::uint64_t offset = 0;
@@ -122,8 +114,7 @@ struct Segment
   std::vector<std::string> flags;
 };
 
-struct Digest
-{
+struct Digest {
   std::string id;
   std::string type; // "pbkdf2"
   std::vector<std::string> keyslots;
@@ -134,15 +125,13 @@ struct Digest
   std::string digest; // base64, as stored
 };
 
-struct Token
-{
+struct Token {
   std::string id;
   std::string type;
   std::string json; // the whole token object, re-serialised
 };
 
-struct Config
-{
+struct Config {
   std::uint64_t json_size = 0;
   std::uint64_t keyslots_size = 0;
   std::vector<std::string> flags;
@@ -151,8 +140,7 @@ struct Config
 };
 
 // The LUKS2 JSON metadata. Object members keep JSON key order sorted by id.
-struct Metadata
-{
+struct Metadata {
   std::vector<Keyslot> keyslots;
   std::vector<Token> tokens;
   std::vector<Segment> segments;
@@ -166,52 +154,43 @@ struct Metadata
 // it is not JSON, nests deeper than the format needs, repeats an object key
 // (json-c and nlohmann would disagree on which one wins), or a known field has
 // the wrong type or an out-of-range value.
-Metadata
-parse_metadata_json(std::string_view text);
+Metadata parse_metadata_json(std::string_view text);
 
 // A parsed header region: [0, 2 * hdr_size + keyslots_size) of the device.
-class Header
-{
+class Header {
 public:
   // Parses `bytes`, which start at offset 0 of the LUKS2 device or header file
   // and hold at least the whole header region (extra bytes are dropped).
   // Throws cvm::Error(input) on a bad magic, unsupported version, invalid or
   // differing hdr_size, unparsable primary JSON, or truncation.
-  static Header
-  parse(std::vector<std::byte> bytes);
+  static Header parse(std::vector<std::byte> bytes);
 
-  [[nodiscard]] const BinaryHeader&
-  primary() const noexcept
-  {
+  [[nodiscard]] const BinaryHeader &
+  primary() const noexcept {
     return m_primary;
   }
-  [[nodiscard]] const BinaryHeader&
-  secondary() const noexcept
-  {
+  [[nodiscard]] const BinaryHeader &
+  secondary() const noexcept {
     return m_secondary;
   }
   // Metadata parsed from the primary JSON area. check() requires the
   // secondary JSON area to be byte-identical.
-  [[nodiscard]] const Metadata&
-  metadata() const noexcept
-  {
+  [[nodiscard]] const Metadata &
+  metadata() const noexcept {
     return m_metadata;
   }
   // True if both JSON areas (all hdr_size - 4096 bytes) are byte-identical.
   [[nodiscard]] bool
-  json_areas_identical() const noexcept
-  {
+  json_areas_identical() const noexcept {
     return m_json_areas_identical;
   }
   [[nodiscard]] std::uint64_t
-  metadata_size() const noexcept
-  {
+  metadata_size() const noexcept {
     return m_primary.hdr_size;
   }
   // The exact bytes parsed: both binary headers, both JSON areas, keyslots area.
   [[nodiscard]] std::span<const std::byte>
-  bytes() const noexcept
-  {
+  bytes() const noexcept {
     return m_bytes;
   }
 
@@ -229,36 +208,28 @@ private:
 // used) or from `path`, reading each byte once, and parses it. Refuses regions
 // larger than `max_region` bytes. Throws cvm::Error(io) on read errors and
 // cvm::Error(input) as Header::parse.
-Header
-read_header(int fd, std::uint64_t max_region = k_max_header_region);
-Header
-read_header(const std::filesystem::path& path, std::uint64_t max_region = k_max_header_region);
+Header read_header(int fd, std::uint64_t max_region = k_max_header_region);
+Header read_header(const std::filesystem::path &path, std::uint64_t max_region = k_max_header_region);
 
 // Writes `header.bytes()` -- exactly the bytes that were parsed and checked --
 // to `fd` at offset 0 and fsyncs, so activation uses the validated copy and
 // not a second read of the disk (the host could swap the header in between).
 // Throws cvm::Error(io).
-void
-write_header_copy(const Header& header, int fd);
+void write_header_copy(const Header &header, int fd);
 // Same, into a new file `path` (mode 0600; fails if `path` exists).
-void
-write_header_copy(const Header& header, const std::filesystem::path& path);
+void write_header_copy(const Header &header, const std::filesystem::path &path);
 
 // True if PBKDF2(`digest`.hash, `volume_key`, salt, iterations) equals the
 // stored digest (constant-time comparison). Throws cvm::Error(input) if the
 // digest is not a pbkdf2 digest with a supported hash and valid base64.
-bool
-verify_volume_key(const Digest& digest, const SecretBytes& volume_key);
+bool verify_volume_key(const Digest &digest, const SecretBytes &volume_key);
 // Same against the header's only digest; throws cvm::Error(input) unless the
 // header has exactly one digest.
-bool
-verify_volume_key(const Header& header, const SecretBytes& volume_key);
+bool verify_volume_key(const Header &header, const SecretBytes &volume_key);
 
 // Strict base64 (RFC 4648 alphabet, padding required) as LUKS2 stores salts
 // and digests; nullopt if `text` is not canonical base64.
-std::optional<std::vector<std::byte>>
-decode_base64(std::string_view text);
-std::string
-encode_base64(std::span<const std::byte> bytes);
+std::optional<std::vector<std::byte>> decode_base64(std::string_view text);
+std::string encode_base64(std::span<const std::byte> bytes);
 
 } // namespace cvm::luks

@@ -8,8 +8,7 @@
 namespace cvm::luks {
 
 std::string_view
-pbkdf_type_name(PbkdfType type) noexcept
-{
+pbkdf_type_name(PbkdfType type) noexcept {
   switch (type) {
   case PbkdfType::pbkdf2:
     return "pbkdf2";
@@ -22,29 +21,26 @@ pbkdf_type_name(PbkdfType type) noexcept
 }
 
 PbkdfParams
-minimal_pbkdf2()
-{
+minimal_pbkdf2() {
   return PbkdfParams{PbkdfType::pbkdf2, "sha256", 1000, 0, 0};
 }
 
 PbkdfParams
-argon2id(std::uint32_t time_cost, std::uint32_t memory_kib, std::uint32_t parallel)
-{
+argon2id(std::uint32_t time_cost, std::uint32_t memory_kib, std::uint32_t parallel) {
   return PbkdfParams{PbkdfType::argon2id, "sha256", time_cost, memory_kib, parallel};
 }
 
 PbkdfParams
-insecure_fast_argon2id_for_tests()
-{
+insecure_fast_argon2id_for_tests() {
   return argon2id(4, 32, 1);
 }
 
 CipherSpec
-parse_cipher_spec(std::string_view spec)
-{
+parse_cipher_spec(std::string_view spec) {
   const auto dash = spec.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash + 1 == spec.size()) {
-    throw Error(ErrorKind::input, "cipher \"{}\" is not of the form <cipher>-<mode> (e.g. aes-xts-plain64)", spec);
+    throw Error(
+        ErrorKind::input, "cipher \"{}\" is not of the form <cipher>-<mode> (e.g. aes-xts-plain64)", spec);
   }
   return CipherSpec{std::string(spec.substr(0, dash)), std::string(spec.substr(dash + 1))};
 }

@@ -29,16 +29,14 @@ inline constexpr int k_any_keyslot = -1;
 
 enum class PbkdfType { pbkdf2, argon2i, argon2id };
 
-std::string_view
-pbkdf_type_name(PbkdfType type) noexcept;
+std::string_view pbkdf_type_name(PbkdfType type) noexcept;
 
 // Key-derivation parameters of one keyslot. Always applied without a
 // benchmark (CRYPT_PBKDF_NO_BENCHMARK), so the header does not depend on the
 // build host's speed.
-struct PbkdfParams
-{
+struct PbkdfParams {
   PbkdfType type = PbkdfType::pbkdf2;
-  std::string hash = "sha256";  // pbkdf2 only
+  std::string hash = "sha256";     // pbkdf2 only
   std::uint32_t iterations = 1000; // pbkdf2: iterations; argon2: time cost
   std::uint32_t memory_kib = 0;    // argon2 only
   std::uint32_t parallel = 0;      // argon2 only
@@ -48,31 +46,25 @@ struct PbkdfParams
 // broker, not a human secret, so stretching buys nothing and Argon2 memory
 // would only burden a small TD (and give a hostile header a DoS lever).
 // PBKDF2-SHA256 with libcryptsetup's minimum of 1000 iterations.
-PbkdfParams
-minimal_pbkdf2();
+PbkdfParams minimal_pbkdf2();
 
 // For a human recovery passphrase.
-PbkdfParams
-argon2id(std::uint32_t time_cost, std::uint32_t memory_kib, std::uint32_t parallel);
+PbkdfParams argon2id(std::uint32_t time_cost, std::uint32_t memory_kib, std::uint32_t parallel);
 
 // TEST ONLY: the cheapest Argon2id libcryptsetup accepts (time 4, 32 KiB,
 // 1 thread). Never use it for a real recovery passphrase.
-PbkdfParams
-insecure_fast_argon2id_for_tests();
+PbkdfParams insecure_fast_argon2id_for_tests();
 
-struct CipherSpec
-{
+struct CipherSpec {
   std::string cipher; // "aes"
   std::string mode;   // "xts-plain64"
 };
 
 // Splits a dm-crypt cipher spec at the first '-': "aes-xts-plain64" ->
 // {"aes", "xts-plain64"}. Throws cvm::Error(input) without a '-'.
-CipherSpec
-parse_cipher_spec(std::string_view spec);
+CipherSpec parse_cipher_spec(std::string_view spec);
 
-struct LuksParams
-{
+struct LuksParams {
   std::string cipher = "aes";
   std::string cipher_mode = "xts-plain64";
   // Volume key size. With integrity it includes the integrity key
@@ -113,27 +105,24 @@ struct LuksParams
 };
 
 // Key material for format_detached_header(); the caller owns all of it.
-struct FormatKeys
-{
-  const SecretBytes& volume_key;  // key_size_bits / 8 bytes, from the caller's CSPRNG
-  const SecretBytes& unlock_key;  // k_unlock_key_size bytes; keyslot 0 passphrase
-  const SecretBytes* recovery_passphrase = nullptr; // keyslot 1; iff recovery_pbkdf
+struct FormatKeys {
+  const SecretBytes &volume_key;                    // key_size_bits / 8 bytes, from the caller's CSPRNG
+  const SecretBytes &unlock_key;                    // k_unlock_key_size bytes; keyslot 0 passphrase
+  const SecretBytes *recovery_passphrase = nullptr; // keyslot 1; iff recovery_pbkdf
 };
 
 // Layout facts of a formatted header file.
-struct FormatResult
-{
+struct FormatResult {
   // Bytes in the header file = header region = 2 * metadata_size +
   // keyslots_size; <= data_offset (equal with the default keyslots_size).
   std::uint64_t header_file_size = 0;
-  std::uint64_t metadata_size = 0;    // hdr_size: binary header + JSON area, per copy
-  std::uint64_t keyslots_size = 0;    // binary keyslots area
-  std::uint64_t data_offset = 0;      // bytes; segment 0 starts here
+  std::uint64_t metadata_size = 0; // hdr_size: binary header + JSON area, per copy
+  std::uint64_t keyslots_size = 0; // binary keyslots area
+  std::uint64_t data_offset = 0;   // bytes; segment 0 starts here
   std::string uuid;
 };
 
-struct KeyslotInfo
-{
+struct KeyslotInfo {
   int slot = 0;
   std::string status; // "active" or "active_last"
   std::uint32_t key_size_bits = 0;
@@ -141,8 +130,7 @@ struct KeyslotInfo
 };
 
 // What `cvmforge inspect` and build reports show about a header. No key needed.
-struct HeaderInfo
-{
+struct HeaderInfo {
   std::string cipher;
   std::string cipher_mode;
   std::uint32_t key_size_bits = 0;
@@ -161,29 +149,26 @@ struct HeaderInfo
   Metadata metadata;
 };
 
-class LuksVolume
-{
+class LuksVolume {
 public:
   LuksVolume() = default;
-  LuksVolume(const LuksVolume&) = delete;
-  LuksVolume& operator=(const LuksVolume&) = delete;
-  LuksVolume(LuksVolume&&) = delete;
-  LuksVolume& operator=(LuksVolume&&) = delete;
+  LuksVolume(const LuksVolume &) = delete;
+  LuksVolume &operator=(const LuksVolume &) = delete;
+  LuksVolume(LuksVolume &&) = delete;
+  LuksVolume &operator=(LuksVolume &&) = delete;
   virtual ~LuksVolume() = default;
 
   // See cvm::luks::format_detached_header().
-  virtual FormatResult
-  format_detached_header(const std::filesystem::path& header_file,
-                         const LuksParams& params,
-                         const FormatKeys& keys) = 0;
+  virtual FormatResult format_detached_header(const std::filesystem::path &header_file,
+                                              const LuksParams &params,
+                                              const FormatKeys &keys) = 0;
 
   // See cvm::luks::read_header_info().
-  virtual HeaderInfo
-  read_header_info(const std::filesystem::path& header_file) = 0;
+  virtual HeaderInfo read_header_info(const std::filesystem::path &header_file) = 0;
 
   // See cvm::luks::unlock_keyslot().
   virtual int
-  unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase, int keyslot) = 0;
+  unlock_keyslot(const std::filesystem::path &header_file, const SecretBytes &passphrase, int keyslot) = 0;
 };
 
 } // namespace cvm::luks

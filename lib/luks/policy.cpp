@@ -24,30 +24,26 @@ constexpr std::uint32_t k_af_stripes = 4000;
 constexpr std::string_view k_af_hash = "sha256";
 constexpr std::size_t k_salt_size = 32;
 
-class Checker
-{
+class Checker {
 public:
-  Checker(const Header& header, const Policy& policy)
-    : m_header(header),
-      m_policy(policy)
-  {
-  }
+  Checker(const Header &header, const Policy &policy)
+    : m_header(header)
+    , m_policy(policy) {}
 
   std::vector<Violation>
-  run()
-  {
+  run() {
     check_binary(m_header.primary(), "binary.primary", 0);
     check_binary(m_header.secondary(), "binary.secondary", m_header.metadata_size());
     check_copies();
-    const Metadata& md = m_header.metadata();
-    for (const auto& field : md.unknown_fields) {
+    const Metadata &md = m_header.metadata();
+    for (const auto &field : md.unknown_fields) {
       add(field, "unknown metadata field");
     }
     check_config(md.config);
     check_keyslots(md.keyslots);
     check_segments(md.segments);
     check_digests(md.digests);
-    for (const auto& token : md.tokens) {
+    for (const auto &token : md.tokens) {
       add("tokens." + token.id, fmt::format("token of type \"{}\" present; no tokens allowed", token.type));
     }
     return std::move(m_violations);
@@ -55,31 +51,27 @@ public:
 
 private:
   void
-  add(std::string where, std::string what)
-  {
+  add(std::string where, std::string what) {
     m_violations.push_back({std::move(where), std::move(what)});
   }
 
   template<typename T>
   void
-  expect_eq(const std::string& where, const T& actual, const T& expected)
-  {
+  expect_eq(const std::string &where, const T &actual, const T &expected) {
     if (!(actual == expected)) {
       add(where, fmt::format("is {}, policy requires {}", actual, expected));
     }
   }
 
   void
-  expect_str(const std::string& where, const std::string& actual, const std::string& expected)
-  {
+  expect_str(const std::string &where, const std::string &actual, const std::string &expected) {
     if (actual != expected) {
       add(where, fmt::format(R"(is "{}", policy requires "{}")", actual, expected));
     }
   }
 
   void
-  check_binary(const BinaryHeader& b, const std::string& where, std::uint64_t expected_offset)
-  {
+  check_binary(const BinaryHeader &b, const std::string &where, std::uint64_t expected_offset) {
     expect_str(where + ".checksum_algorithm", b.checksum_algorithm, "sha256");
     if (!b.checksum_matches()) {
       add(where + ".checksum", "checksum does not match the header contents");
@@ -98,10 +90,9 @@ private:
   }
 
   void
-  check_copies()
-  {
-    const BinaryHeader& p = m_header.primary();
-    const BinaryHeader& s = m_header.secondary();
+  check_copies() {
+    const BinaryHeader &p = m_header.primary();
+    const BinaryHeader &s = m_header.secondary();
     // The two copies differ only in magic, offset, salt and checksum.
     if (p.seqid != s.seqid) {
       add("binary.secondary.seqid", fmt::format("is {}, primary has {}", s.seqid, p.seqid));
@@ -112,21 +103,20 @@ private:
   }
 
   void
-  check_config(const Config& config)
-  {
+  check_config(const Config &config) {
     expect_eq("config.json_size", config.json_size, m_policy.metadata_size - k_binary_header_size);
     expect_eq("config.keyslots_size", config.keyslots_size, m_policy.keyslots_size);
-    for (const auto& flag : config.flags) {
+    for (const auto &flag : config.flags) {
       add("config.flags", fmt::format("flag \"{}\" set; no flags allowed", flag));
     }
     if (config.requirements) {
-      add("config.requirements", fmt::format("requirements present ({}); none allowed", *config.requirements));
+      add("config.requirements",
+          fmt::format("requirements present ({}); none allowed", *config.requirements));
     }
   }
 
   void
-  check_kdf(const std::string& where, const std::optional<Kdf>& kdf, const KdfBounds& bounds)
-  {
+  check_kdf(const std::string &where, const std::optional<Kdf> &kdf, const KdfBounds &bounds) {
     if (!kdf) {
       add(where, "missing");
       return;
@@ -166,19 +156,17 @@ private:
   }
 
   void
-  check_keyslots(const std::vector<Keyslot>& keyslots)
-  {
+  check_keyslots(const std::vector<Keyslot> &keyslots) {
     const std::uint32_t key_bytes = m_policy.key_size_bits / 8;
     const std::uint64_t area_begin = 2 * m_policy.metadata_size;
     const std::uint64_t area_end = area_begin + m_policy.keyslots_size;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> areas;
     std::set<std::string> present;
-    for (const auto& ks : keyslots) {
+    for (const auto &ks : keyslots) {
       const std::string where = "keyslots." + ks.id;
       present.insert(ks.id);
-      const auto rule = std::find_if(m_policy.keyslots.begin(), m_policy.keyslots.end(), [&ks](const auto& k) {
-        return k.id == ks.id;
-      });
+      const auto rule = std::find_if(
+          m_policy.keyslots.begin(), m_policy.keyslots.end(), [&ks](const auto &k) { return k.id == ks.id; });
       if (rule == m_policy.keyslots.end()) {
         add(where, fmt::format("keyslot not allowed by policy (allowed: {})", allowed_keyslots()));
         continue;
@@ -207,9 +195,10 @@ private:
       const std::uint64_t size = ks.area.size;
       if (size == 0 || begin < area_begin || begin > area_end || size > area_end - begin) {
         add(where + ".area",
-            fmt::format("[{}, +{}) is outside the keyslots area [{}, {})", begin, size, area_begin, area_end));
+            fmt::format(
+                "[{}, +{}) is outside the keyslots area [{}, {})", begin, size, area_begin, area_end));
       } else {
-        for (const auto& [b, s] : areas) {
+        for (const auto &[b, s] : areas) {
           if (begin < b + s && b < begin + size) {
             add(where + ".area", "overlaps another keyslot area");
           }
@@ -218,7 +207,7 @@ private:
       }
       check_kdf(where + ".kdf", ks.kdf, rule->kdf);
     }
-    for (const auto& rule : m_policy.keyslots) {
+    for (const auto &rule : m_policy.keyslots) {
       if (rule.presence == KeyslotPresence::required && !present.contains(rule.id)) {
         add("keyslots." + rule.id, "required keyslot missing");
       }
@@ -226,22 +215,20 @@ private:
   }
 
   [[nodiscard]] std::string
-  allowed_keyslots() const
-  {
+  allowed_keyslots() const {
     std::string out;
-    for (const auto& rule : m_policy.keyslots) {
+    for (const auto &rule : m_policy.keyslots) {
       out += (out.empty() ? "" : ", ") + rule.id;
     }
     return out;
   }
 
   void
-  check_segments(const std::vector<Segment>& segments)
-  {
+  check_segments(const std::vector<Segment> &segments) {
     if (segments.size() != 1) {
       add("segments", fmt::format("{} segments, policy requires exactly 1", segments.size()));
     }
-    for (const auto& seg : segments) {
+    for (const auto &seg : segments) {
       const std::string where = "segments." + seg.id;
       expect_str(where + ".id", seg.id, "0");
       expect_str(where + ".type", seg.type, "crypt");
@@ -261,23 +248,23 @@ private:
           expect_str(where + ".integrity.journal_integrity", seg.integrity->journal_integrity, "none");
         }
       } else if (seg.integrity) {
-        add(where + ".integrity", fmt::format("\"{}\" present, policy has no integrity", seg.integrity->type));
+        add(where + ".integrity",
+            fmt::format("\"{}\" present, policy has no integrity", seg.integrity->type));
       }
-      for (const auto& flag : seg.flags) {
+      for (const auto &flag : seg.flags) {
         add(where + ".flags", fmt::format("flag \"{}\" set; no flags allowed", flag));
       }
     }
   }
 
   void
-  check_digests(const std::vector<Digest>& digests)
-  {
+  check_digests(const std::vector<Digest> &digests) {
     if (digests.size() != 1) {
       add("digests", fmt::format("{} digests, policy requires exactly 1", digests.size()));
     }
-    for (const auto& d : digests) {
+    for (const auto &d : digests) {
       const std::string where = "digests." + d.id;
-      const PinnedDigest& pin = m_policy.digest;
+      const PinnedDigest &pin = m_policy.digest;
       expect_str(where + ".type", d.type, pin.type);
       expect_str(where + ".hash", d.hash, pin.hash);
       expect_eq(where + ".iterations", d.iterations, pin.iterations);
@@ -294,7 +281,7 @@ private:
       }
       // Every keyslot must be bound to this digest, and nothing else.
       std::vector<std::string> expected;
-      for (const auto& ks : m_header.metadata().keyslots) {
+      for (const auto &ks : m_header.metadata().keyslots) {
         expected.push_back(ks.id);
       }
       std::vector<std::string> actual = d.keyslots;
@@ -306,35 +293,31 @@ private:
     }
   }
 
-  const Header& m_header;
-  const Policy& m_policy;
+  const Header &m_header;
+  const Policy &m_policy;
   std::vector<Violation> m_violations;
 };
 
 // ---- JSON ------------------------------------------------------------------
 
 [[noreturn]] void
-fail_policy(const std::string& message)
-{
+fail_policy(const std::string &message) {
   throw Error(ErrorKind::input, "LUKS policy: {}", message);
 }
 
 // Strict reader for the policy document: every member must be consumed.
-class Reader
-{
+class Reader {
 public:
-  Reader(const Json& object, std::string path)
-    : m_object(object),
-      m_path(std::move(path))
-  {
+  Reader(const Json &object, std::string path)
+    : m_object(object)
+    , m_path(std::move(path)) {
     if (!m_object.is_object()) {
       fail_policy(fmt::format("{}: not an object", m_path));
     }
   }
 
-  const Json&
-  get(const std::string& key)
-  {
+  const Json &
+  get(const std::string &key) {
     const auto it = m_object.find(key);
     if (it == m_object.end()) {
       fail_policy(fmt::format("{}: missing \"{}\"", m_path, key));
@@ -344,9 +327,8 @@ public:
   }
 
   std::string
-  str(const std::string& key)
-  {
-    const Json& v = get(key);
+  str(const std::string &key) {
+    const Json &v = get(key);
     if (!v.is_string()) {
       fail_policy(fmt::format("{}.{}: not a string", m_path, key));
     }
@@ -354,9 +336,8 @@ public:
   }
 
   std::uint64_t
-  u64(const std::string& key)
-  {
-    const Json& v = get(key);
+  u64(const std::string &key) {
+    const Json &v = get(key);
     if (!v.is_number_unsigned()) {
       fail_policy(fmt::format("{}.{}: not an unsigned integer", m_path, key));
     }
@@ -364,8 +345,7 @@ public:
   }
 
   std::uint32_t
-  u32(const std::string& key)
-  {
+  u32(const std::string &key) {
     const std::uint64_t v = u64(key);
     if (v > std::numeric_limits<std::uint32_t>::max()) {
       fail_policy(fmt::format("{}.{}: out of range", m_path, key));
@@ -374,8 +354,7 @@ public:
   }
 
   std::vector<std::byte>
-  base64(const std::string& key)
-  {
+  base64(const std::string &key) {
     auto bytes = decode_base64(str(key));
     if (!bytes) {
       fail_policy(fmt::format("{}.{}: not base64", m_path, key));
@@ -384,30 +363,27 @@ public:
   }
 
   void
-  finish() const
-  {
+  finish() const {
     if (m_used != m_object.size()) {
       fail_policy(fmt::format("{}: unknown members", m_path));
     }
   }
 
 private:
-  const Json& m_object;
+  const Json &m_object;
   std::string m_path;
   std::size_t m_used = 0;
 };
 
 std::string_view
-presence_name(KeyslotPresence presence)
-{
+presence_name(KeyslotPresence presence) {
   return presence == KeyslotPresence::required ? "required" : "optional";
 }
 
 } // namespace
 
 Digest
-PinnedDigest::as_digest() const
-{
+PinnedDigest::as_digest() const {
   Digest d;
   d.id = "pinned";
   d.type = type;
@@ -419,16 +395,14 @@ PinnedDigest::as_digest() const
 }
 
 std::vector<Violation>
-check(const Header& header, const Policy& policy)
-{
+check(const Header &header, const Policy &policy) {
   return Checker(header, policy).run();
 }
 
 std::string
-describe(const std::vector<Violation>& violations)
-{
+describe(const std::vector<Violation> &violations) {
   std::string out;
-  for (const auto& v : violations) {
+  for (const auto &v : violations) {
     if (!out.empty()) {
       out += "; ";
     }
@@ -438,8 +412,7 @@ describe(const std::vector<Violation>& violations)
 }
 
 void
-require_compliant(const Header& header, const Policy& policy)
-{
+require_compliant(const Header &header, const Policy &policy) {
   const auto violations = check(header, policy);
   if (!violations.empty()) {
     throw Error(ErrorKind::input, "LUKS2 header violates the image policy: {}", describe(violations));
@@ -447,17 +420,15 @@ require_compliant(const Header& header, const Policy& policy)
 }
 
 Header
-read_compliant_header(int fd, const Policy& policy)
-{
+read_compliant_header(int fd, const Policy &policy) {
   Header header = read_header(fd, 2 * policy.metadata_size + policy.keyslots_size);
   require_compliant(header, policy);
   return header;
 }
 
 Policy
-derive_policy(const Header& header)
-{
-  const Metadata& md = header.metadata();
+derive_policy(const Header &header) {
+  const Metadata &md = header.metadata();
   if (md.segments.size() != 1 || md.digests.size() != 1 || md.keyslots.empty()) {
     throw Error(ErrorKind::input,
                 "derive LUKS policy: header has {} segments, {} digests, {} keyslots; expected 1, 1, >= 1",
@@ -465,8 +436,8 @@ derive_policy(const Header& header)
                 md.digests.size(),
                 md.keyslots.size());
   }
-  const Segment& seg = md.segments.front();
-  const Digest& dig = md.digests.front();
+  const Segment &seg = md.segments.front();
+  const Digest &dig = md.digests.front();
   Policy p;
   p.uuid = header.primary().uuid;
   p.label = header.primary().label;
@@ -482,7 +453,7 @@ derive_policy(const Header& header)
   if (seg.integrity) {
     p.integrity = seg.integrity->type;
   }
-  for (const auto& ks : md.keyslots) {
+  for (const auto &ks : md.keyslots) {
     if (!ks.kdf) {
       throw Error(ErrorKind::input, "derive LUKS policy: keyslot {} has no kdf", ks.id);
     }
@@ -507,50 +478,48 @@ derive_policy(const Header& header)
 }
 
 std::string
-policy_to_json(const Policy& policy)
-{
+policy_to_json(const Policy &policy) {
   Json keyslots = Json::array();
-  for (const auto& ks : policy.keyslots) {
+  for (const auto &ks : policy.keyslots) {
     keyslots.push_back(Json{
-      {"id", ks.id},
-      {"presence", presence_name(ks.presence)},
-      {"kdf",
-       Json{{"type", ks.kdf.type},
-            {"hash", ks.kdf.hash},
-            {"max_iterations", ks.kdf.max_iterations},
-            {"max_time", ks.kdf.max_time},
-            {"max_memory_kib", ks.kdf.max_memory_kib},
-            {"max_cpus", ks.kdf.max_cpus}}},
+        {"id", ks.id},
+        {"presence", presence_name(ks.presence)},
+        {"kdf",
+         Json{{"type", ks.kdf.type},
+              {"hash", ks.kdf.hash},
+              {"max_iterations", ks.kdf.max_iterations},
+              {"max_time", ks.kdf.max_time},
+              {"max_memory_kib", ks.kdf.max_memory_kib},
+              {"max_cpus", ks.kdf.max_cpus}}},
     });
   }
   const Json j{
-    {"format", k_policy_format},
-    {"uuid", policy.uuid},
-    {"label", policy.label},
-    {"subsystem", policy.subsystem},
-    {"encryption", policy.encryption},
-    {"key_size_bits", policy.key_size_bits},
-    {"keyslot_encryption", policy.keyslot_encryption},
-    {"keyslot_key_size_bits", policy.keyslot_key_size_bits},
-    {"sector_size", policy.sector_size},
-    {"metadata_size", policy.metadata_size},
-    {"keyslots_size", policy.keyslots_size},
-    {"data_offset", policy.data_offset},
-    {"integrity", policy.integrity ? Json(*policy.integrity) : Json(nullptr)},
-    {"keyslots", keyslots},
-    {"digest",
-     Json{{"type", policy.digest.type},
-          {"hash", policy.digest.hash},
-          {"iterations", policy.digest.iterations},
-          {"salt", encode_base64(policy.digest.salt)},
-          {"digest", encode_base64(policy.digest.digest)}}},
+      {"format", k_policy_format},
+      {"uuid", policy.uuid},
+      {"label", policy.label},
+      {"subsystem", policy.subsystem},
+      {"encryption", policy.encryption},
+      {"key_size_bits", policy.key_size_bits},
+      {"keyslot_encryption", policy.keyslot_encryption},
+      {"keyslot_key_size_bits", policy.keyslot_key_size_bits},
+      {"sector_size", policy.sector_size},
+      {"metadata_size", policy.metadata_size},
+      {"keyslots_size", policy.keyslots_size},
+      {"data_offset", policy.data_offset},
+      {"integrity", policy.integrity ? Json(*policy.integrity) : Json(nullptr)},
+      {"keyslots", keyslots},
+      {"digest",
+       Json{{"type", policy.digest.type},
+            {"hash", policy.digest.hash},
+            {"iterations", policy.digest.iterations},
+            {"salt", encode_base64(policy.digest.salt)},
+            {"digest", encode_base64(policy.digest.digest)}}},
   };
   return j.dump(2) + "\n";
 }
 
 Policy
-policy_from_json(std::string_view json)
-{
+policy_from_json(std::string_view json) {
   const Json root = Json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
     fail_policy("not valid JSON");
@@ -571,17 +540,17 @@ policy_from_json(std::string_view json)
   p.metadata_size = r.u64("metadata_size");
   p.keyslots_size = r.u64("keyslots_size");
   p.data_offset = r.u64("data_offset");
-  if (const Json& integrity = r.get("integrity"); !integrity.is_null()) {
+  if (const Json &integrity = r.get("integrity"); !integrity.is_null()) {
     if (!integrity.is_string()) {
       fail_policy("policy.integrity: not a string or null");
     }
     p.integrity = integrity.get<std::string>();
   }
-  const Json& keyslots = r.get("keyslots");
+  const Json &keyslots = r.get("keyslots");
   if (!keyslots.is_array() || keyslots.empty()) {
     fail_policy("policy.keyslots: not a non-empty array");
   }
-  for (const auto& item : keyslots) {
+  for (const auto &item : keyslots) {
     Reader k(item, "policy.keyslots[]");
     KeyslotPolicy ks;
     ks.id = k.str("id");

@@ -19,8 +19,7 @@
 namespace cvm::luks {
 
 // Upper bounds for one keyslot's key-derivation function.
-struct KdfBounds
-{
+struct KdfBounds {
   std::string type;                 // "pbkdf2", "argon2i" or "argon2id" (exact)
   std::string hash;                 // pbkdf2 only (exact), e.g. "sha256"
   std::uint32_t max_iterations = 0; // pbkdf2 iterations
@@ -31,16 +30,14 @@ struct KdfBounds
 
 enum class KeyslotPresence { required, optional };
 
-struct KeyslotPolicy
-{
+struct KeyslotPolicy {
   std::string id; // "0" = unlock key from the key broker, "1" = recovery
   KeyslotPresence presence = KeyslotPresence::required;
   KdfBounds kdf;
 };
 
 // The LUKS2 "digests" object that identifies the volume key, pinned whole.
-struct PinnedDigest
-{
+struct PinnedDigest {
   std::string type; // "pbkdf2"
   std::string hash;
   std::uint32_t iterations = 0;
@@ -48,12 +45,10 @@ struct PinnedDigest
   std::vector<std::byte> digest;
 
   // The same digest as a header Digest (base64), e.g. for verify_volume_key.
-  [[nodiscard]] Digest
-  as_digest() const;
+  [[nodiscard]] Digest as_digest() const;
 };
 
-struct Policy
-{
+struct Policy {
   std::string uuid;
   std::string label;
   std::string subsystem;
@@ -64,9 +59,9 @@ struct Policy
   std::string keyslot_encryption = "aes-xts-plain64";
   std::uint32_t keyslot_key_size_bits = 512;
   std::uint32_t sector_size = 4096;
-  std::uint64_t metadata_size = 0;   // hdr_size of each copy
+  std::uint64_t metadata_size = 0; // hdr_size of each copy
   std::uint64_t keyslots_size = 0;
-  std::uint64_t data_offset = 0;     // bytes; the only segment starts here
+  std::uint64_t data_offset = 0;        // bytes; the only segment starts here
   std::optional<std::string> integrity; // e.g. "hmac(sha256)"; nullopt = none
   std::vector<KeyslotPolicy> keyslots;  // every keyslot not listed is a violation
   PinnedDigest digest;
@@ -74,46 +69,38 @@ struct Policy
 
 // One reason a header is not acceptable: `where` is a dotted path into the
 // header ("segments.0.encryption", "binary.primary.checksum"), `what` explains.
-struct Violation
-{
+struct Violation {
   std::string where;
   std::string what;
 };
 
 // Every way `header` departs from `policy`; empty means acceptable. Never throws
 // for header contents (malformed values are violations), only for bugs.
-std::vector<Violation>
-check(const Header& header, const Policy& policy);
+std::vector<Violation> check(const Header &header, const Policy &policy);
 
 // Throws cvm::Error(input) listing all violations, if there are any.
-void
-require_compliant(const Header& header, const Policy& policy);
+void require_compliant(const Header &header, const Policy &policy);
 
 // The agent's entry point: reads the header region from `fd` once (never more
 // than the policy's header region), and returns it if it complies with
 // `policy`. Pass the result to write_header_copy() and activate from that
 // copy. Throws cvm::Error(io / input).
-Header
-read_compliant_header(int fd, const Policy& policy);
+Header read_compliant_header(int fd, const Policy &policy);
 
 // "where: what; where: what" for messages and reports.
-std::string
-describe(const std::vector<Violation>& violations);
+std::string describe(const std::vector<Violation> &violations);
 
 // Build time: a policy that pins what `header` contains now (UUID, label,
 // cipher, sizes, offset, digest, each keyslot's KDF as its own upper bound;
 // keyslot "0" required, any other keyslot optional). Throws cvm::Error(input)
 // if the header does not have the one-segment, one-digest shape cvmforge
 // writes.
-Policy
-derive_policy(const Header& header);
+Policy derive_policy(const Header &header);
 
 // Serialisation with a format tag ("cvmforge-luks-policy/1"), stable key order,
 // base64 for binary values. policy_from_json() rejects unknown or missing
 // members and wrong types with cvm::Error(input).
-std::string
-policy_to_json(const Policy& policy);
-Policy
-policy_from_json(std::string_view json);
+std::string policy_to_json(const Policy &policy);
+Policy policy_from_json(std::string_view json);
 
 } // namespace cvm::luks

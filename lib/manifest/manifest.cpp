@@ -25,16 +25,14 @@ constexpr std::uint64_t k_tib = 1ULL << 40U;
 
 template<typename F>
 void
-with(Reader& r, const YAML::Node& map, const std::string& path, const std::string& key, F&& f)
-{
+with(Reader &r, const YAML::Node &map, const std::string &path, const std::string &key, F &&f) {
   if (auto node = r.child(map, path, key)) {
     f(*node, path.empty() ? key : path + "." + key);
   }
 }
 
 PbkdfType
-pbkdf_type_of(const std::string& s)
-{
+pbkdf_type_of(const std::string &s) {
   if (s == "argon2i") {
     return PbkdfType::argon2i;
   }
@@ -45,12 +43,11 @@ pbkdf_type_of(const std::string& s)
 }
 
 void
-read_pbkdf(Reader& r, const YAML::Node& node, const std::string& path, Pbkdf& out)
-{
+read_pbkdf(Reader &r, const YAML::Node &node, const std::string &path, Pbkdf &out) {
   if (!r.expect_map(node, path, {"type", "hash", "iterations", "memory_kib", "parallel"})) {
     return;
   }
-  with(r, node, path, "type", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "type", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.choice(n, p, {"pbkdf2", "argon2i", "argon2id"})) {
       out.type = pbkdf_type_of(*v);
       if (out.type != PbkdfType::pbkdf2 && out.memory_kib == 0) {
@@ -60,23 +57,23 @@ read_pbkdf(Reader& r, const YAML::Node& node, const std::string& path, Pbkdf& ou
       }
     }
   });
-  with(r, node, path, "hash", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "hash", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.choice(n, p, {"sha256", "sha512"})) {
       out.hash = *v;
     }
   });
-  with(r, node, path, "iterations", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "iterations", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.uint(n, p, 1, 100'000'000)) {
       out.iterations = static_cast<std::uint32_t>(*v);
     }
   });
-  with(r, node, path, "memory_kib", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "memory_kib", [&](const YAML::Node &n, const std::string &p) {
     // libcryptsetup's argon2 bounds: 32 KiB to 4 GiB.
     if (auto v = r.uint(n, p, 32, 4U * 1024U * 1024U)) {
       out.memory_kib = static_cast<std::uint32_t>(*v);
     }
   });
-  with(r, node, path, "parallel", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "parallel", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.uint(n, p, 1, 32)) {
       out.parallel = static_cast<std::uint32_t>(*v);
     }
@@ -84,8 +81,7 @@ read_pbkdf(Reader& r, const YAML::Node& node, const std::string& path, Pbkdf& ou
 }
 
 void
-read_base(Reader& r, const YAML::Node& root, Manifest& m)
-{
+read_base(Reader &r, const YAML::Node &root, Manifest &m) {
   auto node = r.child(root, "", "base");
   if (!node) {
     r.missing(root, "", "base", "name the stock image to convert: base: {path: debian-12.qcow2}");
@@ -94,7 +90,7 @@ read_base(Reader& r, const YAML::Node& root, Manifest& m)
   if (!r.expect_map(*node, "base", {"path", "format"})) {
     return;
   }
-  with(r, *node, "base", "format", [&](const YAML::Node& n, const std::string& p) {
+  with(r, *node, "base", "format", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.choice(n, p, {"qcow2", "raw"})) {
       m.base.format = *v == "raw" ? ImageFormat::raw : ImageFormat::qcow2;
     }
@@ -109,8 +105,7 @@ read_base(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_output(Reader& r, const YAML::Node& root, Manifest& m)
-{
+read_output(Reader &r, const YAML::Node &root, Manifest &m) {
   auto node = r.child(root, "", "output");
   if (!node) {
     r.missing(root, "", "output", "say where to write the image: output: {path: out/cvm.qcow2}");
@@ -126,34 +121,36 @@ read_output(Reader& r, const YAML::Node& root, Manifest& m)
   } else {
     r.missing(*node, "output", "path");
   }
-  with(r, *node, "output", "format", [&](const YAML::Node& n, const std::string& p) {
+  with(r, *node, "output", "format", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.choice(n, p, {"qcow2", "raw"})) {
       m.output.format = *v == "raw" ? ImageFormat::raw : ImageFormat::qcow2;
     }
   });
-  for (const auto* key : {"key_file", "report", "reference_values"}) {
-    with(r, *node, "output", key, [&](const YAML::Node& n, const std::string& p) {
+  for (const auto *key : {"key_file", "report", "reference_values"}) {
+    with(r, *node, "output", key, [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.path(n, p, false)) {
         std::string_view k = key;
-        (k == "key_file" ? m.output.key_file : k == "report" ? m.output.report : m.output.reference_values) = *v;
+        (k == "key_file" ? m.output.key_file
+         : k == "report" ? m.output.report
+                         : m.output.reference_values) = *v;
       }
     });
   }
-  with(r, *node, "output", "size", [&](const YAML::Node& size, const std::string& sp) {
+  with(r, *node, "output", "size", [&](const YAML::Node &size, const std::string &sp) {
     if (!r.expect_map(size, sp, {"policy", "size", "headroom", "headroom_min"})) {
       return;
     }
-    with(r, size, sp, "policy", [&](const YAML::Node& n, const std::string& p) {
+    with(r, size, sp, "policy", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"fit", "fixed"})) {
         m.output.size_policy = *v == "fixed" ? SizePolicy::fixed : SizePolicy::fit;
       }
     });
-    with(r, size, sp, "size", [&](const YAML::Node& n, const std::string& p) {
+    with(r, size, sp, "size", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.size(n, p, 1 * k_gib, 64 * k_tib)) {
         m.output.size_bytes = *v;
       }
     });
-    with(r, size, sp, "headroom", [&](const YAML::Node& n, const std::string& p) {
+    with(r, size, sp, "headroom", [&](const YAML::Node &n, const std::string &p) {
       if (!n.IsScalar()) {
         r.error_at(p, fmt::format("{}: expected a percentage such as 20%", p));
         return;
@@ -167,7 +164,7 @@ read_output(Reader& r, const YAML::Node& root, Manifest& m)
         m.output.headroom_percent = *v;
       }
     });
-    with(r, size, sp, "headroom_min", [&](const YAML::Node& n, const std::string& p) {
+    with(r, size, sp, "headroom_min", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.size(n, p, 0, 1 * k_tib)) {
         m.output.headroom_min_bytes = *v;
       }
@@ -176,8 +173,7 @@ read_output(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_partition(Reader& r, const YAML::Node& node, const std::string& path, Partition& out, bool sized)
-{
+read_partition(Reader &r, const YAML::Node &node, const std::string &path, Partition &out, bool sized) {
   std::vector<std::string> keys{"label", "filesystem"};
   if (sized) {
     keys.emplace_back("size");
@@ -185,23 +181,25 @@ read_partition(Reader& r, const YAML::Node& node, const std::string& path, Parti
   if (!r.expect_map(node, path, keys)) {
     return;
   }
-  with(r, node, path, "size", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "size", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.size(n, p, 32 * k_mib, 16 * k_gib)) {
       out.size_bytes = *v;
     }
   });
-  with(r, node, path, "label", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "label", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.string(n, p)) {
       // GPT names are 36 UTF-16 units; keep labels plain and short.
       static const std::regex k_label("[A-Za-z0-9._-]{1,36}");
       if (!std::regex_match(*v, k_label)) {
-        r.error_at(p, fmt::format("{}: '{}' is not a valid partition label", p, *v), "1-36 characters of A-Z a-z 0-9 . _ -");
+        r.error_at(p,
+                   fmt::format("{}: '{}' is not a valid partition label", p, *v),
+                   "1-36 characters of A-Z a-z 0-9 . _ -");
       } else {
         out.label = *v;
       }
     }
   });
-  with(r, node, path, "filesystem", [&](const YAML::Node& n, const std::string& p) {
+  with(r, node, path, "filesystem", [&](const YAML::Node &n, const std::string &p) {
     if (r.choice(n, p, {"ext4"})) {
       out.filesystem = Filesystem::ext4;
     }
@@ -209,50 +207,58 @@ read_partition(Reader& r, const YAML::Node& node, const std::string& path, Parti
 }
 
 void
-read_partitions(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "partitions", [&](const YAML::Node& node, const std::string& path) {
+read_partitions(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "partitions", [&](const YAML::Node &node, const std::string &path) {
     if (!r.expect_map(node, path, {"esp", "boot", "root"})) {
       return;
     }
-    with(r, node, path, "esp", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "esp", [&](const YAML::Node &n, const std::string &p) {
       read_partition(r, n, p, m.partitions.esp, true);
     });
-    with(r, node, path, "boot", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "boot", [&](const YAML::Node &n, const std::string &p) {
       read_partition(r, n, p, m.partitions.boot, true);
     });
-    with(r, node, path, "root", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "root", [&](const YAML::Node &n, const std::string &p) {
       read_partition(r, n, p, m.partitions.root, false);
     });
   });
 }
 
 void
-read_luks(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "luks", [&](const YAML::Node& node, const std::string& path) {
+read_luks(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "luks", [&](const YAML::Node &node, const std::string &path) {
     if (!r.expect_map(node,
                       path,
-                      {"cipher", "key_size", "sector_size", "pbkdf", "label", "mapper_name", "integrity", "recovery"})) {
+                      {"cipher",
+                       "key_size",
+                       "sector_size",
+                       "pbkdf",
+                       "label",
+                       "mapper_name",
+                       "integrity",
+                       "recovery"})) {
       return;
     }
-    with(r, node, path, "cipher", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "cipher", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.string(n, p)) {
         if (v->starts_with("cipher_null")) {
           r.error_at(p, fmt::format("{}: '{}' does not encrypt anything", p, *v), "use aes-xts-plain64");
           return;
         }
-        if (auto c = r.choice(n, p, {"aes-xts-plain64", "serpent-xts-plain64", "twofish-xts-plain64", "aes-cbc-essiv:sha256"})) {
+        if (auto c = r.choice(
+                n,
+                p,
+                {"aes-xts-plain64", "serpent-xts-plain64", "twofish-xts-plain64", "aes-cbc-essiv:sha256"})) {
           m.luks.cipher = *c;
         }
       }
     });
-    with(r, node, path, "key_size", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "key_size", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.uint(n, p, 128, 512)) {
         m.luks.key_size_bits = static_cast<std::uint32_t>(*v);
       }
     });
-    with(r, node, path, "sector_size", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "sector_size", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.uint(n, p, 512, 4096)) {
         if ((*v & (*v - 1)) != 0) {
           r.error_at(p, fmt::format("{}: {} is not a power of two", p, *v), "one of: 512, 1024, 2048, 4096");
@@ -261,8 +267,10 @@ read_luks(Reader& r, const YAML::Node& root, Manifest& m)
         }
       }
     });
-    with(r, node, path, "pbkdf", [&](const YAML::Node& n, const std::string& p) { read_pbkdf(r, n, p, m.luks.pbkdf); });
-    with(r, node, path, "label", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "pbkdf", [&](const YAML::Node &n, const std::string &p) {
+      read_pbkdf(r, n, p, m.luks.pbkdf);
+    });
+    with(r, node, path, "label", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.string(n, p)) {
         if (v->empty() || v->size() > 47) {
           r.error_at(p, fmt::format("{}: a LUKS2 label has 1 to 47 characters", p));
@@ -271,46 +279,50 @@ read_luks(Reader& r, const YAML::Node& root, Manifest& m)
         }
       }
     });
-    with(r, node, path, "mapper_name", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "mapper_name", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.string(n, p)) {
         static const std::regex k_name("[A-Za-z0-9_-]{1,64}");
         if (!std::regex_match(*v, k_name)) {
-          r.error_at(p, fmt::format("{}: '{}' is not a valid device-mapper name", p, *v), "1-64 characters of A-Z a-z 0-9 _ -");
+          r.error_at(p,
+                     fmt::format("{}: '{}' is not a valid device-mapper name", p, *v),
+                     "1-64 characters of A-Z a-z 0-9 _ -");
         } else {
           m.luks.mapper_name = *v;
         }
       }
     });
-    with(r, node, path, "integrity", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "integrity", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"none", "hmac-sha256", "hmac-sha512"})) {
         if (*v != "none") {
           // LUKS2 with dm-integrity must be formatted through device-mapper
           // and every sector written (libcryptsetup: "Cannot format
           // integrity" offline); cvmforge formats headers offline.
-          r.error_at(p,
-                     fmt::format("{}: '{}' is not supported yet: authenticated encryption needs the whole partition "
-                                 "written through dm-integrity, which an offline build cannot do",
-                                 p, *v),
-                     "use integrity: none; the image's integrity is covered by attestation of the boot chain");
+          r.error_at(
+              p,
+              fmt::format("{}: '{}' is not supported yet: authenticated encryption needs the whole partition "
+                          "written through dm-integrity, which an offline build cannot do",
+                          p,
+                          *v),
+              "use integrity: none; the image's integrity is covered by attestation of the boot chain");
         }
         m.luks.integrity = std::nullopt;
       }
     });
-    with(r, node, path, "recovery", [&](const YAML::Node& rec, const std::string& rp) {
+    with(r, node, path, "recovery", [&](const YAML::Node &rec, const std::string &rp) {
       if (!r.expect_map(rec, rp, {"enabled", "passphrase_file", "pbkdf"})) {
         return;
       }
-      with(r, rec, rp, "enabled", [&](const YAML::Node& n, const std::string& p) {
+      with(r, rec, rp, "enabled", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.boolean(n, p)) {
           m.luks.recovery.enabled = *v;
         }
       });
-      with(r, rec, rp, "passphrase_file", [&](const YAML::Node& n, const std::string& p) {
+      with(r, rec, rp, "passphrase_file", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.path(n, p, true)) {
           m.luks.recovery.passphrase_file = *v;
         }
       });
-      with(r, rec, rp, "pbkdf", [&](const YAML::Node& n, const std::string& p) {
+      with(r, rec, rp, "pbkdf", [&](const YAML::Node &n, const std::string &p) {
         read_pbkdf(r, n, p, m.luks.recovery.pbkdf);
       });
     });
@@ -318,23 +330,22 @@ read_luks(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_key(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "key", [&](const YAML::Node& node, const std::string& path) {
+read_key(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "key", [&](const YAML::Node &node, const std::string &path) {
     if (!r.expect_map(node, path, {"source", "file", "bytes"})) {
       return;
     }
-    with(r, node, path, "source", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "source", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"generate", "file"})) {
         m.key.source = *v == "file" ? KeySource::file : KeySource::generate;
       }
     });
-    with(r, node, path, "file", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "file", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.path(n, p, true)) {
         m.key.file = *v;
       }
     });
-    with(r, node, path, "bytes", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "bytes", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.uint(n, p, 32, 512)) {
         m.key.bytes = static_cast<std::uint32_t>(*v);
       }
@@ -343,13 +354,12 @@ read_key(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_initramfs(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "initramfs", [&](const YAML::Node& node, const std::string& path) {
+read_initramfs(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "initramfs", [&](const YAML::Node &node, const std::string &path) {
     if (!r.expect_map(node, path, {"backend"})) {
       return;
     }
-    with(r, node, path, "backend", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "backend", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"auto", "initramfs-tools", "dracut"})) {
         m.initramfs = *v == "dracut"            ? InitramfsBackend::dracut
                       : *v == "initramfs-tools" ? InitramfsBackend::initramfs_tools
@@ -360,19 +370,19 @@ read_initramfs(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_attestation(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "attestation", [&](const YAML::Node& node, const std::string& path) {
-    if (!r.expect_map(node, path, {"enabled", "kbs_urls", "ca_cert", "resource_path", "tee", "timeouts", "retries"})) {
+read_attestation(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "attestation", [&](const YAML::Node &node, const std::string &path) {
+    if (!r.expect_map(
+            node, path, {"enabled", "kbs_urls", "ca_cert", "resource_path", "tee", "timeouts", "retries"})) {
       return;
     }
     m.attestation.enabled = true; // a present section means "use it" unless enabled: false
-    with(r, node, path, "enabled", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "enabled", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.boolean(n, p)) {
         m.attestation.enabled = *v;
       }
     });
-    with(r, node, path, "kbs_urls", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "kbs_urls", [&](const YAML::Node &n, const std::string &p) {
       if (auto items = r.sequence(n, p)) {
         for (std::size_t i = 0; i < items->size(); ++i) {
           const std::string ip = fmt::format("{}[{}]", p, i);
@@ -383,12 +393,12 @@ read_attestation(Reader& r, const YAML::Node& root, Manifest& m)
         }
       }
     });
-    with(r, node, path, "ca_cert", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "ca_cert", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.path(n, p, true)) {
         m.attestation.ca_cert = *v;
       }
     });
-    with(r, node, path, "resource_path", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "resource_path", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.string(n, p)) {
         static const std::regex k_resource("[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+");
         if (!std::regex_match(*v, k_resource)) {
@@ -400,46 +410,46 @@ read_attestation(Reader& r, const YAML::Node& root, Manifest& m)
         }
       }
     });
-    with(r, node, path, "tee", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "tee", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"tdx", "sample"})) {
         m.attestation.tee = *v == "sample" ? Tee::sample : Tee::tdx;
       }
     });
-    with(r, node, path, "timeouts", [&](const YAML::Node& t, const std::string& tp) {
+    with(r, node, path, "timeouts", [&](const YAML::Node &t, const std::string &tp) {
       if (!r.expect_map(t, tp, {"connect_s", "request_s", "total_s"})) {
         return;
       }
-      with(r, t, tp, "connect_s", [&](const YAML::Node& n, const std::string& p) {
+      with(r, t, tp, "connect_s", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.uint(n, p, 1, 300)) {
           m.attestation.timeouts.connect_s = static_cast<std::uint32_t>(*v);
         }
       });
-      with(r, t, tp, "request_s", [&](const YAML::Node& n, const std::string& p) {
+      with(r, t, tp, "request_s", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.uint(n, p, 1, 600)) {
           m.attestation.timeouts.request_s = static_cast<std::uint32_t>(*v);
         }
       });
-      with(r, t, tp, "total_s", [&](const YAML::Node& n, const std::string& p) {
+      with(r, t, tp, "total_s", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.uint(n, p, 5, 3600)) {
           m.attestation.timeouts.total_s = static_cast<std::uint32_t>(*v);
         }
       });
     });
-    with(r, node, path, "retries", [&](const YAML::Node& t, const std::string& tp) {
+    with(r, node, path, "retries", [&](const YAML::Node &t, const std::string &tp) {
       if (!r.expect_map(t, tp, {"attempts", "backoff_initial_ms", "backoff_max_ms"})) {
         return;
       }
-      with(r, t, tp, "attempts", [&](const YAML::Node& n, const std::string& p) {
+      with(r, t, tp, "attempts", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.uint(n, p, 1, 100)) {
           m.attestation.retries.attempts = static_cast<std::uint32_t>(*v);
         }
       });
-      with(r, t, tp, "backoff_initial_ms", [&](const YAML::Node& n, const std::string& p) {
+      with(r, t, tp, "backoff_initial_ms", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.uint(n, p, 10, 600'000)) {
           m.attestation.retries.backoff_initial_ms = static_cast<std::uint32_t>(*v);
         }
       });
-      with(r, t, tp, "backoff_max_ms", [&](const YAML::Node& n, const std::string& p) {
+      with(r, t, tp, "backoff_max_ms", [&](const YAML::Node &n, const std::string &p) {
         if (auto v = r.uint(n, p, 10, 600'000)) {
           m.attestation.retries.backoff_max_ms = static_cast<std::uint32_t>(*v);
         }
@@ -455,18 +465,17 @@ namespace cvm::manifest {
 namespace {
 
 void
-read_boot(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "boot", [&](const YAML::Node& node, const std::string& path) {
+read_boot(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "boot", [&](const YAML::Node &node, const std::string &path) {
     if (!r.expect_map(node, path, {"mode", "cmdline_add"})) {
       return;
     }
-    with(r, node, path, "mode", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "mode", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"grub", "direct"})) {
         m.boot.mode = *v == "direct" ? BootMode::direct : BootMode::grub;
       }
     });
-    with(r, node, path, "cmdline_add", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "cmdline_add", [&](const YAML::Node &n, const std::string &p) {
       if (auto items = r.sequence(n, p)) {
         for (std::size_t i = 0; i < items->size(); ++i) {
           const std::string ip = fmt::format("{}[{}]", p, i);
@@ -481,15 +490,14 @@ read_boot(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_files(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "files", [&](const YAML::Node& n, const std::string& p) {
+read_files(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "files", [&](const YAML::Node &n, const std::string &p) {
     const auto items = r.sequence(n, p);
     if (!items) {
       return;
     }
     for (std::size_t i = 0; i < items->size(); ++i) {
-      const YAML::Node& item = (*items)[i];
+      const YAML::Node &item = (*items)[i];
       const std::string ip = fmt::format("{}[{}]", p, i);
       r.remember(ip, item);
       if (!r.expect_map(item, ip, {"source", "dest", "mode", "uid", "gid"})) {
@@ -517,23 +525,25 @@ read_files(Reader& r, const YAML::Node& root, Manifest& m)
         r.missing(item, ip, "dest");
         ok = false;
       }
-      with(r, item, ip, "mode", [&](const YAML::Node& mn, const std::string& mp) {
+      with(r, item, ip, "mode", [&](const YAML::Node &mn, const std::string &mp) {
         const auto v = mn.IsScalar() && mn.Tag() == "!" ? values::parse_mode(mn.Scalar()) : std::nullopt;
         if (!v) {
           r.error_at(mp,
-                     fmt::format("{}: expected a quoted octal mode, got {}", mp, mn.IsScalar() ? "'" + mn.Scalar() + "'" : "a structure"),
+                     fmt::format("{}: expected a quoted octal mode, got {}",
+                                 mp,
+                                 mn.IsScalar() ? "'" + mn.Scalar() + "'" : "a structure"),
                      "write modes as quoted octal strings, e.g. \"0644\"");
           ok = false;
         } else {
           f.mode = *v;
         }
       });
-      with(r, item, ip, "uid", [&](const YAML::Node& un, const std::string& up) {
+      with(r, item, ip, "uid", [&](const YAML::Node &un, const std::string &up) {
         if (auto v = r.uint(un, up, 0, 4294967294ULL)) {
           f.uid = static_cast<std::uint32_t>(*v);
         }
       });
-      with(r, item, ip, "gid", [&](const YAML::Node& gn, const std::string& gp) {
+      with(r, item, ip, "gid", [&](const YAML::Node &gn, const std::string &gp) {
         if (auto v = r.uint(gn, gp, 0, 4294967294ULL)) {
           f.gid = static_cast<std::uint32_t>(*v);
         }
@@ -546,80 +556,92 @@ read_files(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_measurement(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "measurement", [&](const YAML::Node& node, const std::string& path) {
+read_measurement(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "measurement", [&](const YAML::Node &node, const std::string &path) {
     if (!r.expect_map(node, path, {"profile", "profiles"})) {
       return;
     }
-    with(r, node, path, "profile", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "profile", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.string(n, p)) {
         m.measurement.profile = *v;
       }
     });
-    with(r, node, path, "profiles", [&](const YAML::Node& profiles, const std::string& pp) {
+    with(r, node, path, "profiles", [&](const YAML::Node &profiles, const std::string &pp) {
       if (!profiles.IsMap()) {
         r.error(profiles, fmt::format("{}: expected a mapping of profile names to profiles", pp));
         return;
       }
-      for (const auto& entry : profiles) {
+      for (const auto &entry : profiles) {
         const std::string name = entry.first.Scalar();
         const std::string np = pp + "." + name;
         r.remember(np, entry.first);
         static const std::regex k_name("[A-Za-z0-9._-]{1,64}");
         if (!std::regex_match(name, k_name)) {
-          r.error(entry.first, fmt::format("{}: '{}' is not a valid profile name", pp, name), "1-64 characters of A-Z a-z 0-9 . _ -");
+          r.error(entry.first,
+                  fmt::format("{}: '{}' is not a valid profile name", pp, name),
+                  "1-64 characters of A-Z a-z 0-9 . _ -");
           continue;
         }
-        const YAML::Node& prof = entry.second;
-        if (!r.expect_map(prof, np,
-                          {"vcpus", "memory", "qemu_version", "ovmf_version", "firmware", "platform", "reference_ccel"})) {
+        const YAML::Node &prof = entry.second;
+        if (!r.expect_map(prof,
+                          np,
+                          {"vcpus",
+                           "memory",
+                           "qemu_version",
+                           "ovmf_version",
+                           "firmware",
+                           "platform",
+                           "reference_ccel"})) {
           continue;
         }
         PlatformProfile pr;
         pr.name = name;
-        with(r, prof, np, "vcpus", [&](const YAML::Node& n, const std::string& p) {
+        with(r, prof, np, "vcpus", [&](const YAML::Node &n, const std::string &p) {
           if (auto v = r.uint(n, p, 1, 512)) {
             pr.vcpus = static_cast<std::uint32_t>(*v);
           }
         });
-        with(r, prof, np, "memory", [&](const YAML::Node& n, const std::string& p) {
+        with(r, prof, np, "memory", [&](const YAML::Node &n, const std::string &p) {
           if (auto v = r.size(n, p, 512 * k_mib, 16 * k_tib)) {
             pr.memory_bytes = *v;
           }
         });
-        with(r, prof, np, "qemu_version", [&](const YAML::Node& n, const std::string& p) {
+        with(r, prof, np, "qemu_version", [&](const YAML::Node &n, const std::string &p) {
           if (auto v = r.string(n, p)) {
             static const std::regex k_version("[0-9]+\\.[0-9]+(\\.[0-9]+)?");
             if (!std::regex_match(*v, k_version)) {
-              r.error_at(p, fmt::format("{}: '{}' is not a QEMU version", p, *v), "write MAJOR.MINOR, quoted, e.g. \"8.2\"");
+              r.error_at(p,
+                         fmt::format("{}: '{}' is not a QEMU version", p, *v),
+                         "write MAJOR.MINOR, quoted, e.g. \"8.2\"");
             } else {
               pr.qemu_version = *v;
             }
           }
         });
-        with(r, prof, np, "firmware", [&](const YAML::Node& n, const std::string& p) {
+        with(r, prof, np, "firmware", [&](const YAML::Node &n, const std::string &p) {
           if (auto v = r.path(n, p, true)) {
             pr.firmware = *v;
           }
         });
-        with(r, prof, np, "ovmf_version", [&](const YAML::Node& n, const std::string& p) {
+        with(r, prof, np, "ovmf_version", [&](const YAML::Node &n, const std::string &p) {
           if (auto v = r.string(n, p)) {
             static const std::regex k_ovmf("edk2-stable[0-9]{6}");
             if (!std::regex_match(*v, k_ovmf)) {
-              r.error_at(p, fmt::format("{}: '{}' is not an edk2 release tag", p, *v),
-                         "write the tag the firmware was built from, e.g. edk2-stable202211 (Debian 12's ovmf)");
+              r.error_at(
+                  p,
+                  fmt::format("{}: '{}' is not an edk2 release tag", p, *v),
+                  "write the tag the firmware was built from, e.g. edk2-stable202211 (Debian 12's ovmf)");
             } else {
               pr.ovmf_version = *v;
             }
           }
         });
-        with(r, prof, np, "platform", [&](const YAML::Node& n, const std::string& p) {
+        with(r, prof, np, "platform", [&](const YAML::Node &n, const std::string &p) {
           if (auto v = r.path(n, p, true)) {
             pr.platform = *v;
           }
         });
-        with(r, prof, np, "reference_ccel", [&](const YAML::Node& n, const std::string& p) {
+        with(r, prof, np, "reference_ccel", [&](const YAML::Node &n, const std::string &p) {
           if (auto v = r.path(n, p, true)) {
             pr.reference_ccel = *v;
           }
@@ -631,18 +653,17 @@ read_measurement(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_reproducibility(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  with(r, root, "", "reproducibility", [&](const YAML::Node& node, const std::string& path) {
+read_reproducibility(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "reproducibility", [&](const YAML::Node &node, const std::string &path) {
     if (!r.expect_map(node, path, {"source_date_epoch", "seed"})) {
       return;
     }
-    with(r, node, path, "source_date_epoch", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "source_date_epoch", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.uint(n, p, 0, 253402300799ULL)) { // up to 9999-12-31
         m.reproducibility.source_date_epoch = static_cast<std::int64_t>(*v);
       }
     });
-    with(r, node, path, "seed", [&](const YAML::Node& n, const std::string& p) {
+    with(r, node, path, "seed", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.string(n, p)) {
         if (v->empty()) {
           r.error_at(p, fmt::format("{}: the seed is empty", p), "omit it for random UUIDs");
@@ -655,26 +676,39 @@ read_reproducibility(Reader& r, const YAML::Node& root, Manifest& m)
 }
 
 void
-read_top(Reader& r, const YAML::Node& root, Manifest& m)
-{
-  static const std::vector<std::string> k_keys{"version", "name", "base", "output", "partitions", "luks", "key",
-                                               "initramfs", "attestation", "boot", "files", "measurement",
+read_top(Reader &r, const YAML::Node &root, Manifest &m) {
+  static const std::vector<std::string> k_keys{"version",
+                                               "name",
+                                               "base",
+                                               "output",
+                                               "partitions",
+                                               "luks",
+                                               "key",
+                                               "initramfs",
+                                               "attestation",
+                                               "boot",
+                                               "files",
+                                               "measurement",
                                                "reproducibility"};
   r.expect_map(root, "", k_keys);
   if (auto v = r.child(root, "", "version")) {
     if (auto n = r.uint(*v, "version", 0, 1000)) {
       if (*n != 1) {
-        r.error_at("version", fmt::format("version: manifest schema {} is not supported", *n), "this cvmforge reads version: 1");
+        r.error_at("version",
+                   fmt::format("version: manifest schema {} is not supported", *n),
+                   "this cvmforge reads version: 1");
       }
     }
   } else {
     r.missing(root, "", "version", "start the manifest with 'version: 1'");
   }
-  with(r, root, "", "name", [&](const YAML::Node& n, const std::string& p) {
+  with(r, root, "", "name", [&](const YAML::Node &n, const std::string &p) {
     if (auto v = r.string(n, p)) {
       static const std::regex k_name("[a-z0-9][a-z0-9._-]{0,62}");
       if (!std::regex_match(*v, k_name)) {
-        r.error_at(p, fmt::format("name: '{}' is not a valid name", *v), "lower-case letters, digits, '.', '_' and '-', at most 63");
+        r.error_at(p,
+                   fmt::format("name: '{}' is not a valid name", *v),
+                   "lower-case letters, digits, '.', '_' and '-', at most 63");
       } else {
         m.name = *v;
       }
@@ -696,8 +730,7 @@ read_top(Reader& r, const YAML::Node& root, Manifest& m)
 } // namespace
 
 Location
-Manifest::where(const std::string& dotted_key) const
-{
+Manifest::where(const std::string &dotted_key) const {
   const auto it = locations.find(dotted_key);
   if (it != locations.end()) {
     return it->second;
@@ -706,8 +739,7 @@ Manifest::where(const std::string& dotted_key) const
 }
 
 LoadResult
-load_from_string(const std::string& text, const std::filesystem::path& path, const LoadOptions& options)
-{
+load_from_string(const std::string &text, const std::filesystem::path &path, const LoadOptions &options) {
   LoadResult result;
   Manifest m;
   m.manifest_path = std::filesystem::absolute(path).lexically_normal();
@@ -715,10 +747,10 @@ load_from_string(const std::string& text, const std::filesystem::path& path, con
   YAML::Node root;
   try {
     root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
+  } catch (const YAML::Exception &e) {
     result.diagnostics.error(
-      {file_name, e.mark.line >= 0 ? e.mark.line + 1 : 1, e.mark.column >= 0 ? e.mark.column + 1 : 1},
-      fmt::format("not valid YAML: {}", e.msg));
+        {file_name, e.mark.line >= 0 ? e.mark.line + 1 : 1, e.mark.column >= 0 ? e.mark.column + 1 : 1},
+        fmt::format("not valid YAML: {}", e.msg));
     return result;
   }
   Reader reader(file_name, m.manifest_path.parent_path(), result.diagnostics, m.locations, options);
@@ -743,12 +775,11 @@ load_from_string(const std::string& text, const std::filesystem::path& path, con
 }
 
 LoadResult
-load(const std::filesystem::path& path, const LoadOptions& options)
-{
+load(const std::filesystem::path &path, const LoadOptions &options) {
   std::string text;
   try {
     text = fs::read_text(path, 4U << 20U);
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     LoadResult result;
     result.diagnostics.error({path.string(), 1, 1}, e.what());
     return result;
@@ -756,19 +787,16 @@ load(const std::filesystem::path& path, const LoadOptions& options)
   return load_from_string(text, path, options);
 }
 
-const char*
-to_string(ImageFormat v)
-{
+const char *
+to_string(ImageFormat v) {
   return v == ImageFormat::raw ? "raw" : "qcow2";
 }
-const char*
-to_string(SizePolicy v)
-{
+const char *
+to_string(SizePolicy v) {
   return v == SizePolicy::fixed ? "fixed" : "fit";
 }
-const char*
-to_string(InitramfsBackend v)
-{
+const char *
+to_string(InitramfsBackend v) {
   switch (v) {
   case InitramfsBackend::initramfs_tools:
     return "initramfs-tools";
@@ -779,14 +807,12 @@ to_string(InitramfsBackend v)
   }
   return "auto";
 }
-const char*
-to_string(KeySource v)
-{
+const char *
+to_string(KeySource v) {
   return v == KeySource::file ? "file" : "generate";
 }
-const char*
-to_string(PbkdfType v)
-{
+const char *
+to_string(PbkdfType v) {
   switch (v) {
   case PbkdfType::argon2i:
     return "argon2i";
@@ -797,19 +823,16 @@ to_string(PbkdfType v)
   }
   return "pbkdf2";
 }
-const char*
-to_string(BootMode v)
-{
+const char *
+to_string(BootMode v) {
   return v == BootMode::direct ? "direct" : "grub";
 }
-const char*
-to_string(Tee v)
-{
+const char *
+to_string(Tee v) {
   return v == Tee::sample ? "sample" : "tdx";
 }
-const char*
-to_string(Filesystem /*v*/)
-{
+const char *
+to_string(Filesystem /*v*/) {
   return "ext4";
 }
 

@@ -25,50 +25,44 @@ enum class BootMode { grub, direct };
 enum class Tee { tdx, sample };
 enum class Filesystem { ext4 };
 
-struct Pbkdf
-{
+struct Pbkdf {
   PbkdfType type = PbkdfType::pbkdf2;
-  std::string hash = "sha256";       // pbkdf2 only
-  std::uint32_t iterations = 1000;   // pbkdf2: iterations; argon2: time cost
-  std::uint32_t memory_kib = 0;      // argon2 only
-  std::uint32_t parallel = 0;        // argon2 only
+  std::string hash = "sha256";     // pbkdf2 only
+  std::uint32_t iterations = 1000; // pbkdf2: iterations; argon2: time cost
+  std::uint32_t memory_kib = 0;    // argon2 only
+  std::uint32_t parallel = 0;      // argon2 only
 };
 
-struct Base
-{
+struct Base {
   std::filesystem::path path;
   ImageFormat format = ImageFormat::qcow2;
 };
 
-struct Output
-{
+struct Output {
   std::filesystem::path path;
   ImageFormat format = ImageFormat::qcow2;
   SizePolicy size_policy = SizePolicy::fit;
-  std::uint64_t size_bytes = 0;           // fixed: the virtual disk size
-  std::uint32_t headroom_percent = 20;    // fit: free space added to the root content
+  std::uint64_t size_bytes = 0;        // fixed: the virtual disk size
+  std::uint32_t headroom_percent = 20; // fit: free space added to the root content
   std::uint64_t headroom_min_bytes = 256ULL << 20U;
   std::filesystem::path key_file;         // default: <output>.key
   std::filesystem::path report;           // default: <output>.report.json
   std::filesystem::path reference_values; // default: <output>.reference.json
 };
 
-struct Partition
-{
+struct Partition {
   std::uint64_t size_bytes = 0; // 0 = computed (root)
   std::string label;
   Filesystem filesystem = Filesystem::ext4;
 };
 
-struct Layout
-{
+struct Layout {
   Partition esp{256ULL << 20U, "ESP", Filesystem::ext4};
   Partition boot{512ULL << 20U, "boot", Filesystem::ext4};
   Partition root{0, "root", Filesystem::ext4};
 };
 
-struct Recovery
-{
+struct Recovery {
   bool enabled = false;
   std::optional<std::filesystem::path> passphrase_file; // nullopt = generate, write <output>.recovery
   // argon2id, 256 MiB, 2 lanes, time cost 6: opens in a TD with 1 GiB of RAM
@@ -77,8 +71,7 @@ struct Recovery
   Pbkdf pbkdf{PbkdfType::argon2id, "sha256", 6, 256U * 1024U, 2};
 };
 
-struct Luks
-{
+struct Luks {
   std::string cipher = "aes-xts-plain64";
   std::uint32_t key_size_bits = 512;
   std::uint32_t sector_size = 4096;
@@ -89,29 +82,25 @@ struct Luks
   Recovery recovery;
 };
 
-struct Key
-{
+struct Key {
   KeySource source = KeySource::generate;
   std::optional<std::filesystem::path> file; // source: file
   std::uint32_t bytes = 64;
 };
 
-struct Retries
-{
+struct Retries {
   std::uint32_t attempts = 5;
   std::uint32_t backoff_initial_ms = 1000;
   std::uint32_t backoff_max_ms = 30000;
 };
 
-struct Timeouts
-{
+struct Timeouts {
   std::uint32_t connect_s = 10;
   std::uint32_t request_s = 30;
   std::uint32_t total_s = 300;
 };
 
-struct Attestation
-{
+struct Attestation {
   bool enabled = false;
   std::vector<std::string> kbs_urls;
   std::optional<std::filesystem::path> ca_cert;
@@ -121,28 +110,25 @@ struct Attestation
   Retries retries;
 };
 
-struct Boot
-{
+struct Boot {
   BootMode mode = BootMode::grub;
   std::vector<std::string> cmdline_add;
 };
 
-struct FileToInject
-{
+struct FileToInject {
   std::filesystem::path source;
-  std::string dest;          // absolute path inside the guest
+  std::string dest; // absolute path inside the guest
   std::uint32_t mode = 0644;
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
 };
 
-struct PlatformProfile
-{
+struct PlatformProfile {
   std::string name;
   std::uint32_t vcpus = 2;
   std::uint64_t memory_bytes = 2ULL << 30U;
   std::string qemu_version = "7.2";
-  std::string ovmf_version;                       // edk2 tag, e.g. "edk2-stable202211"; "" = not given
+  std::string ovmf_version; // edk2 tag, e.g. "edk2-stable202211"; "" = not given
   std::optional<std::filesystem::path> firmware;
   // Platform inputs captured once from a reference TD (measurement/README.md):
   // a platform-profile JSON (ACPI blobs, variables) and/or its event log.
@@ -150,20 +136,17 @@ struct PlatformProfile
   std::optional<std::filesystem::path> reference_ccel;
 };
 
-struct Measurement
-{
+struct Measurement {
   std::string profile; // the profile `cvmforge build` measures for; "" = none
   std::map<std::string, PlatformProfile> profiles;
 };
 
-struct Reproducibility
-{
+struct Reproducibility {
   std::optional<std::int64_t> source_date_epoch;
   std::string seed; // "" = random UUIDs
 };
 
-struct Manifest
-{
+struct Manifest {
   int version = 1;
   std::string name;
   std::filesystem::path manifest_path; // absolute
@@ -183,17 +166,15 @@ struct Manifest
   std::map<std::string, Location> locations;
 
   // The location of `dotted_key` or, failing that, of the manifest's first line.
-  Location where(const std::string& dotted_key) const;
+  Location where(const std::string &dotted_key) const;
 };
 
-struct LoadOptions
-{
+struct LoadOptions {
   // Check that referenced input files exist and are readable.
   bool check_files = true;
 };
 
-struct LoadResult
-{
+struct LoadResult {
   std::optional<Manifest> manifest; // set iff there are no errors
   Diagnostics diagnostics;
 };
@@ -201,22 +182,21 @@ struct LoadResult
 // Read, parse and validate the manifest at `path`. Never throws for manifest
 // problems (they are diagnostics); throws cvm::Error(io) only if the file
 // cannot be read. Touches nothing on disk.
-LoadResult
-load(const std::filesystem::path& path, const LoadOptions& options = {});
+LoadResult load(const std::filesystem::path &path, const LoadOptions &options = {});
 
 // Same, from text (for tests); `path` names the file in diagnostics and is the
 // base for relative paths.
 LoadResult
-load_from_string(const std::string& text, const std::filesystem::path& path, const LoadOptions& options = {});
+load_from_string(const std::string &text, const std::filesystem::path &path, const LoadOptions &options = {});
 
 // Enum names as written in the manifest.
-const char* to_string(ImageFormat v);
-const char* to_string(SizePolicy v);
-const char* to_string(InitramfsBackend v);
-const char* to_string(KeySource v);
-const char* to_string(PbkdfType v);
-const char* to_string(BootMode v);
-const char* to_string(Tee v);
-const char* to_string(Filesystem v);
+const char *to_string(ImageFormat v);
+const char *to_string(SizePolicy v);
+const char *to_string(InitramfsBackend v);
+const char *to_string(KeySource v);
+const char *to_string(PbkdfType v);
+const char *to_string(BootMode v);
+const char *to_string(Tee v);
+const char *to_string(Filesystem v);
 
 } // namespace cvm::manifest

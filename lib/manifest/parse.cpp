@@ -5,30 +5,27 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <cstdlib>
-#include <set>
-
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <set>
 
 namespace cvm::manifest::detail {
 
 Location
-Reader::location(const YAML::Mark& mark) const
-{
+Reader::location(const YAML::Mark &mark) const {
   // yaml-cpp marks are 0-based; a null mark (-1) means "unknown".
   return {m_file, mark.line >= 0 ? mark.line + 1 : 1, mark.column >= 0 ? mark.column + 1 : 1};
 }
 
 Location
-Reader::location(const YAML::Node& node) const
-{
+Reader::location(const YAML::Node &node) const {
   return location(node.Mark());
 }
 
 std::string
-Reader::describe(const YAML::Node& node) const
-{
+Reader::describe(const YAML::Node &node) const {
   switch (node.Type()) {
   case YAML::NodeType::Null:
     return "nothing";
@@ -45,47 +42,43 @@ Reader::describe(const YAML::Node& node) const
 }
 
 void
-Reader::error(const YAML::Node& node, std::string message, std::string hint)
-{
+Reader::error(const YAML::Node &node, std::string message, std::string hint) {
   m_diag.error(location(node), std::move(message), std::move(hint));
 }
 
 bool
-Reader::failed(const std::string& path) const
-{
+Reader::failed(const std::string &path) const {
   const auto it = m_failed.lower_bound(path);
   return it != m_failed.end() && it->starts_with(path) &&
          (it->size() == path.size() || (*it)[path.size()] == '.' || (*it)[path.size()] == '[');
 }
 
 void
-Reader::mark_failed(const std::string& path)
-{
+Reader::mark_failed(const std::string &path) {
   m_failed.insert(path);
 }
 
 void
-Reader::remember(const std::string& path, const YAML::Node& node)
-{
+Reader::remember(const std::string &path, const YAML::Node &node) {
   m_locations[path] = location(node);
 }
 
 void
-Reader::error_at(const std::string& path, std::string message, std::string hint)
-{
+Reader::error_at(const std::string &path, std::string message, std::string hint) {
   mark_failed(path);
   const auto it = m_locations.find(path);
-  m_diag.error(it != m_locations.end() ? it->second : Location{m_file, 1, 1}, std::move(message), std::move(hint));
+  m_diag.error(
+      it != m_locations.end() ? it->second : Location{m_file, 1, 1}, std::move(message), std::move(hint));
 }
 
 bool
-Reader::expect_map(const YAML::Node& node, const std::string& path, const std::vector<std::string>& keys)
-{
+Reader::expect_map(const YAML::Node &node, const std::string &path, const std::vector<std::string> &keys) {
   if (node.IsNull()) {
     return true;
   }
   if (!node.IsMap()) {
-    error(node, fmt::format("{}: expected a mapping, got {}", path.empty() ? "manifest" : path, describe(node)));
+    error(node,
+          fmt::format("{}: expected a mapping, got {}", path.empty() ? "manifest" : path, describe(node)));
     mark_failed(path);
     if (path.empty()) {
       m_structure_failed = true;
@@ -93,16 +86,18 @@ Reader::expect_map(const YAML::Node& node, const std::string& path, const std::v
     return false;
   }
   std::set<std::string> seen;
-  for (const auto& entry : node) {
-    const YAML::Node& key = entry.first;
+  for (const auto &entry : node) {
+    const YAML::Node &key = entry.first;
     if (!key.IsScalar()) {
       error(key, fmt::format("{}: keys must be plain strings", path.empty() ? "manifest" : path));
       continue;
     }
-    const std::string& name = key.Scalar();
+    const std::string &name = key.Scalar();
     const std::string where = path.empty() ? "the top level" : path;
     if (!seen.insert(name).second) {
-      error(key, fmt::format("duplicate key '{}' in {}", name, where), "a later value would silently win; keep one");
+      error(key,
+            fmt::format("duplicate key '{}' in {}", name, where),
+            "a later value would silently win; keep one");
       continue;
     }
     if (std::find(keys.begin(), keys.end(), name) == keys.end()) {
@@ -119,17 +114,16 @@ Reader::expect_map(const YAML::Node& node, const std::string& path, const std::v
 }
 
 std::optional<YAML::Node>
-Reader::child(const YAML::Node& map, const std::string& path, const std::string& key)
-{
+Reader::child(const YAML::Node &map, const std::string &path, const std::string &key) {
   if (!map.IsMap()) {
     return std::nullopt;
   }
   // Iterate rather than map[key]: operator[] on a const node is fine, but
   // iterating gives the key's own mark for values that are null.
-  for (const auto& entry : map) {
+  for (const auto &entry : map) {
     if (entry.first.IsScalar() && entry.first.Scalar() == key) {
       const std::string full = path.empty() ? key : path + "." + key;
-      const YAML::Node& value = entry.second;
+      const YAML::Node &value = entry.second;
       const YAML::Mark mark = value.IsNull() || value.Mark().line < 0 ? entry.first.Mark() : value.Mark();
       m_locations[full] = location(mark);
       if (value.IsNull()) {
@@ -144,8 +138,10 @@ Reader::child(const YAML::Node& map, const std::string& path, const std::string&
 }
 
 void
-Reader::missing(const YAML::Node& map, const std::string& path, const std::string& key, const std::string& hint)
-{
+Reader::missing(const YAML::Node &map,
+                const std::string &path,
+                const std::string &key,
+                const std::string &hint) {
   const std::string full = path.empty() ? key : path + "." + key;
   const std::string where = path.empty() ? "the manifest" : path;
   m_diag.error(location(map), fmt::format("missing required key '{}' in {}", key, where), hint);
@@ -156,8 +152,7 @@ Reader::missing(const YAML::Node& map, const std::string& path, const std::strin
 }
 
 std::optional<std::string>
-Reader::string(const YAML::Node& node, const std::string& path)
-{
+Reader::string(const YAML::Node &node, const std::string &path) {
   if (!node.IsScalar()) {
     error_at(path, fmt::format("{}: expected a string, got {}", path, describe(node)));
     return std::nullopt;
@@ -166,8 +161,7 @@ Reader::string(const YAML::Node& node, const std::string& path)
 }
 
 std::optional<bool>
-Reader::boolean(const YAML::Node& node, const std::string& path)
-{
+Reader::boolean(const YAML::Node &node, const std::string &path) {
   if (node.IsScalar() && node.Tag() != "!") {
     if (node.Scalar() == "true") {
       return true;
@@ -181,8 +175,7 @@ Reader::boolean(const YAML::Node& node, const std::string& path)
 }
 
 std::optional<std::uint64_t>
-Reader::uint(const YAML::Node& node, const std::string& path, std::uint64_t min, std::uint64_t max)
-{
+Reader::uint(const YAML::Node &node, const std::string &path, std::uint64_t min, std::uint64_t max) {
   if (!node.IsScalar() || node.Tag() == "!") {
     error_at(path, fmt::format("{}: expected an integer, got {}", path, describe(node)));
     return std::nullopt;
@@ -193,15 +186,15 @@ Reader::uint(const YAML::Node& node, const std::string& path, std::uint64_t min,
     return std::nullopt;
   }
   if (*v < min || *v > max) {
-    error_at(path, fmt::format("{}: {} is out of range", path, *v), fmt::format("allowed: {} to {}", min, max));
+    error_at(
+        path, fmt::format("{}: {} is out of range", path, *v), fmt::format("allowed: {} to {}", min, max));
     return std::nullopt;
   }
   return v;
 }
 
 std::optional<std::uint64_t>
-Reader::size(const YAML::Node& node, const std::string& path, std::uint64_t min, std::uint64_t max)
-{
+Reader::size(const YAML::Node &node, const std::string &path, std::uint64_t min, std::uint64_t max) {
   if (!node.IsScalar()) {
     error_at(path, fmt::format("{}: expected a size such as 512M or 2G, got {}", path, describe(node)));
     return std::nullopt;
@@ -223,8 +216,7 @@ Reader::size(const YAML::Node& node, const std::string& path, std::uint64_t min,
 }
 
 std::optional<std::string>
-Reader::choice(const YAML::Node& node, const std::string& path, const std::vector<std::string>& allowed)
-{
+Reader::choice(const YAML::Node &node, const std::string &path, const std::vector<std::string> &allowed) {
   const auto s = string(node, path);
   if (!s) {
     return std::nullopt;
@@ -241,20 +233,20 @@ Reader::choice(const YAML::Node& node, const std::string& path, const std::vecto
 }
 
 std::optional<std::string>
-Reader::expanded(const YAML::Node& node, const std::string& path)
-{
+Reader::expanded(const YAML::Node &node, const std::string &path) {
   const auto s = string(node, path);
   if (!s) {
     return std::nullopt;
   }
   std::string problem;
   auto result = values::expand_env(
-    *s,
-    [](const std::string& name) -> std::optional<std::string> {
-      const char* v = std::getenv(name.c_str()); // NOLINT(concurrency-mt-unsafe): read-only, single-threaded load
-      return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
-    },
-    problem);
+      *s,
+      [](const std::string &name) -> std::optional<std::string> {
+        const char *v =
+            std::getenv(name.c_str()); // NOLINT(concurrency-mt-unsafe): read-only, single-threaded load
+        return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+      },
+      problem);
   if (!result) {
     error_at(path, fmt::format("{}: {}", path, problem), "set the variable or write ${NAME:-default}");
   }
@@ -262,8 +254,7 @@ Reader::expanded(const YAML::Node& node, const std::string& path)
 }
 
 std::optional<std::filesystem::path>
-Reader::path(const YAML::Node& node, const std::string& key_path, bool must_exist)
-{
+Reader::path(const YAML::Node &node, const std::string &key_path, bool must_exist) {
   const auto s = expanded(node, key_path);
   if (!s) {
     return std::nullopt;
@@ -282,7 +273,8 @@ Reader::path(const YAML::Node& node, const std::string& key_path, bool must_exis
     if (::stat(p.c_str(), &st) != 0) {
       error_at(key_path,
                fmt::format("{}: {} does not exist", key_path, p.string()),
-               s->front() == '/' ? std::string() : "relative paths are resolved against the manifest's directory");
+               s->front() == '/' ? std::string()
+                                 : "relative paths are resolved against the manifest's directory");
       return std::nullopt;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -298,8 +290,7 @@ Reader::path(const YAML::Node& node, const std::string& key_path, bool must_exis
 }
 
 std::optional<std::vector<YAML::Node>>
-Reader::sequence(const YAML::Node& node, const std::string& path)
-{
+Reader::sequence(const YAML::Node &node, const std::string &path) {
   if (node.IsNull()) {
     return std::vector<YAML::Node>{};
   }
@@ -308,7 +299,7 @@ Reader::sequence(const YAML::Node& node, const std::string& path)
     return std::nullopt;
   }
   std::vector<YAML::Node> out;
-  for (const auto& item : node) {
+  for (const auto &item : node) {
     out.push_back(item);
   }
   return out;

@@ -8,8 +8,7 @@ namespace cvm::manifest {
 namespace {
 
 nlohmann::ordered_json
-pbkdf_json(const Pbkdf& p)
-{
+pbkdf_json(const Pbkdf &p) {
   nlohmann::ordered_json j;
   j["type"] = to_string(p.type);
   if (p.type == PbkdfType::pbkdf2) {
@@ -24,16 +23,14 @@ pbkdf_json(const Pbkdf& p)
 }
 
 nlohmann::ordered_json
-opt_path(const std::optional<std::filesystem::path>& p)
-{
+opt_path(const std::optional<std::filesystem::path> &p) {
   return p ? nlohmann::ordered_json(p->string()) : nlohmann::ordered_json(nullptr);
 }
 
 } // namespace
 
 nlohmann::ordered_json
-to_json(const Manifest& m)
-{
+to_json(const Manifest &m) {
   nlohmann::ordered_json j;
   j["version"] = m.version;
   j["name"] = m.name;
@@ -53,7 +50,7 @@ to_json(const Manifest& m)
                  {"key_file", m.output.key_file.string()},
                  {"report", m.output.report.string()},
                  {"reference_values", m.output.reference_values.string()}};
-  auto part = [](const Partition& p) {
+  auto part = [](const Partition &p) {
     nlohmann::ordered_json pj;
     if (p.size_bytes != 0) {
       pj["size"] = p.size_bytes;
@@ -62,20 +59,23 @@ to_json(const Manifest& m)
     pj["filesystem"] = to_string(p.filesystem);
     return pj;
   };
-  j["partitions"] = {{"esp", part(m.partitions.esp)}, {"boot", part(m.partitions.boot)}, {"root", part(m.partitions.root)}};
+  j["partitions"] = {
+      {"esp", part(m.partitions.esp)}, {"boot", part(m.partitions.boot)}, {"root", part(m.partitions.root)}};
   nlohmann::ordered_json recovery{{"enabled", m.luks.recovery.enabled}};
   if (m.luks.recovery.enabled) {
     recovery["passphrase_file"] = opt_path(m.luks.recovery.passphrase_file);
     recovery["pbkdf"] = pbkdf_json(m.luks.recovery.pbkdf);
   }
-  j["luks"] = {{"cipher", m.luks.cipher},
-               {"key_size", m.luks.key_size_bits},
-               {"sector_size", m.luks.sector_size},
-               {"pbkdf", pbkdf_json(m.luks.pbkdf)},
-               {"label", m.luks.label},
-               {"mapper_name", m.luks.mapper_name},
-               {"integrity", m.luks.integrity ? nlohmann::ordered_json(*m.luks.integrity) : nlohmann::ordered_json("none")},
-               {"recovery", recovery}};
+  j["luks"] = {
+      {"cipher", m.luks.cipher},
+      {"key_size", m.luks.key_size_bits},
+      {"sector_size", m.luks.sector_size},
+      {"pbkdf", pbkdf_json(m.luks.pbkdf)},
+      {"label", m.luks.label},
+      {"mapper_name", m.luks.mapper_name},
+      {"integrity",
+       m.luks.integrity ? nlohmann::ordered_json(*m.luks.integrity) : nlohmann::ordered_json("none")},
+      {"recovery", recovery}};
   j["key"] = {{"source", to_string(m.key.source)}, {"file", opt_path(m.key.file)}, {"bytes", m.key.bytes}};
   j["initramfs"] = {{"backend", to_string(m.initramfs)}};
   nlohmann::ordered_json att{{"enabled", m.attestation.enabled}};
@@ -94,28 +94,36 @@ to_json(const Manifest& m)
   j["attestation"] = att;
   j["boot"] = {{"mode", to_string(m.boot.mode)}, {"cmdline_add", m.boot.cmdline_add}};
   auto files = nlohmann::ordered_json::array();
-  for (const auto& f : m.files) {
+  for (const auto &f : m.files) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", f.mode);
-    files.push_back({{"source", f.source.string()}, {"dest", f.dest}, {"mode", mode}, {"uid", f.uid}, {"gid", f.gid}});
+    files.push_back(
+        {{"source", f.source.string()}, {"dest", f.dest}, {"mode", mode}, {"uid", f.uid}, {"gid", f.gid}});
   }
   j["files"] = files;
   nlohmann::ordered_json profiles = nlohmann::ordered_json::object();
-  for (const auto& [name, p] : m.measurement.profiles) {
-    profiles[name] = {{"vcpus", p.vcpus},
-                      {"memory", p.memory_bytes},
-                      {"qemu_version", p.qemu_version},
-                      {"ovmf_version", p.ovmf_version.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.ovmf_version)},
-                      {"firmware", opt_path(p.firmware)},
-                      {"platform", opt_path(p.platform)},
-                      {"reference_ccel", opt_path(p.reference_ccel)}};
+  for (const auto &[name, p] : m.measurement.profiles) {
+    profiles[name] = {
+        {"vcpus", p.vcpus},
+        {"memory", p.memory_bytes},
+        {"qemu_version", p.qemu_version},
+        {"ovmf_version",
+         p.ovmf_version.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.ovmf_version)},
+        {"firmware", opt_path(p.firmware)},
+        {"platform", opt_path(p.platform)},
+        {"reference_ccel", opt_path(p.reference_ccel)}};
   }
-  j["measurement"] = {{"profile", m.measurement.profile.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.measurement.profile)},
+  j["measurement"] = {{"profile",
+                       m.measurement.profile.empty() ? nlohmann::ordered_json(nullptr)
+                                                     : nlohmann::ordered_json(m.measurement.profile)},
                       {"profiles", profiles}};
-  j["reproducibility"] = {
-    {"source_date_epoch",
-     m.reproducibility.source_date_epoch ? nlohmann::ordered_json(*m.reproducibility.source_date_epoch) : nlohmann::ordered_json(nullptr)},
-    {"seed", m.reproducibility.seed.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.reproducibility.seed)}};
+  j["reproducibility"] = {{"source_date_epoch",
+                           m.reproducibility.source_date_epoch
+                               ? nlohmann::ordered_json(*m.reproducibility.source_date_epoch)
+                               : nlohmann::ordered_json(nullptr)},
+                          {"seed",
+                           m.reproducibility.seed.empty() ? nlohmann::ordered_json(nullptr)
+                                                          : nlohmann::ordered_json(m.reproducibility.seed)}};
   return j;
 }
 

@@ -9,7 +9,6 @@ namespace cvm::manifest {
 
 // The resolved manifest (defaults filled in, paths absolute) as JSON, with the
 // same key names as the YAML schema. Used by `cvmforge plan` and build reports.
-nlohmann::ordered_json
-to_json(const Manifest& manifest);
+nlohmann::ordered_json to_json(const Manifest &manifest);
 
 } // namespace cvm::manifest

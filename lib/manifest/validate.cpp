@@ -12,22 +12,19 @@ namespace cvm::manifest::detail {
 namespace {
 
 bool
-has(const Manifest& m, const std::string& key)
-{
+has(const Manifest &m, const std::string &key) {
   return m.locations.count(key) != 0;
 }
 
 std::filesystem::path
-sibling(const std::filesystem::path& output, const std::string& suffix)
-{
+sibling(const std::filesystem::path &output, const std::string &suffix) {
   return output.parent_path() / (output.filename().string() + suffix);
 }
 
 } // namespace
 
 void
-apply_defaults(Manifest& m)
-{
+apply_defaults(Manifest &m) {
   if (m.name.empty() && !m.output.path.empty()) {
     m.name = m.output.path.stem().string();
   }
@@ -48,26 +45,28 @@ apply_defaults(Manifest& m)
 }
 
 void
-validate(Reader& r, const Manifest& m)
-{
+validate(Reader &r, const Manifest &m) {
   // Inputs are never modified and outputs never overwrite inputs.
   if (!m.base.path.empty() && !m.output.path.empty()) {
     std::set<std::filesystem::path> inputs{m.base.path};
     if (m.key.file) {
       inputs.insert(*m.key.file);
     }
-    for (const auto& [key, path] : {std::pair<std::string, std::filesystem::path>{"output.path", m.output.path},
-                                    {"output.key_file", m.output.key_file},
-                                    {"output.report", m.output.report},
-                                    {"output.reference_values", m.output.reference_values}}) {
+    for (const auto &[key, path] :
+         {std::pair<std::string, std::filesystem::path>{"output.path", m.output.path},
+          {"output.key_file", m.output.key_file},
+          {"output.report", m.output.report},
+          {"output.reference_values", m.output.reference_values}}) {
       if (inputs.count(path) != 0) {
         r.error_at(has(m, key) ? key : "output.path",
-                   fmt::format("{}: {} is also an input; cvmforge never writes over its inputs", key, path.string()));
+                   fmt::format(
+                       "{}: {} is also an input; cvmforge never writes over its inputs", key, path.string()));
       }
     }
     if (m.output.key_file == m.output.path || m.output.report == m.output.path ||
         m.output.reference_values == m.output.path) {
-      r.error_at("output.path", "output.path: the image, key file, report and reference values need distinct paths");
+      r.error_at("output.path",
+                 "output.path: the image, key file, report and reference values need distinct paths");
     }
   }
 
@@ -76,7 +75,9 @@ validate(Reader& r, const Manifest& m)
     r.error_at("output.size.policy", "output.size: policy 'fixed' needs a size", "add size: 8G");
   }
   if (m.output.size_policy == SizePolicy::fit && has(m, "output.size.size")) {
-    r.error_at("output.size.size", "output.size.size: only used with policy: fixed", "set policy: fixed, or remove size");
+    r.error_at("output.size.size",
+               "output.size.size: only used with policy: fixed",
+               "set policy: fixed, or remove size");
   }
   if (m.output.size_policy == SizePolicy::fixed &&
       (has(m, "output.size.headroom") || has(m, "output.size.headroom_min"))) {
@@ -93,16 +94,19 @@ validate(Reader& r, const Manifest& m)
   // LUKS.
   const bool xts = m.luks.cipher.find("-xts-") != std::string::npos;
   if (xts && m.luks.key_size_bits != 256 && m.luks.key_size_bits != 512) {
-    r.error_at("luks.key_size",
-               fmt::format("luks.key_size: {} bits does not work with {}", m.luks.key_size_bits, m.luks.cipher),
-               "XTS takes two keys: 256 (2 x 128) or 512 (2 x 256)");
+    r.error_at(
+        "luks.key_size",
+        fmt::format("luks.key_size: {} bits does not work with {}", m.luks.key_size_bits, m.luks.cipher),
+        "XTS takes two keys: 256 (2 x 128) or 512 (2 x 256)");
   }
   if (!xts && m.luks.key_size_bits != 128 && m.luks.key_size_bits != 192 && m.luks.key_size_bits != 256) {
-    r.error_at("luks.key_size",
-               fmt::format("luks.key_size: {} bits does not work with {}", m.luks.key_size_bits, m.luks.cipher),
-               "one of: 128, 192, 256");
+    r.error_at(
+        "luks.key_size",
+        fmt::format("luks.key_size: {} bits does not work with {}", m.luks.key_size_bits, m.luks.cipher),
+        "one of: 128, 192, 256");
   }
-  if (m.luks.pbkdf.type == PbkdfType::pbkdf2 && (has(m, "luks.pbkdf.memory_kib") || has(m, "luks.pbkdf.parallel"))) {
+  if (m.luks.pbkdf.type == PbkdfType::pbkdf2 &&
+      (has(m, "luks.pbkdf.memory_kib") || has(m, "luks.pbkdf.parallel"))) {
     r.error_at(has(m, "luks.pbkdf.memory_kib") ? "luks.pbkdf.memory_kib" : "luks.pbkdf.parallel",
                "luks.pbkdf: memory_kib and parallel apply to argon2 only");
   }
@@ -116,8 +120,10 @@ validate(Reader& r, const Manifest& m)
                            m.luks.recovery.pbkdf.iterations),
                "use argon2id (the default) or at least 100000 iterations");
   }
-  if (!m.luks.recovery.enabled && (has(m, "luks.recovery.passphrase_file") || has(m, "luks.recovery.pbkdf"))) {
-    r.error_at(has(m, "luks.recovery.passphrase_file") ? "luks.recovery.passphrase_file" : "luks.recovery.pbkdf",
+  if (!m.luks.recovery.enabled &&
+      (has(m, "luks.recovery.passphrase_file") || has(m, "luks.recovery.pbkdf"))) {
+    r.error_at(has(m, "luks.recovery.passphrase_file") ? "luks.recovery.passphrase_file"
+                                                       : "luks.recovery.pbkdf",
                "luks.recovery: settings given but the recovery keyslot is not enabled",
                "add enabled: true");
   }
@@ -145,14 +151,16 @@ validate(Reader& r, const Manifest& m)
     }
     bool any_https = false;
     for (std::size_t i = 0; i < m.attestation.kbs_urls.size(); ++i) {
-      const std::string& url = m.attestation.kbs_urls[i];
+      const std::string &url = m.attestation.kbs_urls[i];
       const std::string key = fmt::format("attestation.kbs_urls[{}]", i);
       const auto scheme_end = url.find("://");
       const std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
       const std::string rest = scheme_end == std::string::npos ? "" : url.substr(scheme_end + 3);
       if ((scheme != "https" && scheme != "http") || rest.empty() || rest.front() == '/' ||
           rest.find_first_of(" \t\"'`$;") != std::string::npos) {
-        r.error_at(key, fmt::format("{}: '{}' is not an http(s) URL", key, url), "write e.g. https://kbs.example.com:8080");
+        r.error_at(key,
+                   fmt::format("{}: '{}' is not an http(s) URL", key, url),
+                   "write e.g. https://kbs.example.com:8080");
         continue;
       }
       if (scheme == "https") {
@@ -164,16 +172,19 @@ validate(Reader& r, const Manifest& m)
       }
     }
     if (any_https && !m.attestation.ca_cert && !has(m, "attestation.ca_cert")) {
-      r.error_at("attestation.kbs_urls", "attestation: https KBS URLs need ca_cert", "the CA certificate (PEM) that signed the KBS's TLS certificate");
+      r.error_at("attestation.kbs_urls",
+                 "attestation: https KBS URLs need ca_cert",
+                 "the CA certificate (PEM) that signed the KBS's TLS certificate");
     }
-    const auto& rt = m.attestation.retries;
+    const auto &rt = m.attestation.retries;
     if (rt.backoff_initial_ms > rt.backoff_max_ms) {
       r.error_at("attestation.retries.backoff_initial_ms",
                  "attestation.retries: backoff_initial_ms is larger than backoff_max_ms");
     }
-    const auto& to = m.attestation.timeouts;
+    const auto &to = m.attestation.timeouts;
     if (to.request_s > to.total_s || to.connect_s > to.total_s) {
-      r.error_at(has(m, "attestation.timeouts.total_s") ? "attestation.timeouts.total_s" : "attestation.timeouts",
+      r.error_at(has(m, "attestation.timeouts.total_s") ? "attestation.timeouts.total_s"
+                                                        : "attestation.timeouts",
                  "attestation.timeouts: total_s must be at least connect_s and request_s");
     }
   } else if (has(m, "attestation.kbs_urls") || has(m, "attestation.ca_cert")) {
@@ -183,18 +194,27 @@ validate(Reader& r, const Manifest& m)
 
   // Boot.
   for (std::size_t i = 0; i < m.boot.cmdline_add.size(); ++i) {
-    const std::string& arg = m.boot.cmdline_add[i];
+    const std::string &arg = m.boot.cmdline_add[i];
     const std::string key = fmt::format("boot.cmdline_add[{}]", i);
     if (arg.empty() || arg.find_first_of("\n\r\t ") != std::string::npos) {
       r.error_at(key, fmt::format("{}: each entry is one kernel parameter without spaces", key));
       continue;
     }
-    for (const char* owned : {"root=", "rd.luks", "cryptdevice=", "cryptopts=", "rd.shell", "rd.emergency", "panic=",
-                              "init=", "rdinit=", "break="}) {
+    for (const char *owned : {"root=",
+                              "rd.luks",
+                              "cryptdevice=",
+                              "cryptopts=",
+                              "rd.shell",
+                              "rd.emergency",
+                              "panic=",
+                              "init=",
+                              "rdinit=",
+                              "break="}) {
       if (arg.starts_with(owned)) {
-        r.error_at(key,
-                   fmt::format("{}: '{}' is set by cvmforge (root unlock and fail-closed boot)", key, arg),
-                   "remove it; cvmforge owns root=, rd.luks*, panic=, rd.shell, rd.emergency, init= and break=");
+        r.error_at(
+            key,
+            fmt::format("{}: '{}' is set by cvmforge (root unlock and fail-closed boot)", key, arg),
+            "remove it; cvmforge owns root=, rd.luks*, panic=, rd.shell, rd.emergency, init= and break=");
         break;
       }
     }
@@ -203,18 +223,19 @@ validate(Reader& r, const Manifest& m)
   // Files.
   std::set<std::string> dests;
   for (std::size_t i = 0; i < m.files.size(); ++i) {
-    const auto& f = m.files[i];
+    const auto &f = m.files[i];
     const std::string key = fmt::format("files[{}].dest", i);
     const std::filesystem::path dest(f.dest);
     bool dotdot = false;
-    for (const auto& part : dest) {
+    for (const auto &part : dest) {
       dotdot = dotdot || part == "..";
     }
     if (!dest.is_absolute() || dotdot || f.dest.back() == '/') {
       r.error_at(key, fmt::format("{}: '{}' must be an absolute file path without '..'", key, f.dest));
     } else if (f.dest.starts_with("/boot") || f.dest.starts_with("/proc") || f.dest.starts_with("/sys") ||
                f.dest.starts_with("/dev")) {
-      r.error_at(key, fmt::format("{}: '{}' is outside the encrypted root filesystem", key, f.dest),
+      r.error_at(key,
+                 fmt::format("{}: '{}' is outside the encrypted root filesystem", key, f.dest),
                  "files go into the root filesystem; /boot, /proc, /sys and /dev are not allowed");
     } else if (!dests.insert(f.dest).second) {
       r.error_at(key, fmt::format("{}: '{}' is written twice", key, f.dest));
@@ -222,29 +243,35 @@ validate(Reader& r, const Manifest& m)
   }
 
   // Measurement.
-  if (const auto it = m.measurement.profiles.find(m.measurement.profile); it != m.measurement.profiles.end()) {
+  if (const auto it = m.measurement.profiles.find(m.measurement.profile);
+      it != m.measurement.profiles.end()) {
     const std::string key = "measurement.profiles." + it->first;
     if (!it->second.firmware && !r.failed(key)) {
-      r.error_at(key, fmt::format("{}: the build's profile needs firmware (the TDVF/OVMF file the TD boots)", key),
+      r.error_at(key,
+                 fmt::format("{}: the build's profile needs firmware (the TDVF/OVMF file the TD boots)", key),
                  "e.g. firmware: /usr/share/ovmf/OVMF.fd");
     }
     if (it->second.ovmf_version.empty() && !r.failed(key)) {
-      r.error_at(key, fmt::format("{}: the build's profile needs ovmf_version (the event layout depends on it)", key),
-                 "e.g. ovmf_version: edk2-stable202211");
+      r.error_at(
+          key,
+          fmt::format("{}: the build's profile needs ovmf_version (the event layout depends on it)", key),
+          "e.g. ovmf_version: edk2-stable202211");
     }
   }
   if (!m.measurement.profile.empty() && m.measurement.profiles.count(m.measurement.profile) == 0) {
     std::string hint = "define it under measurement.profiles";
     if (!m.measurement.profiles.empty()) {
       std::vector<std::string> names;
-      for (const auto& [name, p] : m.measurement.profiles) {
+      for (const auto &[name, p] : m.measurement.profiles) {
         names.push_back(name);
       }
       if (auto guess = values::closest(m.measurement.profile, names)) {
         hint = fmt::format("did you mean '{}'?", *guess);
       }
     }
-    r.error_at("measurement.profile", fmt::format("measurement.profile: no profile named '{}'", m.measurement.profile), hint);
+    r.error_at("measurement.profile",
+               fmt::format("measurement.profile: no profile named '{}'", m.measurement.profile),
+               hint);
   }
 }
 

@@ -10,9 +10,9 @@
 namespace cvm::manifest::detail {
 
 // Fill in defaults derived from other keys (output.key_file = <output>.key, ...).
-void apply_defaults(Manifest& manifest);
+void apply_defaults(Manifest &manifest);
 
 // Report contradictions between keys; each at the location of the key at fault.
-void validate(Reader& reader, const Manifest& manifest);
+void validate(Reader &reader, const Manifest &manifest);
 
 } // namespace cvm::manifest::detail

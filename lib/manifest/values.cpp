@@ -11,8 +11,7 @@
 namespace cvm::manifest::values {
 
 std::optional<std::uint64_t>
-parse_uint(std::string_view text)
-{
+parse_uint(std::string_view text) {
   if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front())) == 0) {
     return std::nullopt;
   }
@@ -25,8 +24,7 @@ parse_uint(std::string_view text)
 }
 
 std::optional<std::int64_t>
-parse_int(std::string_view text)
-{
+parse_int(std::string_view text) {
   if (text.empty()) {
     return std::nullopt;
   }
@@ -39,8 +37,7 @@ parse_int(std::string_view text)
 }
 
 std::optional<std::uint64_t>
-parse_size(std::string_view text)
-{
+parse_size(std::string_view text) {
   std::size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) {
     ++digits;
@@ -86,11 +83,10 @@ parse_size(std::string_view text)
 }
 
 std::string
-format_size(std::uint64_t bytes)
-{
+format_size(std::uint64_t bytes) {
   static constexpr std::array<std::pair<unsigned, char>, 4> k_units{
-    {{40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}}};
-  for (const auto& [shift, suffix] : k_units) {
+      {{40, 'T'}, {30, 'G'}, {20, 'M'}, {10, 'K'}}};
+  for (const auto &[shift, suffix] : k_units) {
     const std::uint64_t unit = std::uint64_t{1} << shift;
     if (bytes != 0 && bytes % unit == 0) {
       return std::to_string(bytes / unit) + suffix;
@@ -100,9 +96,8 @@ format_size(std::uint64_t bytes)
 }
 
 std::string
-human_size(std::uint64_t bytes)
-{
-  static constexpr std::array<const char*, 5> k_units{"B", "KiB", "MiB", "GiB", "TiB"};
+human_size(std::uint64_t bytes) {
+  static constexpr std::array<const char *, 5> k_units{"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);
   std::size_t u = 0;
   while (v >= 1024.0 && u + 1 < k_units.size()) {
@@ -118,8 +113,7 @@ human_size(std::uint64_t bytes)
 }
 
 std::optional<std::uint32_t>
-parse_percent(std::string_view text)
-{
+parse_percent(std::string_view text) {
   if (text.size() < 2 || text.back() != '%') {
     return std::nullopt;
   }
@@ -131,8 +125,7 @@ parse_percent(std::string_view text)
 }
 
 std::optional<std::uint32_t>
-parse_mode(std::string_view text)
-{
+parse_mode(std::string_view text) {
   if (text.starts_with("0o")) {
     text.remove_prefix(2);
   }
@@ -154,9 +147,8 @@ parse_mode(std::string_view text)
 
 std::optional<std::string>
 expand_env(std::string_view text,
-           const std::function<std::optional<std::string>(const std::string&)>& lookup,
-           std::string& error)
-{
+           const std::function<std::optional<std::string>(const std::string &)> &lookup,
+           std::string &error) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '$') {
@@ -180,9 +172,10 @@ expand_env(std::string_view text,
     const std::string_view inner = text.substr(i + 2, close - i - 2);
     const auto sep = inner.find(":-");
     const std::string name(inner.substr(0, sep));
-    const bool valid_name =
-      !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
-      std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; });
+    const bool valid_name = !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
+                            std::all_of(name.begin(), name.end(), [](char c) {
+                              return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+                            });
     if (!valid_name) {
       error = "'" + std::string(inner) + "' is not a valid environment variable reference";
       return std::nullopt;
@@ -202,8 +195,7 @@ expand_env(std::string_view text,
 }
 
 std::size_t
-edit_distance(std::string_view a, std::string_view b)
-{
+edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1);
   std::vector<std::size_t> cur(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) {
@@ -221,11 +213,10 @@ edit_distance(std::string_view a, std::string_view b)
 }
 
 std::optional<std::string>
-closest(std::string_view word, const std::vector<std::string>& candidates)
-{
+closest(std::string_view word, const std::vector<std::string> &candidates) {
   std::optional<std::string> best;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const auto& c : candidates) {
+  for (const auto &c : candidates) {
     const std::size_t d = edit_distance(word, c);
     if (d < best_distance) {
       best_distance = d;

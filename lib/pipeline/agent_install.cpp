@@ -19,31 +19,27 @@ namespace cvm::pipeline::agent {
 namespace {
 
 bool
-is_executable_file(const std::filesystem::path& p)
-{
+is_executable_file(const std::filesystem::path &p) {
   std::error_code ec;
   return std::filesystem::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
 }
 
 std::filesystem::path
-exe_dir()
-{
+exe_dir() {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::filesystem::path() : exe.parent_path();
 }
 
 std::string
-q(std::string_view v)
-{
+q(std::string_view v) {
   return tmpl::shell_quote(v);
 }
 
 } // namespace
 
 Flavour
-flavour_for(const manifest::Attestation& attestation)
-{
+flavour_for(const manifest::Attestation &attestation) {
   if (attestation.tee == manifest::Tee::sample) {
     return {"cvmforge-agent-test", true};
   }
@@ -51,19 +47,18 @@ flavour_for(const manifest::Attestation& attestation)
 }
 
 std::filesystem::path
-find_bundle(const std::filesystem::path& configured, const Flavour& flavour)
-{
+find_bundle(const std::filesystem::path &configured, const Flavour &flavour) {
   std::vector<std::filesystem::path> candidates;
   if (!configured.empty()) {
     candidates.push_back(configured);
-  } else if (const char* env = std::getenv("CVMFORGE_AGENT_DIR"); env != nullptr && *env != '\0') {
+  } else if (const char *env = std::getenv("CVMFORGE_AGENT_DIR"); env != nullptr && *env != '\0') {
     candidates.emplace_back(env);
   } else if (const auto dir = exe_dir(); !dir.empty()) {
     candidates.push_back(dir / ".." / "agent-bundle");
     candidates.push_back(dir / ".." / "lib" / "cvmforge-agent");
   }
   std::vector<std::string> tried;
-  for (const auto& c : candidates) {
+  for (const auto &c : candidates) {
     const auto bundle = c / flavour.name;
     if (is_executable_file(bundle / flavour.name)) {
       return std::filesystem::weakly_canonical(bundle);
@@ -73,20 +68,20 @@ find_bundle(const std::filesystem::path& configured, const Flavour& flavour)
   throw Error(ErrorKind::input,
               "the {} agent bundle was not found (tried: {}); build it with 'ninja {}-bundle' or set "
               "CVMFORGE_AGENT_DIR to the directory holding {}/",
-              flavour.name, tried.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(tried, ", ")),
-              flavour.name, flavour.name);
+              flavour.name,
+              tried.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(tried, ", ")),
+              flavour.name,
+              flavour.name);
 }
 
 std::string
-luks_device(std::string_view luks_uuid)
-{
+luks_device(std::string_view luks_uuid) {
   return fmt::format("/dev/disk/by-uuid/{}", luks_uuid);
 }
 
 std::string
-agent_config_json(const manifest::Manifest& m, std::string_view luks_uuid, std::size_t key_size)
-{
-  const auto& a = m.attestation;
+agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::size_t key_size) {
+  const auto &a = m.attestation;
   nlohmann::ordered_json j;
   j["kbs_urls"] = a.kbs_urls;
   if (a.ca_cert) {
@@ -108,9 +103,8 @@ agent_config_json(const manifest::Manifest& m, std::string_view luks_uuid, std::
 }
 
 std::vector<std::string>
-attestation_kernel_parameters(std::string_view initramfs_backend, std::vector<std::string> params)
-{
-  std::erase_if(params, [](const std::string& p) {
+attestation_kernel_parameters(std::string_view initramfs_backend, std::vector<std::string> params) {
+  std::erase_if(params, [](const std::string &p) {
     return p.starts_with("rd.luks.name=") || p.starts_with("rd.luks.uuid=") || p.starts_with("ip=") ||
            p.starts_with("rd.neednet=") || p.starts_with("rd.luks=");
   });
@@ -127,9 +121,8 @@ attestation_kernel_parameters(std::string_view initramfs_backend, std::vector<st
 }
 
 nlohmann::ordered_json
-kbs_info(const manifest::Manifest& m, const Flavour& flavour)
-{
-  const auto& a = m.attestation;
+kbs_info(const manifest::Manifest &m, const Flavour &flavour) {
+  const auto &a = m.attestation;
   nlohmann::ordered_json j;
   j["resource_path"] = a.resource_path;
   j["key_file"] = m.output.key_file.string();
@@ -141,54 +134,58 @@ kbs_info(const manifest::Manifest& m, const Flavour& flavour)
                             "--path {} --resource-file {}",
                             a.kbs_urls.empty() ? std::string("<kbs-url>") : a.kbs_urls.front(),
                             a.ca_cert ? fmt::format("--cert-file {} ", a.ca_cert->string()) : std::string(),
-                            a.resource_path, m.output.key_file.string());
+                            a.resource_path,
+                            m.output.key_file.string());
   return j;
 }
 
 std::vector<TemplateInstall>
 templates_for(std::string_view initramfs_backend,
-              const manifest::Manifest& m,
-              const Flavour& flavour,
-              std::string_view luks_uuid)
-{
+              const manifest::Manifest &m,
+              const Flavour &flavour,
+              std::string_view luks_uuid) {
   const std::map<std::string, std::string> script_vars = {
-    {"agent", q(flavour.guest_binary())},
-    {"config", q(k_config)},
-    {"device", q(luks_device(luks_uuid))},
-    {"mapper_name", q(m.luks.mapper_name)},
-    {"header_copy", q(k_header_copy)},
+      {"agent", q(flavour.guest_binary())},
+      {"config", q(k_config)},
+      {"device", q(luks_device(luks_uuid))},
+      {"mapper_name", q(m.luks.mapper_name)},
+      {"header_copy", q(k_header_copy)},
   };
   const std::map<std::string, std::string> install_vars = {
-    {"agent_dir", q(flavour.guest_dir())},
-    {"agent_name", flavour.name},
-    {"etc_dir", q(k_etc_dir)},
+      {"agent_dir", q(flavour.guest_dir())},
+      {"agent_name", flavour.name},
+      {"etc_dir", q(k_etc_dir)},
   };
   std::vector<TemplateInstall> out;
   if (initramfs_backend == "dracut") {
     const std::string mod = "/usr/lib/dracut/modules.d/90cvmforge/";
     out.push_back({"dracut/module-setup.sh.in", mod + "module-setup.sh", 0755, install_vars});
     out.push_back({"dracut/cvmforge-unlock.sh.in", mod + "cvmforge-unlock.sh", 0755, script_vars});
-    out.push_back({"dracut/cvmforge-unlock.service.in", mod + "cvmforge-unlock.service", 0644,
+    out.push_back({"dracut/cvmforge-unlock.service.in",
+                   mod + "cvmforge-unlock.service",
+                   0644,
                    {{"timeout_s", std::to_string(m.attestation.timeouts.total_s)}}});
-    out.push_back({"dracut/dracut-cvmforge-agent.conf.in", "/etc/dracut.conf.d/91-cvmforge-agent.conf", 0644, {}});
+    out.push_back(
+        {"dracut/dracut-cvmforge-agent.conf.in", "/etc/dracut.conf.d/91-cvmforge-agent.conf", 0644, {}});
   } else {
     out.push_back({"initramfs-tools/hook.in", "/etc/initramfs-tools/hooks/cvmforge", 0755, install_vars});
-    out.push_back(
-      {"initramfs-tools/local-top.in", "/etc/initramfs-tools/scripts/local-top/cvmforge", 0755, script_vars});
+    out.push_back({"initramfs-tools/local-top.in",
+                   "/etc/initramfs-tools/scripts/local-top/cvmforge",
+                   0755,
+                   script_vars});
   }
   return out;
 }
 
 void
-install(guestfs::Guest& g,
-        const std::string& root,
-        const std::filesystem::path& bundle_dir,
-        const Flavour& flavour,
-        const std::vector<TemplateInstall>& templates,
-        const std::string& config_json,
-        const std::string& policy_json,
-        const std::optional<std::filesystem::path>& ca_cert)
-{
+install(guestfs::Guest &g,
+        const std::string &root,
+        const std::filesystem::path &bundle_dir,
+        const Flavour &flavour,
+        const std::vector<TemplateInstall> &templates,
+        const std::string &config_json,
+        const std::string &policy_json,
+        const std::optional<std::filesystem::path> &ca_cert) {
   const auto at = [&root](std::string_view p) { return root + std::string(p); };
   const auto put = [&](std::string_view path, std::string_view text, int mode) {
     const auto parent = std::filesystem::path(at(path)).parent_path().string();
@@ -206,11 +203,11 @@ install(guestfs::Guest& g,
   }
   g.mkdir_p(at(guest_dir));
   std::vector<std::filesystem::path> entries;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(bundle_dir)) {
+  for (const auto &e : std::filesystem::recursive_directory_iterator(bundle_dir)) {
     entries.push_back(e.path());
   }
   std::sort(entries.begin(), entries.end());
-  for (const auto& p : entries) {
+  for (const auto &p : entries) {
     const std::string rel = p.lexically_relative(bundle_dir).generic_string();
     const std::string dest = guest_dir + "/" + rel;
     const auto st = std::filesystem::symlink_status(p);
@@ -222,11 +219,14 @@ install(guestfs::Guest& g,
     } else if (std::filesystem::is_regular_file(st)) {
       const auto bytes = fs::read_file(p);
       g.write(at(dest), bytes);
-      const bool exec = (st.permissions() & std::filesystem::perms::owner_exec) != std::filesystem::perms::none;
+      const bool exec =
+          (st.permissions() & std::filesystem::perms::owner_exec) != std::filesystem::perms::none;
       g.chmod(exec ? 0755 : 0644, at(dest));
     } else {
-      throw Error(ErrorKind::input, "agent bundle {}: {} is not a file, directory or symlink",
-                  bundle_dir.string(), rel);
+      throw Error(ErrorKind::input,
+                  "agent bundle {}: {} is not a file, directory or symlink",
+                  bundle_dir.string(),
+                  rel);
     }
   }
 
@@ -249,7 +249,7 @@ install(guestfs::Guest& g,
   }
 
   const auto tdir = tmpl::templates_dir() / "initramfs";
-  for (const auto& t : templates) {
+  for (const auto &t : templates) {
     put(t.destination, tmpl::render_file(tdir / t.source, t.variables), t.mode);
   }
 }

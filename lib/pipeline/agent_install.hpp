@@ -18,89 +18,78 @@
 namespace cvm::pipeline::agent {
 
 // Paths inside the guest (and, identically, inside its initramfs).
-inline constexpr const char* k_bundle_prefix = "/usr/lib/cvmforge-agent";
-inline constexpr const char* k_etc_dir = "/etc/cvmforge";
-inline constexpr const char* k_config = "/etc/cvmforge/agent.json";
-inline constexpr const char* k_ca_cert = "/etc/cvmforge/kbs-ca.pem";
-inline constexpr const char* k_header_policy = "/etc/cvmforge/luks-header-policy.json";
-inline constexpr const char* k_insecure_marker = "/etc/cvmforge/INSECURE-TEST";
-inline constexpr const char* k_header_copy = "/run/cvmforge/header.luks2";
+inline constexpr const char *k_bundle_prefix = "/usr/lib/cvmforge-agent";
+inline constexpr const char *k_etc_dir = "/etc/cvmforge";
+inline constexpr const char *k_config = "/etc/cvmforge/agent.json";
+inline constexpr const char *k_ca_cert = "/etc/cvmforge/kbs-ca.pem";
+inline constexpr const char *k_header_policy = "/etc/cvmforge/luks-header-policy.json";
+inline constexpr const char *k_insecure_marker = "/etc/cvmforge/INSECURE-TEST";
+inline constexpr const char *k_header_copy = "/run/cvmforge/header.luks2";
 
 // The agent flavour a manifest needs: the test flavour (sample evidence,
 // plain http) ONLY for `attestation.tee: sample`.
-struct Flavour
-{
-  std::string name;        // bundle directory and binary: "cvmforge-agent" | "cvmforge-agent-test"
+struct Flavour {
+  std::string name; // bundle directory and binary: "cvmforge-agent" | "cvmforge-agent-test"
   bool insecure_test = false;
 
   [[nodiscard]] std::string
-  guest_dir() const
-  {
+  guest_dir() const {
     return std::string(k_bundle_prefix) + "/" + name;
   }
   [[nodiscard]] std::string
-  guest_binary() const
-  {
+  guest_binary() const {
     return guest_dir() + "/" + name;
   }
 };
 
-Flavour
-flavour_for(const manifest::Attestation& attestation);
+Flavour flavour_for(const manifest::Attestation &attestation);
 
 // The host directory holding agent bundles (<dir>/<flavour>/): `configured`
 // if not empty, else $CVMFORGE_AGENT_DIR, else the first of
 // <exe dir>/../agent-bundle (build tree) and <exe dir>/../lib/cvmforge-agent
 // (installed) that exists. Throws cvm::Error(input) naming what was tried if
 // `<dir>/<flavour>/<flavour>` is not an executable file.
-std::filesystem::path
-find_bundle(const std::filesystem::path& configured, const Flavour& flavour);
+std::filesystem::path find_bundle(const std::filesystem::path &configured, const Flavour &flavour);
 
 // The luks device as the initramfs sees it.
-std::string
-luks_device(std::string_view luks_uuid);
+std::string luks_device(std::string_view luks_uuid);
 
 // The agent's JSON configuration (cmd/agent/README.md) for this manifest.
-std::string
-agent_config_json(const manifest::Manifest& m, std::string_view luks_uuid, std::size_t key_size);
+std::string agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::size_t key_size);
 
 // The kernel parameters for attested unlock: `params` as configure-boot made
 // them, with the backend's network and "no systemd-cryptsetup" additions
 // (initramfs-tools: ip=dhcp; dracut: rd.neednet=1 ip=dhcp rd.luks=0 instead of
 // rd.luks.name=).
-std::vector<std::string>
-attestation_kernel_parameters(std::string_view initramfs_backend, std::vector<std::string> params);
+std::vector<std::string> attestation_kernel_parameters(std::string_view initramfs_backend,
+                                                       std::vector<std::string> params);
 
 // What the KBS operator needs, written as <output>.kbs.json.
-nlohmann::ordered_json
-kbs_info(const manifest::Manifest& m, const Flavour& flavour);
+nlohmann::ordered_json kbs_info(const manifest::Manifest &m, const Flavour &flavour);
 
 // Every template file (relative to templates/initramfs/) with the variables
 // inject-agent renders it with, and its destination in the guest and mode.
-struct TemplateInstall
-{
+struct TemplateInstall {
   std::string source;      // e.g. "initramfs-tools/hook.in"
   std::string destination; // absolute path in the guest
   int mode = 0644;
   std::map<std::string, std::string> variables;
 };
-std::vector<TemplateInstall>
-templates_for(std::string_view initramfs_backend,
-              const manifest::Manifest& m,
-              const Flavour& flavour,
-              std::string_view luks_uuid);
+std::vector<TemplateInstall> templates_for(std::string_view initramfs_backend,
+                                           const manifest::Manifest &m,
+                                           const Flavour &flavour,
+                                           std::string_view luks_uuid);
 
 // Writes everything into the new root mounted at `root` ("" = "/") of `g`:
 // the bundle from `bundle_dir`, /etc/cvmforge (config, CA, header policy from
 // `policy_json`, INSECURE-TEST marker), and the rendered templates.
-void
-install(guestfs::Guest& g,
-        const std::string& root,
-        const std::filesystem::path& bundle_dir,
-        const Flavour& flavour,
-        const std::vector<TemplateInstall>& templates,
-        const std::string& config_json,
-        const std::string& policy_json,
-        const std::optional<std::filesystem::path>& ca_cert);
+void install(guestfs::Guest &g,
+             const std::string &root,
+             const std::filesystem::path &bundle_dir,
+             const Flavour &flavour,
+             const std::vector<TemplateInstall> &templates,
+             const std::string &config_json,
+             const std::string &policy_json,
+             const std::optional<std::filesystem::path> &ca_cert);
 
 } // namespace cvm::pipeline::agent

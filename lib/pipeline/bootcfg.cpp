@@ -10,8 +10,7 @@ namespace cvm::pipeline::bootcfg {
 namespace {
 
 std::vector<std::string>
-fields(const std::string& line)
-{
+fields(const std::string &line) {
   std::istringstream in(line);
   std::vector<std::string> out;
   std::string f;
@@ -22,15 +21,13 @@ fields(const std::string& line)
 }
 
 bool
-names_block_device(const std::string& spec)
-{
+names_block_device(const std::string &spec) {
   return spec.starts_with("UUID=") || spec.starts_with("PARTUUID=") || spec.starts_with("LABEL=") ||
          spec.starts_with("PARTLABEL=") || spec.starts_with("/dev/");
 }
 
 std::vector<std::string>
-lines_of(std::string_view text)
-{
+lines_of(std::string_view text) {
   std::vector<std::string> out;
   std::size_t pos = 0;
   while (pos < text.size()) {
@@ -47,11 +44,11 @@ lines_of(std::string_view text)
 } // namespace
 
 std::string
-esp_mountpoint(std::string_view fstab)
-{
-  for (const auto& line : lines_of(fstab)) {
+esp_mountpoint(std::string_view fstab) {
+  for (const auto &line : lines_of(fstab)) {
     const auto f = fields(line);
-    if (f.size() >= 3 && !f[0].starts_with("#") && f[2] == "vfat" && (f[1] == "/boot/efi" || f[1] == "/efi")) {
+    if (f.size() >= 3 && !f[0].starts_with("#") && f[2] == "vfat" &&
+        (f[1] == "/boot/efi" || f[1] == "/efi")) {
       return f[1];
     }
   }
@@ -59,10 +56,9 @@ esp_mountpoint(std::string_view fstab)
 }
 
 std::string
-rewrite_fstab(std::string_view old_fstab, const FstabInput& in)
-{
+rewrite_fstab(std::string_view old_fstab, const FstabInput &in) {
   std::string out = "# /etc/fstab: rewritten by cvmforge; the root filesystem is LUKS2-encrypted.\n";
-  for (const auto& line : lines_of(old_fstab)) {
+  for (const auto &line : lines_of(old_fstab)) {
     const auto f = fields(line);
     if (f.empty() || f[0].starts_with("#")) {
       if (!line.starts_with("# /etc/fstab: rewritten by cvmforge")) {
@@ -70,7 +66,8 @@ rewrite_fstab(std::string_view old_fstab, const FstabInput& in)
       }
       continue;
     }
-    if (f.size() >= 2 && (f[1] == "/" || f[1] == "/boot" || f[1] == in.esp_mountpoint || f[1] == "/boot/efi")) {
+    if (f.size() >= 2 &&
+        (f[1] == "/" || f[1] == "/boot" || f[1] == in.esp_mountpoint || f[1] == "/boot/efi")) {
       out += "# replaced by cvmforge: " + line + "\n";
       continue;
     }
@@ -87,16 +84,14 @@ rewrite_fstab(std::string_view old_fstab, const FstabInput& in)
 }
 
 std::string
-crypttab_line(std::string_view mapper_name, std::string_view luks_uuid, std::string_view options)
-{
+crypttab_line(std::string_view mapper_name, std::string_view luks_uuid, std::string_view options) {
   return fmt::format("{} UUID={} none {}\n", mapper_name, luks_uuid, options);
 }
 
 std::string
-rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std::string_view mapper_name)
-{
+rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std::string_view mapper_name) {
   std::string out;
-  for (const auto& line : lines_of(old_crypttab)) {
+  for (const auto &line : lines_of(old_crypttab)) {
     const auto f = fields(line);
     if (!f.empty() && f[0] == mapper_name) {
       continue;
@@ -111,8 +106,7 @@ std::vector<std::string>
 kernel_parameters(std::string_view initramfs_backend,
                   std::string_view mapper_name,
                   std::string_view luks_uuid,
-                  const std::vector<std::string>& manifest_additions)
-{
+                  const std::vector<std::string> &manifest_additions) {
   std::vector<std::string> p;
   p.push_back(fmt::format("root=/dev/mapper/{}", mapper_name));
   if (initramfs_backend == "dracut") {
@@ -126,7 +120,7 @@ kernel_parameters(std::string_view initramfs_backend,
     // QEMU with -no-reboot turns that into power-off.
     p.push_back("panic=-1");
   }
-  for (const auto& a : manifest_additions) {
+  for (const auto &a : manifest_additions) {
     p.push_back(a);
   }
   return p;

@@ -9,8 +9,7 @@
 // read the files through the Guest API, call these, and write the result.
 namespace cvm::pipeline::bootcfg {
 
-struct FstabInput
-{
+struct FstabInput {
   std::string mapper_name;  // root is /dev/mapper/<mapper_name>
   std::string root_fstype;  // "ext4"
   std::string boot_fs_uuid; // the new /boot filesystem
@@ -23,17 +22,14 @@ struct FstabInput
 // image (UUID=, PARTUUID=, LABEL=, /dev/...) are commented out with a note,
 // since a missing device would stall boot; everything else (tmpfs, swap files,
 // network mounts, comments) is kept as is.
-std::string
-rewrite_fstab(std::string_view old_fstab, const FstabInput& in);
+std::string rewrite_fstab(std::string_view old_fstab, const FstabInput &in);
 
 // The guest's fstab mount point of the ESP ("/boot/efi" or "/efi"), or "" if
 // the fstab has none.
-std::string
-esp_mountpoint(std::string_view fstab);
+std::string esp_mountpoint(std::string_view fstab);
 
 // One /etc/crypttab line for the root volume.
-std::string
-crypttab_line(std::string_view mapper_name, std::string_view luks_uuid, std::string_view options);
+std::string crypttab_line(std::string_view mapper_name, std::string_view luks_uuid, std::string_view options);
 
 // /etc/crypttab with the root line set: an existing line for `mapper_name` is
 // replaced, other lines are kept.
@@ -41,10 +37,9 @@ std::string
 rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std::string_view mapper_name);
 
 // Kernel parameters cvmforge adds for fail-closed boot and root unlock.
-std::vector<std::string>
-kernel_parameters(std::string_view initramfs_backend,
-                  std::string_view mapper_name,
-                  std::string_view luks_uuid,
-                  const std::vector<std::string>& manifest_additions);
+std::vector<std::string> kernel_parameters(std::string_view initramfs_backend,
+                                           std::string_view mapper_name,
+                                           std::string_view luks_uuid,
+                                           const std::vector<std::string> &manifest_additions);
 
 } // namespace cvm::pipeline::bootcfg

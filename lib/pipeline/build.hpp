@@ -3,11 +3,11 @@
 
 #include "lib/plan/plan.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <functional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 // `cvmforge build`: execute a BuildPlan against real images.
 namespace cvm::pipeline {
@@ -15,19 +15,17 @@ namespace cvm::pipeline {
 enum class Overwrite { no, yes };
 enum class KeepFailed { no, yes };
 
-struct BuildOptions
-{
+struct BuildOptions {
   Overwrite overwrite = Overwrite::no;     // --force: replace output and key file
   KeepFailed keep_failed = KeepFailed::no; // --keep-failed: keep temporaries on failure
   // Emits one JSON object per progress event (stage start/end); empty = none.
-  std::function<void(const nlohmann::ordered_json&)> on_event;
+  std::function<void(const nlohmann::ordered_json &)> on_event;
   // Directory holding cvmforge-agent bundles (cmd/agent); empty = next to the
   // cvmforge binary.
   std::filesystem::path agent_dir;
 };
 
-struct BuildResult
-{
+struct BuildResult {
   std::filesystem::path output;
   std::filesystem::path key_file;
   std::filesystem::path report;
@@ -38,7 +36,6 @@ struct BuildResult
 // and report exist at their final paths; on failure or interruption nothing
 // new is left at those paths and temporaries are removed (unless
 // `keep_failed`). Throws cvm::Error.
-BuildResult
-run_build(const plan::BuildPlan& plan, const BuildOptions& options);
+BuildResult run_build(const plan::BuildPlan &plan, const BuildOptions &options);
 
 } // namespace cvm::pipeline

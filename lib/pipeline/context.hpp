@@ -23,31 +23,28 @@
 namespace cvm::pipeline {
 
 // Mount points inside the appliance during the copy phase.
-inline constexpr const char* k_src = "/cvmforge-src";
-inline constexpr const char* k_dst = "/cvmforge-dst";
+inline constexpr const char *k_src = "/cvmforge-src";
+inline constexpr const char *k_dst = "/cvmforge-dst";
 
-struct BuildContext
-{
-  BuildContext(const manifest::Manifest& manifest_in, const BuildOptions& options_in)
+struct BuildContext {
+  BuildContext(const manifest::Manifest &manifest_in, const BuildOptions &options_in)
     : manifest(manifest_in)
-    , options(options_in)
-  {
-  }
+    , options(options_in) {}
 
-  const manifest::Manifest& manifest;
-  const BuildOptions& options;
+  const manifest::Manifest &manifest;
+  const BuildOptions &options;
   std::unique_ptr<luks::LuksVolume> luks = nullptr;
 
   // Host side.
-  std::optional<fs::TempDir> work;         // private scratch (headers, artifacts)
-  std::filesystem::path output_tmp;        // the image while it is being built
-  std::filesystem::path artifacts_dir;     // extracted kernel/initrd/cmdline
-  bool committed = false;                  // output, key and report are in place
+  std::optional<fs::TempDir> work;     // private scratch (headers, artifacts)
+  std::filesystem::path output_tmp;    // the image while it is being built
+  std::filesystem::path artifacts_dir; // extracted kernel/initrd/cmdline
+  bool committed = false;              // output, key and report are in place
 
   // The base image.
   guestfs::BaseImageFacts facts;
   ContentSizes content;
-  std::string initramfs_backend;           // "initramfs-tools" | "dracut"
+  std::string initramfs_backend; // "initramfs-tools" | "dracut"
 
   // The output image.
   DiskLayout layout;
@@ -57,9 +54,9 @@ struct BuildContext
   std::string out_esp;
   std::string out_boot;
   std::string out_root;
-  std::string mapper_device;               // /dev/mapper/<mapper_name>
+  std::string mapper_device; // /dev/mapper/<mapper_name>
   bool mapper_open = false;
-  bool chroot_layout = false;              // new root mounted at "/" (phase 2)
+  bool chroot_layout = false; // new root mounted at "/" (phase 2)
 
   // Identifiers.
   std::string luks_uuid;
@@ -68,7 +65,7 @@ struct BuildContext
   std::string esp_fs_uuid;
 
   // Keys: only in memory, wiped on destruction.
-  SecretBytes unlock_key;          // the KBS resource; keyslot 0 of the final header
+  SecretBytes unlock_key; // the KBS resource; keyslot 0 of the final header
   SecretBytes volume_key;
   SecretBytes recovery_passphrase; // keyslot 1, if enabled
   SecretBytes build_passphrase;    // keyslot 0 of the build-only header
@@ -80,13 +77,12 @@ struct BuildContext
   std::vector<std::string> kernel_parameters;
   std::vector<guestfs::KernelImage> kernels_after; // in the output, after rebuild
 
-  std::string reference_values;                  // JSON; written by commit when set
+  std::string reference_values; // JSON; written by commit when set
 
   nlohmann::ordered_json report = nlohmann::ordered_json::object();
 
   void
-  emit(const nlohmann::ordered_json& event) const
-  {
+  emit(const nlohmann::ordered_json &event) const {
     if (options.on_event) {
       options.on_event(event);
     }

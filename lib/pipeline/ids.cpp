@@ -12,19 +12,18 @@ namespace cvm::pipeline {
 namespace {
 
 std::string
-format_uuid(std::array<std::byte, 16> b, unsigned version)
-{
+format_uuid(std::array<std::byte, 16> b, unsigned version) {
   b[6] = static_cast<std::byte>((static_cast<unsigned>(b[6]) & 0x0fU) | (version << 4U));
   b[8] = static_cast<std::byte>((static_cast<unsigned>(b[8]) & 0x3fU) | 0x80U);
   const std::string h = to_hex(b);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
+         h.substr(20, 12);
 }
 
 } // namespace
 
 std::string
-uuid_from_seed(std::string_view seed, std::string_view purpose)
-{
+uuid_from_seed(std::string_view seed, std::string_view purpose) {
   crypto::Hasher h(crypto::HashAlgorithm::sha256);
   const std::string prefix("cvmforge-uuid\0", 14);
   h.update(as_bytes(prefix));
@@ -38,8 +37,7 @@ uuid_from_seed(std::string_view seed, std::string_view purpose)
 }
 
 std::string
-random_uuid()
-{
+random_uuid() {
   const auto r = crypto::random_bytes(16);
   std::array<std::byte, 16> b{};
   std::memcpy(b.data(), r.data(), b.size());
@@ -47,14 +45,12 @@ random_uuid()
 }
 
 std::string
-make_uuid(std::string_view seed, std::string_view purpose)
-{
+make_uuid(std::string_view seed, std::string_view purpose) {
   return seed.empty() ? random_uuid() : uuid_from_seed(seed, purpose);
 }
 
 SecretBytes
-generate_recovery_passphrase()
-{
+generate_recovery_passphrase() {
   // Crockford-like alphabet: no 0/o, 1/l/i, u.
   static constexpr std::string_view k_alphabet = "abcdefghjkmnpqrstvwxyz23456789AB";
   static_assert(k_alphabet.size() == 32);
@@ -73,9 +69,9 @@ generate_recovery_passphrase()
 }
 
 SecretBytes
-generate_build_passphrase()
-{
-  static constexpr std::string_view k_b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+generate_build_passphrase() {
+  static constexpr std::string_view k_b64url =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   const SecretBytes random = crypto::random_secret(48);
   SecretBytes out(64);
   for (std::size_t i = 0, o = 0; i < 48; i += 3) {
@@ -91,8 +87,7 @@ generate_build_passphrase()
 }
 
 bool
-is_canonical_uuid(std::string_view uuid)
-{
+is_canonical_uuid(std::string_view uuid) {
   if (uuid.size() != 36) {
     return false;
   }

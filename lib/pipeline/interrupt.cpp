@@ -16,8 +16,7 @@ struct sigaction g_old_int {};
 struct sigaction g_old_term {};
 
 extern "C" void
-on_signal(int sig)
-{
+on_signal(int sig) {
   g_signal = sig;
   const pid_t victim = g_victim.load();
   if (victim > 0) {
@@ -27,8 +26,7 @@ on_signal(int sig)
 
 } // namespace
 
-InterruptGuard::InterruptGuard()
-{
+InterruptGuard::InterruptGuard() {
   g_signal = 0;
   struct sigaction sa {};
   sa.sa_handler = on_signal; // NOLINT(cppcoreguidelines-pro-type-union-access)
@@ -37,28 +35,24 @@ InterruptGuard::InterruptGuard()
   ::sigaction(SIGTERM, &sa, &g_old_term);
 }
 
-InterruptGuard::~InterruptGuard()
-{
+InterruptGuard::~InterruptGuard() {
   ::sigaction(SIGINT, &g_old_int, nullptr);
   ::sigaction(SIGTERM, &g_old_term, nullptr);
   g_victim.store(0);
 }
 
 void
-set_interrupt_victim(pid_t pid) noexcept
-{
+set_interrupt_victim(pid_t pid) noexcept {
   g_victim.store(pid);
 }
 
 int
-interrupted_by() noexcept
-{
+interrupted_by() noexcept {
   return g_signal;
 }
 
 void
-throw_if_interrupted()
-{
+throw_if_interrupted() {
   if (g_signal != 0) {
     throw Error(ErrorKind::interrupted, "interrupted by {}", g_signal == SIGINT ? "SIGINT" : "SIGTERM");
   }

@@ -10,14 +10,13 @@
 namespace cvm::pipeline {
 
 // Installs the handlers for its lifetime and restores the previous ones.
-class InterruptGuard
-{
+class InterruptGuard {
 public:
   InterruptGuard();
-  InterruptGuard(const InterruptGuard&) = delete;
-  InterruptGuard& operator=(const InterruptGuard&) = delete;
-  InterruptGuard(InterruptGuard&&) = delete;
-  InterruptGuard& operator=(InterruptGuard&&) = delete;
+  InterruptGuard(const InterruptGuard &) = delete;
+  InterruptGuard &operator=(const InterruptGuard &) = delete;
+  InterruptGuard(InterruptGuard &&) = delete;
+  InterruptGuard &operator=(InterruptGuard &&) = delete;
   ~InterruptGuard();
 };
 

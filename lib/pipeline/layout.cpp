@@ -16,14 +16,12 @@ using manifest::values::format_size;
 // the journal, block group descriptors, directory blocks and the reserved
 // blocks. 8% plus a fixed 64 MiB covers small and large trees alike.
 std::uint64_t
-ext4_size_for(std::uint64_t payload)
-{
+ext4_size_for(std::uint64_t payload) {
   return payload + payload / 100 * 8 + 64 * k_mib;
 }
 
 std::string
-where(const manifest::Manifest& m, const std::string& key)
-{
+where(const manifest::Manifest &m, const std::string &key) {
   const auto loc = m.where(key);
   return fmt::format("{}:{}:{}", loc.file, loc.line, loc.column);
 }
@@ -31,8 +29,7 @@ where(const manifest::Manifest& m, const std::string& key)
 } // namespace
 
 DiskLayout
-compute_layout(const manifest::Manifest& m, const ContentSizes& content, std::uint64_t luks_data_offset)
-{
+compute_layout(const manifest::Manifest &m, const ContentSizes &content, std::uint64_t luks_data_offset) {
   DiskLayout l;
   l.luks_data_offset = luks_data_offset;
   const std::uint64_t esp_size = align_up(m.partitions.esp.size_bytes, k_mib);
@@ -48,12 +45,13 @@ compute_layout(const manifest::Manifest& m, const ContentSizes& content, std::ui
   }
   // /boot must hold the content plus a regenerated initramfs per kernel.
   if (ext4_size_for(content.boot_used * 2) > boot_size + 64 * k_mib) {
-    throw Error(ErrorKind::input,
-                "{}: partitions.boot.size {} is too small for /boot ({} in use; initramfs images are rebuilt, "
-                "so twice that is needed)",
-                where(m, "partitions.boot.size"),
-                format_size(boot_size),
-                format_size(content.boot_used));
+    throw Error(
+        ErrorKind::input,
+        "{}: partitions.boot.size {} is too small for /boot ({} in use; initramfs images are rebuilt, "
+        "so twice that is needed)",
+        where(m, "partitions.boot.size"),
+        format_size(boot_size),
+        format_size(content.boot_used));
   }
 
   std::uint64_t offset = k_mib; // GPT header and entries live in the first MiB
@@ -65,7 +63,7 @@ compute_layout(const manifest::Manifest& m, const ContentSizes& content, std::ui
 
   if (m.output.size_policy == manifest::SizePolicy::fit) {
     const std::uint64_t headroom =
-      std::max(content.root_used / 100 * m.output.headroom_percent, m.output.headroom_min_bytes);
+        std::max(content.root_used / 100 * m.output.headroom_percent, m.output.headroom_min_bytes);
     l.root_fs_size = align_up(ext4_size_for(content.root_used + headroom), 4 * k_mib);
     const std::uint64_t root_size = l.root_fs_size + luks_data_offset;
     l.root = {3, m.partitions.root.label, k_gpt_type_luks, offset, root_size};
@@ -73,7 +71,9 @@ compute_layout(const manifest::Manifest& m, const ContentSizes& content, std::ui
   } else {
     l.disk_size = align_up(m.output.size_bytes, k_mib);
     if (l.disk_size < offset + tail + luks_data_offset) {
-      throw Error(ErrorKind::input, "{}: output.size.size is smaller than the ESP and /boot", where(m, "output.size.size"));
+      throw Error(ErrorKind::input,
+                  "{}: output.size.size is smaller than the ESP and /boot",
+                  where(m, "output.size.size"));
     }
     const std::uint64_t root_size = l.disk_size - offset - tail;
     l.root = {3, m.partitions.root.label, k_gpt_type_luks, offset, root_size};

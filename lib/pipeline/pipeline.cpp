@@ -3,60 +3,56 @@
 #include "lib/pipeline/context.hpp"
 #include "lib/pipeline/interrupt.hpp"
 #include "lib/pipeline/stages.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <map>
-
-#include <unistd.h>
 
 namespace cvm::pipeline {
 
 namespace {
 
-using StageFn = void (*)(BuildContext&);
+using StageFn = void (*)(BuildContext &);
 
 // Stage names (their order lives in lib/plan) to implementations.
-const std::map<std::string, StageFn, std::less<>>&
-stage_table()
-{
+const std::map<std::string, StageFn, std::less<>> &
+stage_table() {
   static const std::map<std::string, StageFn, std::less<>> k_table{
-    {"check-inputs", stages::check_inputs},
-    {"inspect-base", stages::inspect_base},
-    {"prepare-key", stages::prepare_key},
-    {"create-output", stages::create_output},
-    {"format-luks", stages::format_luks},
-    {"copy-esp", stages::copy_esp},
-    {"copy-root", stages::copy_root},
-    {"inject-files", stages::inject_files},
-    {"inject-agent", stages::inject_agent},
-    {"configure-boot", stages::configure_boot},
-    {"rebuild-initramfs", stages::rebuild_initramfs},
-    {"extract-boot-artifacts", stages::extract_boot_artifacts},
-    {"close-image", stages::close_image},
-    {"measure", stages::measure},
-    {"commit", stages::commit},
+      {"check-inputs", stages::check_inputs},
+      {"inspect-base", stages::inspect_base},
+      {"prepare-key", stages::prepare_key},
+      {"create-output", stages::create_output},
+      {"format-luks", stages::format_luks},
+      {"copy-esp", stages::copy_esp},
+      {"copy-root", stages::copy_root},
+      {"inject-files", stages::inject_files},
+      {"inject-agent", stages::inject_agent},
+      {"configure-boot", stages::configure_boot},
+      {"rebuild-initramfs", stages::rebuild_initramfs},
+      {"extract-boot-artifacts", stages::extract_boot_artifacts},
+      {"close-image", stages::close_image},
+      {"measure", stages::measure},
+      {"commit", stages::commit},
   };
   return k_table;
 }
 
 double
-seconds_since(std::chrono::steady_clock::time_point t0)
-{
+seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 } // namespace
 
 BuildResult
-run_build(const plan::BuildPlan& plan, const BuildOptions& options)
-{
-  const auto& m = plan.manifest;
+run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
+  const auto &m = plan.manifest;
   BuildContext ctx(m, options);
   InterruptGuard interrupts;
   const auto t_build = std::chrono::steady_clock::now();
@@ -70,7 +66,7 @@ run_build(const plan::BuildPlan& plan, const BuildOptions& options)
   try {
     const std::size_t n = plan.stages.size();
     for (std::size_t i = 0; i < n; ++i) {
-      const auto& s = plan.stages[i];
+      const auto &s = plan.stages[i];
       current = s.name;
       throw_if_interrupted();
       if (s.skip_reason) {
@@ -95,15 +91,19 @@ run_build(const plan::BuildPlan& plan, const BuildOptions& options)
       it->second(ctx);
       const double secs = seconds_since(t0);
       log::info("      done in {:.1f} s", secs);
-      ctx.emit({{"event", "stage"}, {"stage", s.name}, {"status", "done"}, {"seconds", std::round(secs * 10.0) / 10.0}});
+      ctx.emit({{"event", "stage"},
+                {"stage", s.name},
+                {"status", "done"},
+                {"seconds", std::round(secs * 10.0) / 10.0}});
       if (s.name != "commit") {
-        stage_report.push_back({{"name", s.name}, {"status", "ok"}, {"seconds", std::round(secs * 10.0) / 10.0}});
+        stage_report.push_back(
+            {{"name", s.name}, {"status", "ok"}, {"seconds", std::round(secs * 10.0) / 10.0}});
       }
     }
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     const Error contextual = interrupted_by() != 0 && e.kind() != ErrorKind::interrupted
-                               ? Error(ErrorKind::interrupted, "{}: interrupted", current)
-                               : e.with_context(current);
+                                 ? Error(ErrorKind::interrupted, "{}: interrupted", current)
+                                 : e.with_context(current);
     ctx.emit({{"event", "stage"}, {"stage", current}, {"status", "failed"}, {"error", contextual.what()}});
     ctx.guest.reset(); // kills the appliance if still running
     if (options.keep_failed == KeepFailed::yes) {

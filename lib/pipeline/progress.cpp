@@ -3,18 +3,17 @@
 
 #include <fmt/core.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 namespace cvm::pipeline {
 
 std::uint64_t
-allocated_bytes(const std::filesystem::path& path)
-{
+allocated_bytes(const std::filesystem::path &path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return 0;
@@ -22,21 +21,22 @@ allocated_bytes(const std::filesystem::path& path)
   return static_cast<std::uint64_t>(st.st_blocks) * 512U;
 }
 
-CopyProgress::CopyProgress(std::filesystem::path image, std::uint64_t total, std::string label, Sample on_sample)
+CopyProgress::CopyProgress(std::filesystem::path image,
+                           std::uint64_t total,
+                           std::string label,
+                           Sample on_sample)
   : m_image(std::move(image))
   , m_total(std::max<std::uint64_t>(total, 1))
   , m_baseline(allocated_bytes(m_image))
   , m_label(std::move(label))
   , m_on_sample(std::move(on_sample))
-  , m_tty(::isatty(STDERR_FILENO) == 1)
-{
+  , m_tty(::isatty(STDERR_FILENO) == 1) {
   if (m_tty || m_on_sample) {
     m_thread = std::thread([this] { run(); });
   }
 }
 
-CopyProgress::~CopyProgress()
-{
+CopyProgress::~CopyProgress() {
   m_stop = true;
   if (m_thread.joinable()) {
     m_thread.join();
@@ -48,8 +48,7 @@ CopyProgress::~CopyProgress()
 }
 
 void
-CopyProgress::run()
-{
+CopyProgress::run() {
   using namespace std::chrono_literals;
   auto last_event = std::chrono::steady_clock::now() - 10s;
   while (!m_stop) {
@@ -58,8 +57,15 @@ CopyProgress::run()
     if (m_tty) {
       constexpr int k_width = 30;
       const auto filled = static_cast<int>(done * k_width / m_total);
-      fmt::print(stderr, "\r  {} [{:=<{}}{:<{}}] {:3}% {:.0f} MiB", m_label, "", filled, "", k_width - filled,
-                 done * 100 / m_total, static_cast<double>(done) / (1024.0 * 1024.0));
+      fmt::print(stderr,
+                 "\r  {} [{:=<{}}{:<{}}] {:3}% {:.0f} MiB",
+                 m_label,
+                 "",
+                 filled,
+                 "",
+                 k_width - filled,
+                 done * 100 / m_total,
+                 static_cast<double>(done) / (1024.0 * 1024.0));
       std::fflush(stderr);
     }
     if (m_on_sample && std::chrono::steady_clock::now() - last_event >= 5s) {

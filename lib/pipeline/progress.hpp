@@ -15,18 +15,17 @@
 // `on_sample` for --json).
 namespace cvm::pipeline {
 
-class CopyProgress
-{
+class CopyProgress {
 public:
   using Sample = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
   // Watches `image`; `baseline` is its allocation before the copy, `total`
   // the bytes expected to be written. Draws on stderr only if it is a TTY.
   CopyProgress(std::filesystem::path image, std::uint64_t total, std::string label, Sample on_sample = {});
-  CopyProgress(const CopyProgress&) = delete;
-  CopyProgress& operator=(const CopyProgress&) = delete;
-  CopyProgress(CopyProgress&&) = delete;
-  CopyProgress& operator=(CopyProgress&&) = delete;
+  CopyProgress(const CopyProgress &) = delete;
+  CopyProgress &operator=(const CopyProgress &) = delete;
+  CopyProgress(CopyProgress &&) = delete;
+  CopyProgress &operator=(CopyProgress &&) = delete;
   ~CopyProgress();
 
 private:
@@ -43,7 +42,6 @@ private:
 };
 
 // Bytes allocated on the host for `path` (st_blocks * 512), 0 if missing.
-std::uint64_t
-allocated_bytes(const std::filesystem::path& path);
+std::uint64_t allocated_bytes(const std::filesystem::path &path);
 
 } // namespace cvm::pipeline

@@ -8,31 +8,31 @@
 // order lives in lib/plan/plan.cpp; pipeline.cpp maps names to these.
 namespace cvm::pipeline::stages {
 
-void check_inputs(BuildContext& ctx);
-void inspect_base(BuildContext& ctx);
-void prepare_key(BuildContext& ctx);
-void create_output(BuildContext& ctx);
-void format_luks(BuildContext& ctx);
-void copy_esp(BuildContext& ctx);
-void copy_root(BuildContext& ctx);
-void inject_files(BuildContext& ctx);
-void inject_agent(BuildContext& ctx);
-void configure_boot(BuildContext& ctx);
-void rebuild_initramfs(BuildContext& ctx);
-void extract_boot_artifacts(BuildContext& ctx);
-void close_image(BuildContext& ctx);
-void measure(BuildContext& ctx);
-void commit(BuildContext& ctx);
+void check_inputs(BuildContext &ctx);
+void inspect_base(BuildContext &ctx);
+void prepare_key(BuildContext &ctx);
+void create_output(BuildContext &ctx);
+void format_luks(BuildContext &ctx);
+void copy_esp(BuildContext &ctx);
+void copy_root(BuildContext &ctx);
+void inject_files(BuildContext &ctx);
+void inject_agent(BuildContext &ctx);
+void configure_boot(BuildContext &ctx);
+void rebuild_initramfs(BuildContext &ctx);
+void extract_boot_artifacts(BuildContext &ctx);
+void close_image(BuildContext &ctx);
+void measure(BuildContext &ctx);
+void commit(BuildContext &ctx);
 
 // Helpers shared by stages.
 
 // Mounts the output filesystems as the guest will see them ("/", "/boot",
 // the ESP) so in-guest tools can run chrooted; idempotent.
-void mount_output_as_root(BuildContext& ctx);
+void mount_output_as_root(BuildContext &ctx);
 
 // configure-boot without the mounting: edits fstab, crypttab, the initramfs
 // generator's and GRUB's configuration in the mounted new root `g`.
-void write_boot_config(BuildContext& ctx, guestfs::Guest& g);
+void write_boot_config(BuildContext &ctx, guestfs::Guest &g);
 
 // The command line GRUB passes to the kernel for the first menu entry of
 // `grub_cfg` ("BOOT_IMAGE=/vmlinuz-... root=... ro ..."). Throws if none.
@@ -40,9 +40,9 @@ std::string grub_kernel_cmdline(std::string_view grub_cfg);
 
 // The boot artifacts extract-boot-artifacts wrote into `dir`, as the
 // measurement library takes them.
-measure::BootArtifacts boot_artifacts(const std::filesystem::path& dir, manifest::BootMode mode);
+measure::BootArtifacts boot_artifacts(const std::filesystem::path &dir, manifest::BootMode mode);
 
 // The kernel command line additions as one string.
-std::string kernel_parameters_string(const BuildContext& ctx);
+std::string kernel_parameters_string(const BuildContext &ctx);
 
 } // namespace cvm::pipeline::stages

@@ -14,16 +14,14 @@ using manifest::Manifest;
 namespace {
 
 std::optional<std::string>
-run()
-{
+run() {
   return std::nullopt;
 }
 
 } // namespace
 
 BuildPlan
-make_plan(Manifest m)
-{
+make_plan(Manifest m) {
   BuildPlan plan;
   auto add = [&](std::string name, std::string heading, std::optional<std::string> skip) {
     plan.stages.push_back({std::move(name), std::move(heading), std::move(skip)});
@@ -57,12 +55,11 @@ make_plan(Manifest m)
 }
 
 nlohmann::ordered_json
-to_json(const BuildPlan& plan)
-{
+to_json(const BuildPlan &plan) {
   nlohmann::ordered_json j;
   j["manifest"] = manifest::to_json(plan.manifest);
   auto stages = nlohmann::ordered_json::array();
-  for (const auto& s : plan.stages) {
+  for (const auto &s : plan.stages) {
     nlohmann::ordered_json sj{{"name", s.name}, {"heading", s.heading}, {"run", !s.skip_reason.has_value()}};
     if (s.skip_reason) {
       sj["skip_reason"] = *s.skip_reason;
@@ -74,9 +71,8 @@ to_json(const BuildPlan& plan)
 }
 
 std::string
-to_text(const BuildPlan& plan)
-{
-  const Manifest& m = plan.manifest;
+to_text(const BuildPlan &plan) {
+  const Manifest &m = plan.manifest;
   std::string out;
   out += fmt::format("Manifest  {}\n", m.manifest_path.string());
   out += fmt::format("Base      {} ({})\n", m.base.path.string(), manifest::to_string(m.base.format));
@@ -84,9 +80,10 @@ to_text(const BuildPlan& plan)
                      m.output.path.string(),
                      manifest::to_string(m.output.format),
                      m.output.size_policy == manifest::SizePolicy::fixed
-                       ? manifest::values::format_size(m.output.size_bytes)
-                       : fmt::format("fit + {}%, at least {}", m.output.headroom_percent,
-                                     manifest::values::format_size(m.output.headroom_min_bytes)));
+                         ? manifest::values::format_size(m.output.size_bytes)
+                         : fmt::format("fit + {}%, at least {}",
+                                       m.output.headroom_percent,
+                                       manifest::values::format_size(m.output.headroom_min_bytes)));
   out += fmt::format("Key file  {} ({})\n", m.output.key_file.string(), manifest::to_string(m.key.source));
   out += fmt::format("Layout    GPT: ESP {} | /boot ext4 {} | LUKS2 root ({})\n",
                      manifest::values::format_size(m.partitions.esp.size_bytes),
@@ -100,9 +97,10 @@ to_text(const BuildPlan& plan)
                      m.luks.recovery.enabled ? " + recovery passphrase keyslot" : "",
                      m.luks.integrity ? ", integrity " + *m.luks.integrity : "");
   out += fmt::format("Initramfs {}\n", manifest::to_string(m.initramfs));
-  out += fmt::format("Boot      {}{}\n",
-                     manifest::to_string(m.boot.mode),
-                     m.boot.cmdline_add.empty() ? "" : fmt::format(", cmdline += {}", fmt::join(m.boot.cmdline_add, " ")));
+  out += fmt::format(
+      "Boot      {}{}\n",
+      manifest::to_string(m.boot.mode),
+      m.boot.cmdline_add.empty() ? "" : fmt::format(", cmdline += {}", fmt::join(m.boot.cmdline_add, " ")));
   if (m.attestation.enabled) {
     out += fmt::format("Attest    {} via {} (resource {})\n",
                        manifest::to_string(m.attestation.tee),
@@ -113,7 +111,7 @@ to_text(const BuildPlan& plan)
   }
   out += "\nStages\n";
   int i = 1;
-  for (const auto& s : plan.stages) {
+  for (const auto &s : plan.stages) {
     if (s.skip_reason) {
       out += fmt::format("  {:2}. {:<24} skip: {}\n", i, s.name, *s.skip_reason);
     } else {

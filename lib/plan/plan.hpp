@@ -12,29 +12,24 @@
 namespace cvm::plan {
 
 // One step of `cvmforge build`, as decided before anything is touched.
-struct StagePlan
-{
+struct StagePlan {
   std::string name;                       // "copy-root"
   std::string heading;                    // "Copying the root filesystem into the LUKS2 volume"
   std::optional<std::string> skip_reason; // nullopt = runs
 };
 
-struct BuildPlan
-{
+struct BuildPlan {
   manifest::Manifest manifest;
   std::vector<StagePlan> stages;
 };
 
 // The stage order of `cvmforge build`; it lives here and only here. The
 // executor (lib/pipeline) runs exactly these names in this order.
-BuildPlan
-make_plan(manifest::Manifest manifest);
+BuildPlan make_plan(manifest::Manifest manifest);
 
-nlohmann::ordered_json
-to_json(const BuildPlan& plan);
+nlohmann::ordered_json to_json(const BuildPlan &plan);
 
 // Human-readable plan: the resolved manifest summary and numbered stages.
-std::string
-to_text(const BuildPlan& plan);
+std::string to_text(const BuildPlan &plan);
 
 } // namespace cvm::plan

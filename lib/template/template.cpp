@@ -7,20 +7,19 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdlib>
 #include <set>
 #include <vector>
-
-#include <unistd.h>
 
 namespace cvm::tmpl {
 
 namespace {
 
 std::pair<int, int>
-line_col(std::string_view text, std::size_t offset)
-{
+line_col(std::string_view text, std::size_t offset) {
   int line = 1;
   int col = 1;
   for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
@@ -35,8 +34,7 @@ line_col(std::string_view text, std::size_t offset)
 }
 
 bool
-valid_name(std::string_view n)
-{
+valid_name(std::string_view n) {
   if (n.empty() || (std::isalpha(static_cast<unsigned char>(n[0])) == 0 && n[0] != '_')) {
     return false;
   }
@@ -49,8 +47,7 @@ valid_name(std::string_view n)
 }
 
 std::string_view
-trim(std::string_view s)
-{
+trim(std::string_view s) {
   while (!s.empty() && s.front() == ' ') {
     s.remove_prefix(1);
   }
@@ -63,8 +60,7 @@ trim(std::string_view s)
 } // namespace
 
 std::string
-render(std::string_view text, const Variables& variables, std::string_view name)
-{
+render(std::string_view text, const Variables &variables, std::string_view name) {
   std::string out;
   out.reserve(text.size());
   std::set<std::string> used;
@@ -97,7 +93,7 @@ render(std::string_view text, const Variables& variables, std::string_view name)
     }
     pos = close + 2;
   }
-  for (const auto& [var, value] : variables) {
+  for (const auto &[var, value] : variables) {
     if (used.count(var) == 0) {
       problems.push_back(fmt::format("{}: variable '{}' is given but not used", name, var));
     }
@@ -109,15 +105,13 @@ render(std::string_view text, const Variables& variables, std::string_view name)
 }
 
 std::string
-render_file(const std::filesystem::path& path, const Variables& variables)
-{
+render_file(const std::filesystem::path &path, const Variables &variables) {
   return render(fs::read_text(path, 1U << 20U), variables, path.string());
 }
 
 std::filesystem::path
-templates_dir()
-{
-  if (const char* env = std::getenv("CVMFORGE_TEMPLATES"); env != nullptr && *env != '\0') { // NOLINT
+templates_dir() {
+  if (const char *env = std::getenv("CVMFORGE_TEMPLATES"); env != nullptr && *env != '\0') { // NOLINT
     return env;
   }
 #ifdef CVM_SOURCE_TEMPLATES_DIR
@@ -137,8 +131,7 @@ templates_dir()
 }
 
 std::string
-shell_quote(std::string_view value)
-{
+shell_quote(std::string_view value) {
   std::string out = "'";
   for (const char c : value) {
     if (c == '\'') {

@@ -19,22 +19,18 @@ using Variables = std::map<std::string, std::string>;
 // Render `text`; `name` (e.g. the template's path) prefixes error messages,
 // which carry line:column. Throws cvm::Error(internal) on any problem, since
 // templates ship with cvmforge.
-std::string
-render(std::string_view text, const Variables& variables, std::string_view name);
+std::string render(std::string_view text, const Variables &variables, std::string_view name);
 
 // Render the file `path`.
-std::string
-render_file(const std::filesystem::path& path, const Variables& variables);
+std::string render_file(const std::filesystem::path &path, const Variables &variables);
 
 // The directory holding cvmforge's templates: $CVMFORGE_TEMPLATES if set,
 // else <source tree>/templates when running from a build tree, else
 // <prefix>/share/cvmforge/templates next to the installed binary.
-std::filesystem::path
-templates_dir();
+std::filesystem::path templates_dir();
 
 // Quote `value` for a POSIX shell single-quoted context: the result includes
 // the surrounding quotes ('it'\''s'). For values substituted into scripts.
-std::string
-shell_quote(std::string_view value);
+std::string shell_quote(std::string_view value);
 
 } // namespace cvm::tmpl

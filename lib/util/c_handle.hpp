@@ -8,13 +8,10 @@
 //   CVM_DEFINE_C_PTR(EvpMdCtx, EVP_MD_CTX, EVP_MD_CTX_free);
 //   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
 namespace cvm::detail {
-template<auto free_fn>
-struct CDeleter
-{
+template<auto free_fn> struct CDeleter {
   template<typename T>
   void
-  operator()(T* p) const noexcept
-  {
+  operator()(T *p) const noexcept {
     if (p != nullptr) {
       free_fn(p);
     }
@@ -22,5 +19,5 @@ struct CDeleter
 };
 } // namespace cvm::detail
 
-#define CVM_DEFINE_C_PTR(alias, c_type, free_fn)                                                  \
+#define CVM_DEFINE_C_PTR(alias, c_type, free_fn)                                                             \
   using alias##Ptr = std::unique_ptr<c_type, ::cvm::detail::CDeleter<&(free_fn)>>

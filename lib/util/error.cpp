@@ -4,8 +4,7 @@
 namespace cvm {
 
 int
-exit_code(ErrorKind kind) noexcept
-{
+exit_code(ErrorKind kind) noexcept {
   switch (kind) {
   case ErrorKind::usage:
   case ErrorKind::manifest:
@@ -29,15 +28,12 @@ exit_code(ErrorKind kind) noexcept
   return 70;
 }
 
-Error::Error(ErrorKind kind, const std::string& message)
-  : std::runtime_error(message),
-    m_kind(kind)
-{
-}
+Error::Error(ErrorKind kind, const std::string &message)
+  : std::runtime_error(message)
+  , m_kind(kind) {}
 
 Error
-Error::with_context(std::string_view context) const
-{
+Error::with_context(std::string_view context) const {
   return Error(m_kind, fmt::format("{}: {}", context, what()));
 }
 

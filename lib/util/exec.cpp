@@ -7,29 +7,28 @@
 
 #include <fmt/ranges.h>
 
-#include <array>
-#include <cerrno>
-#include <csignal>
-#include <cstdlib>
-#include <filesystem>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ; // NOLINT
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+
+extern char **environ; // NOLINT
 
 namespace cvm::exec {
 
 std::optional<std::string>
-find_program(const std::string& program)
-{
+find_program(const std::string &program) {
   if (program.find('/') != std::string::npos) {
     return ::access(program.c_str(), X_OK) == 0 ? std::optional(program) : std::nullopt;
   }
-  const char* path = std::getenv("PATH"); // NOLINT(concurrency-mt-unsafe)
+  const char *path = std::getenv("PATH"); // NOLINT(concurrency-mt-unsafe)
   std::string_view rest = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
   while (!rest.empty()) {
     const auto colon = rest.find(':');
@@ -45,15 +44,13 @@ find_program(const std::string& program)
 
 namespace {
 
-struct Pipe
-{
+struct Pipe {
   fs::Fd read;
   fs::Fd write;
 };
 
 Pipe
-make_pipe()
-{
+make_pipe() {
   std::array<int, 2> fds{};
   if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
     throw Error(ErrorKind::io, "pipe: {}", fs::errno_text(errno));
@@ -64,8 +61,7 @@ make_pipe()
 } // namespace
 
 Result
-run(const std::vector<std::string>& argv, const Options& options)
-{
+run(const std::vector<std::string> &argv, const Options &options) {
   if (argv.empty()) {
     throw Error(ErrorKind::internal, "exec::run: empty argv");
   }
@@ -75,22 +71,22 @@ run(const std::vector<std::string>& argv, const Options& options)
     throw Error(ErrorKind::io, "{}: program not found in PATH", argv[0]);
   }
 
-  std::vector<char*> c_argv;
+  std::vector<char *> c_argv;
   c_argv.reserve(argv.size() + 1);
-  for (const auto& a : argv) {
-    c_argv.push_back(const_cast<char*>(a.c_str())); // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  for (const auto &a : argv) {
+    c_argv.push_back(const_cast<char *>(a.c_str())); // NOLINT(cppcoreguidelines-pro-type-const-cast)
   }
   c_argv.push_back(nullptr);
 
   std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) {
+  for (char **e = environ; *e != nullptr; ++e) {
     env_storage.emplace_back(*e);
   }
-  for (const auto& e : options.extra_env) {
+  for (const auto &e : options.extra_env) {
     env_storage.push_back(e);
   }
-  std::vector<char*> c_env;
-  for (auto& e : env_storage) {
+  std::vector<char *> c_env;
+  for (auto &e : env_storage) {
     c_env.push_back(e.data());
   }
   c_env.push_back(nullptr);
@@ -120,7 +116,7 @@ run(const std::vector<std::string>& argv, const Options& options)
     struct sigaction old {};
     ign.sa_handler = SIG_IGN; // NOLINT
     ::sigaction(SIGPIPE, &ign, &old);
-    const std::string& data = *options.stdin_data;
+    const std::string &data = *options.stdin_data;
     std::size_t off = 0;
     while (off < data.size()) {
       const ssize_t n = ::write(in.write.get(), data.data() + off, data.size() - off);
@@ -137,17 +133,16 @@ run(const std::vector<std::string>& argv, const Options& options)
   in.write.close();
 
   Result result;
-  const auto deadline = options.timeout
-                          ? std::optional(std::chrono::steady_clock::now() + *options.timeout)
-                          : std::nullopt;
+  const auto deadline =
+      options.timeout ? std::optional(std::chrono::steady_clock::now() + *options.timeout) : std::nullopt;
   std::array<pollfd, 2> pfds{{{out.read.get(), POLLIN, 0}, {err.read.get(), POLLIN, 0}}};
   int open_streams = 2;
   std::array<char, 65536> buf{};
   while (open_streams > 0) {
     int wait_ms = -1;
     if (deadline) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        *deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         ::kill(pid, SIGKILL);
         result.timed_out = true;

@@ -4,30 +4,28 @@
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace cvm::fs {
 
 namespace stdfs = std::filesystem;
 
 std::string
-errno_text(int err)
-{
+errno_text(int err) {
   return std::strerror(err); // NOLINT(concurrency-mt-unsafe): messages only
 }
 
 namespace {
 
 void
-write_all(int fd, const std::byte* data, std::size_t size, const stdfs::path& what)
-{
+write_all(int fd, const std::byte *data, std::size_t size, const stdfs::path &what) {
   while (size > 0) {
     const ssize_t n = ::write(fd, data, size);
     if (n < 0) {
@@ -44,8 +42,7 @@ write_all(int fd, const std::byte* data, std::size_t size, const stdfs::path& wh
 } // namespace
 
 std::vector<std::byte>
-read_file(const stdfs::path& path, std::size_t max_size)
-{
+read_file(const stdfs::path &path, std::size_t max_size) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     throw Error(ErrorKind::input, "cannot open {}: {}", path.string(), errno_text(errno));
@@ -79,19 +76,16 @@ read_file(const stdfs::path& path, std::size_t max_size)
 }
 
 std::string
-read_text(const stdfs::path& path, std::size_t max_size)
-{
+read_text(const stdfs::path &path, std::size_t max_size) {
   const auto bytes = read_file(path, max_size);
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; // NOLINT
+  return {reinterpret_cast<const char *>(bytes.data()), bytes.size()}; // NOLINT
 }
 
 AtomicFile::AtomicFile(stdfs::path final_path, mode_t mode, NoReplace no_replace)
-  : m_final_path(std::move(final_path)),
-    m_no_replace(no_replace)
-{
+  : m_final_path(std::move(final_path))
+  , m_no_replace(no_replace) {
   const stdfs::path dir = m_final_path.has_parent_path() ? m_final_path.parent_path() : ".";
-  std::string templ =
-    (dir / ("." + m_final_path.filename().string() + ".tmp-XXXXXX")).string();
+  std::string templ = (dir / ("." + m_final_path.filename().string() + ".tmp-XXXXXX")).string();
   m_fd = ::mkostemp(templ.data(), O_CLOEXEC);
   if (m_fd < 0) {
     throw Error(ErrorKind::io, "cannot create a temporary file in {}: {}", dir.string(), errno_text(errno));
@@ -105,17 +99,14 @@ AtomicFile::AtomicFile(stdfs::path final_path, mode_t mode, NoReplace no_replace
   }
 }
 
-AtomicFile::AtomicFile(AtomicFile&& other) noexcept
-  : m_final_path(std::move(other.m_final_path)),
-    m_temp_path(std::move(other.m_temp_path)),
-    m_fd(std::exchange(other.m_fd, -1)),
-    m_no_replace(other.m_no_replace),
-    m_committed(std::exchange(other.m_committed, true))
-{
-}
+AtomicFile::AtomicFile(AtomicFile &&other) noexcept
+  : m_final_path(std::move(other.m_final_path))
+  , m_temp_path(std::move(other.m_temp_path))
+  , m_fd(std::exchange(other.m_fd, -1))
+  , m_no_replace(other.m_no_replace)
+  , m_committed(std::exchange(other.m_committed, true)) {}
 
-AtomicFile::~AtomicFile()
-{
+AtomicFile::~AtomicFile() {
   if (m_fd >= 0) {
     ::close(m_fd);
   }
@@ -125,20 +116,17 @@ AtomicFile::~AtomicFile()
 }
 
 void
-AtomicFile::write(std::span<const std::byte> data)
-{
+AtomicFile::write(std::span<const std::byte> data) {
   write_all(m_fd, data.data(), data.size(), m_temp_path);
 }
 
 void
-AtomicFile::write(std::string_view text)
-{
+AtomicFile::write(std::string_view text) {
   write(std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
 
 void
-AtomicFile::commit()
-{
+AtomicFile::commit() {
   if (::fsync(m_fd) != 0) {
     throw Error(ErrorKind::io, "fsync {}: {}", m_temp_path.string(), errno_text(errno));
   }
@@ -154,11 +142,13 @@ AtomicFile::commit()
       if (err == EEXIST) {
         throw Error(ErrorKind::exists, "{} already exists", m_final_path.string());
       }
-      throw Error(ErrorKind::io, "link {} -> {}: {}", m_temp_path.string(), m_final_path.string(), errno_text(err));
+      throw Error(
+          ErrorKind::io, "link {} -> {}: {}", m_temp_path.string(), m_final_path.string(), errno_text(err));
     }
     ::unlink(m_temp_path.c_str());
   } else if (::rename(m_temp_path.c_str(), m_final_path.c_str()) != 0) {
-    throw Error(ErrorKind::io, "rename {} -> {}: {}", m_temp_path.string(), m_final_path.string(), errno_text(errno));
+    throw Error(
+        ErrorKind::io, "rename {} -> {}: {}", m_temp_path.string(), m_final_path.string(), errno_text(errno));
   }
   m_committed = true;
   // Make the rename itself durable.
@@ -170,48 +160,48 @@ AtomicFile::commit()
 }
 
 void
-write_file_atomic(const stdfs::path& path,
+write_file_atomic(const stdfs::path &path,
                   std::span<const std::byte> data,
                   mode_t mode,
-                  AtomicFile::NoReplace no_replace)
-{
+                  AtomicFile::NoReplace no_replace) {
   AtomicFile f(path, mode, no_replace);
   f.write(data);
   f.commit();
 }
 
 void
-write_file_atomic(const stdfs::path& path, std::string_view text, mode_t mode, AtomicFile::NoReplace no_replace)
-{
+write_file_atomic(const stdfs::path &path,
+                  std::string_view text,
+                  mode_t mode,
+                  AtomicFile::NoReplace no_replace) {
   write_file_atomic(path, std::as_bytes(std::span<const char>(text.data(), text.size())), mode, no_replace);
 }
 
-TempDir::TempDir(std::string_view prefix, std::optional<stdfs::path> parent)
-{
+TempDir::TempDir(std::string_view prefix, std::optional<stdfs::path> parent) {
   stdfs::path base;
   if (parent) {
     base = *parent;
-  } else if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') { // NOLINT(concurrency-mt-unsafe)
+  } else if (const char *t = std::getenv("TMPDIR");
+             t != nullptr && *t != '\0') { // NOLINT(concurrency-mt-unsafe)
     base = t;
   } else {
     base = "/var/tmp";
   }
   std::string templ = (base / (std::string(prefix) + ".XXXXXX")).string();
   if (::mkdtemp(templ.data()) == nullptr) {
-    throw Error(ErrorKind::io, "cannot create a temporary directory in {}: {}", base.string(), errno_text(errno));
+    throw Error(
+        ErrorKind::io, "cannot create a temporary directory in {}: {}", base.string(), errno_text(errno));
   }
   m_path = templ;
 }
 
-TempDir::TempDir(TempDir&& other) noexcept
-  : m_path(std::move(other.m_path)),
-    m_keep(other.m_keep)
-{
+TempDir::TempDir(TempDir &&other) noexcept
+  : m_path(std::move(other.m_path))
+  , m_keep(other.m_keep) {
   other.m_path.clear();
 }
 
-TempDir::~TempDir()
-{
+TempDir::~TempDir() {
   if (m_path.empty()) {
     return;
   }
@@ -226,14 +216,11 @@ TempDir::~TempDir()
   }
 }
 
-Fd::Fd(Fd&& other) noexcept
-  : m_fd(std::exchange(other.m_fd, -1))
-{
-}
+Fd::Fd(Fd &&other) noexcept
+  : m_fd(std::exchange(other.m_fd, -1)) {}
 
-Fd&
-Fd::operator=(Fd&& other) noexcept
-{
+Fd &
+Fd::operator=(Fd &&other) noexcept {
   if (this != &other) {
     close();
     m_fd = std::exchange(other.m_fd, -1);
@@ -241,20 +228,17 @@ Fd::operator=(Fd&& other) noexcept
   return *this;
 }
 
-Fd::~Fd()
-{
+Fd::~Fd() {
   close();
 }
 
 int
-Fd::release() noexcept
-{
+Fd::release() noexcept {
   return std::exchange(m_fd, -1);
 }
 
 bool
-Fd::close() noexcept
-{
+Fd::close() noexcept {
   if (m_fd < 0) {
     return true;
   }

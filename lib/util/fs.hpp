@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <filesystem>
 #include <optional>
@@ -9,32 +11,28 @@
 #include <string_view>
 #include <vector>
 
-#include <sys/types.h>
-
 namespace cvm::fs {
 
 // Contents of `path`; throws cvm::Error(io or input) naming the file and errno.
 // Refuses files larger than `max_size` bytes (untrusted inputs stay bounded).
-std::vector<std::byte>
-read_file(const std::filesystem::path& path, std::size_t max_size = std::size_t{1} << 30U);
+std::vector<std::byte> read_file(const std::filesystem::path &path,
+                                 std::size_t max_size = std::size_t{1} << 30U);
 
-std::string
-read_text(const std::filesystem::path& path, std::size_t max_size = std::size_t{64} << 20U);
+std::string read_text(const std::filesystem::path &path, std::size_t max_size = std::size_t{64} << 20U);
 
 // A file that appears at its final path only when commit() succeeds. Data is
 // written to "<dir>/.<name>.tmp-XXXXXX", fsync'ed, then renamed over the final
 // name (or, with NoReplace::yes, linked so an existing file is never
 // clobbered). Destroying an uncommitted AtomicFile removes the temporary.
-class AtomicFile
-{
+class AtomicFile {
 public:
   enum class NoReplace { yes, no };
 
   AtomicFile(std::filesystem::path final_path, mode_t mode, NoReplace no_replace = NoReplace::no);
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-  AtomicFile(AtomicFile&& other) noexcept;
-  AtomicFile& operator=(AtomicFile&&) = delete;
+  AtomicFile(const AtomicFile &) = delete;
+  AtomicFile &operator=(const AtomicFile &) = delete;
+  AtomicFile(AtomicFile &&other) noexcept;
+  AtomicFile &operator=(AtomicFile &&) = delete;
   ~AtomicFile();
 
   void write(std::span<const std::byte> data);
@@ -42,14 +40,12 @@ public:
   // fsync, close, rename into place; throws on any failure (temp removed).
   void commit();
 
-  const std::filesystem::path&
-  temp_path() const noexcept
-  {
+  const std::filesystem::path &
+  temp_path() const noexcept {
     return m_temp_path;
   }
   int
-  fd() const noexcept
-  {
+  fd() const noexcept {
     return m_fd;
   }
 
@@ -62,40 +58,35 @@ private:
 };
 
 // Convenience: write `data` to `path` atomically with `mode`.
-void
-write_file_atomic(const std::filesystem::path& path,
-                  std::span<const std::byte> data,
-                  mode_t mode = 0644,
-                  AtomicFile::NoReplace no_replace = AtomicFile::NoReplace::no);
-void
-write_file_atomic(const std::filesystem::path& path,
-                  std::string_view text,
-                  mode_t mode = 0644,
-                  AtomicFile::NoReplace no_replace = AtomicFile::NoReplace::no);
+void write_file_atomic(const std::filesystem::path &path,
+                       std::span<const std::byte> data,
+                       mode_t mode = 0644,
+                       AtomicFile::NoReplace no_replace = AtomicFile::NoReplace::no);
+void write_file_atomic(const std::filesystem::path &path,
+                       std::string_view text,
+                       mode_t mode = 0644,
+                       AtomicFile::NoReplace no_replace = AtomicFile::NoReplace::no);
 
 // A private (0700) temporary directory, removed with its contents on
 // destruction unless keep() was called.
-class TempDir
-{
+class TempDir {
 public:
   // Created under `parent` (default: $TMPDIR or /var/tmp, since build scratch
   // can be larger than a tmpfs /tmp).
   explicit TempDir(std::string_view prefix = "cvmforge",
                    std::optional<std::filesystem::path> parent = std::nullopt);
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  TempDir(TempDir&& other) noexcept;
-  TempDir& operator=(TempDir&&) = delete;
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  TempDir(TempDir &&other) noexcept;
+  TempDir &operator=(TempDir &&) = delete;
   ~TempDir();
 
-  const std::filesystem::path&
-  path() const noexcept
-  {
+  const std::filesystem::path &
+  path() const noexcept {
     return m_path;
   }
   void
-  keep() noexcept
-  {
+  keep() noexcept {
     m_keep = true;
   }
 
@@ -105,27 +96,22 @@ private:
 };
 
 // Move-only owner of a file descriptor.
-class Fd
-{
+class Fd {
 public:
   Fd() = default;
   explicit Fd(int fd) noexcept
-    : m_fd(fd)
-  {
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept;
-  Fd& operator=(Fd&& other) noexcept;
+    : m_fd(fd) {}
+  Fd(const Fd &) = delete;
+  Fd &operator=(const Fd &) = delete;
+  Fd(Fd &&other) noexcept;
+  Fd &operator=(Fd &&other) noexcept;
   ~Fd();
 
   int
-  get() const noexcept
-  {
+  get() const noexcept {
     return m_fd;
   }
-  explicit operator bool() const noexcept
-  {
+  explicit operator bool() const noexcept {
     return m_fd >= 0;
   }
   int release() noexcept;
@@ -137,7 +123,6 @@ private:
 };
 
 // errno as text, e.g. "No such file or directory".
-std::string
-errno_text(int err);
+std::string errno_text(int err);
 
 } // namespace cvm::fs

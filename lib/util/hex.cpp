@@ -4,8 +4,7 @@
 namespace cvm {
 
 std::string
-to_hex(std::span<const std::byte> bytes)
-{
+to_hex(std::span<const std::byte> bytes) {
   static constexpr std::string_view k_digits = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
@@ -19,8 +18,7 @@ to_hex(std::span<const std::byte> bytes)
 
 namespace {
 int
-nibble(char c)
-{
+nibble(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
   }
@@ -35,8 +33,7 @@ nibble(char c)
 } // namespace
 
 std::optional<std::vector<std::byte>>
-from_hex(std::string_view hex)
-{
+from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) {
     return std::nullopt;
   }
@@ -54,8 +51,7 @@ from_hex(std::string_view hex)
 }
 
 std::span<const std::byte>
-as_bytes(std::string_view s) noexcept
-{
+as_bytes(std::string_view s) noexcept {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));
 }
 

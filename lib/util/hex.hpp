@@ -11,15 +11,12 @@
 namespace cvm {
 
 // Lower-case hex of `bytes`.
-std::string
-to_hex(std::span<const std::byte> bytes);
+std::string to_hex(std::span<const std::byte> bytes);
 
 // Bytes of `hex` (upper or lower case, even length); nullopt if it is not hex.
-std::optional<std::vector<std::byte>>
-from_hex(std::string_view hex);
+std::optional<std::vector<std::byte>> from_hex(std::string_view hex);
 
 // View of a string's characters as bytes.
-std::span<const std::byte>
-as_bytes(std::string_view s) noexcept;
+std::span<const std::byte> as_bytes(std::string_view s) noexcept;
 
 } // namespace cvm

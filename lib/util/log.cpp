@@ -14,8 +14,7 @@ std::mutex g_mutex;
 Sink g_sink; // empty = default stderr sink
 
 std::string_view
-level_name(Level level)
-{
+level_name(Level level) {
   switch (level) {
   case Level::error:
     return "error";
@@ -34,33 +33,28 @@ level_name(Level level)
 } // namespace
 
 void
-set_level(Level level) noexcept
-{
+set_level(Level level) noexcept {
   g_level.store(level);
 }
 
 Level
-level() noexcept
-{
+level() noexcept {
   return g_level.load();
 }
 
 bool
-enabled(Level level) noexcept
-{
+enabled(Level level) noexcept {
   return static_cast<int>(level) <= static_cast<int>(g_level.load());
 }
 
 void
-set_sink(Sink sink)
-{
+set_sink(Sink sink) {
   const std::lock_guard lock(g_mutex);
   g_sink = std::move(sink);
 }
 
 void
-write(Level level, std::string_view message)
-{
+write(Level level, std::string_view message) {
   if (!enabled(level)) {
     return;
   }

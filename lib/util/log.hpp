@@ -15,42 +15,34 @@ namespace cvm::log {
 enum class Level { error = 0, warning = 1, info = 2, debug = 3, trace = 4 };
 
 // Messages above `level` are dropped. Default: info.
-void
-set_level(Level level) noexcept;
+void set_level(Level level) noexcept;
 
-Level
-level() noexcept;
+Level level() noexcept;
 
-bool
-enabled(Level level) noexcept;
+bool enabled(Level level) noexcept;
 
 // Replace the sink (default: "cvmforge: <level>: <message>\n" on stderr).
 // Tests use this to capture output.
 using Sink = std::function<void(Level, std::string_view)>;
-void
-set_sink(Sink sink);
+void set_sink(Sink sink);
 
-void
-write(Level level, std::string_view message);
+void write(Level level, std::string_view message);
 
 template<typename... Args>
 void
-error(fmt::format_string<Args...> format, Args&&... args)
-{
+error(fmt::format_string<Args...> format, Args &&...args) {
   write(Level::error, fmt::format(format, std::forward<Args>(args)...));
 }
 
 template<typename... Args>
 void
-warning(fmt::format_string<Args...> format, Args&&... args)
-{
+warning(fmt::format_string<Args...> format, Args &&...args) {
   write(Level::warning, fmt::format(format, std::forward<Args>(args)...));
 }
 
 template<typename... Args>
 void
-info(fmt::format_string<Args...> format, Args&&... args)
-{
+info(fmt::format_string<Args...> format, Args &&...args) {
   if (enabled(Level::info)) {
     write(Level::info, fmt::format(format, std::forward<Args>(args)...));
   }
@@ -58,8 +50,7 @@ info(fmt::format_string<Args...> format, Args&&... args)
 
 template<typename... Args>
 void
-debug(fmt::format_string<Args...> format, Args&&... args)
-{
+debug(fmt::format_string<Args...> format, Args &&...args) {
   if (enabled(Level::debug)) {
     write(Level::debug, fmt::format(format, std::forward<Args>(args)...));
   }
@@ -67,8 +58,7 @@ debug(fmt::format_string<Args...> format, Args&&... args)
 
 template<typename... Args>
 void
-trace(fmt::format_string<Args...> format, Args&&... args)
-{
+trace(fmt::format_string<Args...> format, Args &&...args) {
   if (enabled(Level::trace)) {
     write(Level::trace, fmt::format(format, std::forward<Args>(args)...));
   }

@@ -3,14 +3,14 @@
 
 #include <fmt/format.h>
 
+#include <strings.h>
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstring>
 #include <span>
 #include <string_view>
 #include <utility>
-
-#include <strings.h>
-#include <sys/mman.h>
 
 namespace cvm {
 
@@ -18,15 +18,13 @@ namespace cvm {
 // kernel allows (mlock), wiped with explicit_bzero when destroyed or moved
 // from, never copied implicitly, and never printed (its fmt formatter writes
 // "<redacted>"; there is no operator<<). Pass it to C APIs as data() + size().
-class SecretBytes
-{
+class SecretBytes {
 public:
   SecretBytes() = default;
 
   explicit SecretBytes(std::size_t size)
-    : m_data(size == 0 ? nullptr : new std::byte[size]()),
-      m_size(size)
-  {
+    : m_data(size == 0 ? nullptr : new std::byte[size]())
+    , m_size(size) {
     if (m_data != nullptr) {
       // Best effort: an unprivileged process may exceed RLIMIT_MEMLOCK.
       m_locked = ::mlock(m_data, m_size) == 0;
@@ -35,8 +33,7 @@ public:
 
   // Takes a copy of `bytes`; the caller remains responsible for wiping them.
   static SecretBytes
-  copy_of(std::span<const std::byte> bytes)
-  {
+  copy_of(std::span<const std::byte> bytes) {
     SecretBytes s(bytes.size());
     if (!bytes.empty()) {
       std::memcpy(s.m_data, bytes.data(), bytes.size());
@@ -44,19 +41,16 @@ public:
     return s;
   }
 
-  SecretBytes(const SecretBytes&) = delete;
-  SecretBytes& operator=(const SecretBytes&) = delete;
+  SecretBytes(const SecretBytes &) = delete;
+  SecretBytes &operator=(const SecretBytes &) = delete;
 
-  SecretBytes(SecretBytes&& other) noexcept
-    : m_data(std::exchange(other.m_data, nullptr)),
-      m_size(std::exchange(other.m_size, 0)),
-      m_locked(std::exchange(other.m_locked, false))
-  {
-  }
+  SecretBytes(SecretBytes &&other) noexcept
+    : m_data(std::exchange(other.m_data, nullptr))
+    , m_size(std::exchange(other.m_size, 0))
+    , m_locked(std::exchange(other.m_locked, false)) {}
 
-  SecretBytes&
-  operator=(SecretBytes&& other) noexcept
-  {
+  SecretBytes &
+  operator=(SecretBytes &&other) noexcept {
     if (this != &other) {
       wipe_and_free();
       m_data = std::exchange(other.m_data, nullptr);
@@ -66,52 +60,43 @@ public:
     return *this;
   }
 
-  ~SecretBytes()
-  {
+  ~SecretBytes() {
     wipe_and_free();
   }
 
-  std::byte*
-  data() noexcept
-  {
+  std::byte *
+  data() noexcept {
     return m_data;
   }
-  const std::byte*
-  data() const noexcept
-  {
+  const std::byte *
+  data() const noexcept {
     return m_data;
   }
   std::size_t
-  size() const noexcept
-  {
+  size() const noexcept {
     return m_size;
   }
   bool
-  empty() const noexcept
-  {
+  empty() const noexcept {
     return m_size == 0;
   }
   std::span<const std::byte>
-  span() const noexcept
-  {
+  span() const noexcept {
     return {m_data, m_size};
   }
   std::span<std::byte>
-  mutable_span() noexcept
-  {
+  mutable_span() noexcept {
     return {m_data, m_size};
   }
   // The bytes as characters, for APIs that take `const char*` keys.
-  const char*
-  chars() const noexcept
-  {
-    return reinterpret_cast<const char*>(m_data); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  const char *
+  chars() const noexcept {
+    return reinterpret_cast<const char *>(m_data); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
   }
 
   // Constant-time comparison (no early exit on the first differing byte).
   bool
-  equals(std::span<const std::byte> other) const noexcept
-  {
+  equals(std::span<const std::byte> other) const noexcept {
     if (other.size() != m_size) {
       return false;
     }
@@ -124,8 +109,7 @@ public:
 
 private:
   void
-  wipe_and_free() noexcept
-  {
+  wipe_and_free() noexcept {
     if (m_data != nullptr) {
       ::explicit_bzero(m_data, m_size);
       if (m_locked) {
@@ -138,7 +122,7 @@ private:
     m_locked = false;
   }
 
-  std::byte* m_data = nullptr;
+  std::byte *m_data = nullptr;
   std::size_t m_size = 0;
   bool m_locked = false;
 };
@@ -147,13 +131,10 @@ private:
 
 // Formatting a secret prints a placeholder, so a secret that reaches a log line
 // by mistake leaks nothing.
-template<>
-struct fmt::formatter<cvm::SecretBytes> : fmt::formatter<std::string_view>
-{
+template<> struct fmt::formatter<cvm::SecretBytes> : fmt::formatter<std::string_view> {
   template<typename FormatContext>
   auto
-  format(const cvm::SecretBytes& /*secret*/, FormatContext& ctx) const
-  {
+  format(const cvm::SecretBytes & /*secret*/, FormatContext &ctx) const {
     return fmt::formatter<std::string_view>::format("<redacted>", ctx);
   }
 };

@@ -16,12 +16,10 @@ using ::testing::HasSubstr;
 namespace {
 
 // A scratch directory with a fake base image and a CA file, removed afterwards.
-class ManifestTest : public ::testing::Test
-{
+class ManifestTest : public ::testing::Test {
 protected:
   void
-  SetUp() override
-  {
+  SetUp() override {
     std::string templ = (stdfs::temp_directory_path() / "cvm-manifest-test.XXXXXX").string();
     ASSERT_NE(::mkdtemp(templ.data()), nullptr);
     m_dir = templ;
@@ -30,27 +28,24 @@ protected:
     write("motd", "hello\n");
   }
   void
-  TearDown() override
-  {
+  TearDown() override {
     stdfs::remove_all(m_dir);
   }
   void
-  write(const std::string& name, const std::string& text)
-  {
+  write(const std::string &name, const std::string &text) {
     std::ofstream(m_dir / name) << text;
   }
   m::LoadResult
-  load(const std::string& yaml)
-  {
+  load(const std::string &yaml) {
     return m::load_from_string(yaml, m_dir / "manifest.yaml");
   }
   // The diagnostics as "line:col: message" for compact assertions.
   static std::vector<std::string>
-  lines(const m::LoadResult& r)
-  {
+  lines(const m::LoadResult &r) {
     std::vector<std::string> out;
-    for (const auto& d : r.diagnostics.all()) {
-      out.push_back(std::to_string(d.location.line) + ":" + std::to_string(d.location.column) + ": " + d.message);
+    for (const auto &d : r.diagnostics.all()) {
+      out.push_back(std::to_string(d.location.line) + ":" + std::to_string(d.location.column) + ": " +
+                    d.message);
     }
     return out;
   }
@@ -58,7 +53,7 @@ protected:
   stdfs::path m_dir;
 };
 
-const char* const k_minimal = "version: 1\n"
+const char *const k_minimal = "version: 1\n"
                               "base:\n"
                               "  path: base.qcow2\n"
                               "output:\n"
@@ -69,11 +64,10 @@ const char* const k_minimal = "version: 1\n"
 
 } // namespace
 
-TEST_F(ManifestTest, MinimalManifestGetsDefaults)
-{
+TEST_F(ManifestTest, MinimalManifestGetsDefaults) {
   const auto r = load(k_minimal);
   ASSERT_TRUE(r.manifest) << (r.diagnostics.all().empty() ? "" : r.diagnostics.all()[0].format());
-  const auto& man = *r.manifest;
+  const auto &man = *r.manifest;
   EXPECT_EQ(man.base.path, m_dir / "base.qcow2");
   EXPECT_EQ(man.output.path, m_dir / "out/cvm.qcow2");
   EXPECT_EQ(man.output.key_file, m_dir / "out/cvm.qcow2.key");
@@ -91,8 +85,7 @@ TEST_F(ManifestTest, MinimalManifestGetsDefaults)
   EXPECT_FALSE(man.attestation.enabled);
 }
 
-TEST_F(ManifestTest, FullManifestParses)
-{
+TEST_F(ManifestTest, FullManifestParses) {
   const auto r = load(R"(version: 1
 name: web-01
 base: {path: base.qcow2, format: qcow2}
@@ -135,7 +128,7 @@ measurement:
 reproducibility: {source_date_epoch: 1700000000, seed: web-01-v1}
 )");
   ASSERT_TRUE(r.manifest) << (r.diagnostics.all().empty() ? "" : r.diagnostics.all()[0].format());
-  const auto& man = *r.manifest;
+  const auto &man = *r.manifest;
   EXPECT_EQ(man.output.size_policy, m::SizePolicy::fixed);
   EXPECT_EQ(man.output.size_bytes, 8ULL << 30U);
   EXPECT_EQ(man.partitions.esp.size_bytes, 128ULL << 20U);
@@ -160,8 +153,7 @@ reproducibility: {source_date_epoch: 1700000000, seed: web-01-v1}
   EXPECT_EQ(j["attestation"]["tee"], "tdx");
 }
 
-TEST_F(ManifestTest, UnknownKeysGetLocationAndHint)
-{
+TEST_F(ManifestTest, UnknownKeysGetLocationAndHint) {
   const auto r = load("version: 1\n"
                       "base: {path: base.qcow2}\n"
                       "output: {path: o.qcow2}\n"
@@ -171,19 +163,19 @@ TEST_F(ManifestTest, UnknownKeysGetLocationAndHint)
                       "colour: blue\n");
   ASSERT_FALSE(r.manifest);
   ASSERT_EQ(r.diagnostics.all().size(), 2U);
-  const auto& d0 = r.diagnostics.all()[0];
+  const auto &d0 = r.diagnostics.all()[0];
   EXPECT_EQ(d0.location.line, 5);
   EXPECT_EQ(d0.location.column, 3);
   EXPECT_EQ(d0.message, "unknown key 'cypher' in luks");
   EXPECT_EQ(d0.hint, "did you mean 'cipher'?");
-  EXPECT_EQ(d0.format(), (m_dir / "manifest.yaml").string() +
-                           ":5:3: error: unknown key 'cypher' in luks (hint: did you mean 'cipher'?)");
+  EXPECT_EQ(d0.format(),
+            (m_dir / "manifest.yaml").string() +
+                ":5:3: error: unknown key 'cypher' in luks (hint: did you mean 'cipher'?)");
   EXPECT_EQ(r.diagnostics.all()[1].location.line, 7);
   EXPECT_THAT(r.diagnostics.all()[1].hint, HasSubstr("allowed keys: version, name, base"));
 }
 
-TEST_F(ManifestTest, WrongTypesAreReported)
-{
+TEST_F(ManifestTest, WrongTypesAreReported) {
   const auto r = load("version: 1\n"
                       "base: {path: base.qcow2}\n"
                       "output: {path: o.qcow2}\n"
@@ -201,19 +193,16 @@ TEST_F(ManifestTest, WrongTypesAreReported)
                                      "8:7: boot: expected a mapping, got a list"));
 }
 
-TEST_F(ManifestTest, QuotedNumberIsNotAnInteger)
-{
+TEST_F(ManifestTest, QuotedNumberIsNotAnInteger) {
   const auto r = load(std::string(k_minimal) + "key: {bytes: \"64\"}\n");
   EXPECT_THAT(lines(r), ::testing::ElementsAre("9:14: key.bytes: expected an integer, got '64'"));
 }
 
-TEST_F(ManifestTest, RangesAreChecked)
-{
-  const auto r = load(std::string(k_minimal) +
-                      "key: {bytes: 16}\n"
-                      "partitions: {esp: {size: 1M}}\n"
-                      "attestation: {enabled: false}\n"
-                      "output2: 1\n");
+TEST_F(ManifestTest, RangesAreChecked) {
+  const auto r = load(std::string(k_minimal) + "key: {bytes: 16}\n"
+                                               "partitions: {esp: {size: 1M}}\n"
+                                               "attestation: {enabled: false}\n"
+                                               "output2: 1\n");
   const auto l = lines(r);
   ASSERT_EQ(l.size(), 3U);
   EXPECT_EQ(l[0], "9:14: key.bytes: 16 is out of range");
@@ -222,8 +211,7 @@ TEST_F(ManifestTest, RangesAreChecked)
   EXPECT_EQ(l[2], "12:1: unknown key 'output2' in the top level");
 }
 
-TEST_F(ManifestTest, MultipleErrorsAreAllReportedInFileOrder)
-{
+TEST_F(ManifestTest, MultipleErrorsAreAllReportedInFileOrder) {
   const auto r = load("version: 2\n"
                       "base: {path: missing.qcow2}\n"
                       "output: {path: o.qcow2, format: vmdk}\n"
@@ -237,8 +225,7 @@ TEST_F(ManifestTest, MultipleErrorsAreAllReportedInFileOrder)
   EXPECT_EQ(l[3], "4:16: luks.cipher: 'cipher_null' does not encrypt anything");
 }
 
-TEST_F(ManifestTest, RelativePathsResolveAgainstManifestDirectory)
-{
+TEST_F(ManifestTest, RelativePathsResolveAgainstManifestDirectory) {
   stdfs::create_directories(m_dir / "sub");
   const auto r = m::load_from_string("version: 1\nbase: {path: ../base.qcow2}\noutput: {path: out.qcow2}\n"
                                      "luks: {recovery: {enabled: true}}\n",
@@ -248,8 +235,7 @@ TEST_F(ManifestTest, RelativePathsResolveAgainstManifestDirectory)
   EXPECT_EQ(r.manifest->output.path, m_dir / "sub" / "out.qcow2");
 }
 
-TEST_F(ManifestTest, EnvironmentVariablesInPaths)
-{
+TEST_F(ManifestTest, EnvironmentVariablesInPaths) {
   ::setenv("CVM_TEST_IMAGES", m_dir.c_str(), 1);
   auto r = load("version: 1\nbase: {path: \"${CVM_TEST_IMAGES}/base.qcow2\"}\noutput: {path: o.qcow2}\n"
                 "luks: {recovery: {enabled: true}}\n");
@@ -258,28 +244,28 @@ TEST_F(ManifestTest, EnvironmentVariablesInPaths)
   ::unsetenv("CVM_TEST_IMAGES");
   r = load("version: 1\nbase: {path: \"${CVM_TEST_IMAGES}/base.qcow2\"}\noutput: {path: o.qcow2}\n"
            "luks: {recovery: {enabled: true}}\n");
-  EXPECT_THAT(lines(r), ::testing::ElementsAre("2:14: base.path: environment variable CVM_TEST_IMAGES is not set"));
+  EXPECT_THAT(lines(r),
+              ::testing::ElementsAre("2:14: base.path: environment variable CVM_TEST_IMAGES is not set"));
 }
 
-TEST_F(ManifestTest, FileChecksCanBeTurnedOff)
-{
-  const std::string yaml = "version: 1\nbase: {path: nope.qcow2}\noutput: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\n";
+TEST_F(ManifestTest, FileChecksCanBeTurnedOff) {
+  const std::string yaml =
+      "version: 1\nbase: {path: nope.qcow2}\noutput: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\n";
   EXPECT_FALSE(load(yaml).manifest);
   m::LoadOptions lo;
   lo.check_files = false;
   EXPECT_TRUE(m::load_from_string(yaml, m_dir / "m.yaml", lo).manifest);
 }
 
-TEST_F(ManifestTest, BaseMustBeAFile)
-{
+TEST_F(ManifestTest, BaseMustBeAFile) {
   stdfs::create_directories(m_dir / "adir");
-  const auto r = load("version: 1\nbase: {path: adir}\noutput: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\n");
+  const auto r =
+      load("version: 1\nbase: {path: adir}\noutput: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\n");
   ASSERT_EQ(r.diagnostics.all().size(), 1U);
   EXPECT_THAT(r.diagnostics.all()[0].message, HasSubstr("is not a regular file"));
 }
 
-TEST_F(ManifestTest, MissingRequiredKeys)
-{
+TEST_F(ManifestTest, MissingRequiredKeys) {
   const auto r = load("name: x\n");
   const auto l = lines(r);
   ASSERT_EQ(l.size(), 3U);
@@ -288,87 +274,91 @@ TEST_F(ManifestTest, MissingRequiredKeys)
   EXPECT_EQ(l[2], "1:1: missing required key 'output' in the manifest");
 }
 
-TEST_F(ManifestTest, EmptyAndNonMappingDocuments)
-{
+TEST_F(ManifestTest, EmptyAndNonMappingDocuments) {
   EXPECT_THAT(lines(load("")), ::testing::ElementsAre("1:1: the manifest is empty"));
   EXPECT_THAT(lines(load("- a\n- b\n")),
-              ::testing::ElementsAre("1:1: a manifest is a YAML mapping with at least 'version', 'base' and 'output'"));
+              ::testing::ElementsAre(
+                  "1:1: a manifest is a YAML mapping with at least 'version', 'base' and 'output'"));
 }
 
-TEST_F(ManifestTest, YamlSyntaxErrorHasPosition)
-{
+TEST_F(ManifestTest, YamlSyntaxErrorHasPosition) {
   const auto r = load("version: 1\nbase: {path: base.qcow2\noutput: x\n");
   ASSERT_EQ(r.diagnostics.all().size(), 1U);
   EXPECT_THAT(r.diagnostics.all()[0].message, HasSubstr("not valid YAML"));
   EXPECT_GE(r.diagnostics.all()[0].location.line, 2);
 }
 
-TEST_F(ManifestTest, DuplicateKeysAreErrors)
-{
+TEST_F(ManifestTest, DuplicateKeysAreErrors) {
   const auto r = load(std::string(k_minimal) + "version: 1\n");
   EXPECT_THAT(lines(r), ::testing::ElementsAre("9:1: duplicate key 'version' in the top level"));
 }
 
-TEST_F(ManifestTest, Contradictions)
-{
-  struct Case
-  {
+TEST_F(ManifestTest, Contradictions) {
+  struct Case {
     std::string yaml;
     std::string expected;
   };
   const std::vector<Case> cases{
-    {"output: {path: base.qcow2}\nluks: {recovery: {enabled: true}}\n",
-     "3:16: output.path: " + (m_dir / "base.qcow2").string() + " is also an input; cvmforge never writes over its inputs"},
-    {"output: {path: o.qcow2}\n", "3:16: the image could never be unlocked: attestation is off and there is no recovery keyslot"},
-    {"output: {path: o.qcow2, size: {size: 4G}}\nluks: {recovery: {enabled: true}}\n",
-     "3:38: output.size.size: only used with policy: fixed"},
-    {"output: {path: o.qcow2, size: {policy: fixed}}\nluks: {recovery: {enabled: true}}\n",
-     "3:40: output.size: policy 'fixed' needs a size"},
-    {"output: {path: o.qcow2}\nluks: {key_size: 384, recovery: {enabled: true}}\n",
-     "4:18: luks.key_size: 384 bits does not work with aes-xts-plain64"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nkey: {source: file}\n",
-     "5:15: key: source 'file' needs key.file"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nkey: {file: ca.pem}\n",
-     "5:13: key.file: only used with source: file"},
-    {"output: {path: o.qcow2}\nattestation: {kbs_urls: [\"http://127.0.0.1:8080\"]}\n",
-     "4:26: attestation.kbs_urls[0]: plain http is only allowed for the test flavour (tee: sample)"},
-    {"output: {path: o.qcow2}\nattestation: {kbs_urls: [\"https://kbs\"]}\n", "4:25: attestation: https KBS URLs need ca_cert"},
-    {"output: {path: o.qcow2}\nattestation: {kbs_urls: []}\nluks: {recovery: {enabled: true}}\n",
-     "4:25: attestation: at least one KBS URL is needed in kbs_urls"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nboot: {cmdline_add: [root=/dev/sda1]}\n",
-     "5:22: boot.cmdline_add[0]: 'root=/dev/sda1' is set by cvmforge (root unlock and fail-closed boot)"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nfiles: [{source: motd, dest: etc/motd}]\n",
-     "5:30: files[0].dest: 'etc/motd' must be an absolute file path without '..'"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nfiles: [{source: motd, dest: /boot/x}]\n",
-     "5:30: files[0].dest: '/boot/x' is outside the encrypted root filesystem"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: smal, profiles: {small: {}}}\n",
-     "5:24: measurement.profile: no profile named 'smal'"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: p, profiles: {p: {firmware: ca.pem}}}\n",
-     "5:38: measurement.profiles.p: the build's profile needs ovmf_version (the event layout depends on it)"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: p, profiles: {p: {ovmf_version: edk2-stable202211}}}\n",
-     "5:38: measurement.profiles.p: the build's profile needs firmware (the TDVF/OVMF file the TD boots)"},
-    {"output: {path: o.qcow2}\nluks: {recovery: {enabled: false, passphrase_file: ca.pem}}\nattestation: {kbs_urls: "
-     "[\"https://k\"], ca_cert: ca.pem}\n",
-     "4:52: luks.recovery: settings given but the recovery keyslot is not enabled"},
-    {"output: {path: o.qcow2}\nluks: {pbkdf: {type: pbkdf2, memory_kib: 1024}, recovery: {enabled: true}}\n",
-     "4:42: luks.pbkdf: memory_kib and parallel apply to argon2 only"},
+      {"output: {path: base.qcow2}\nluks: {recovery: {enabled: true}}\n",
+       "3:16: output.path: " + (m_dir / "base.qcow2").string() +
+           " is also an input; cvmforge never writes over its inputs"},
+      {"output: {path: o.qcow2}\n",
+       "3:16: the image could never be unlocked: attestation is off and there is no recovery keyslot"},
+      {"output: {path: o.qcow2, size: {size: 4G}}\nluks: {recovery: {enabled: true}}\n",
+       "3:38: output.size.size: only used with policy: fixed"},
+      {"output: {path: o.qcow2, size: {policy: fixed}}\nluks: {recovery: {enabled: true}}\n",
+       "3:40: output.size: policy 'fixed' needs a size"},
+      {"output: {path: o.qcow2}\nluks: {key_size: 384, recovery: {enabled: true}}\n",
+       "4:18: luks.key_size: 384 bits does not work with aes-xts-plain64"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nkey: {source: file}\n",
+       "5:15: key: source 'file' needs key.file"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nkey: {file: ca.pem}\n",
+       "5:13: key.file: only used with source: file"},
+      {"output: {path: o.qcow2}\nattestation: {kbs_urls: [\"http://127.0.0.1:8080\"]}\n",
+       "4:26: attestation.kbs_urls[0]: plain http is only allowed for the test flavour (tee: sample)"},
+      {"output: {path: o.qcow2}\nattestation: {kbs_urls: [\"https://kbs\"]}\n",
+       "4:25: attestation: https KBS URLs need ca_cert"},
+      {"output: {path: o.qcow2}\nattestation: {kbs_urls: []}\nluks: {recovery: {enabled: true}}\n",
+       "4:25: attestation: at least one KBS URL is needed in kbs_urls"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nboot: {cmdline_add: [root=/dev/sda1]}\n",
+       "5:22: boot.cmdline_add[0]: 'root=/dev/sda1' is set by cvmforge (root unlock and fail-closed boot)"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nfiles: [{source: motd, dest: "
+       "etc/motd}]\n",
+       "5:30: files[0].dest: 'etc/motd' must be an absolute file path without '..'"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nfiles: [{source: motd, dest: /boot/x}]\n",
+       "5:30: files[0].dest: '/boot/x' is outside the encrypted root filesystem"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: smal, profiles: "
+       "{small: {}}}\n",
+       "5:24: measurement.profile: no profile named 'smal'"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: p, profiles: {p: "
+       "{firmware: ca.pem}}}\n",
+       "5:38: measurement.profiles.p: the build's profile needs ovmf_version (the event layout depends on "
+       "it)"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: true}}\nmeasurement: {profile: p, profiles: {p: "
+       "{ovmf_version: edk2-stable202211}}}\n",
+       "5:38: measurement.profiles.p: the build's profile needs firmware (the TDVF/OVMF file the TD boots)"},
+      {"output: {path: o.qcow2}\nluks: {recovery: {enabled: false, passphrase_file: ca.pem}}\nattestation: "
+       "{kbs_urls: "
+       "[\"https://k\"], ca_cert: ca.pem}\n",
+       "4:52: luks.recovery: settings given but the recovery keyslot is not enabled"},
+      {"output: {path: o.qcow2}\nluks: {pbkdf: {type: pbkdf2, memory_kib: 1024}, recovery: {enabled: "
+       "true}}\n",
+       "4:42: luks.pbkdf: memory_kib and parallel apply to argon2 only"},
   };
-  for (const auto& c : cases) {
+  for (const auto &c : cases) {
     const auto r = load("version: 1\nbase: {path: base.qcow2}\n" + c.yaml);
     EXPECT_THAT(lines(r), ::testing::ElementsAre(c.expected)) << c.yaml;
   }
 }
 
-TEST_F(ManifestTest, FileModesMustBeQuotedOctal)
-{
+TEST_F(ManifestTest, FileModesMustBeQuotedOctal) {
   const auto r = load(std::string(k_minimal) + "files: [{source: motd, dest: /etc/motd, mode: 644}]\n");
   ASSERT_EQ(r.diagnostics.all().size(), 1U);
   EXPECT_EQ(r.diagnostics.all()[0].message, "files[0].mode: expected a quoted octal mode, got '644'");
   EXPECT_EQ(r.diagnostics.all()[0].hint, "write modes as quoted octal strings, e.g. \"0644\"");
 }
 
-TEST_F(ManifestTest, LocationsAreRecordedForLaterStages)
-{
+TEST_F(ManifestTest, LocationsAreRecordedForLaterStages) {
   const auto r = load(k_minimal);
   ASSERT_TRUE(r.manifest);
   const auto loc = r.manifest->where("base.path");

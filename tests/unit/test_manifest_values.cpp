@@ -7,8 +7,7 @@
 
 namespace v = cvm::manifest::values;
 
-TEST(ManifestValues, SizesUseBinaryUnits)
-{
+TEST(ManifestValues, SizesUseBinaryUnits) {
   EXPECT_EQ(v::parse_size("4096"), 4096U);
   EXPECT_EQ(v::parse_size("512K"), 512U << 10U);
   EXPECT_EQ(v::parse_size("256M"), 256U << 20U);
@@ -18,15 +17,14 @@ TEST(ManifestValues, SizesUseBinaryUnits)
   EXPECT_EQ(v::parse_size("1T"), 1ULL << 40U);
 }
 
-TEST(ManifestValues, SizesRejectGarbageAndOverflow)
-{
-  for (const char* bad : {"", "M", "-1", "1.5G", "12X", "1 G", "1GB", "0x10", "99999999999999999999", "20000000T"}) {
+TEST(ManifestValues, SizesRejectGarbageAndOverflow) {
+  for (const char *bad :
+       {"", "M", "-1", "1.5G", "12X", "1 G", "1GB", "0x10", "99999999999999999999", "20000000T"}) {
     EXPECT_FALSE(v::parse_size(bad).has_value()) << bad;
   }
 }
 
-TEST(ManifestValues, FormatSizeRoundTrips)
-{
+TEST(ManifestValues, FormatSizeRoundTrips) {
   EXPECT_EQ(v::format_size(256ULL << 20U), "256M");
   EXPECT_EQ(v::format_size(3ULL << 30U), "3G");
   EXPECT_EQ(v::format_size(1000), "1000");
@@ -35,8 +33,7 @@ TEST(ManifestValues, FormatSizeRoundTrips)
   }
 }
 
-TEST(ManifestValues, Percent)
-{
+TEST(ManifestValues, Percent) {
   EXPECT_EQ(v::parse_percent("20%"), 20U);
   EXPECT_EQ(v::parse_percent("0%"), 0U);
   EXPECT_FALSE(v::parse_percent("20").has_value());
@@ -44,8 +41,7 @@ TEST(ManifestValues, Percent)
   EXPECT_FALSE(v::parse_percent("-5%").has_value());
 }
 
-TEST(ManifestValues, Integers)
-{
+TEST(ManifestValues, Integers) {
   EXPECT_EQ(v::parse_uint("0"), 0U);
   EXPECT_EQ(v::parse_uint("18446744073709551615"), UINT64_MAX);
   EXPECT_FALSE(v::parse_uint("18446744073709551616").has_value());
@@ -54,8 +50,7 @@ TEST(ManifestValues, Integers)
   EXPECT_EQ(v::parse_int("-5"), -5);
 }
 
-TEST(ManifestValues, OctalModes)
-{
+TEST(ManifestValues, OctalModes) {
   EXPECT_EQ(v::parse_mode("0644"), 0644U);
   EXPECT_EQ(v::parse_mode("644"), 0644U);
   EXPECT_EQ(v::parse_mode("0o600"), 0600U);
@@ -65,10 +60,9 @@ TEST(ManifestValues, OctalModes)
   EXPECT_FALSE(v::parse_mode("").has_value());
 }
 
-TEST(ManifestValues, EnvExpansion)
-{
+TEST(ManifestValues, EnvExpansion) {
   const std::map<std::string, std::string> env{{"IMAGES", "/srv/images"}, {"EMPTY", ""}};
-  auto lookup = [&](const std::string& n) -> std::optional<std::string> {
+  auto lookup = [&](const std::string &n) -> std::optional<std::string> {
     auto it = env.find(n);
     return it == env.end() ? std::nullopt : std::optional(it->second);
   };
@@ -86,8 +80,7 @@ TEST(ManifestValues, EnvExpansion)
   EXPECT_FALSE(v::expand_env("${1BAD}", lookup, err).has_value());
 }
 
-TEST(ManifestValues, DidYouMean)
-{
+TEST(ManifestValues, DidYouMean) {
   EXPECT_EQ(v::edit_distance("cipher", "cypher"), 1U);
   EXPECT_EQ(v::edit_distance("", "abc"), 3U);
   EXPECT_EQ(v::closest("cyper", {"cipher", "key_size", "label"}), "cipher");
@@ -95,8 +88,7 @@ TEST(ManifestValues, DidYouMean)
   EXPECT_FALSE(v::closest("zzzzzz", {"cipher", "label"}).has_value());
 }
 
-TEST(ManifestValues, HumanSize)
-{
+TEST(ManifestValues, HumanSize) {
   EXPECT_EQ(v::human_size(512), "512 B");
   EXPECT_EQ(v::human_size(1536), "1.5 KiB");
   EXPECT_EQ(v::human_size(438525952), "418.2 MiB");

@@ -8,9 +8,8 @@
 namespace cvm::pipeline::stages {
 
 void
-close_image(BuildContext& ctx)
-{
-  auto& g = *ctx.guest;
+close_image(BuildContext &ctx) {
+  auto &g = *ctx.guest;
   g.sync();
   g.umount_all();
   if (ctx.mapper_open) {

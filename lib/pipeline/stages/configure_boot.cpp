@@ -5,7 +5,6 @@
 #include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/bootcfg.hpp"
 #include "lib/pipeline/stages.hpp"
-
 #include "lib/template/template.hpp"
 #include "lib/util/error.hpp"
 
@@ -15,12 +14,11 @@
 namespace cvm::pipeline::stages {
 
 void
-mount_output_as_root(BuildContext& ctx)
-{
+mount_output_as_root(BuildContext &ctx) {
   if (ctx.chroot_layout) {
     return;
   }
-  auto& g = *ctx.guest;
+  auto &g = *ctx.guest;
   g.umount_all();
   g.rmmountpoint(k_src);
   g.rmmountpoint(k_dst);
@@ -33,22 +31,19 @@ mount_output_as_root(BuildContext& ctx)
 }
 
 std::string
-kernel_parameters_string(const BuildContext& ctx)
-{
+kernel_parameters_string(const BuildContext &ctx) {
   return fmt::format("{}", fmt::join(ctx.kernel_parameters, " "));
 }
 
 void
-configure_boot(BuildContext& ctx)
-{
+configure_boot(BuildContext &ctx) {
   mount_output_as_root(ctx);
   write_boot_config(ctx, *ctx.guest);
 }
 
 void
-write_boot_config(BuildContext& ctx, guestfs::Guest& g)
-{
-  const auto& m = ctx.manifest;
+write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
+  const auto &m = ctx.manifest;
 
   bootcfg::FstabInput in;
   in.mapper_name = m.luks.mapper_name;
@@ -61,22 +56,24 @@ write_boot_config(BuildContext& ctx, guestfs::Guest& g)
 
   const std::string old_crypttab = g.exists("/etc/crypttab") ? g.read_text("/etc/crypttab") : std::string();
   const bool attested = m.attestation.enabled;
-  const std::string options = attested                          ? "none (attested unlock by cvmforge-agent)"
+  const std::string options = attested                            ? "none (attested unlock by cvmforge-agent)"
                               : ctx.initramfs_backend == "dracut" ? "luks,discard"
                                                                   : "luks,discard,initramfs";
   // Attested unlock: the initramfs agent script opens the root from the
   // policy-checked header copy, so the root must NOT be in crypttab (cryptroot
   // / systemd-cryptsetup would otherwise prompt for a passphrase).
   const std::string root_line =
-    attested ? fmt::format("# {}: opened in the initramfs by cvmforge-agent after attestation; not listed here\n",
-                           m.luks.mapper_name)
-             : bootcfg::crypttab_line(m.luks.mapper_name, ctx.luks_uuid, options);
+      attested ? fmt::format(
+                     "# {}: opened in the initramfs by cvmforge-agent after attestation; not listed here\n",
+                     m.luks.mapper_name)
+               : bootcfg::crypttab_line(m.luks.mapper_name, ctx.luks_uuid, options);
   g.write_text("/etc/crypttab", bootcfg::rewrite_crypttab(old_crypttab, root_line, m.luks.mapper_name));
 
-  ctx.kernel_parameters =
-    bootcfg::kernel_parameters(ctx.initramfs_backend, m.luks.mapper_name, ctx.luks_uuid, m.boot.cmdline_add);
+  ctx.kernel_parameters = bootcfg::kernel_parameters(
+      ctx.initramfs_backend, m.luks.mapper_name, ctx.luks_uuid, m.boot.cmdline_add);
   if (attested) {
-    ctx.kernel_parameters = agent::attestation_kernel_parameters(ctx.initramfs_backend, ctx.kernel_parameters);
+    ctx.kernel_parameters =
+        agent::attestation_kernel_parameters(ctx.initramfs_backend, ctx.kernel_parameters);
   }
   const auto tdir = tmpl::templates_dir();
   if (ctx.initramfs_backend == "initramfs-tools") {
@@ -87,13 +84,14 @@ write_boot_config(BuildContext& ctx, guestfs::Guest& g)
                  tmpl::render_file(tdir / "rootfs" / "cryptsetup-initramfs-conf-hook.in", {}));
   } else {
     g.mkdir_p("/etc/dracut.conf.d");
-    g.write_text("/etc/dracut.conf.d/90-cvmforge.conf", tmpl::render_file(tdir / "rootfs" / "dracut-cvmforge.conf.in", {}));
+    g.write_text("/etc/dracut.conf.d/90-cvmforge.conf",
+                 tmpl::render_file(tdir / "rootfs" / "dracut-cvmforge.conf.in", {}));
   }
   if (m.boot.mode == manifest::BootMode::grub) {
     // root= comes from grub-mkconfig itself (GRUB_DISABLE_LINUX_UUID makes it
     // /dev/mapper/<name>); the rest goes to GRUB_CMDLINE_LINUX.
     std::vector<std::string> params;
-    for (const auto& p : ctx.kernel_parameters) {
+    for (const auto &p : ctx.kernel_parameters) {
       if (!p.starts_with("root=")) {
         params.push_back(p);
       }

@@ -12,7 +12,6 @@
 // noinit_itable so the kernel does not zero inode tables in the background.
 #include "lib/pipeline/progress.hpp"
 #include "lib/pipeline/stages.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -21,11 +20,10 @@
 namespace cvm::pipeline::stages {
 
 void
-copy_root(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
-  auto& g = *ctx.guest;
-  const auto& f = ctx.facts;
+copy_root(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
+  auto &g = *ctx.guest;
+  const auto &f = ctx.facts;
 
   g.cryptsetup_open(ctx.out_root, ctx.build_passphrase, m.luks.mapper_name);
   ctx.mapper_open = true;
@@ -67,8 +65,8 @@ copy_root(BuildContext& ctx)
   // Stay mounted: inject-files and inject-agent write into the new tree.
   const auto used = g.statvfs(k_dst);
   log::info("  root filesystem: {} MiB used of {} MiB", used.used_bytes >> 20U, used.total_bytes >> 20U);
-  ctx.report["root_filesystem"] = {{"uuid", ctx.root_fs_uuid}, {"used_bytes", used.used_bytes},
-                                   {"size_bytes", used.total_bytes}};
+  ctx.report["root_filesystem"] = {
+      {"uuid", ctx.root_fs_uuid}, {"used_bytes", used.used_bytes}, {"size_bytes", used.total_bytes}};
   ctx.report["boot_filesystem"] = {{"uuid", ctx.boot_fs_uuid}};
 }
 

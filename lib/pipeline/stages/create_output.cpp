@@ -1,31 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stage create-output: size the new disk, create it as a sparse qcow2 under a
 // temporary name next to the final path, and write its GPT.
+#include "lib/manifest/values.hpp"
 #include "lib/pipeline/interrupt.hpp"
 #include "lib/pipeline/stages.hpp"
-
-#include "lib/manifest/values.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
 #include <fmt/format.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <thread>
-
-#include <sys/statvfs.h>
 
 namespace cvm::pipeline::stages {
 
 using manifest::values::format_size;
 
 void
-create_output(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
+create_output(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
   ctx.layout = compute_layout(m, ctx.content, luks::LuksParams{}.data_offset);
-  const auto& l = ctx.layout;
+  const auto &l = ctx.layout;
 
   // The output stays sparse: expect about the content plus filesystem
   // metadata to be allocated. Refuse early rather than fail half-way.
@@ -33,15 +31,23 @@ create_output(BuildContext& ctx)
   const auto out_dir = m.output.path.parent_path();
   if (::statvfs(out_dir.c_str(), &st) == 0) {
     const std::uint64_t free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
-    const std::uint64_t needed = ctx.content.root_used + ctx.content.boot_used * 2 + ctx.content.esp_used + 256 * k_mib;
+    const std::uint64_t needed =
+        ctx.content.root_used + ctx.content.boot_used * 2 + ctx.content.esp_used + 256 * k_mib;
     if (free_bytes < needed) {
-      throw Error(ErrorKind::io, "not enough space in {}: the image needs about {}, {} is free", out_dir.string(),
-                  manifest::values::human_size(needed), manifest::values::human_size(free_bytes));
+      throw Error(ErrorKind::io,
+                  "not enough space in {}: the image needs about {}, {} is free",
+                  out_dir.string(),
+                  manifest::values::human_size(needed),
+                  manifest::values::human_size(free_bytes));
     }
   }
 
-  log::info("  disk {} virtual: ESP {}, /boot {}, LUKS2 root {} (filesystem {})", format_size(l.disk_size),
-            format_size(l.esp.size), format_size(l.boot.size), format_size(l.root.size), format_size(l.root_fs_size));
+  log::info("  disk {} virtual: ESP {}, /boot {}, LUKS2 root {} (filesystem {})",
+            format_size(l.disk_size),
+            format_size(l.esp.size),
+            format_size(l.boot.size),
+            format_size(l.root.size),
+            format_size(l.root_fs_size));
 
   // The appliance runs the guest's initramfs generator and GRUB tools: give
   // it the host's cores (also under TCG, which is multi-threaded on x86) and
@@ -52,9 +58,11 @@ create_output(BuildContext& ctx)
     session_options.memsize_mib = 1536;
   }
   ctx.guest = std::make_unique<guestfs::Session>(session_options);
-  auto& g = *ctx.guest;
+  auto &g = *ctx.guest;
   g.disk_create(ctx.output_tmp, "qcow2", static_cast<std::int64_t>(l.disk_size));
-  g.add_drive(m.base.path, {manifest::to_string(m.base.format), guestfs::ReadOnly::yes, guestfs::CacheMode::writeback, "base"});
+  g.add_drive(
+      m.base.path,
+      {manifest::to_string(m.base.format), guestfs::ReadOnly::yes, guestfs::CacheMode::writeback, "base"});
   // Unsafe caching is sound here: the image is only kept after sync() and a
   // checked shutdown(); any failure deletes it.
   g.add_drive(ctx.output_tmp, {"qcow2", guestfs::ReadOnly::no, guestfs::CacheMode::unsafe, "output", true});
@@ -71,8 +79,10 @@ create_output(BuildContext& ctx)
   // The facts name the base's partitions as seen by the inspection session,
   // where the base was the only (first) disk: the same names here.
   g.part_init(ctx.out_disk, "gpt");
-  for (const PartitionPlan* p : {&l.esp, &l.boot, &l.root}) {
-    g.part_add(ctx.out_disk, "p", static_cast<std::int64_t>(p->start / k_sector),
+  for (const PartitionPlan *p : {&l.esp, &l.boot, &l.root}) {
+    g.part_add(ctx.out_disk,
+               "p",
+               static_cast<std::int64_t>(p->start / k_sector),
                static_cast<std::int64_t>(p->end_sector_inclusive()));
     g.part_set_gpt_type(ctx.out_disk, p->number, p->type_guid);
     g.part_set_name(ctx.out_disk, p->number, p->name);
@@ -82,7 +92,7 @@ create_output(BuildContext& ctx)
     throw Error(ErrorKind::internal, "the new partition table has {} entries, expected 3", parts.size());
   }
   auto partition_device = [&](int number) {
-    for (const auto& p : g.list_partitions()) {
+    for (const auto &p : g.list_partitions()) {
       if (g.part_to_dev(p) == ctx.out_disk && g.part_to_partnum(p) == number) {
         return p;
       }
@@ -96,11 +106,15 @@ create_output(BuildContext& ctx)
   g.mkmountpoint(k_dst);
 
   nlohmann::ordered_json parts_json = nlohmann::ordered_json::array();
-  for (const PartitionPlan* p : {&l.esp, &l.boot, &l.root}) {
-    parts_json.push_back({{"number", p->number}, {"name", p->name}, {"type_guid", p->type_guid},
-                          {"start", p->start}, {"size", p->size}});
+  for (const PartitionPlan *p : {&l.esp, &l.boot, &l.root}) {
+    parts_json.push_back({{"number", p->number},
+                          {"name", p->name},
+                          {"type_guid", p->type_guid},
+                          {"start", p->start},
+                          {"size", p->size}});
   }
-  ctx.report["output"] = {{"path", m.output.path.string()}, {"format", manifest::to_string(m.output.format)},
+  ctx.report["output"] = {{"path", m.output.path.string()},
+                          {"format", manifest::to_string(m.output.format)},
                           {"virtual_size", l.disk_size}};
   ctx.report["partitions"] = parts_json;
 }

@@ -2,9 +2,8 @@
 // Stage extract-boot-artifacts: the newest kernel, its initrd and the kernel
 // command line, copied to the host for measurement (and, for direct boot,
 // published next to the image).
-#include "lib/pipeline/stages.hpp"
-
 #include "lib/crypto/crypto.hpp"
+#include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
@@ -12,13 +11,13 @@
 namespace cvm::pipeline::stages {
 
 std::string
-grub_kernel_cmdline(std::string_view grub_cfg)
-{
+grub_kernel_cmdline(std::string_view grub_cfg) {
   // The first `linux` line of the first menuentry: "linux <image> <args...>".
   std::size_t pos = 0;
   while (pos < grub_cfg.size()) {
     const auto nl = grub_cfg.find('\n', pos);
-    std::string_view line = grub_cfg.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        grub_cfg.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? grub_cfg.size() : nl + 1;
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
       line.remove_prefix(1);
@@ -47,18 +46,17 @@ grub_kernel_cmdline(std::string_view grub_cfg)
 }
 
 void
-extract_boot_artifacts(BuildContext& ctx)
-{
+extract_boot_artifacts(BuildContext &ctx) {
   mount_output_as_root(ctx);
-  auto& g = *ctx.guest;
+  auto &g = *ctx.guest;
   ctx.kernels_after.clear();
-  for (const auto& name : g.ls("/boot")) {
+  for (const auto &name : g.ls("/boot")) {
     const auto version = guestfs::kernel_version_from_filename(name);
     if (!version) {
       continue;
     }
     guestfs::KernelImage k{*version, "/boot/" + name, std::nullopt};
-    for (const auto& candidate : guestfs::initrd_candidates(*version)) {
+    for (const auto &candidate : guestfs::initrd_candidates(*version)) {
       if (g.exists("/boot/" + candidate)) {
         k.initrd_path = "/boot/" + candidate;
         break;
@@ -66,13 +64,13 @@ extract_boot_artifacts(BuildContext& ctx)
     }
     ctx.kernels_after.push_back(k);
   }
-  std::sort(ctx.kernels_after.begin(), ctx.kernels_after.end(), [](const auto& a, const auto& b) {
+  std::sort(ctx.kernels_after.begin(), ctx.kernels_after.end(), [](const auto &a, const auto &b) {
     return guestfs::compare_versions(a.version, b.version) < 0;
   });
   if (ctx.kernels_after.empty()) {
     throw Error(ErrorKind::guest, "no kernel in the new /boot");
   }
-  const auto& k = ctx.kernels_after.back();
+  const auto &k = ctx.kernels_after.back();
   if (!k.initrd_path) {
     throw Error(ErrorKind::guest, "the initramfs for kernel {} was not generated", k.version);
   }
@@ -87,7 +85,7 @@ extract_boot_artifacts(BuildContext& ctx)
     cmdline = grub_kernel_cmdline(g.read_text("/boot/grub/grub.cfg"));
     // The boot applications and the GPT, for the RTMR1 prediction.
     const std::string esp = ctx.facts.esp_mountpoint.value_or("/boot/efi");
-    for (const char* name : {"BOOTX64.EFI", "grubx64.efi", "fbx64.efi", "mmx64.efi"}) {
+    for (const char *name : {"BOOTX64.EFI", "grubx64.efi", "fbx64.efi", "mmx64.efi"}) {
       const std::string path = esp + "/EFI/BOOT/" + name;
       if (g.exists(path)) {
         g.download(path, ctx.artifacts_dir / name);
@@ -97,18 +95,24 @@ extract_boot_artifacts(BuildContext& ctx)
   }
   fs::write_file_atomic(ctx.artifacts_dir / "cmdline", cmdline + "\n");
 
-  auto digest = [](const std::filesystem::path& p) {
+  auto digest = [](const std::filesystem::path &p) {
     const auto bytes = fs::read_file(p);
-    return nlohmann::ordered_json{{"size", bytes.size()}, {"sha256", to_hex(crypto::sha256(bytes))},
+    return nlohmann::ordered_json{{"size", bytes.size()},
+                                  {"sha256", to_hex(crypto::sha256(bytes))},
                                   {"sha384", to_hex(crypto::sha384(bytes))}};
   };
   nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
-  for (const auto& ka : ctx.kernels_after) {
-    kernels.push_back({{"version", ka.version}, {"kernel", ka.kernel_path},
-                       {"initrd", ka.initrd_path ? nlohmann::ordered_json(*ka.initrd_path) : nlohmann::ordered_json(nullptr)}});
+  for (const auto &ka : ctx.kernels_after) {
+    kernels.push_back(
+        {{"version", ka.version},
+         {"kernel", ka.kernel_path},
+         {"initrd",
+          ka.initrd_path ? nlohmann::ordered_json(*ka.initrd_path) : nlohmann::ordered_json(nullptr)}});
   }
   ctx.report["kernels"] = kernels;
-  ctx.report["boot_artifacts"] = {{"kernel_version", k.version}, {"kernel", digest(kernel)}, {"initrd", digest(initrd)},
+  ctx.report["boot_artifacts"] = {{"kernel_version", k.version},
+                                  {"kernel", digest(kernel)},
+                                  {"initrd", digest(initrd)},
                                   {"cmdline", cmdline}};
 }
 

@@ -8,9 +8,8 @@
 // API passes keys as C strings, and the disk key is 64 arbitrary bytes. The
 // appliance opens the volume with the build header; finalize replaces it
 // with the final header, so the build passphrase dies with the build.
-#include "lib/pipeline/stages.hpp"
-
 #include "lib/luks/cryptsetup.hpp"
+#include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 
 namespace cvm::pipeline::stages {
@@ -18,8 +17,7 @@ namespace cvm::pipeline::stages {
 namespace {
 
 luks::PbkdfParams
-to_luks(const manifest::Pbkdf& p)
-{
+to_luks(const manifest::Pbkdf &p) {
   luks::PbkdfParams out;
   out.type = p.type == manifest::PbkdfType::pbkdf2    ? luks::PbkdfType::pbkdf2
              : p.type == manifest::PbkdfType::argon2i ? luks::PbkdfType::argon2i
@@ -34,9 +32,8 @@ to_luks(const manifest::Pbkdf& p)
 } // namespace
 
 void
-format_luks(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
+format_luks(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
   if (!ctx.luks) {
     ctx.luks = luks::make_cryptsetup_volume();
   }
@@ -65,15 +62,16 @@ format_luks(BuildContext& ctx)
 
   ctx.final_header = ctx.work->path() / "final.luks2";
   ctx.header_layout = ctx.luks->format_detached_header(
-    ctx.final_header, params,
-    {ctx.volume_key, ctx.unlock_key, m.luks.recovery.enabled ? &ctx.recovery_passphrase : nullptr});
+      ctx.final_header,
+      params,
+      {ctx.volume_key, ctx.unlock_key, m.luks.recovery.enabled ? &ctx.recovery_passphrase : nullptr});
 
   luks::LuksParams build_params = params;
   build_params.recovery_pbkdf.reset();
   build_params.unlock_pbkdf = luks::minimal_pbkdf2();
   ctx.build_header = ctx.work->path() / "build.luks2";
-  const auto build_layout =
-    ctx.luks->format_detached_header(ctx.build_header, build_params, {ctx.volume_key, ctx.build_passphrase, nullptr});
+  const auto build_layout = ctx.luks->format_detached_header(
+      ctx.build_header, build_params, {ctx.volume_key, ctx.build_passphrase, nullptr});
   if (build_layout.header_file_size != ctx.header_layout.header_file_size ||
       build_layout.data_offset != ctx.header_layout.data_offset) {
     throw Error(ErrorKind::internal, "the build and final LUKS2 headers differ in size");
@@ -82,7 +80,7 @@ format_luks(BuildContext& ctx)
 
   const auto info = ctx.luks->read_header_info(ctx.final_header);
   nlohmann::ordered_json slots = nlohmann::ordered_json::array();
-  for (const auto& k : info.keyslots) {
+  for (const auto &k : info.keyslots) {
     nlohmann::ordered_json pb{{"type", std::string(luks::pbkdf_type_name(k.pbkdf.type))}};
     if (k.pbkdf.type == luks::PbkdfType::pbkdf2) {
       pb["hash"] = k.pbkdf.hash;
@@ -92,8 +90,10 @@ format_luks(BuildContext& ctx)
       pb["memory_kib"] = k.pbkdf.memory_kib;
       pb["parallel"] = k.pbkdf.parallel;
     }
-    slots.push_back({{"slot", k.slot}, {"role", k.slot == luks::k_unlock_keyslot ? "disk key" : "recovery passphrase"},
-                     {"key_size_bits", k.key_size_bits}, {"pbkdf", pb}});
+    slots.push_back({{"slot", k.slot},
+                     {"role", k.slot == luks::k_unlock_keyslot ? "disk key" : "recovery passphrase"},
+                     {"key_size_bits", k.key_size_bits},
+                     {"pbkdf", pb}});
   }
   ctx.report["luks"] = {{"uuid", info.uuid},
                         {"label", info.label},

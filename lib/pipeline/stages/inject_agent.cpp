@@ -3,42 +3,48 @@
 // written into the new root (mounted at k_dst since copy-root). The header
 // policy pins the FINAL LUKS2 header (format-luks made it; close-image writes
 // it to the disk), so the agent refuses any other header at boot.
-#include "lib/pipeline/agent_install.hpp"
-#include "lib/pipeline/stages.hpp"
-
 #include "lib/luks/header.hpp"
 #include "lib/luks/policy.hpp"
+#include "lib/pipeline/agent_install.hpp"
+#include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
 namespace cvm::pipeline::stages {
 
 void
-inject_agent(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
+inject_agent(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
   const auto flavour = agent::flavour_for(m.attestation);
   const auto bundle = agent::find_bundle(ctx.options.agent_dir, flavour);
   if (flavour.insecure_test) {
-    log::warning("INSECURE-TEST image: the {} agent (sample evidence) unlocks it without hardware attestation",
-                 flavour.name);
+    log::warning(
+        "INSECURE-TEST image: the {} agent (sample evidence) unlocks it without hardware attestation",
+        flavour.name);
   }
   if (ctx.final_header.empty()) {
     throw Error(ErrorKind::internal, "inject-agent runs before format-luks made the final header");
   }
   const auto policy = luks::derive_policy(luks::read_header(ctx.final_header));
   if (policy.uuid != ctx.luks_uuid) {
-    throw Error(ErrorKind::internal, "final header UUID {} is not the build's LUKS UUID {}", policy.uuid,
+    throw Error(ErrorKind::internal,
+                "final header UUID {} is not the build's LUKS UUID {}",
+                policy.uuid,
                 ctx.luks_uuid);
   }
   const auto templates = agent::templates_for(ctx.initramfs_backend, m, flavour, ctx.luks_uuid);
-  agent::install(*ctx.guest, k_dst, bundle, flavour, templates,
-                 agent::agent_config_json(m, ctx.luks_uuid, ctx.unlock_key.size()), luks::policy_to_json(policy),
+  agent::install(*ctx.guest,
+                 k_dst,
+                 bundle,
+                 flavour,
+                 templates,
+                 agent::agent_config_json(m, ctx.luks_uuid, ctx.unlock_key.size()),
+                 luks::policy_to_json(policy),
                  m.attestation.ca_cert);
   log::info("  {} from {}, header policy pins LUKS {}", flavour.name, bundle.string(), ctx.luks_uuid);
 
   nlohmann::ordered_json files = nlohmann::ordered_json::array();
-  for (const auto& t : templates) {
+  for (const auto &t : templates) {
     files.push_back(t.destination);
   }
   ctx.report["attestation"] = {{"agent", flavour.name},

@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stage inject-files: the manifest's `files:` into the new root.
 #include "lib/pipeline/stages.hpp"
-
 #include "lib/util/log.hpp"
 
 namespace cvm::pipeline::stages {
 
 void
-inject_files(BuildContext& ctx)
-{
-  auto& g = *ctx.guest;
-  for (const auto& f : ctx.manifest.files) {
+inject_files(BuildContext &ctx) {
+  auto &g = *ctx.guest;
+  for (const auto &f : ctx.manifest.files) {
     const std::string dest = std::string(k_dst) + f.dest;
     const auto parent = std::filesystem::path(dest).parent_path().string();
     if (!g.is_dir(parent)) {

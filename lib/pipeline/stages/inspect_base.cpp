@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stage inspect-base: what the base image contains, how much of it there is,
 // and whether cvmforge can convert it. Opens the base read-only.
+#include "lib/manifest/values.hpp"
 #include "lib/pipeline/interrupt.hpp"
 #include "lib/pipeline/stages.hpp"
-
-#include "lib/manifest/values.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -16,9 +15,8 @@ namespace cvm::pipeline::stages {
 namespace {
 
 bool
-any_exists(guestfs::Guest& g, std::initializer_list<const char*> paths)
-{
-  for (const char* p : paths) {
+any_exists(guestfs::Guest &g, std::initializer_list<const char *> paths) {
+  for (const char *p : paths) {
     if (g.exists(p)) {
       return true;
     }
@@ -29,20 +27,23 @@ any_exists(guestfs::Guest& g, std::initializer_list<const char*> paths)
 } // namespace
 
 void
-inspect_base(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
+inspect_base(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
   guestfs::Session s;
   s.add_drive(m.base.path, manifest::to_string(m.base.format), guestfs::ReadOnly::yes);
   try {
     s.launch();
-  } catch (const Error& e) {
-    throw Error(ErrorKind::input, "{}: cannot open {} as a {} disk image: {}",
-                m.base.path.string(), m.base.path.string(), manifest::to_string(m.base.format), e.what());
+  } catch (const Error &e) {
+    throw Error(ErrorKind::input,
+                "{}: cannot open {} as a {} disk image: {}",
+                m.base.path.string(),
+                m.base.path.string(),
+                manifest::to_string(m.base.format),
+                e.what());
   }
   throw_if_interrupted();
   ctx.facts = guestfs::inspect_base(s);
-  const auto& f = ctx.facts;
+  const auto &f = ctx.facts;
 
   // Sizes: the root content without /boot (which gets its own partition).
   s.mount(f.root_device, "/", guestfs::ReadOnly::yes);
@@ -51,14 +52,21 @@ inspect_base(BuildContext& ctx)
   }
   const auto boot_used = static_cast<std::uint64_t>(s.du("/boot"));
   ctx.content.boot_used = boot_used;
-  ctx.content.root_used = f.boot_device ? f.root_used_bytes : f.root_used_bytes - std::min(boot_used, f.root_used_bytes);
+  ctx.content.root_used =
+      f.boot_device ? f.root_used_bytes : f.root_used_bytes - std::min(boot_used, f.root_used_bytes);
 
   // What the unlock path needs from the guest's own tools.
   const std::string generator(guestfs::to_string(f.initramfs_generator));
   if (m.initramfs != manifest::InitramfsBackend::automatic && generator != manifest::to_string(m.initramfs)) {
     const auto loc = m.where("initramfs.backend");
-    throw Error(ErrorKind::input, "{}:{}:{}: initramfs.backend is {}, but the base image uses {} ({})", loc.file,
-                loc.line, loc.column, manifest::to_string(m.initramfs), generator, f.initramfs_reason);
+    throw Error(ErrorKind::input,
+                "{}:{}:{}: initramfs.backend is {}, but the base image uses {} ({})",
+                loc.file,
+                loc.line,
+                loc.column,
+                manifest::to_string(m.initramfs),
+                generator,
+                f.initramfs_reason);
   }
   ctx.initramfs_backend = generator;
   if (f.initramfs_generator == guestfs::InitramfsGenerator::initramfs_tools &&
@@ -78,8 +86,9 @@ inspect_base(BuildContext& ctx)
     if (f.bootloader != guestfs::Bootloader::grub_efi ||
         !any_exists(s, {"/usr/sbin/grub-install", "/sbin/grub-install"}) ||
         !any_exists(s, {"/usr/lib/grub/x86_64-efi"})) {
-      throw Error(ErrorKind::input,
-                  "boot.mode is grub, but the base image has no GRUB for x86_64 EFI (grub-efi-amd64) to reinstall");
+      throw Error(
+          ErrorKind::input,
+          "boot.mode is grub, but the base image has no GRUB for x86_64 EFI (grub-efi-amd64) to reinstall");
     }
   }
   if (f.esp_mountpoint) {
@@ -92,21 +101,31 @@ inspect_base(BuildContext& ctx)
   s.shutdown();
 
   std::vector<std::string> kernels;
-  for (const auto& k : f.kernels) {
+  for (const auto &k : f.kernels) {
     kernels.push_back(k.version);
   }
-  log::info("  {} {}.{} ({}), root {} with {} (+ {} in /boot), {} kernel{} ({}), {}", f.distro, f.major_version,
-            f.minor_version, f.product_name, f.root_fs_type, manifest::values::human_size(ctx.content.root_used),
-            manifest::values::human_size(ctx.content.boot_used), kernels.size(), kernels.size() == 1 ? "" : "s",
-            fmt::join(kernels, ", "), generator);
+  log::info("  {} {}.{} ({}), root {} with {} (+ {} in /boot), {} kernel{} ({}), {}",
+            f.distro,
+            f.major_version,
+            f.minor_version,
+            f.product_name,
+            f.root_fs_type,
+            manifest::values::human_size(ctx.content.root_used),
+            manifest::values::human_size(ctx.content.boot_used),
+            kernels.size(),
+            kernels.size() == 1 ? "" : "s",
+            fmt::join(kernels, ", "),
+            generator);
   ctx.report["base"]["os"] = {{"distro", f.distro},
                               {"version", fmt::format("{}.{}", f.major_version, f.minor_version)},
                               {"product_name", f.product_name}};
-  ctx.report["base"]["root"] = {{"device", f.root_device}, {"fs_type", f.root_fs_type}, {"uuid", f.root_uuid},
+  ctx.report["base"]["root"] = {{"device", f.root_device},
+                                {"fs_type", f.root_fs_type},
+                                {"uuid", f.root_uuid},
                                 {"used_bytes", f.root_used_bytes}};
   ctx.report["base"]["separate_boot"] = f.boot_device.has_value();
-  ctx.report["base"]["content_bytes"] = {{"root", ctx.content.root_used}, {"boot", ctx.content.boot_used},
-                                         {"esp", ctx.content.esp_used}};
+  ctx.report["base"]["content_bytes"] = {
+      {"root", ctx.content.root_used}, {"boot", ctx.content.boot_used}, {"esp", ctx.content.esp_used}};
   ctx.report["base"]["kernels"] = kernels;
   ctx.report["base"]["initramfs"] = {{"generator", generator}, {"reason", f.initramfs_reason}};
   ctx.report["base"]["bootloader"] = guestfs::to_string(f.bootloader);

@@ -4,14 +4,13 @@
 // line, boot loaders, GPT) and the firmware. Pure computation (measurement/);
 // the result is written next to the image by the commit stage.
 #include "lib/pipeline/stages.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
 #include "lib/util/log.hpp"
 #include "measurement/eventlog.hpp"
 #include "measurement/predict.hpp"
 #include "measurement/reference.hpp"
-#include "lib/util/hex.hpp"
 
 #include <fmt/format.h>
 
@@ -20,8 +19,7 @@ namespace cvm::pipeline::stages {
 namespace {
 
 std::optional<std::vector<std::byte>>
-read_if_exists(const std::filesystem::path& p)
-{
+read_if_exists(const std::filesystem::path &p) {
   if (!std::filesystem::exists(p)) {
     return std::nullopt;
   }
@@ -29,19 +27,19 @@ read_if_exists(const std::filesystem::path& p)
 }
 
 measure::PlatformProfile
-platform_profile(const manifest::PlatformProfile& mp)
-{
+platform_profile(const manifest::PlatformProfile &mp) {
   measure::PlatformProfile p;
   if (mp.platform) {
     const auto base = mp.platform->parent_path();
     nlohmann::json json;
     try {
       json = nlohmann::json::parse(fs::read_text(*mp.platform));
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const nlohmann::json::exception &e) {
       throw Error(ErrorKind::input, "{}: not JSON: {}", mp.platform->string(), e.what());
     }
-    p = measure::parse_platform_profile(json, [&](const std::string& path) {
-      const std::filesystem::path full = std::filesystem::path(path).is_absolute() ? std::filesystem::path(path) : base / path;
+    p = measure::parse_platform_profile(json, [&](const std::string &path) {
+      const std::filesystem::path full =
+          std::filesystem::path(path).is_absolute() ? std::filesystem::path(path) : base / path;
       return fs::read_file(full);
     });
   }
@@ -53,7 +51,7 @@ platform_profile(const manifest::PlatformProfile& mp)
   if (mp.reference_ccel) {
     try {
       measure::adopt_reference_log(p, measure::parse_event_log(fs::read_file(*mp.reference_ccel)));
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       throw e.with_context(mp.reference_ccel->string());
     }
   }
@@ -63,8 +61,7 @@ platform_profile(const manifest::PlatformProfile& mp)
 } // namespace
 
 measure::BootArtifacts
-boot_artifacts(const std::filesystem::path& dir, manifest::BootMode mode)
-{
+boot_artifacts(const std::filesystem::path &dir, manifest::BootMode mode) {
   measure::BootArtifacts a;
   a.mode = mode == manifest::BootMode::grub ? measure::BootMode::grub : measure::BootMode::direct;
   a.kernel = fs::read_file(dir / "vmlinuz");
@@ -94,25 +91,27 @@ boot_artifacts(const std::filesystem::path& dir, manifest::BootMode mode)
 }
 
 void
-measure(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
-  const auto& mp = m.measurement.profiles.at(m.measurement.profile);
+measure(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
+  const auto &mp = m.measurement.profiles.at(m.measurement.profile);
   const auto artifacts = boot_artifacts(ctx.artifacts_dir, m.boot.mode);
   const auto firmware = fs::read_file(*mp.firmware);
   const auto prediction = measure::predict(artifacts, firmware, platform_profile(mp));
 
   ctx.reference_values = measure::prediction_to_json(prediction).dump(2) + "\n";
   std::size_t not_predicted = 0;
-  for (const auto& e : prediction.events) {
+  for (const auto &e : prediction.events) {
     not_predicted += e.digest ? 0 : 1;
   }
   log::info("  MRTD {} (per page) / {} (per section); {} events, {} not predicted (see the reference file)",
-            to_hex(prediction.mrtd.single_pass).substr(0, 16) + "…", to_hex(prediction.mrtd.two_pass).substr(0, 16) + "…",
-            prediction.events.size(), not_predicted);
+            to_hex(prediction.mrtd.single_pass).substr(0, 16) + "…",
+            to_hex(prediction.mrtd.two_pass).substr(0, 16) + "…",
+            prediction.events.size(),
+            not_predicted);
   for (std::size_t i = 0; i < 4; ++i) {
-    ctx.report["measurement"]["rtmr"][i] =
-      prediction.rtmr[i] ? nlohmann::ordered_json(to_hex(*prediction.rtmr[i])) : nlohmann::ordered_json(nullptr);
+    ctx.report["measurement"]["rtmr"][i] = prediction.rtmr[i]
+                                               ? nlohmann::ordered_json(to_hex(*prediction.rtmr[i]))
+                                               : nlohmann::ordered_json(nullptr);
   }
   ctx.report["measurement"]["profile"] = m.measurement.profile;
   ctx.report["measurement"]["mrtd"] = {{"single_pass", to_hex(prediction.mrtd.single_pass)},

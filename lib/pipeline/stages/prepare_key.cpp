@@ -17,8 +17,7 @@ namespace cvm::pipeline::stages {
 namespace {
 
 SecretBytes
-read_secret_file(const std::filesystem::path& path)
-{
+read_secret_file(const std::filesystem::path &path) {
   auto bytes = fs::read_file(path, 64U * 1024U);
   SecretBytes s = SecretBytes::copy_of(bytes);
   ::explicit_bzero(bytes.data(), bytes.size());
@@ -28,15 +27,20 @@ read_secret_file(const std::filesystem::path& path)
 } // namespace
 
 void
-prepare_key(BuildContext& ctx)
-{
-  const auto& m = ctx.manifest;
+prepare_key(BuildContext &ctx) {
+  const auto &m = ctx.manifest;
   if (m.key.source == manifest::KeySource::file) {
     ctx.unlock_key = read_secret_file(*m.key.file);
     if (ctx.unlock_key.size() != m.key.bytes) {
       const auto loc = m.where("key.file");
-      throw Error(ErrorKind::input, "{}:{}:{}: {} holds {} bytes, but key.bytes is {}", loc.file, loc.line,
-                  loc.column, m.key.file->string(), ctx.unlock_key.size(), m.key.bytes);
+      throw Error(ErrorKind::input,
+                  "{}:{}:{}: {} holds {} bytes, but key.bytes is {}",
+                  loc.file,
+                  loc.line,
+                  loc.column,
+                  m.key.file->string(),
+                  ctx.unlock_key.size(),
+                  m.key.bytes);
     }
   } else {
     ctx.unlock_key = crypto::random_secret(m.key.bytes);
@@ -55,12 +59,14 @@ prepare_key(BuildContext& ctx)
       for (std::size_t i = 0; i < len; ++i) {
         const auto c = static_cast<unsigned char>(raw.chars()[i]);
         if (c < 0x20 || c == 0x7f) {
-          throw Error(ErrorKind::input, "{}: the recovery passphrase contains a control character",
+          throw Error(ErrorKind::input,
+                      "{}: the recovery passphrase contains a control character",
                       m.luks.recovery.passphrase_file->string());
         }
       }
       if (len < 12) {
-        throw Error(ErrorKind::input, "{}: the recovery passphrase is shorter than 12 characters",
+        throw Error(ErrorKind::input,
+                    "{}: the recovery passphrase is shorter than 12 characters",
                     m.luks.recovery.passphrase_file->string());
       }
       ctx.recovery_passphrase = SecretBytes::copy_of(raw.span().first(len));
@@ -70,7 +76,7 @@ prepare_key(BuildContext& ctx)
   }
   ctx.build_passphrase = generate_build_passphrase();
 
-  const auto& seed = m.reproducibility.seed;
+  const auto &seed = m.reproducibility.seed;
   ctx.luks_uuid = make_uuid(seed, "luks");
   ctx.root_fs_uuid = make_uuid(seed, "root-fs");
   ctx.boot_fs_uuid = make_uuid(seed, "boot-fs");

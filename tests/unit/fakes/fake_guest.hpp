@@ -27,38 +27,34 @@
 namespace cvm::guestfs::test {
 
 // One filesystem's files, keyed by absolute path inside that filesystem.
-class FakeTree
-{
+class FakeTree {
 public:
   enum class Kind { file, dir, symlink };
 
-  struct Node
-  {
+  struct Node {
     Kind kind = Kind::file;
     std::vector<std::byte> content;
-    std::string target;  // symlinks
+    std::string target; // symlinks
     int mode = 0644;
   };
 
   // Creates `path` (and its parent directories) as a file holding `content`.
-  FakeTree&
-  put_file(const std::string& path, std::string_view content = {}, int mode = 0644)
-  {
+  FakeTree &
+  put_file(const std::string &path, std::string_view content = {}, int mode = 0644) {
     put_dir(parent(path));
     Node n;
     n.kind = Kind::file;
     n.content.resize(content.size());
-    std::transform(content.begin(), content.end(), n.content.begin(),
-                   [](char c) { return static_cast<std::byte>(c); });
+    std::transform(
+        content.begin(), content.end(), n.content.begin(), [](char c) { return static_cast<std::byte>(c); });
     n.mode = mode;
     m_nodes[path] = std::move(n);
     return *this;
   }
 
   // mkdir -p `path`.
-  FakeTree&
-  put_dir(const std::string& path)
-  {
+  FakeTree &
+  put_dir(const std::string &path) {
     std::string cur;
     std::size_t pos = 1;
     while (pos <= path.size()) {
@@ -79,9 +75,8 @@ public:
   }
 
   // Creates symlink `path` -> `target`.
-  FakeTree&
-  put_symlink(const std::string& path, const std::string& target)
-  {
+  FakeTree &
+  put_symlink(const std::string &path, const std::string &target) {
     put_dir(parent(path));
     Node n;
     n.kind = Kind::symlink;
@@ -92,35 +87,31 @@ public:
   }
 
   // The node at `path`, or nullptr ("/" is an implicit directory).
-  const Node*
-  find(const std::string& path) const
-  {
+  const Node *
+  find(const std::string &path) const {
     const auto it = m_nodes.find(path);
     return it == m_nodes.end() ? nullptr : &it->second;
   }
-  Node*
-  find(const std::string& path)
-  {
+  Node *
+  find(const std::string &path) {
     const auto it = m_nodes.find(path);
     return it == m_nodes.end() ? nullptr : &it->second;
   }
 
   bool
-  is_dir(const std::string& path) const
-  {
-    const Node* n = find(path);
+  is_dir(const std::string &path) const {
+    const Node *n = find(path);
     return path == "/" || (n != nullptr && n->kind == Kind::dir);
   }
 
   // Direct children of directory `path`, sorted.
   std::vector<std::string>
-  children(const std::string& path) const
-  {
+  children(const std::string &path) const {
     const std::string prefix = path == "/" ? "/" : path + "/";
     std::vector<std::string> out;
-    for (const auto& [p, node] : m_nodes) {
-      if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0
-          && p.find('/', prefix.size()) == std::string::npos) {
+    for (const auto &[p, node] : m_nodes) {
+      if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0 &&
+          p.find('/', prefix.size()) == std::string::npos) {
         out.push_back(p.substr(prefix.size()));
       }
     }
@@ -129,8 +120,7 @@ public:
 
   // Removes `path` and everything below it.
   void
-  erase_tree(const std::string& path)
-  {
+  erase_tree(const std::string &path) {
     const std::string prefix = path + "/";
     for (auto it = m_nodes.begin(); it != m_nodes.end();) {
       if (it->first == path || it->first.compare(0, prefix.size(), prefix) == 0) {
@@ -141,15 +131,13 @@ public:
     }
   }
 
-  std::map<std::string, Node>&
-  nodes()
-  {
+  std::map<std::string, Node> &
+  nodes() {
     return m_nodes;
   }
 
   static std::string
-  parent(const std::string& path)
-  {
+  parent(const std::string &path) {
     const std::size_t slash = path.rfind('/');
     return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
   }
@@ -158,43 +146,40 @@ private:
   std::map<std::string, Node> m_nodes;
 };
 
-class FakeGuest : public Guest
-{
+class FakeGuest : public Guest {
 public:
-  struct Device
-  {
-    std::string type = "unknown";  // vfs type: "ext4", "vfat", "crypto_LUKS" ...
+  struct Device {
+    std::string type = "unknown"; // vfs type: "ext4", "vfat", "crypto_LUKS" ...
     std::string uuid;
     std::string label;
-    std::optional<std::string> disk;  // set for partitions: the whole device
+    std::optional<std::string> disk; // set for partitions: the whole device
     int partnum = 0;
-    std::string gpt_type;  // upper-case GUID, partitions on GPT disks
+    std::string gpt_type; // upper-case GUID, partitions on GPT disks
     bool lv = false;
     FsUsage usage{4096, 1024 * 1024 * 1024, 512 * 1024 * 1024, 512 * 1024 * 1024};
     FakeTree tree;
   };
 
   // --- Scenario set-up (public on purpose: tests poke at it) ---
-  std::map<std::string, Device> devices;           // by mountable
-  std::map<std::string, std::string> part_types;   // disk -> "gpt" / "msdos"
-  std::vector<OsInfo> oses;                        // what inspect_os() returns
+  std::map<std::string, Device> devices;         // by mountable
+  std::map<std::string, std::string> part_types; // disk -> "gpt" / "msdos"
+  std::vector<OsInfo> oses;                      // what inspect_os() returns
   // Scripted command results; default: returns "" and records the call.
-  std::function<std::string(const std::vector<std::string>&)> on_command;
+  std::function<std::string(const std::vector<std::string> &)> on_command;
   // What happened.
   std::vector<std::vector<std::string>> commands_run;
-  std::vector<std::pair<std::string, std::string>> mount_log;  // (mountable, mountpoint)
+  std::vector<std::pair<std::string, std::string>> mount_log; // (mountable, mountpoint)
   int sync_count = 0;
 
   // Adds partition `disk` + `partnum` (e.g. "/dev/sda", 2 -> "/dev/sda2").
-  Device&
-  add_partition(const std::string& disk,
+  Device &
+  add_partition(const std::string &disk,
                 int partnum,
                 std::string type,
                 std::string uuid,
-                std::string gpt_type = "0FC63DAF-8483-4772-8E79-3D69D8477DE4")
-  {
+                std::string gpt_type = "0FC63DAF-8483-4772-8E79-3D69D8477DE4") {
     part_types.emplace(disk, "gpt");
-    Device& d = devices[disk + std::to_string(partnum)];
+    Device &d = devices[disk + std::to_string(partnum)];
     d.type = std::move(type);
     d.uuid = std::move(uuid);
     d.disk = disk;
@@ -204,65 +189,57 @@ public:
   }
 
   // The file tree of `mountable` (which must have been added).
-  FakeTree&
-  tree(const std::string& mountable)
-  {
+  FakeTree &
+  tree(const std::string &mountable) {
     return device(mountable, "tree").tree;
   }
 
   // Currently mounted (mountpoint -> mountable).
-  const std::vector<std::pair<std::string, std::string>>&
-  mounts() const
-  {
+  const std::vector<std::pair<std::string, std::string>> &
+  mounts() const {
     return m_mounts;
   }
 
   // --- Guest ---
 
   bool
-  exists(const std::string& path) override
-  {
+  exists(const std::string &path) override {
     auto [tree, rel] = resolve(path, "exists");
     return rel == "/" || tree->find(rel) != nullptr || is_mountpoint(path);
   }
   bool
-  is_dir(const std::string& path) override
-  {
+  is_dir(const std::string &path) override {
     auto [tree, rel] = resolve(path, "is_dir");
     return tree->is_dir(rel) || is_mountpoint(path);
   }
   bool
-  is_file(const std::string& path) override
-  {
+  is_file(const std::string &path) override {
     auto [tree, rel] = resolve(path, "is_file");
-    const auto* n = tree->find(rel);
+    const auto *n = tree->find(rel);
     return n != nullptr && n->kind == FakeTree::Kind::file;
   }
   bool
-  is_symlink(const std::string& path) override
-  {
+  is_symlink(const std::string &path) override {
     auto [tree, rel] = resolve(path, "is_symlink");
-    const auto* n = tree->find(rel);
+    const auto *n = tree->find(rel);
     return n != nullptr && n->kind == FakeTree::Kind::symlink;
   }
   std::vector<std::byte>
-  read_file(const std::string& path) override
-  {
+  read_file(const std::string &path) override {
     auto [tree, rel] = resolve(path, "read_file");
-    const auto* n = tree->find(rel);
+    const auto *n = tree->find(rel);
     if (n == nullptr || n->kind != FakeTree::Kind::file) {
       fail("read_file", path, n == nullptr ? "No such file or directory" : "Is a directory");
     }
     return n->content;
   }
   void
-  write(const std::string& path, std::span<const std::byte> content) override
-  {
+  write(const std::string &path, std::span<const std::byte> content) override {
     auto [tree, rel] = resolve_writable(path, "write");
     if (!tree->is_dir(FakeTree::parent(rel))) {
       fail("write", path, "No such file or directory");
     }
-    auto* existing = tree->find(rel);
+    auto *existing = tree->find(rel);
     if (existing != nullptr && existing->kind == FakeTree::Kind::dir) {
       fail("write", path, "Is a directory");
     }
@@ -272,16 +249,14 @@ public:
     tree->nodes()[rel] = std::move(n);
   }
   void
-  mkdir_p(const std::string& path) override
-  {
+  mkdir_p(const std::string &path) override {
     auto [tree, rel] = resolve_writable(path, "mkdir_p");
     if (rel != "/") {
       tree->put_dir(rel);
     }
   }
   std::vector<std::string>
-  ls(const std::string& path) override
-  {
+  ls(const std::string &path) override {
     auto [tree, rel] = resolve(path, "ls");
     if (!tree->is_dir(rel)) {
       fail("ls", path, "No such file or directory");
@@ -289,34 +264,30 @@ public:
     return tree->children(rel);
   }
   void
-  rm(const std::string& path) override
-  {
+  rm(const std::string &path) override {
     auto [tree, rel] = resolve_writable(path, "rm");
-    const auto* n = tree->find(rel);
+    const auto *n = tree->find(rel);
     if (n == nullptr || n->kind == FakeTree::Kind::dir) {
       fail("rm", path, n == nullptr ? "No such file or directory" : "Is a directory");
     }
     tree->nodes().erase(rel);
   }
   void
-  rm_rf(const std::string& path) override
-  {
+  rm_rf(const std::string &path) override {
     auto [tree, rel] = resolve_writable(path, "rm_rf");
     tree->erase_tree(rel);
   }
   void
-  chmod(int mode, const std::string& path) override
-  {
+  chmod(int mode, const std::string &path) override {
     auto [tree, rel] = resolve_writable(path, "chmod");
-    auto* n = tree->find(rel);
+    auto *n = tree->find(rel);
     if (n == nullptr) {
       fail("chmod", path, "No such file or directory");
     }
     n->mode = mode;
   }
   void
-  ln_s(const std::string& target, const std::string& linkname) override
-  {
+  ln_s(const std::string &target, const std::string &linkname) override {
     auto [tree, rel] = resolve_writable(linkname, "ln_s");
     if (tree->find(rel) != nullptr) {
       fail("ln_s", linkname, "File exists");
@@ -324,23 +295,20 @@ public:
     tree->put_symlink(rel, target);
   }
   std::string
-  readlink(const std::string& path) override
-  {
+  readlink(const std::string &path) override {
     auto [tree, rel] = resolve(path, "readlink");
-    const auto* n = tree->find(rel);
+    const auto *n = tree->find(rel);
     if (n == nullptr || n->kind != FakeTree::Kind::symlink) {
       fail("readlink", path, "Invalid argument");
     }
     return n->target;
   }
   FsUsage
-  statvfs(const std::string& path) override
-  {
+  statvfs(const std::string &path) override {
     return device(mount_for(path, "statvfs").second, "statvfs").usage;
   }
   std::string
-  command(const std::vector<std::string>& argv) override
-  {
+  command(const std::vector<std::string> &argv) override {
     if (argv.empty()) {
       throw Error(ErrorKind::internal, "command: empty argv");
     }
@@ -349,8 +317,7 @@ public:
     return on_command ? on_command(argv) : std::string();
   }
   void
-  mount(const std::string& mountable, const std::string& mountpoint, ReadOnly read_only) override
-  {
+  mount(const std::string &mountable, const std::string &mountpoint, ReadOnly read_only) override {
     device(mountable, "mount");
     if (mountpoint != "/") {
       if (!is_dir(mountpoint)) {
@@ -364,31 +331,27 @@ public:
     mount_log.emplace_back(mountable, mountpoint);
   }
   void
-  umount(const std::string& mountpoint) override
-  {
-    const auto it = std::find_if(m_mounts.begin(), m_mounts.end(),
-                                 [&](const auto& m) { return m.first == mountpoint; });
+  umount(const std::string &mountpoint) override {
+    const auto it =
+        std::find_if(m_mounts.begin(), m_mounts.end(), [&](const auto &m) { return m.first == mountpoint; });
     if (it == m_mounts.end()) {
       fail("umount", mountpoint, "not mounted");
     }
     m_mounts.erase(it);
   }
   void
-  umount_all() override
-  {
+  umount_all() override {
     m_mounts.clear();
   }
   void
-  sync() override
-  {
+  sync() override {
     ++sync_count;
   }
   // Like libguestfs 1.48, LUKS volumes are left out (ask vfs_type()).
   std::vector<FilesystemEntry>
-  list_filesystems() override
-  {
+  list_filesystems() override {
     std::vector<FilesystemEntry> out;
-    for (const auto& [name, d] : devices) {
+    for (const auto &[name, d] : devices) {
       if (d.type != "crypto_LUKS") {
         out.push_back({name, d.type});
       }
@@ -396,10 +359,9 @@ public:
     return out;
   }
   std::vector<std::string>
-  list_partitions() override
-  {
+  list_partitions() override {
     std::vector<std::string> out;
-    for (const auto& [name, d] : devices) {
+    for (const auto &[name, d] : devices) {
       if (d.disk) {
         out.push_back(name);
       }
@@ -407,41 +369,35 @@ public:
     return out;
   }
   std::string
-  vfs_type(const std::string& mountable) override
-  {
+  vfs_type(const std::string &mountable) override {
     return device(mountable, "vfs_type").type;
   }
   std::string
-  vfs_uuid(const std::string& mountable) override
-  {
+  vfs_uuid(const std::string &mountable) override {
     return device(mountable, "vfs_uuid").uuid;
   }
   std::string
-  vfs_label(const std::string& mountable) override
-  {
+  vfs_label(const std::string &mountable) override {
     return device(mountable, "vfs_label").label;
   }
   std::string
-  part_to_dev(const std::string& partition) override
-  {
-    const Device& d = device(partition, "part_to_dev");
+  part_to_dev(const std::string &partition) override {
+    const Device &d = device(partition, "part_to_dev");
     if (!d.disk) {
       fail("part_to_dev", partition, "device name is not a partition");
     }
     return *d.disk;
   }
   int
-  part_to_partnum(const std::string& partition) override
-  {
-    const Device& d = device(partition, "part_to_partnum");
+  part_to_partnum(const std::string &partition) override {
+    const Device &d = device(partition, "part_to_partnum");
     if (!d.disk) {
       fail("part_to_partnum", partition, "device name is not a partition");
     }
     return d.partnum;
   }
   std::string
-  part_get_parttype(const std::string& disk) override
-  {
+  part_get_parttype(const std::string &disk) override {
     const auto it = part_types.find(disk);
     if (it == part_types.end()) {
       fail("part_get_parttype", disk, "unrecognised disk label");
@@ -449,9 +405,8 @@ public:
     return it->second;
   }
   std::string
-  part_get_gpt_type(const std::string& disk, int partnum) override
-  {
-    for (const auto& [name, d] : devices) {
+  part_get_gpt_type(const std::string &disk, int partnum) override {
+    for (const auto &[name, d] : devices) {
       if (d.disk == disk && d.partnum == partnum) {
         return d.gpt_type;
       }
@@ -459,26 +414,22 @@ public:
     fail("part_get_gpt_type", disk + " " + std::to_string(partnum), "no such partition");
   }
   bool
-  is_lv(const std::string& mountable) override
-  {
+  is_lv(const std::string &mountable) override {
     return device(mountable, "is_lv").lv;
   }
   std::vector<OsInfo>
-  inspect_os() override
-  {
+  inspect_os() override {
     return oses;
   }
 
 private:
   [[noreturn]] static void
-  fail(const std::string& call, const std::string& args, const std::string& why)
-  {
+  fail(const std::string &call, const std::string &args, const std::string &why) {
     throw Error(ErrorKind::guest, "{} {}: {}", call, args, why);
   }
 
-  Device&
-  device(const std::string& mountable, const char* call)
-  {
+  Device &
+  device(const std::string &mountable, const char *call) {
     const auto it = devices.find(mountable);
     if (it == devices.end()) {
       fail(call, mountable, "No such file or directory");
@@ -487,25 +438,22 @@ private:
   }
 
   bool
-  is_mountpoint(const std::string& path) const
-  {
-    return std::any_of(m_mounts.begin(), m_mounts.end(),
-                       [&](const auto& m) { return m.first == path; });
+  is_mountpoint(const std::string &path) const {
+    return std::any_of(m_mounts.begin(), m_mounts.end(), [&](const auto &m) { return m.first == path; });
   }
 
   // The mount holding `path`: (mountpoint, mountable), longest prefix wins.
   std::pair<std::string, std::string>
-  mount_for(const std::string& path, const char* call) const
-  {
+  mount_for(const std::string &path, const char *call) const {
     if (path.empty() || path.front() != '/') {
       fail(call, path, "path must start with a / character");
     }
-    const std::pair<std::string, std::string>* best = nullptr;
-    for (const auto& m : m_mounts) {
-      const std::string& mp = m.first;
-      const bool under = mp == "/" || path == mp
-                         || (path.compare(0, mp.size(), mp) == 0 && path.size() > mp.size()
-                             && path[mp.size()] == '/');
+    const std::pair<std::string, std::string> *best = nullptr;
+    for (const auto &m : m_mounts) {
+      const std::string &mp = m.first;
+      const bool under =
+          mp == "/" || path == mp ||
+          (path.compare(0, mp.size(), mp) == 0 && path.size() > mp.size() && path[mp.size()] == '/');
       if (under && (best == nullptr || mp.size() > best->first.size())) {
         best = &m;
       }
@@ -516,9 +464,8 @@ private:
     return *best;
   }
 
-  std::pair<FakeTree*, std::string>
-  resolve(const std::string& path, const char* call)
-  {
+  std::pair<FakeTree *, std::string>
+  resolve(const std::string &path, const char *call) {
     std::string clean = path;
     while (clean.size() > 1 && clean.back() == '/') {
       clean.pop_back();
@@ -531,9 +478,8 @@ private:
     return {&device(mountable, call).tree, rel};
   }
 
-  std::pair<FakeTree*, std::string>
-  resolve_writable(const std::string& path, const char* call)
-  {
+  std::pair<FakeTree *, std::string>
+  resolve_writable(const std::string &path, const char *call) {
     const auto mp = mount_for(path, call).first;
     if (m_read_only[mp]) {
       fail(call, path, "Read-only file system");
@@ -541,7 +487,7 @@ private:
     return resolve(path, call);
   }
 
-  std::vector<std::pair<std::string, std::string>> m_mounts;  // (mountpoint, mountable)
+  std::vector<std::pair<std::string, std::string>> m_mounts; // (mountpoint, mountable)
   std::map<std::string, bool> m_read_only;
 };
 

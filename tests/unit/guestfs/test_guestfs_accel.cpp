@@ -7,27 +7,23 @@ namespace cvm::guestfs {
 namespace {
 
 KvmProbe
-probe_returning(KvmProbeOutcome outcome, std::string detail, int* calls)
-{
+probe_returning(KvmProbeOutcome outcome, std::string detail, int *calls) {
   return [=]() {
     ++*calls;
     return KvmProbeResult{outcome, detail};
   };
 }
 
-TEST(GuestfsAccel, EnvOverrideWinsWithoutProbing)
-{
+TEST(GuestfsAccel, EnvOverrideWinsWithoutProbing) {
   int calls = 0;
   const auto probe = probe_returning(KvmProbeOutcome::ok, "works", &calls);
   EXPECT_EQ(decide_accel("tcg", probe).accel, Accel::tcg);
   EXPECT_EQ(decide_accel("tcg", probe).reason, "CVM_ACCEL=tcg");
-  EXPECT_EQ(decide_accel("kvm", probe_returning(KvmProbeOutcome::timed_out, "", &calls)).accel,
-            Accel::kvm);
+  EXPECT_EQ(decide_accel("kvm", probe_returning(KvmProbeOutcome::timed_out, "", &calls)).accel, Accel::kvm);
   EXPECT_EQ(calls, 0);
 }
 
-TEST(GuestfsAccel, WorkingKvmGivesKvm)
-{
+TEST(GuestfsAccel, WorkingKvmGivesKvm) {
   int calls = 0;
   const auto d = decide_accel(std::nullopt, probe_returning(KvmProbeOutcome::ok, "works", &calls));
   EXPECT_EQ(d.accel, Accel::kvm);
@@ -35,28 +31,26 @@ TEST(GuestfsAccel, WorkingKvmGivesKvm)
   EXPECT_EQ(calls, 1);
 }
 
-TEST(GuestfsAccel, AnyProbeFailureGivesTcgWithTheProbeReason)
-{
-  for (const auto outcome : {KvmProbeOutcome::no_device, KvmProbeOutcome::no_access,
-                             KvmProbeOutcome::unusable, KvmProbeOutcome::timed_out}) {
+TEST(GuestfsAccel, AnyProbeFailureGivesTcgWithTheProbeReason) {
+  for (const auto outcome : {KvmProbeOutcome::no_device,
+                             KvmProbeOutcome::no_access,
+                             KvmProbeOutcome::unusable,
+                             KvmProbeOutcome::timed_out}) {
     int calls = 0;
-    const auto d = decide_accel(std::nullopt,
-                                probe_returning(outcome, "/dev/kvm present but hung", &calls));
+    const auto d = decide_accel(std::nullopt, probe_returning(outcome, "/dev/kvm present but hung", &calls));
     EXPECT_EQ(d.accel, Accel::tcg);
     EXPECT_EQ(d.reason, "/dev/kvm present but hung");
   }
 }
 
-TEST(GuestfsAccel, InvalidOverrideIsIgnoredAndProbes)
-{
+TEST(GuestfsAccel, InvalidOverrideIsIgnoredAndProbes) {
   int calls = 0;
   const auto d = decide_accel("fast", probe_returning(KvmProbeOutcome::ok, "works", &calls));
   EXPECT_EQ(d.accel, Accel::kvm);
   EXPECT_EQ(calls, 1);
 }
 
-TEST(GuestfsAccel, BackendSettingsHonourTheUser)
-{
+TEST(GuestfsAccel, BackendSettingsHonourTheUser) {
   EXPECT_EQ(backend_settings_for(Accel::tcg, std::nullopt),
             std::optional<std::vector<std::string>>({"force_tcg"}));
   EXPECT_EQ(backend_settings_for(Accel::kvm, std::nullopt), std::nullopt);
@@ -66,8 +60,7 @@ TEST(GuestfsAccel, BackendSettingsHonourTheUser)
 
 // The real probe: whatever it finds, it must answer within its timeout plus
 // the kill grace period, and describe what it found.
-TEST(GuestfsAccel, RealProbeAnswersInBoundedTime)
-{
+TEST(GuestfsAccel, RealProbeAnswersInBoundedTime) {
   const auto start = std::chrono::steady_clock::now();
   const KvmProbeResult r = probe_kvm(std::chrono::milliseconds(1500));
   const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -79,8 +72,7 @@ TEST(GuestfsAccel, RealProbeAnswersInBoundedTime)
   RecordProperty("kvm_probe", r.detail);
 }
 
-TEST(GuestfsAccel, DescribeAccelNamesTheChoice)
-{
+TEST(GuestfsAccel, DescribeAccelNamesTheChoice) {
   const std::string name = accel_name();
   EXPECT_TRUE(name == "kvm" || name == "tcg") << name;
   EXPECT_EQ(describe_accel().rfind(name + ": ", 0), 0U) << describe_accel();

@@ -10,8 +10,7 @@ namespace {
 
 using test::FakeGuest;
 
-TEST(GuestfsFakeGuest, FilesNeedAMountedRoot)
-{
+TEST(GuestfsFakeGuest, FilesNeedAMountedRoot) {
   FakeGuest g;
   g.add_partition("/dev/sda", 1, "ext4", "u");
   EXPECT_THROW(g.exists("/etc"), Error);
@@ -32,8 +31,7 @@ TEST(GuestfsFakeGuest, FilesNeedAMountedRoot)
   EXPECT_FALSE(g.exists("/etc/default/grub"));
 }
 
-TEST(GuestfsFakeGuest, ReadOnlyMountsRefuseWrites)
-{
+TEST(GuestfsFakeGuest, ReadOnlyMountsRefuseWrites) {
   FakeGuest g;
   g.add_partition("/dev/sda", 1, "ext4", "u");
   g.mount("/dev/sda1", "/", ReadOnly::yes);
@@ -42,8 +40,7 @@ TEST(GuestfsFakeGuest, ReadOnlyMountsRefuseWrites)
   EXPECT_TRUE(g.mounts().empty());
 }
 
-TEST(GuestfsFakeGuest, NestedMountsResolveToTheirDevice)
-{
+TEST(GuestfsFakeGuest, NestedMountsResolveToTheirDevice) {
   FakeGuest g;
   g.add_partition("/dev/sda", 1, "vfat", "E");
   g.add_partition("/dev/sda", 2, "ext4", "R");
@@ -57,14 +54,12 @@ TEST(GuestfsFakeGuest, NestedMountsResolveToTheirDevice)
   EXPECT_EQ(g.tree("/dev/sda2").find("/boot/efi/EFI/x"), nullptr);
 }
 
-TEST(GuestfsFakeGuest, CommandsAreRecordedAndScripted)
-{
+TEST(GuestfsFakeGuest, CommandsAreRecordedAndScripted) {
   FakeGuest g;
   g.add_partition("/dev/sda", 1, "ext4", "u");
   g.mount("/dev/sda1", "/", ReadOnly::no);
-  g.on_command = [](const std::vector<std::string>& argv) { return argv.back() + "\n"; };
-  EXPECT_EQ(g.command({"/usr/sbin/update-initramfs", "-u", "-k", "6.1.0-1-amd64"}),
-            "6.1.0-1-amd64\n");
+  g.on_command = [](const std::vector<std::string> &argv) { return argv.back() + "\n"; };
+  EXPECT_EQ(g.command({"/usr/sbin/update-initramfs", "-u", "-k", "6.1.0-1-amd64"}), "6.1.0-1-amd64\n");
   ASSERT_EQ(g.commands_run.size(), 1U);
   EXPECT_EQ(g.commands_run[0][0], "/usr/sbin/update-initramfs");
 }

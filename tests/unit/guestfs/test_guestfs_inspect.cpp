@@ -12,29 +12,28 @@ namespace {
 using test::FakeGuest;
 using ::testing::HasSubstr;
 
-constexpr const char* k_root_uuid = "0f8e4a2c-1111-4222-8333-944455556666";
+constexpr const char *k_root_uuid = "0f8e4a2c-1111-4222-8333-944455556666";
 
 // A Debian 12 guest as libguestfs would report it: GPT, ESP on sda1, ext4 root on sda2.
 FakeGuest
-debian_guest()
-{
+debian_guest() {
   FakeGuest g;
   g.add_partition("/dev/sda", 1, "vfat", "ABCD-1234", std::string(k_esp_type_guid));
   g.add_partition("/dev/sda", 2, "ext4", k_root_uuid);
   g.tree("/dev/sda1")
-    .put_file("/EFI/BOOT/BOOTX64.EFI", "MZ")
-    .put_file("/EFI/debian/shimx64.efi", "MZ")
-    .put_file("/EFI/debian/grubx64.efi", "MZ")
-    .put_file("/EFI/debian/grub.cfg", "search");
+      .put_file("/EFI/BOOT/BOOTX64.EFI", "MZ")
+      .put_file("/EFI/debian/shimx64.efi", "MZ")
+      .put_file("/EFI/debian/grubx64.efi", "MZ")
+      .put_file("/EFI/debian/grub.cfg", "search");
   g.tree("/dev/sda2")
-    .put_file("/etc/os-release", "ID=debian\n")
-    .put_dir("/etc/initramfs-tools")
-    .put_file("/usr/sbin/update-initramfs", "#!/bin/sh\n", 0755)
-    .put_file("/boot/vmlinuz-6.1.0-9-amd64", "k")
-    .put_file("/boot/vmlinuz-6.1.0-10-amd64", "k")
-    .put_file("/boot/initrd.img-6.1.0-10-amd64", "i")
-    .put_symlink("/boot/vmlinuz", "vmlinuz-6.1.0-10-amd64")
-    .put_file("/boot/grub/grub.cfg", "menuentry");
+      .put_file("/etc/os-release", "ID=debian\n")
+      .put_dir("/etc/initramfs-tools")
+      .put_file("/usr/sbin/update-initramfs", "#!/bin/sh\n", 0755)
+      .put_file("/boot/vmlinuz-6.1.0-9-amd64", "k")
+      .put_file("/boot/vmlinuz-6.1.0-10-amd64", "k")
+      .put_file("/boot/initrd.img-6.1.0-10-amd64", "i")
+      .put_symlink("/boot/vmlinuz", "vmlinuz-6.1.0-10-amd64")
+      .put_file("/boot/grub/grub.cfg", "menuentry");
   g.devices["/dev/sda2"].usage = {4096, 100 * 4096, 40 * 4096, 60 * 4096};
   OsInfo os;
   os.root = "/dev/sda2";
@@ -48,8 +47,7 @@ debian_guest()
   return g;
 }
 
-TEST(GuestfsInspect, KernelVersionFromFilename)
-{
+TEST(GuestfsInspect, KernelVersionFromFilename) {
   EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.1.0-1-amd64"), "6.1.0-1-amd64");
   EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.8.0-31-generic"), "6.8.0-31-generic");
   EXPECT_EQ(kernel_version_from_filename("vmlinuz"), std::nullopt);
@@ -61,8 +59,7 @@ TEST(GuestfsInspect, KernelVersionFromFilename)
   EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.1/x"), std::nullopt);
 }
 
-TEST(GuestfsInspect, CompareVersionsIsNumericPerRun)
-{
+TEST(GuestfsInspect, CompareVersionsIsNumericPerRun) {
   EXPECT_LT(compare_versions("6.1.0-9-amd64", "6.1.0-10-amd64"), 0);
   EXPECT_GT(compare_versions("6.10.0-1", "6.9.0-1"), 0);
   EXPECT_EQ(compare_versions("6.1.0-1-amd64", "6.1.0-1-amd64"), 0);
@@ -70,15 +67,13 @@ TEST(GuestfsInspect, CompareVersionsIsNumericPerRun)
   EXPECT_EQ(compare_versions("6.01", "6.1"), 0);
 }
 
-TEST(GuestfsInspect, InitrdCandidatesPreferDebianNaming)
-{
+TEST(GuestfsInspect, InitrdCandidatesPreferDebianNaming) {
   EXPECT_EQ(initrd_candidates("6.1.0-1-amd64"),
-            (std::vector<std::string>{"initrd.img-6.1.0-1-amd64", "initramfs-6.1.0-1-amd64.img",
-                                      "initrd-6.1.0-1-amd64"}));
+            (std::vector<std::string>{
+                "initrd.img-6.1.0-1-amd64", "initramfs-6.1.0-1-amd64.img", "initrd-6.1.0-1-amd64"}));
 }
 
-TEST(GuestfsInspect, InitramfsGeneratorDecision)
-{
+TEST(GuestfsInspect, InitramfsGeneratorDecision) {
   InitramfsEvidence e;
   e.update_initramfs = true;
   EXPECT_EQ(decide_initramfs_generator(e).generator, InitramfsGenerator::initramfs_tools);
@@ -107,14 +102,13 @@ TEST(GuestfsInspect, InitramfsGeneratorDecision)
   try {
     decide_initramfs_generator(e);
     FAIL() << "expected an error";
-  } catch (const Error& err) {
+  } catch (const Error &err) {
     EXPECT_EQ(err.kind(), ErrorKind::input);
     EXPECT_THAT(err.what(), HasSubstr("unknown initramfs generator"));
   }
 }
 
-TEST(GuestfsInspect, DebianGuestFacts)
-{
+TEST(GuestfsInspect, DebianGuestFacts) {
   FakeGuest g = debian_guest();
   const BaseImageFacts f = inspect_base(g);
   EXPECT_EQ(f.distro, "debian");
@@ -140,21 +134,22 @@ TEST(GuestfsInspect, DebianGuestFacts)
   EXPECT_EQ(f.bootloader, Bootloader::grub_efi);
   EXPECT_EQ(f.grub_cfg, "/boot/grub/grub.cfg");
   EXPECT_EQ(f.efi_binaries,
-            (std::vector<std::string>{"/EFI/BOOT/BOOTX64.EFI", "/EFI/debian/grubx64.efi",
-                                      "/EFI/debian/shimx64.efi"}));
+            (std::vector<std::string>{
+                "/EFI/BOOT/BOOTX64.EFI", "/EFI/debian/grubx64.efi", "/EFI/debian/shimx64.efi"}));
   EXPECT_TRUE(g.mounts().empty()) << "inspect_base must unmount what it mounted";
-  for (const auto& [mountable, mountpoint] : g.mount_log) {
+  for (const auto &[mountable, mountpoint] : g.mount_log) {
     (void)mountpoint;
     EXPECT_FALSE(mountable.empty());
   }
 }
 
-TEST(GuestfsInspect, SeparateBootIsMountedAndReported)
-{
+TEST(GuestfsInspect, SeparateBootIsMountedAndReported) {
   FakeGuest g = debian_guest();
-  auto& boot = g.add_partition("/dev/sda", 3, "ext4", "b00t");
-  for (const char* name : {"/boot/vmlinuz-6.1.0-9-amd64", "/boot/vmlinuz-6.1.0-10-amd64",
-                           "/boot/initrd.img-6.1.0-10-amd64", "/boot/grub/grub.cfg"}) {
+  auto &boot = g.add_partition("/dev/sda", 3, "ext4", "b00t");
+  for (const char *name : {"/boot/vmlinuz-6.1.0-9-amd64",
+                           "/boot/vmlinuz-6.1.0-10-amd64",
+                           "/boot/initrd.img-6.1.0-10-amd64",
+                           "/boot/grub/grub.cfg"}) {
     g.tree("/dev/sda2").erase_tree(name);
   }
   boot.tree.put_file("/vmlinuz-6.2.0-1-amd64", "k").put_file("/grub/grub.cfg", "x");
@@ -169,26 +164,23 @@ TEST(GuestfsInspect, SeparateBootIsMountedAndReported)
 
 // Every refusal is ErrorKind::input with a message naming the problem.
 void
-expect_input_error(FakeGuest& g, const std::string& needle)
-{
+expect_input_error(FakeGuest &g, const std::string &needle) {
   try {
     inspect_base(g);
     FAIL() << "expected cvm::Error(input) containing: " << needle;
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
     EXPECT_THAT(e.what(), HasSubstr(needle));
   }
 }
 
-TEST(GuestfsInspect, RefusesLuks)
-{
+TEST(GuestfsInspect, RefusesLuks) {
   FakeGuest g = debian_guest();
   g.add_partition("/dev/sda", 3, "crypto_LUKS", "");
   expect_input_error(g, "already contains a LUKS-encrypted volume (/dev/sda3)");
 }
 
-TEST(GuestfsInspect, RefusesNoOsAndSeveralOses)
-{
+TEST(GuestfsInspect, RefusesNoOsAndSeveralOses) {
   FakeGuest none = debian_guest();
   none.oses.clear();
   expect_input_error(none, "no operating system found");
@@ -201,22 +193,19 @@ TEST(GuestfsInspect, RefusesNoOsAndSeveralOses)
   expect_input_error(two, "2 operating systems (/dev/sda2 (debian), /dev/sda3 (debian))");
 }
 
-TEST(GuestfsInspect, RefusesUnsupportedDistro)
-{
+TEST(GuestfsInspect, RefusesUnsupportedDistro) {
   FakeGuest g = debian_guest();
   g.oses[0].distro = "fedora";
   expect_input_error(g, "unsupported distribution in the base image: linux fedora");
 }
 
-TEST(GuestfsInspect, AcceptsUbuntu)
-{
+TEST(GuestfsInspect, AcceptsUbuntu) {
   FakeGuest g = debian_guest();
   g.oses[0].distro = "ubuntu";
   EXPECT_EQ(inspect_base(g).distro, "ubuntu");
 }
 
-TEST(GuestfsInspect, RefusesLvmAndBtrfsRoots)
-{
+TEST(GuestfsInspect, RefusesLvmAndBtrfsRoots) {
   FakeGuest lvm = debian_guest();
   lvm.devices["/dev/sda2"].lv = true;
   expect_input_error(lvm, "LVM");
@@ -230,8 +219,7 @@ TEST(GuestfsInspect, RefusesLvmAndBtrfsRoots)
   expect_input_error(subvol, "btrfs");
 }
 
-TEST(GuestfsInspect, RefusesMissingEsp)
-{
+TEST(GuestfsInspect, RefusesMissingEsp) {
   FakeGuest g = debian_guest();
   g.devices["/dev/sda1"].gpt_type = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
   expect_input_error(g, "no EFI system partition");
@@ -241,16 +229,14 @@ TEST(GuestfsInspect, RefusesMissingEsp)
   expect_input_error(mbr, "no EFI system partition");
 }
 
-TEST(GuestfsInspect, RefusesMissingKernel)
-{
+TEST(GuestfsInspect, RefusesMissingKernel) {
   FakeGuest g = debian_guest();
   g.tree("/dev/sda2").erase_tree("/boot/vmlinuz-6.1.0-9-amd64");
   g.tree("/dev/sda2").erase_tree("/boot/vmlinuz-6.1.0-10-amd64");
   expect_input_error(g, "no kernel");
 }
 
-TEST(GuestfsInspect, DracutOnlyGuest)
-{
+TEST(GuestfsInspect, DracutOnlyGuest) {
   FakeGuest g = debian_guest();
   g.tree("/dev/sda2").erase_tree("/usr/sbin/update-initramfs");
   g.tree("/dev/sda2").put_file("/usr/bin/dracut", "#!/bin/bash\n", 0755);
@@ -259,8 +245,7 @@ TEST(GuestfsInspect, DracutOnlyGuest)
   EXPECT_THAT(f.initramfs_reason, HasSubstr("leftover"));
 }
 
-TEST(GuestfsInspect, RefusesUnknownInitramfsGenerator)
-{
+TEST(GuestfsInspect, RefusesUnknownInitramfsGenerator) {
   FakeGuest g = debian_guest();
   g.tree("/dev/sda2").erase_tree("/usr/sbin/update-initramfs");
   expect_input_error(g, "unknown initramfs generator");

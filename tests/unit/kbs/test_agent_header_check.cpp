@@ -38,8 +38,8 @@ read_bytes(const std::filesystem::path &path) {
 class AgentHeaderCheck : public ::testing::Test {
 protected:
   AgentHeaderCheck()
-      : m_vk(lt::fixed_secret(64, 0x07)),
-        m_bytes(lt::build_header(lt::make_metadata(m_vk, lt::Recovery::yes))) {
+    : m_vk(lt::fixed_secret(64, 0x07))
+    , m_bytes(lt::build_header(lt::make_metadata(m_vk, lt::Recovery::yes))) {
     const auto policy = luks::derive_policy(luks::Header::parse(m_bytes));
     std::ofstream(m_dir.path() / "policy.json") << luks::policy_to_json(policy);
     m_target.device = (m_dir.path() / "disk").string();
@@ -150,9 +150,10 @@ TEST_F(AgentHeaderCheck, ConfigCarriesHeaderCopyPath) {
       R"("header_policy":"/etc/cvmforge/luks-header-policy.json","header_copy":"/run/cvmforge/h"}})");
   ASSERT_TRUE(config.luks);
   EXPECT_EQ(config.luks->header_copy, "/run/cvmforge/h");
-  EXPECT_THROW((void)kbs::parse_agent_config(
-                   R"({"kbs_urls":["http://x"],"resource":"a/b/c","luks":{"device":"d","name":"n","header_copy":"rel"}})"),
-               Error);
+  EXPECT_THROW(
+      (void)kbs::parse_agent_config(
+          R"({"kbs_urls":["http://x"],"resource":"a/b/c","luks":{"device":"d","name":"n","header_copy":"rel"}})"),
+      Error);
 }
 
 } // namespace

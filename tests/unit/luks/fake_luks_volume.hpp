@@ -21,11 +21,9 @@
 
 namespace cvm::luks::test {
 
-class FakeLuksVolume final : public LuksVolume
-{
+class FakeLuksVolume final : public LuksVolume {
 public:
-  struct FormatCall
-  {
+  struct FormatCall {
     std::filesystem::path header_file;
     LuksParams params;
     bool with_recovery = false;
@@ -38,10 +36,9 @@ public:
   std::optional<Error> fail_next_format;
 
   FormatResult
-  format_detached_header(const std::filesystem::path& header_file,
-                         const LuksParams& params,
-                         const FormatKeys& keys) override
-  {
+  format_detached_header(const std::filesystem::path &header_file,
+                         const LuksParams &params,
+                         const FormatKeys &keys) override {
     format_calls.push_back({header_file, params, keys.recovery_passphrase != nullptr});
     if (fail_next_format) {
       const Error e = *fail_next_format;
@@ -54,8 +51,7 @@ public:
     SyntheticFields f;
     f.data_offset = params.data_offset;
     f.hdr_size = params.metadata_size;
-    f.keyslots_size =
-      params.keyslots_size != 0 ? params.keyslots_size : params.data_offset - 2 * f.hdr_size;
+    f.keyslots_size = params.keyslots_size != 0 ? params.keyslots_size : params.data_offset - 2 * f.hdr_size;
     f.uuid = params.uuid;
     f.label = params.label;
     f.subsystem = params.subsystem;
@@ -69,24 +65,26 @@ public:
       f.recovery_cpus = params.recovery_pbkdf->parallel;
     }
     const auto recovery = keys.recovery_passphrase != nullptr ? Recovery::yes : Recovery::no;
-    fs::write_file_atomic(header_file, build_header(make_metadata(keys.volume_key, recovery, f), f), 0600,
+    fs::write_file_atomic(header_file,
+                          build_header(make_metadata(keys.volume_key, recovery, f), f),
+                          0600,
                           fs::AtomicFile::NoReplace::yes);
-    Keys& stored = m_keys[header_file.string()];
+    Keys &stored = m_keys[header_file.string()];
     stored.unlock = SecretBytes::copy_of(keys.unlock_key.span());
     if (keys.recovery_passphrase != nullptr) {
       stored.recovery = SecretBytes::copy_of(keys.recovery_passphrase->span());
     }
-    return FormatResult{2 * f.hdr_size + f.keyslots_size, f.hdr_size, f.keyslots_size, params.data_offset, params.uuid};
+    return FormatResult{
+        2 * f.hdr_size + f.keyslots_size, f.hdr_size, f.keyslots_size, params.data_offset, params.uuid};
   }
 
   HeaderInfo
-  read_header_info(const std::filesystem::path& header_file) override
-  {
+  read_header_info(const std::filesystem::path &header_file) override {
     info_calls.push_back(header_file);
     const Header h = read_header(header_file);
-    const Metadata& md = h.metadata();
+    const Metadata &md = h.metadata();
     HeaderInfo info;
-    const auto& seg = md.segments.at(0);
+    const auto &seg = md.segments.at(0);
     const auto dash = seg.encryption.find('-');
     info.cipher = seg.encryption.substr(0, dash);
     info.cipher_mode = dash == std::string::npos ? "" : seg.encryption.substr(dash + 1);
@@ -98,7 +96,7 @@ public:
     info.data_offset = seg.offset;
     info.metadata_size = h.metadata_size();
     info.keyslots_size = md.config.keyslots_size;
-    for (const auto& ks : md.keyslots) {
+    for (const auto &ks : md.keyslots) {
       KeyslotInfo k;
       k.slot = std::stoi(ks.id);
       k.status = md.keyslots.size() == 1 ? "active_last" : "active";
@@ -115,12 +113,14 @@ public:
   }
 
   int
-  unlock_keyslot(const std::filesystem::path& header_file, const SecretBytes& passphrase, int keyslot) override
-  {
+  unlock_keyslot(const std::filesystem::path &header_file,
+                 const SecretBytes &passphrase,
+                 int keyslot) override {
     unlock_calls.emplace_back(header_file, keyslot);
     const auto it = m_keys.find(header_file.string());
     if (it != m_keys.end()) {
-      if ((keyslot == k_any_keyslot || keyslot == k_unlock_keyslot) && it->second.unlock.equals(passphrase.span())) {
+      if ((keyslot == k_any_keyslot || keyslot == k_unlock_keyslot) &&
+          it->second.unlock.equals(passphrase.span())) {
         return k_unlock_keyslot;
       }
       if ((keyslot == k_any_keyslot || keyslot == k_recovery_keyslot) && !it->second.recovery.empty() &&
@@ -132,8 +132,7 @@ public:
   }
 
 private:
-  struct Keys
-  {
+  struct Keys {
     SecretBytes unlock;
     SecretBytes recovery;
   };

@@ -28,8 +28,7 @@ enum class Copies { both, primary_only, secondary_only };
 enum class Recovery { no, yes };
 
 inline std::uint64_t
-read_be64(const std::vector<std::byte>& bytes, std::size_t offset)
-{
+read_be64(const std::vector<std::byte> &bytes, std::size_t offset) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < 8; ++i) {
     v = (v << 8U) | std::to_integer<std::uint64_t>(bytes.at(offset + i));
@@ -38,8 +37,7 @@ read_be64(const std::vector<std::byte>& bytes, std::size_t offset)
 }
 
 inline void
-write_be(std::vector<std::byte>& bytes, std::size_t offset, std::uint64_t value, std::size_t width)
-{
+write_be(std::vector<std::byte> &bytes, std::size_t offset, std::uint64_t value, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) {
     bytes.at(offset + width - 1 - i) = static_cast<std::byte>(value & 0xffU);
     value >>= 8U;
@@ -47,23 +45,20 @@ write_be(std::vector<std::byte>& bytes, std::size_t offset, std::uint64_t value,
 }
 
 inline void
-write_str(std::vector<std::byte>& bytes, std::size_t offset, const std::string& s)
-{
+write_str(std::vector<std::byte> &bytes, std::size_t offset, const std::string &s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     bytes.at(offset + i) = static_cast<std::byte>(s[i]);
   }
 }
 
 inline std::uint64_t
-hdr_size_of(const std::vector<std::byte>& bytes)
-{
+hdr_size_of(const std::vector<std::byte> &bytes) {
   return read_be64(bytes, 8);
 }
 
 // Recomputes the SHA-256 checksum of the copy at `offset`.
 inline void
-recompute_checksum(std::vector<std::byte>& bytes, std::size_t offset)
-{
+recompute_checksum(std::vector<std::byte> &bytes, std::size_t offset) {
   const auto size = static_cast<std::size_t>(hdr_size_of(bytes));
   for (std::size_t i = 0; i < 64; ++i) {
     bytes.at(offset + k_csum_offset + i) = std::byte{0};
@@ -74,8 +69,7 @@ recompute_checksum(std::vector<std::byte>& bytes, std::size_t offset)
 
 // The JSON of the primary (or secondary) copy.
 inline Json
-get_json(const std::vector<std::byte>& bytes, Copies which = Copies::primary_only)
-{
+get_json(const std::vector<std::byte> &bytes, Copies which = Copies::primary_only) {
   const auto size = static_cast<std::size_t>(hdr_size_of(bytes));
   const std::size_t base = (which == Copies::secondary_only ? size : 0) + k_binary_header_size;
   std::string text;
@@ -87,8 +81,7 @@ get_json(const std::vector<std::byte>& bytes, Copies which = Copies::primary_onl
 
 // Replaces the JSON text of the chosen copies and recomputes their checksums.
 inline void
-set_json_text(std::vector<std::byte>& bytes, const std::string& text, Copies which = Copies::both)
-{
+set_json_text(std::vector<std::byte> &bytes, const std::string &text, Copies which = Copies::both) {
   const auto size = static_cast<std::size_t>(hdr_size_of(bytes));
   if (text.size() + 1 > size - k_binary_header_size) {
     throw std::runtime_error("JSON too large for the area");
@@ -106,13 +99,11 @@ set_json_text(std::vector<std::byte>& bytes, const std::string& text, Copies whi
 }
 
 inline void
-set_json(std::vector<std::byte>& bytes, const Json& json, Copies which = Copies::both)
-{
+set_json(std::vector<std::byte> &bytes, const Json &json, Copies which = Copies::both) {
   set_json_text(bytes, json.dump(), which);
 }
 
-struct SyntheticFields
-{
+struct SyntheticFields {
   std::uint64_t hdr_size = 16384;
   std::uint64_t keyslots_size = (1U << 20U) - 2 * 16384;
   std::uint64_t data_offset = 0; // 0 = right after the keyslots area (1 MiB)
@@ -131,8 +122,7 @@ struct SyntheticFields
 
 // A complete header region for `metadata` with valid checksums.
 inline std::vector<std::byte>
-build_header(const Json& metadata, const SyntheticFields& f = {})
-{
+build_header(const Json &metadata, const SyntheticFields &f = {}) {
   std::vector<std::byte> bytes(static_cast<std::size_t>(2 * f.hdr_size + f.keyslots_size));
   for (const std::size_t offset : {std::size_t{0}, static_cast<std::size_t>(f.hdr_size)}) {
     write_str(bytes, offset, offset == 0 ? std::string("LUKS\xba\xbe") : std::string("SKUL\xba\xbe"));
@@ -151,14 +141,12 @@ build_header(const Json& metadata, const SyntheticFields& f = {})
 }
 
 inline std::vector<std::byte>
-fixed_bytes(std::size_t size, unsigned char value)
-{
+fixed_bytes(std::size_t size, unsigned char value) {
   return std::vector<std::byte>(size, static_cast<std::byte>(value));
 }
 
 inline SecretBytes
-fixed_secret(std::size_t size, unsigned char value)
-{
+fixed_secret(std::size_t size, unsigned char value) {
   return SecretBytes::copy_of(fixed_bytes(size, value));
 }
 
@@ -166,8 +154,7 @@ fixed_secret(std::size_t size, unsigned char value)
 // pbkdf2 unlock keyslot (+ an argon2id recovery keyslot), one dynamic crypt
 // segment at 1 MiB, and a pbkdf2 digest that matches `volume_key`.
 inline Json
-make_metadata(const SecretBytes& volume_key, Recovery recovery, const SyntheticFields& f = {})
-{
+make_metadata(const SecretBytes &volume_key, Recovery recovery, const SyntheticFields &f = {}) {
   const auto salt = fixed_bytes(32, 0x5a);
   const auto digest = crypto::pbkdf2_hmac(crypto::HashAlgorithm::sha256, volume_key.span(), salt, 1000, 32);
   const std::uint64_t area0 = 2 * f.hdr_size;
@@ -202,37 +189,36 @@ make_metadata(const SecretBytes& volume_key, Recovery recovery, const SyntheticF
     digest_keyslots.push_back("1");
   }
   return Json{
-    {"keyslots", keyslots},
-    {"tokens", Json::object()},
-    {"segments",
-     {{"0",
-       {{"type", "crypt"},
-        {"offset", std::to_string(f.data_offset != 0 ? f.data_offset : 2 * f.hdr_size + f.keyslots_size)},
-        {"size", "dynamic"},
-        {"iv_tweak", "0"},
-        {"encryption", f.encryption},
-        {"sector_size", f.sector_size}}}}},
-    {"digests",
-     {{"0",
-       {{"type", "pbkdf2"},
-        {"keyslots", digest_keyslots},
-        {"segments", Json::array({"0"})},
-        {"hash", "sha256"},
-        {"iterations", 1000},
-        {"salt", encode_base64(salt)},
-        {"digest", encode_base64(digest)}}}}},
-    {"config",
-     {{"json_size", std::to_string(f.hdr_size - k_binary_header_size)},
-      {"keyslots_size", std::to_string(f.keyslots_size)}}},
+      {"keyslots", keyslots},
+      {"tokens", Json::object()},
+      {"segments",
+       {{"0",
+         {{"type", "crypt"},
+          {"offset", std::to_string(f.data_offset != 0 ? f.data_offset : 2 * f.hdr_size + f.keyslots_size)},
+          {"size", "dynamic"},
+          {"iv_tweak", "0"},
+          {"encryption", f.encryption},
+          {"sector_size", f.sector_size}}}}},
+      {"digests",
+       {{"0",
+         {{"type", "pbkdf2"},
+          {"keyslots", digest_keyslots},
+          {"segments", Json::array({"0"})},
+          {"hash", "sha256"},
+          {"iterations", 1000},
+          {"salt", encode_base64(salt)},
+          {"digest", encode_base64(digest)}}}}},
+      {"config",
+       {{"json_size", std::to_string(f.hdr_size - k_binary_header_size)},
+        {"keyslots_size", std::to_string(f.keyslots_size)}}},
   };
 }
 
 // True if some violation's `where` starts with `prefix`.
 template<typename Violations>
 bool
-has_violation(const Violations& violations, const std::string& prefix)
-{
-  for (const auto& v : violations) {
+has_violation(const Violations &violations, const std::string &prefix) {
+  for (const auto &v : violations) {
     if (v.where.rfind(prefix, 0) == 0) {
       return true;
     }

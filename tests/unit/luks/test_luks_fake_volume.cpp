@@ -9,11 +9,10 @@ namespace {
 
 // The fake must produce headers the real checker accepts, or stage tests that
 // use it would exercise a different path than production.
-TEST(FakeLuksVolume, ProducesPolicyCleanHeaders)
-{
+TEST(FakeLuksVolume, ProducesPolicyCleanHeaders) {
   fs::TempDir dir("luks-fake");
   test::FakeLuksVolume fake;
-  LuksVolume& volume = fake;
+  LuksVolume &volume = fake;
   LuksParams p;
   p.uuid = "11111111-2222-4333-8444-555555555555";
   p.label = "cvmforge-root";
@@ -48,19 +47,19 @@ TEST(FakeLuksVolume, ProducesPolicyCleanHeaders)
   LuksParams small = p;
   small.keyslots_size = k_mib;
   const FormatResult rs =
-    volume.format_detached_header(dir.path() / "small", small, FormatKeys{vk, unlock, &recovery});
+      volume.format_detached_header(dir.path() / "small", small, FormatKeys{vk, unlock, &recovery});
   EXPECT_EQ(rs.header_file_size, k_mib + 2 * 16384);
   const Header hs = read_header(dir.path() / "small");
   EXPECT_EQ(hs.metadata().segments.at(0).offset, 16 * k_mib);
   EXPECT_TRUE(check(hs, derive_policy(hs)).empty());
 
   fake.fail_next_format = Error(ErrorKind::crypto, "injected");
-  EXPECT_THROW((void)volume.format_detached_header(dir.path() / "h2", p, FormatKeys{vk, unlock, &recovery}), Error);
+  EXPECT_THROW((void)volume.format_detached_header(dir.path() / "h2", p, FormatKeys{vk, unlock, &recovery}),
+               Error);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "h2"));
 }
 
-TEST(LuksParamsHelpers, DefaultsAndCipherSpec)
-{
+TEST(LuksParamsHelpers, DefaultsAndCipherSpec) {
   const LuksParams p;
   EXPECT_EQ(p.cipher, "aes");
   EXPECT_EQ(p.cipher_mode, "xts-plain64");

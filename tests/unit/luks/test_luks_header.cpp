@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace cvm::luks {
@@ -20,26 +20,23 @@ using test::Json;
 using test::Recovery;
 
 std::vector<std::byte>
-good_header_bytes(Recovery recovery = Recovery::yes)
-{
+good_header_bytes(Recovery recovery = Recovery::yes) {
   const auto vk = test::fixed_secret(64, 0x07);
   return test::build_header(test::make_metadata(vk, recovery));
 }
 
 void
-expect_input_error(const std::vector<std::byte>& bytes, const std::string& needle)
-{
+expect_input_error(const std::vector<std::byte> &bytes, const std::string &needle) {
   try {
     (void)Header::parse(bytes);
     FAIL() << "parse accepted a header that should fail with \"" << needle << "\"";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input);
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
   }
 }
 
-TEST(LuksHeader, ParsesBinaryHeadersAndMetadata)
-{
+TEST(LuksHeader, ParsesBinaryHeadersAndMetadata) {
   const auto bytes = good_header_bytes();
   const Header h = Header::parse(bytes);
   EXPECT_EQ(h.primary().copy, HeaderCopy::primary);
@@ -58,7 +55,7 @@ TEST(LuksHeader, ParsesBinaryHeadersAndMetadata)
   EXPECT_TRUE(h.json_areas_identical());
   EXPECT_EQ(h.bytes().size(), std::size_t{1} << 20U);
 
-  const Metadata& md = h.metadata();
+  const Metadata &md = h.metadata();
   ASSERT_EQ(md.keyslots.size(), 2U);
   EXPECT_EQ(md.keyslots[0].id, "0");
   EXPECT_EQ(md.keyslots[0].key_size, 64U);
@@ -83,8 +80,7 @@ TEST(LuksHeader, ParsesBinaryHeadersAndMetadata)
   EXPECT_TRUE(md.unknown_fields.empty());
 }
 
-TEST(LuksHeader, RecordsBadChecksumInsteadOfThrowing)
-{
+TEST(LuksHeader, RecordsBadChecksumInsteadOfThrowing) {
   auto bytes = good_header_bytes();
   bytes[24] = std::byte{'X'}; // first label byte, checksum not updated
   const Header h = Header::parse(bytes);
@@ -94,8 +90,7 @@ TEST(LuksHeader, RecordsBadChecksumInsteadOfThrowing)
   EXPECT_TRUE(h.json_areas_identical());
 }
 
-TEST(LuksHeader, RejectsStructuralDamage)
-{
+TEST(LuksHeader, RejectsStructuralDamage) {
   {
     auto b = good_header_bytes();
     b[0] = std::byte{'X'};
@@ -140,9 +135,8 @@ TEST(LuksHeader, RejectsStructuralDamage)
   }
 }
 
-TEST(LuksHeader, RejectsMalformedJson)
-{
-  const auto with_text = [](const std::string& text) {
+TEST(LuksHeader, RejectsMalformedJson) {
+  const auto with_text = [](const std::string &text) {
     auto b = good_header_bytes();
     test::set_json_text(b, text);
     return b;
@@ -176,8 +170,7 @@ TEST(LuksHeader, RejectsMalformedJson)
   expect_input_error(with_text(j.dump()), "missing \"config\"");
 }
 
-TEST(LuksHeader, RecordsUnknownFieldsTokensFlagsRequirements)
-{
+TEST(LuksHeader, RecordsUnknownFieldsTokensFlagsRequirements) {
   const auto vk = test::fixed_secret(64, 0x07);
   auto j = test::make_metadata(vk, Recovery::no);
   j["segments"]["0"]["surprise"] = true;
@@ -188,7 +181,7 @@ TEST(LuksHeader, RecordsUnknownFieldsTokensFlagsRequirements)
   auto b = good_header_bytes();
   test::set_json(b, j);
   const Header h = Header::parse(b);
-  const auto& md = h.metadata();
+  const auto &md = h.metadata();
   EXPECT_EQ(md.unknown_fields, (std::vector<std::string>{"segments.0.surprise", "extra"}));
   ASSERT_EQ(md.tokens.size(), 1U);
   EXPECT_EQ(md.tokens[0].type, "clevis");
@@ -197,8 +190,7 @@ TEST(LuksHeader, RecordsUnknownFieldsTokensFlagsRequirements)
   EXPECT_NE(md.config.requirements->find("online-reencrypt-v2"), std::string::npos);
 }
 
-TEST(LuksHeader, ReadHeaderReadsExactlyTheRegionAndHonoursTheLimit)
-{
+TEST(LuksHeader, ReadHeaderReadsExactlyTheRegionAndHonoursTheLimit) {
   auto bytes = good_header_bytes();
   const auto region = bytes.size();
   bytes.resize(region + 8192, std::byte{0xee}); // "data" after the header region
@@ -214,8 +206,7 @@ TEST(LuksHeader, ReadHeaderReadsExactlyTheRegionAndHonoursTheLimit)
   EXPECT_THROW((void)read_header(dir.path() / "missing"), Error);
 }
 
-TEST(LuksHeader, WriteHeaderCopyWritesTheValidatedBytes)
-{
+TEST(LuksHeader, WriteHeaderCopyWritesTheValidatedBytes) {
   const auto bytes = good_header_bytes();
   const Header h = Header::parse(bytes);
   fs::TempDir dir("luks-unit");
@@ -234,7 +225,7 @@ TEST(LuksHeader, WriteHeaderCopyWritesTheValidatedBytes)
   write_header_copy(h, memfd.get());
   const Header again = read_header(memfd.get());
   EXPECT_TRUE(std::equal(again.bytes().begin(), again.bytes().end(), bytes.begin(), bytes.end()));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::fstat(memfd.get(), &st), 0);
   EXPECT_EQ(static_cast<std::size_t>(st.st_size), bytes.size());
 }
@@ -242,8 +233,7 @@ TEST(LuksHeader, WriteHeaderCopyWritesTheValidatedBytes)
 // Golden vector produced by libcryptsetup 2.6.1 (Debian 12, crypt_format +
 // crypt_keyslot_add_by_volume_key with CRYPT_PBKDF_NO_BENCHMARK) for a volume
 // key of 64 bytes 0x07; digest object copied from `cryptsetup luksDump`.
-TEST(LuksHeader, VerifyVolumeKeyMatchesLibcryptsetupDigest)
-{
+TEST(LuksHeader, VerifyVolumeKeyMatchesLibcryptsetupDigest) {
   Digest d;
   d.id = "0";
   d.type = "pbkdf2";
@@ -258,15 +248,13 @@ TEST(LuksHeader, VerifyVolumeKeyMatchesLibcryptsetupDigest)
   EXPECT_THROW((void)verify_volume_key(d, test::fixed_secret(64, 0x07)), Error);
 }
 
-TEST(LuksHeader, VerifyVolumeKeyOnHeader)
-{
+TEST(LuksHeader, VerifyVolumeKeyOnHeader) {
   const Header h = Header::parse(good_header_bytes());
   EXPECT_TRUE(verify_volume_key(h, test::fixed_secret(64, 0x07)));
   EXPECT_FALSE(verify_volume_key(h, test::fixed_secret(64, 0x09)));
 }
 
-TEST(LuksBase64, StrictRoundTrip)
-{
+TEST(LuksBase64, StrictRoundTrip) {
   EXPECT_EQ(encode_base64(test::fixed_bytes(0, 0)), "");
   const std::string text = "foobar";
   const auto bytes = as_bytes(text);
@@ -275,13 +263,13 @@ TEST(LuksBase64, StrictRoundTrip)
   EXPECT_EQ(encode_base64(bytes), "Zm9vYmFy");
   const auto decoded = decode_base64("Zm9vYmE=");
   ASSERT_TRUE(decoded.has_value());
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(decoded->data()), decoded->size()), "fooba");
-  EXPECT_FALSE(decode_base64("Zm9").has_value());       // length
-  EXPECT_FALSE(decode_base64("Zh==").has_value());      // non-canonical trailing bits
-  EXPECT_FALSE(decode_base64("Z===").has_value());      // too much padding
-  EXPECT_FALSE(decode_base64("Zm=v").has_value());      // padding in the middle
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(decoded->data()), decoded->size()), "fooba");
+  EXPECT_FALSE(decode_base64("Zm9").has_value());        // length
+  EXPECT_FALSE(decode_base64("Zh==").has_value());       // non-canonical trailing bits
+  EXPECT_FALSE(decode_base64("Z===").has_value());       // too much padding
+  EXPECT_FALSE(decode_base64("Zm=v").has_value());       // padding in the middle
   EXPECT_FALSE(decode_base64("Zm9v\nYmFy").has_value()); // whitespace
-  EXPECT_FALSE(decode_base64("Zm9_").has_value());      // URL alphabet
+  EXPECT_FALSE(decode_base64("Zm9_").has_value());       // URL alphabet
 }
 
 } // namespace

@@ -20,8 +20,7 @@ using test::Json;
 constexpr int k_rounds = 1500;
 
 test::SyntheticFields
-small_fields()
-{
+small_fields() {
   test::SyntheticFields f;
   f.keyslots_size = 4096; // keep each round cheap; areas fall outside (a violation, not an error)
   return f;
@@ -29,21 +28,19 @@ small_fields()
 
 // Parses and, if that works, runs everything the agent would run.
 void
-exercise(const std::vector<std::byte>& bytes, const Policy& policy, const SecretBytes& vk)
-{
+exercise(const std::vector<std::byte> &bytes, const Policy &policy, const SecretBytes &vk) {
   try {
     const Header h = Header::parse(bytes);
     (void)check(h, policy);
     (void)derive_policy(h);
     (void)verify_volume_key(h, vk);
-  } catch (const Error&) {
+  } catch (const Error &) {
     // Rejected cleanly.
   }
 }
 
 Json
-random_value(std::mt19937& rng)
-{
+random_value(std::mt19937 &rng) {
   switch (std::uniform_int_distribution<int>(0, 9)(rng)) {
   case 0:
     return nullptr;
@@ -70,9 +67,8 @@ random_value(std::mt19937& rng)
 
 // Replaces one randomly chosen value somewhere in `j`.
 void
-mutate(Json& j, std::mt19937& rng)
-{
-  Json* node = &j;
+mutate(Json &j, std::mt19937 &rng) {
+  Json *node = &j;
   for (int depth = 0; depth < 6; ++depth) {
     if (!node->is_object() && !node->is_array()) {
       break;
@@ -93,8 +89,7 @@ mutate(Json& j, std::mt19937& rng)
   *node = random_value(rng);
 }
 
-TEST(LuksHeaderMutation, RandomByteDamageIsRejectedCleanly)
-{
+TEST(LuksHeaderMutation, RandomByteDamageIsRejectedCleanly) {
   const auto vk = test::fixed_secret(64, 0x07);
   const auto f = small_fields();
   const auto good = test::build_header(test::make_metadata(vk, test::Recovery::yes, f), f);
@@ -121,8 +116,7 @@ TEST(LuksHeaderMutation, RandomByteDamageIsRejectedCleanly)
   }
 }
 
-TEST(LuksHeaderMutation, RandomJsonDamageIsRejectedOrReported)
-{
+TEST(LuksHeaderMutation, RandomJsonDamageIsRejectedOrReported) {
   const auto vk = test::fixed_secret(64, 0x07);
   const auto f = small_fields();
   const auto good = test::build_header(test::make_metadata(vk, test::Recovery::yes, f), f);
@@ -148,10 +142,10 @@ TEST(LuksHeaderMutation, RandomJsonDamageIsRejectedOrReported)
       }
       try {
         (void)derive_policy(h);
-      } catch (const Error&) {
+      } catch (const Error &) {
         // Fine: derive_policy refuses shapes cvmforge does not write.
       }
-    } catch (const Error&) {
+    } catch (const Error &) {
       ++rejected_or_reported;
     }
   }

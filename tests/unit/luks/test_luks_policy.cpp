@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
-
 #include <fcntl.h>
+
+#include <functional>
 
 namespace cvm::luks {
 namespace {
@@ -18,21 +18,17 @@ using test::has_violation;
 using test::Json;
 using test::Recovery;
 
-class LuksPolicy : public ::testing::Test
-{
+class LuksPolicy : public ::testing::Test {
 protected:
   LuksPolicy()
-    : m_vk(test::fixed_secret(64, 0x07)),
-      m_bytes(test::build_header(test::make_metadata(m_vk, Recovery::yes))),
-      m_policy(derive_policy(Header::parse(m_bytes)))
-  {
-  }
+    : m_vk(test::fixed_secret(64, 0x07))
+    , m_bytes(test::build_header(test::make_metadata(m_vk, Recovery::yes)))
+    , m_policy(derive_policy(Header::parse(m_bytes))) {}
 
   // Applies `edit` to the JSON (both copies, checksums recomputed, so only
   // the policy can notice) and checks the result.
   std::vector<Violation>
-  check_edited(const std::function<void(Json&)>& edit)
-  {
+  check_edited(const std::function<void(Json &)> &edit) {
     auto bytes = m_bytes;
     auto j = test::get_json(bytes);
     edit(j);
@@ -48,8 +44,7 @@ protected:
   Policy m_policy;
 };
 
-TEST_F(LuksPolicy, DerivedPolicyAcceptsItsOwnHeader)
-{
+TEST_F(LuksPolicy, DerivedPolicyAcceptsItsOwnHeader) {
   const auto violations = check(Header::parse(m_bytes), m_policy);
   EXPECT_TRUE(violations.empty()) << describe(violations);
   EXPECT_EQ(m_policy.encryption, "aes-xts-plain64");
@@ -64,25 +59,23 @@ TEST_F(LuksPolicy, DerivedPolicyAcceptsItsOwnHeader)
   EXPECT_NO_THROW(require_compliant(Header::parse(m_bytes), m_policy));
 }
 
-TEST_F(LuksPolicy, RejectsCipherNull)
-{
-  const auto v = check_edited([](Json& j) { j["segments"]["0"]["encryption"] = "cipher_null-ecb"; });
+TEST_F(LuksPolicy, RejectsCipherNull) {
+  const auto v = check_edited([](Json &j) { j["segments"]["0"]["encryption"] = "cipher_null-ecb"; });
   EXPECT_TRUE(has_violation(v, "segments.0.encryption")) << describe(v);
   EXPECT_THROW(require_compliant(
-                 [&] {
-                   auto b = m_bytes;
-                   auto j = test::get_json(b);
-                   j["segments"]["0"]["encryption"] = "cipher_null-ecb";
-                   test::set_json(b, j);
-                   return Header::parse(b);
-                 }(),
-                 m_policy),
+                   [&] {
+                     auto b = m_bytes;
+                     auto j = test::get_json(b);
+                     j["segments"]["0"]["encryption"] = "cipher_null-ecb";
+                     test::set_json(b, j);
+                     return Header::parse(b);
+                   }(),
+                   m_policy),
                Error);
 }
 
-TEST_F(LuksPolicy, RejectsExtraKeyslot)
-{
-  const auto v = check_edited([](Json& j) {
+TEST_F(LuksPolicy, RejectsExtraKeyslot) {
+  const auto v = check_edited([](Json &j) {
     j["keyslots"]["2"] = j["keyslots"]["0"];
     j["keyslots"]["2"]["area"]["offset"] = std::to_string(32768 + 2 * 258048);
     j["digests"]["0"]["keyslots"].push_back("2");
@@ -90,117 +83,113 @@ TEST_F(LuksPolicy, RejectsExtraKeyslot)
   EXPECT_TRUE(has_violation(v, "keyslots.2")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsMissingRequiredKeyslotButAllowsDroppedRecovery)
-{
-  auto v = check_edited([](Json& j) {
+TEST_F(LuksPolicy, RejectsMissingRequiredKeyslotButAllowsDroppedRecovery) {
+  auto v = check_edited([](Json &j) {
     j["keyslots"].erase("1");
     j["digests"]["0"]["keyslots"] = {"0"};
   });
   EXPECT_TRUE(v.empty()) << describe(v);
-  v = check_edited([](Json& j) {
+  v = check_edited([](Json &j) {
     j["keyslots"].erase("0");
     j["digests"]["0"]["keyslots"] = {"1"};
   });
   EXPECT_TRUE(has_violation(v, "keyslots.0")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsToken)
-{
-  const auto v = check_edited([](Json& j) {
+TEST_F(LuksPolicy, RejectsToken) {
+  const auto v = check_edited([](Json &j) {
     j["tokens"]["0"] = {{"type", "systemd-tpm2"}, {"keyslots", {"0"}}};
   });
   EXPECT_TRUE(has_violation(v, "tokens.0")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsRequirementsAndFlags)
-{
-  auto v = check_edited([](Json& j) { j["config"]["requirements"] = {{"mandatory", {"online-reencrypt-v2"}}}; });
+TEST_F(LuksPolicy, RejectsRequirementsAndFlags) {
+  auto v = check_edited([](Json &j) {
+    j["config"]["requirements"] = {{"mandatory", {"online-reencrypt-v2"}}};
+  });
   EXPECT_TRUE(has_violation(v, "config.requirements")) << describe(v);
-  v = check_edited([](Json& j) { j["config"]["flags"] = {"allow-discards"}; });
+  v = check_edited([](Json &j) { j["config"]["flags"] = {"allow-discards"}; });
   EXPECT_TRUE(has_violation(v, "config.flags")) << describe(v);
-  v = check_edited([](Json& j) { j["segments"]["0"]["flags"] = {"backup-final"}; });
+  v = check_edited([](Json &j) { j["segments"]["0"]["flags"] = {"backup-final"}; });
   EXPECT_TRUE(has_violation(v, "segments.0.flags")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsHugeKdfCosts)
-{
-  auto v = check_edited([](Json& j) { j["keyslots"]["1"]["kdf"]["memory"] = 4194304; });
+TEST_F(LuksPolicy, RejectsHugeKdfCosts) {
+  auto v = check_edited([](Json &j) { j["keyslots"]["1"]["kdf"]["memory"] = 4194304; });
   EXPECT_TRUE(has_violation(v, "keyslots.1.kdf.memory")) << describe(v);
-  v = check_edited([](Json& j) { j["keyslots"]["1"]["kdf"]["time"] = 1000; });
+  v = check_edited([](Json &j) { j["keyslots"]["1"]["kdf"]["time"] = 1000; });
   EXPECT_TRUE(has_violation(v, "keyslots.1.kdf.time")) << describe(v);
-  v = check_edited([](Json& j) { j["keyslots"]["0"]["kdf"]["iterations"] = 4000000000U; });
+  v = check_edited([](Json &j) { j["keyslots"]["0"]["kdf"]["iterations"] = 4000000000U; });
   EXPECT_TRUE(has_violation(v, "keyslots.0.kdf.iterations")) << describe(v);
   // Switching the unlock keyslot to argon2 with a large cost is a type change.
-  v = check_edited([](Json& j) {
-    j["keyslots"]["0"]["kdf"] = {{"type", "argon2id"}, {"time", 4}, {"memory", 1048576}, {"cpus", 4},
+  v = check_edited([](Json &j) {
+    j["keyslots"]["0"]["kdf"] = {{"type", "argon2id"},
+                                 {"time", 4},
+                                 {"memory", 1048576},
+                                 {"cpus", 4},
                                  {"salt", j["keyslots"]["0"]["kdf"]["salt"]}};
   });
   EXPECT_TRUE(has_violation(v, "keyslots.0.kdf.type")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsDifferentDigest)
-{
+TEST_F(LuksPolicy, RejectsDifferentDigest) {
   // A header made for another volume key (the header-swap attack).
   const auto other = test::fixed_secret(64, 0x66);
   const auto swapped = test::build_header(test::make_metadata(other, Recovery::yes));
   const auto v = check(Header::parse(swapped), m_policy);
   EXPECT_TRUE(has_violation(v, "digests.0.digest")) << describe(v);
-  auto v2 = check_edited([](Json& j) { j["digests"]["0"]["iterations"] = 1001; });
+  auto v2 = check_edited([](Json &j) { j["digests"]["0"]["iterations"] = 1001; });
   EXPECT_TRUE(has_violation(v2, "digests.0.iterations")) << describe(v2);
 }
 
-TEST_F(LuksPolicy, RejectsSegmentChanges)
-{
-  auto v = check_edited([](Json& j) { j["segments"]["0"]["offset"] = "4096"; });
+TEST_F(LuksPolicy, RejectsSegmentChanges) {
+  auto v = check_edited([](Json &j) { j["segments"]["0"]["offset"] = "4096"; });
   EXPECT_TRUE(has_violation(v, "segments.0.offset")) << describe(v);
-  v = check_edited([](Json& j) { j["segments"]["0"]["size"] = "1048576"; });
+  v = check_edited([](Json &j) { j["segments"]["0"]["size"] = "1048576"; });
   EXPECT_TRUE(has_violation(v, "segments.0.size")) << describe(v);
-  v = check_edited([](Json& j) { j["segments"]["0"]["sector_size"] = 512; });
+  v = check_edited([](Json &j) { j["segments"]["0"]["sector_size"] = 512; });
   EXPECT_TRUE(has_violation(v, "segments.0.sector_size")) << describe(v);
-  v = check_edited([](Json& j) { j["segments"]["0"]["iv_tweak"] = "7"; });
+  v = check_edited([](Json &j) { j["segments"]["0"]["iv_tweak"] = "7"; });
   EXPECT_TRUE(has_violation(v, "segments.0.iv_tweak")) << describe(v);
-  v = check_edited([](Json& j) {
+  v = check_edited([](Json &j) {
     j["segments"]["1"] = j["segments"]["0"];
     j["segments"]["1"]["type"] = "linear";
   });
   EXPECT_TRUE(has_violation(v, "segments")) << describe(v);
-  v = check_edited([](Json& j) {
-    j["segments"]["0"]["integrity"] = {{"type", "hmac(sha256)"}, {"journal_encryption", "none"},
-                                       {"journal_integrity", "none"}};
+  v = check_edited([](Json &j) {
+    j["segments"]["0"]["integrity"] = {
+        {"type", "hmac(sha256)"}, {"journal_encryption", "none"}, {"journal_integrity", "none"}};
   });
   EXPECT_TRUE(has_violation(v, "segments.0.integrity")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsKeyslotShapeChanges)
-{
-  auto v = check_edited([](Json& j) { j["keyslots"]["0"]["area"]["encryption"] = "cipher_null-ecb"; });
+TEST_F(LuksPolicy, RejectsKeyslotShapeChanges) {
+  auto v = check_edited([](Json &j) { j["keyslots"]["0"]["area"]["encryption"] = "cipher_null-ecb"; });
   EXPECT_TRUE(has_violation(v, "keyslots.0.area.encryption")) << describe(v);
-  v = check_edited([](Json& j) { j["keyslots"]["0"]["af"]["stripes"] = 1; });
+  v = check_edited([](Json &j) { j["keyslots"]["0"]["af"]["stripes"] = 1; });
   EXPECT_TRUE(has_violation(v, "keyslots.0.af.stripes")) << describe(v);
-  v = check_edited([](Json& j) { j["keyslots"]["0"]["area"]["offset"] = "0"; });
+  v = check_edited([](Json &j) { j["keyslots"]["0"]["area"]["offset"] = "0"; });
   EXPECT_TRUE(has_violation(v, "keyslots.0.area")) << describe(v);
-  v = check_edited([](Json& j) { j["keyslots"]["1"]["area"]["offset"] = j["keyslots"]["0"]["area"]["offset"]; });
+  v = check_edited(
+      [](Json &j) { j["keyslots"]["1"]["area"]["offset"] = j["keyslots"]["0"]["area"]["offset"]; });
   EXPECT_TRUE(has_violation(v, "keyslots.1.area")) << describe(v);
-  v = check_edited([](Json& j) { j["keyslots"]["0"]["type"] = "reencrypt"; });
+  v = check_edited([](Json &j) { j["keyslots"]["0"]["type"] = "reencrypt"; });
   EXPECT_TRUE(has_violation(v, "keyslots.0.type")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsIgnoredPriority)
-{
-  auto v = check_edited([](Json& j) { j["keyslots"]["0"]["priority"] = 0; });
+TEST_F(LuksPolicy, RejectsIgnoredPriority) {
+  auto v = check_edited([](Json &j) { j["keyslots"]["0"]["priority"] = 0; });
   EXPECT_TRUE(has_violation(v, "keyslots.0.priority")) << describe(v);
-  v = check_edited([](Json& j) { j["keyslots"]["0"]["priority"] = 1; });
+  v = check_edited([](Json &j) { j["keyslots"]["0"]["priority"] = 1; });
   EXPECT_TRUE(v.empty()) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsUnknownFields)
-{
-  const auto v = check_edited([](Json& j) { j["segments"]["0"]["future_feature"] = "on"; });
+TEST_F(LuksPolicy, RejectsUnknownFields) {
+  const auto v = check_edited([](Json &j) { j["segments"]["0"]["future_feature"] = "on"; });
   EXPECT_TRUE(has_violation(v, "segments.0.future_feature")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsBrokenChecksum)
-{
+TEST_F(LuksPolicy, RejectsBrokenChecksum) {
   auto bytes = m_bytes;
   auto j = test::get_json(bytes);
   j["segments"]["0"]["encryption"] = "cipher_null-ecb";
@@ -211,8 +200,7 @@ TEST_F(LuksPolicy, RejectsBrokenChecksum)
   EXPECT_FALSE(has_violation(v, "binary.secondary.checksum")) << describe(v);
 }
 
-TEST_F(LuksPolicy, RejectsMismatchingCopies)
-{
+TEST_F(LuksPolicy, RejectsMismatchingCopies) {
   auto bytes = m_bytes;
   auto j = test::get_json(bytes);
   j["segments"]["0"]["encryption"] = "cipher_null-ecb";
@@ -229,8 +217,7 @@ TEST_F(LuksPolicy, RejectsMismatchingCopies)
   EXPECT_TRUE(has_violation(v2, "binary.secondary.seqid")) << describe(v2);
 }
 
-TEST_F(LuksPolicy, RejectsBinaryFieldChanges)
-{
+TEST_F(LuksPolicy, RejectsBinaryFieldChanges) {
   auto bytes = m_bytes;
   test::write_str(bytes, 168, "00000000-0000-0000-0000-000000000000");
   test::recompute_checksum(bytes, 0);
@@ -256,8 +243,7 @@ TEST_F(LuksPolicy, RejectsBinaryFieldChanges)
   EXPECT_TRUE(has_violation(v, "binary.primary.json_area")) << describe(v);
 }
 
-TEST_F(LuksPolicy, ReadCompliantHeaderBoundsTheRead)
-{
+TEST_F(LuksPolicy, ReadCompliantHeaderBoundsTheRead) {
   fs::TempDir dir("luks-unit");
   const auto path = dir.path() / "disk";
   fs::write_file_atomic(path, m_bytes, 0600);
@@ -278,7 +264,7 @@ TEST_F(LuksPolicy, ReadCompliantHeaderBoundsTheRead)
   try {
     (void)read_compliant_header(fd2.get(), m_policy);
     FAIL() << "oversized header accepted";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_NE(std::string(e.what()).find("exceeds"), std::string::npos) << e.what();
   }
 
@@ -292,8 +278,7 @@ TEST_F(LuksPolicy, ReadCompliantHeaderBoundsTheRead)
   EXPECT_THROW((void)read_compliant_header(fd3.get(), m_policy), Error);
 }
 
-TEST(LuksPolicyJson, RoundTripsAndIsStrict)
-{
+TEST(LuksPolicyJson, RoundTripsAndIsStrict) {
   const auto vk = test::fixed_secret(64, 0x07);
   const Policy p = derive_policy(Header::parse(test::build_header(test::make_metadata(vk, Recovery::yes))));
   const std::string text = policy_to_json(p);

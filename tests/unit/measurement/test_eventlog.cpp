@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "measurement/eventlog.hpp"
-#include "measurement/rtmr.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "measurement/eventlog.hpp"
+#include "measurement/rtmr.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -16,8 +15,7 @@ using test::put_le;
 using test::put_string;
 
 // A minimal TDVF-style log: Spec ID (SHA-384 only), then `events`.
-struct SyntheticEvent
-{
+struct SyntheticEvent {
   std::uint32_t mr;
   std::uint32_t type;
   std::vector<std::byte> digest;
@@ -25,8 +23,7 @@ struct SyntheticEvent
 };
 
 std::vector<std::byte>
-make_log(const std::vector<SyntheticEvent>& events, std::uint32_t first_mr = 0)
-{
+make_log(const std::vector<SyntheticEvent> &events, std::uint32_t first_mr = 0) {
   std::vector<std::byte> out;
   put_le(out, first_mr, 4);
   put_le(out, event_type::k_no_action, 4);
@@ -45,7 +42,7 @@ make_log(const std::vector<SyntheticEvent>& events, std::uint32_t first_mr = 0)
   put_le(spec, 0, 1);
   put_le(out, spec.size(), 4);
   out.insert(out.end(), spec.begin(), spec.end());
-  for (const auto& e : events) {
+  for (const auto &e : events) {
     put_le(out, e.mr, 4);
     put_le(out, e.type, 4);
     put_le(out, 1, 4);
@@ -58,14 +55,12 @@ make_log(const std::vector<SyntheticEvent>& events, std::uint32_t first_mr = 0)
 }
 
 std::vector<std::byte>
-digest_of(std::string_view s)
-{
+digest_of(std::string_view s) {
   const auto d = crypto::sha384(as_bytes(s));
   return {d.begin(), d.end()};
 }
 
-TEST(EventLog, ParsesSyntheticLogAndReplaysIntoRegisterOfMrIndex)
-{
+TEST(EventLog, ParsesSyntheticLogAndReplaysIntoRegisterOfMrIndex) {
   auto log_bytes = make_log({{1, event_type::k_efi_action, digest_of("a"), "a"},
                              {3, event_type::k_no_action, digest_of("x"), "noop"},
                              {2, event_type::k_separator, digest_of("b"), "b"}});
@@ -85,8 +80,7 @@ TEST(EventLog, ParsesSyntheticLogAndReplaysIntoRegisterOfMrIndex)
   EXPECT_EQ(to_hex(bank.value(2)), std::string(96, '0'));
 }
 
-TEST(EventLog, StopsAtZeroPadding)
-{
+TEST(EventLog, StopsAtZeroPadding) {
   auto log_bytes = make_log({{1, event_type::k_efi_action, digest_of("a"), "a"}});
   log_bytes.resize(log_bytes.size() + 4096, std::byte{0});
   const auto log = parse_event_log(log_bytes);
@@ -94,15 +88,13 @@ TEST(EventLog, StopsAtZeroPadding)
   EXPECT_LT(log.end_offset, log_bytes.size());
 }
 
-TEST(EventLog, RejectsMissingSpecIdEvent)
-{
+TEST(EventLog, RejectsMissingSpecIdEvent) {
   auto log_bytes = make_log({});
   log_bytes[32] = std::byte{'X'};
   EXPECT_THROW(parse_event_log(log_bytes), Error);
 }
 
-TEST(EventLog, RejectsUndeclaredAlgorithm)
-{
+TEST(EventLog, RejectsUndeclaredAlgorithm) {
   auto log_bytes = make_log({{1, event_type::k_efi_action, digest_of("a"), "a"}});
   // The first event2 record's algorithm id follows mr, type and count.
   const std::size_t alg_at = 32 + 33 + 12;
@@ -110,44 +102,44 @@ TEST(EventLog, RejectsUndeclaredAlgorithm)
   try {
     parse_event_log(log_bytes);
     FAIL() << "expected cvm::Error";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input);
     EXPECT_NE(std::string(e.what()).find("not declared"), std::string::npos) << e.what();
   }
 }
 
-TEST(EventLog, ReplayRejectsMrIndexOutOfRange)
-{
+TEST(EventLog, ReplayRejectsMrIndexOutOfRange) {
   const auto log = parse_event_log(make_log({{5, event_type::k_efi_action, digest_of("a"), "a"}}));
   EXPECT_THROW(replay(log), Error);
 }
 
-TEST(EventLog, FirstRecordMayUseMrIndexOne)
-{
+TEST(EventLog, FirstRecordMayUseMrIndexOne) {
   const auto log = parse_event_log(make_log({}, 1));
   EXPECT_EQ(log.events.size(), 1U);
   EXPECT_EQ(to_hex(replay(log).value(0)), std::string(96, '0'));
 }
 
 void
-parse_and_replay_or_input_error(std::span<const std::byte> bytes)
-{
+parse_and_replay_or_input_error(std::span<const std::byte> bytes) {
   try {
     const auto log = parse_event_log(bytes);
     (void)replay(log);
-    for (const auto& e : log.events) {
+    for (const auto &e : log.events) {
       (void)describe_event(e);
     }
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
   }
 }
 
-TEST(EventLogRobustness, SyntheticTruncationAndCorruption)
-{
-  const auto full = make_log({{1, event_type::k_efi_variable_boot, digest_of("a"), "abcdefghijklmnopqrstuvwxyz0123456789"},
-                              {2, event_type::k_efi_boot_services_application, digest_of("b"), "0123456789abcdef0123456789abcdef0123456789"},
-                              {3, event_type::k_event_tag, digest_of("c"), "tagged-event-data"}});
+TEST(EventLogRobustness, SyntheticTruncationAndCorruption) {
+  const auto full =
+      make_log({{1, event_type::k_efi_variable_boot, digest_of("a"), "abcdefghijklmnopqrstuvwxyz0123456789"},
+                {2,
+                 event_type::k_efi_boot_services_application,
+                 digest_of("b"),
+                 "0123456789abcdef0123456789abcdef0123456789"},
+                {3, event_type::k_event_tag, digest_of("c"), "tagged-event-data"}});
   for (std::size_t len = 0; len <= full.size(); ++len) {
     parse_and_replay_or_input_error(std::span(full).first(len));
   }
@@ -162,8 +154,7 @@ TEST(EventLogRobustness, SyntheticTruncationAndCorruption)
   }
 }
 
-TEST(EventLogRobustness, RealLogTruncationAndCorruption)
-{
+TEST(EventLogRobustness, RealLogTruncationAndCorruption) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto full = fs::read_file(dir / "CCEL_data_grub.bin");
   const auto end = parse_event_log(full).end_offset;
@@ -183,12 +174,11 @@ TEST(EventLogRobustness, RealLogTruncationAndCorruption)
 
 // Conformance: Trustee's three real CCEL logs replay to the RTMRs its own
 // unit test expects, and every extending event matches its parse.
-TEST(EventLogConformance, ReplayGivesExpectedRtmrsAndPerEventDigests)
-{
+TEST(EventLogConformance, ReplayGivesExpectedRtmrsAndPerEventDigests) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto expected = test::read_json(dir / "expected.json");
   ASSERT_TRUE(expected.contains("ccel_replay"));
-  for (const auto& entry : expected["ccel_replay"]) {
+  for (const auto &entry : expected["ccel_replay"]) {
     const std::string file = entry["file"].get<std::string>();
     SCOPED_TRACE(file);
     const auto bytes = fs::read_file(dir / file);
@@ -198,9 +188,9 @@ TEST(EventLogConformance, ReplayGivesExpectedRtmrsAndPerEventDigests)
       EXPECT_EQ(to_hex(bank.value(i)), entry["rtmr"][i].get<std::string>()) << "RTMR" << i;
     }
     const auto events_json = test::read_json(dir / entry["events"].get<std::string>());
-    const auto& reference = events_json["uefi_event_logs"];
-    std::vector<const Event*> extending;
-    for (const auto& e : log.events) {
+    const auto &reference = events_json["uefi_event_logs"];
+    std::vector<const Event *> extending;
+    for (const auto &e : log.events) {
       if (is_extending(e)) {
         extending.push_back(&e);
       }
@@ -208,10 +198,10 @@ TEST(EventLogConformance, ReplayGivesExpectedRtmrsAndPerEventDigests)
     ASSERT_EQ(extending.size(), reference.size());
     for (std::size_t i = 0; i < extending.size(); ++i) {
       SCOPED_TRACE("event " + std::to_string(i));
-      const auto& ref = reference[i];
+      const auto &ref = reference[i];
       EXPECT_EQ(extending[i]->mr_index, ref["index"].get<std::uint32_t>());
       EXPECT_EQ(event_type_name(extending[i]->type), ref["type_name"].get<std::string>());
-      const auto* d = extending[i]->digest(k_alg_sha384);
+      const auto *d = extending[i]->digest(k_alg_sha384);
       ASSERT_NE(d, nullptr);
       EXPECT_EQ(to_hex(*d), ref["digests"][0]["digest"].get<std::string>());
     }

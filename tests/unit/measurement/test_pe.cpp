@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "measurement/pe.hpp"
-#include "measurement/pe_signature.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "measurement/pe.hpp"
+#include "measurement/pe_signature.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -15,8 +14,7 @@ namespace cvm::measure {
 namespace {
 
 void
-put_at(std::vector<std::byte>& out, std::size_t offset, std::uint64_t value, std::size_t width)
-{
+put_at(std::vector<std::byte> &out, std::size_t offset, std::uint64_t value, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) {
     out.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
   }
@@ -31,8 +29,7 @@ constexpr std::size_t k_headers = 0x400;
 // A PE32+ image with two sections whose raw data is stored in reverse order,
 // trailing data, and (optionally) a certificate table of `cert_size` bytes.
 std::vector<std::byte>
-make_pe(std::size_t cert_size)
-{
+make_pe(std::size_t cert_size) {
   std::vector<std::byte> img(0x1440 + cert_size);
   for (std::size_t i = 0; i < img.size(); ++i) {
     img[i] = static_cast<std::byte>((i * 31 + 7) & 0xffU);
@@ -58,8 +55,7 @@ make_pe(std::size_t cert_size)
 }
 
 std::string
-manual_digest(const std::vector<std::byte>& img, std::size_t cert_size)
-{
+manual_digest(const std::vector<std::byte> &img, std::size_t cert_size) {
   crypto::Hasher h(crypto::HashAlgorithm::sha256);
   const std::span<const std::byte> s(img);
   h.update(s.subspan(0, k_checksum));
@@ -71,8 +67,7 @@ manual_digest(const std::vector<std::byte>& img, std::size_t cert_size)
   return to_hex(h.final());
 }
 
-TEST(Pe, AuthenticodeSkipsChecksumAndCertificateEntryAndSortsSections)
-{
+TEST(Pe, AuthenticodeSkipsChecksumAndCertificateEntryAndSortsSections) {
   for (const std::size_t cert : {std::size_t{0}, std::size_t{0x40}}) {
     const auto img = make_pe(cert);
     const auto pe = parse_pe(img);
@@ -84,8 +79,7 @@ TEST(Pe, AuthenticodeSkipsChecksumAndCertificateEntryAndSortsSections)
   }
 }
 
-TEST(Pe, ChecksumAndCertificateEntryDoNotChangeTheDigest)
-{
+TEST(Pe, ChecksumAndCertificateEntryDoNotChangeTheDigest) {
   auto img = make_pe(0);
   const auto before = authenticode_sha384(img);
   put_at(img, k_checksum, 0x12345678, 4);
@@ -94,27 +88,24 @@ TEST(Pe, ChecksumAndCertificateEntryDoNotChangeTheDigest)
   EXPECT_NE(authenticode_sha384(img), before);
 }
 
-TEST(Pe, RejectsFileShorterThanSectionsPlusCertificateTable)
-{
+TEST(Pe, RejectsFileShorterThanSectionsPlusCertificateTable) {
   auto img = make_pe(0x40);
   put_at(img, k_security_entry + 4, 0x4000, 4);
   EXPECT_THROW(authenticode_sha384(img), Error);
 }
 
-TEST(Pe, RejectsNonPe)
-{
+TEST(Pe, RejectsNonPe) {
   std::vector<std::byte> junk(4096, std::byte{0x41});
   EXPECT_THROW(parse_pe(junk), Error);
 }
 
-TEST(PeRobustness, TruncatedAndCorruptedImagesAreInputErrors)
-{
+TEST(PeRobustness, TruncatedAndCorruptedImagesAreInputErrors) {
   const auto img = make_pe(0x40);
   for (std::size_t len = 0; len < img.size(); len += 7) {
     try {
       (void)authenticode_sha384(std::span(img).first(len));
       (void)embedded_authenticode_digests(std::span(img).first(len));
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       EXPECT_EQ(e.kind(), ErrorKind::input);
     }
   }
@@ -128,15 +119,14 @@ TEST(PeRobustness, TruncatedAndCorruptedImagesAreInputErrors)
     try {
       (void)authenticode_sha384(bad);
       (void)embedded_authenticode_digests(bad);
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       EXPECT_EQ(e.kind(), ErrorKind::input);
     }
   }
 }
 
 std::optional<std::filesystem::path>
-debian_kernel(const nlohmann::json& vector)
-{
+debian_kernel(const nlohmann::json &vector) {
   const std::string file = vector["file"].get<std::string>();
   const auto slash = file.rfind("/boot/");
   if (slash == std::string::npos) {
@@ -146,11 +136,10 @@ debian_kernel(const nlohmann::json& vector)
 }
 
 // Conformance (T12): the Debian kernel's Authenticode SHA-256 and SHA-384.
-TEST(PeConformance, DebianKernelAuthenticodeDigests)
-{
+TEST(PeConformance, DebianKernelAuthenticodeDigests) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto expected = test::read_json(dir / "expected.json");
-  const auto& vector = expected["authenticode"][0];
+  const auto &vector = expected["authenticode"][0];
   const auto path = debian_kernel(vector);
   if (!path || !std::filesystem::exists(*path)) {
     GTEST_SKIP() << "skipped: the kernel named in expected.json is not installed ("
@@ -165,21 +154,21 @@ TEST(PeConformance, DebianKernelAuthenticodeDigests)
 }
 
 std::vector<std::filesystem::path>
-signed_debian_pe_files()
-{
+signed_debian_pe_files() {
   std::vector<std::filesystem::path> out;
-  const auto add_dir = [&](const std::filesystem::path& dir, std::string_view prefix, std::string_view suffix) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-      return;
-    }
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.is_regular_file() && name.starts_with(prefix) && name.ends_with(suffix)) {
-        out.push_back(entry.path());
-      }
-    }
-  };
+  const auto add_dir =
+      [&](const std::filesystem::path &dir, std::string_view prefix, std::string_view suffix) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(dir, ec)) {
+          return;
+        }
+        for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+          const std::string name = entry.path().filename().string();
+          if (entry.is_regular_file() && name.starts_with(prefix) && name.ends_with(suffix)) {
+            out.push_back(entry.path());
+          }
+        }
+      };
   add_dir("/boot", "vmlinuz-", "");
   add_dir("/usr/lib/shim", "", ".efi.signed");
   add_dir("/usr/lib/grub/x86_64-efi-signed", "", ".efi.signed");
@@ -190,22 +179,21 @@ signed_debian_pe_files()
 // Oracle without vectors: every signed PE from Debian packages (kernel,
 // shim-signed, grub-efi-amd64-signed) carries in its own signature the
 // Authenticode SHA-256 that we compute.
-TEST(PeOracle, AuthenticodeSha256EqualsDigestInEmbeddedSignature)
-{
+TEST(PeOracle, AuthenticodeSha256EqualsDigestInEmbeddedSignature) {
   const auto files = signed_debian_pe_files();
   if (files.empty()) {
     GTEST_SKIP() << "skipped: no signed PE found (install linux-image-amd64, shim-signed, "
                     "grub-efi-amd64-signed)";
   }
   std::size_t checked = 0;
-  for (const auto& path : files) {
+  for (const auto &path : files) {
     SCOPED_TRACE(path.string());
     const auto img = fs::read_file(path);
     const auto embedded = embedded_authenticode_digests(img);
     if (embedded.empty()) {
-      continue;  // e.g. an unsigned vmlinuz
+      continue; // e.g. an unsigned vmlinuz
     }
-    for (const auto& d : embedded) {
+    for (const auto &d : embedded) {
       ASSERT_EQ(d.algorithm, "sha256") << "unexpected signature digest algorithm";
       EXPECT_EQ(to_hex(authenticode_sha256(img)), to_hex(d.digest));
       ++checked;

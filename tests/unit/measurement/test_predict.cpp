@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
 #include "measurement/byte_reader.hpp"
 #include "measurement/compare.hpp"
 #include "measurement/event_builder.hpp"
@@ -9,10 +12,6 @@
 #include "measurement/predict.hpp"
 #include "measurement/reference.hpp"
 #include "measurement/rtmr.hpp"
-
-#include "lib/util/error.hpp"
-#include "lib/util/fs.hpp"
-#include "lib/util/hex.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -23,52 +22,59 @@ namespace cvm::measure {
 namespace {
 
 std::string
-hex384(const crypto::Sha384& d)
-{
+hex384(const crypto::Sha384 &d) {
   return to_hex(d);
 }
 
 // T13 of the reference (tdx-measurement.md §2.2): event digests computed from
 // first principles there and each found in real TDX event logs.
-TEST(EventBuilder, FixedEventDigestsMatchT13)
-{
+TEST(EventBuilder, FixedEventDigestsMatchT13) {
   const std::vector<std::byte> empty;
-  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("SecureBoot"), "SecureBoot", empty)),
-            "9dc3a1f80bcec915391dcda5ffbb15e7419f77eab462bbf72b42166fb70d50325e37b36f93537a863769bcf9bedae6fb");
-  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("PK"), "PK", empty)),
-            "6f2e3cbc14f9def86980f5f66fd85e99d63e69a73014ed8a5633ce56eca5b64b692108c56110e22acadcef58c3250f1b");
-  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("KEK"), "KEK", empty)),
-            "d607c0efb41c0d757d69bca0615c3a9ac0b1db06c557d992e906c6b7dee40e0e031640c7bfd7bcd35844ef9edeadc6f9");
-  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("db"), "db", empty)),
-            "08a74f8963b337acb6c93682f934496373679dd26af1089cb4eaf0c30cf260a12e814856385ab8843e56a9acea19e127");
-  EXPECT_EQ(hex384(variable_digest(secure_boot_variable_guid("dbx"), "dbx", empty)),
-            "18cc6e01f0c6ea99aa23f8a280423e94ad81d96d0aeb5180504fc0f7a40cb3619dd39bd6a95ec1680a86ed6ab0f9828d");
-  EXPECT_EQ(hex384(separator_digest()),
-            "394341b7182cd227c5c6b07ef8000cdfd86136c4292b8e576573ad7ed9ae41019f5818b4b971c9effc60e1ad9f1289f0");
-  EXPECT_EQ(hex384(action_digest("Calling EFI Application from Boot Option")),
-            "77a0dab2312b4e1e57a84d865a21e5b2ee8d677a21012ada819d0a98988078d3d740f6346bfe0abaa938ca20439a8d71");
-  EXPECT_EQ(hex384(action_digest("Exit Boot Services Invocation")),
-            "214b0bef1379756011344877743fdc2a5382bac6e70362d624ccf3f654407c1b4badf7d8f9295dd3dabdef65b27677e0");
-  EXPECT_EQ(hex384(action_digest("Exit Boot Services Returned with Success")),
-            "0a2e01c85deae718a530ad8c6d20a84009babe6c8989269e950d8cf440c6e997695e64d455c4174a652cd080f6230b74");
+  EXPECT_EQ(
+      hex384(variable_digest(secure_boot_variable_guid("SecureBoot"), "SecureBoot", empty)),
+      "9dc3a1f80bcec915391dcda5ffbb15e7419f77eab462bbf72b42166fb70d50325e37b36f93537a863769bcf9bedae6fb");
+  EXPECT_EQ(
+      hex384(variable_digest(secure_boot_variable_guid("PK"), "PK", empty)),
+      "6f2e3cbc14f9def86980f5f66fd85e99d63e69a73014ed8a5633ce56eca5b64b692108c56110e22acadcef58c3250f1b");
+  EXPECT_EQ(
+      hex384(variable_digest(secure_boot_variable_guid("KEK"), "KEK", empty)),
+      "d607c0efb41c0d757d69bca0615c3a9ac0b1db06c557d992e906c6b7dee40e0e031640c7bfd7bcd35844ef9edeadc6f9");
+  EXPECT_EQ(
+      hex384(variable_digest(secure_boot_variable_guid("db"), "db", empty)),
+      "08a74f8963b337acb6c93682f934496373679dd26af1089cb4eaf0c30cf260a12e814856385ab8843e56a9acea19e127");
+  EXPECT_EQ(
+      hex384(variable_digest(secure_boot_variable_guid("dbx"), "dbx", empty)),
+      "18cc6e01f0c6ea99aa23f8a280423e94ad81d96d0aeb5180504fc0f7a40cb3619dd39bd6a95ec1680a86ed6ab0f9828d");
+  EXPECT_EQ(
+      hex384(separator_digest()),
+      "394341b7182cd227c5c6b07ef8000cdfd86136c4292b8e576573ad7ed9ae41019f5818b4b971c9effc60e1ad9f1289f0");
+  EXPECT_EQ(
+      hex384(action_digest("Calling EFI Application from Boot Option")),
+      "77a0dab2312b4e1e57a84d865a21e5b2ee8d677a21012ada819d0a98988078d3d740f6346bfe0abaa938ca20439a8d71");
+  EXPECT_EQ(
+      hex384(action_digest("Exit Boot Services Invocation")),
+      "214b0bef1379756011344877743fdc2a5382bac6e70362d624ccf3f654407c1b4badf7d8f9295dd3dabdef65b27677e0");
+  EXPECT_EQ(
+      hex384(action_digest("Exit Boot Services Returned with Success")),
+      "0a2e01c85deae718a530ad8c6d20a84009babe6c8989269e950d8cf440c6e997695e64d455c4174a652cd080f6230b74");
   const std::array<std::byte, 2> boot_order{};
-  EXPECT_EQ(hex384(crypto::sha384(boot_order)),
-            "1dd6f7b457ad880d840d41c961283bab688e94e4b59359ea45686581e90feccea3c624b1226113f824f315eb60ae0a7c");
+  EXPECT_EQ(
+      hex384(crypto::sha384(boot_order)),
+      "1dd6f7b457ad880d840d41c961283bab688e94e4b59359ea45686581e90feccea3c624b1226113f824f315eb60ae0a7c");
   EXPECT_EQ(uiapp_boot_option().size(), 62U);
-  EXPECT_EQ(hex384(crypto::sha384(uiapp_boot_option())),
-            "23ada07f5261f12f34a0bd8e46760962d6b4d576a416f1fea1c64bc656b1d28eacf7047ae6e967c58fd2a98bfa74c298");
+  EXPECT_EQ(
+      hex384(crypto::sha384(uiapp_boot_option())),
+      "23ada07f5261f12f34a0bd8e46760962d6b4d576a416f1fea1c64bc656b1d28eacf7047ae6e967c58fd2a98bfa74c298");
 }
 
-TEST(EventBuilder, OvmfLoadOptionsFollowEdk2Version)
-{
+TEST(EventBuilder, OvmfLoadOptionsFollowEdk2Version) {
   EXPECT_EQ(ovmf_load_options("console=ttyS0", true, 202411), "console=ttyS0 initrd=initrd");
   EXPECT_EQ(ovmf_load_options("console=ttyS0", true, 202508), "initrd=initrd console=ttyS0");
   EXPECT_EQ(ovmf_load_options("console=ttyS0", false, 202508), "console=ttyS0");
 }
 
 // T11: the CFV event of real logs is the SHA-384 of Debian's empty OVMF_VARS_4M.fd.
-TEST(EventBuilderConformance, EmptyVarStoreIsTheCfvDigest)
-{
+TEST(EventBuilderConformance, EmptyVarStoreIsTheCfvDigest) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const std::filesystem::path vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
   if (!std::filesystem::exists(vars)) {
@@ -83,18 +89,17 @@ TEST(EventBuilderConformance, EmptyVarStoreIsTheCfvDigest)
 
 // GPT: rebuilding a disk head from the GPT event of Trustee's grub log gives
 // back the same event bytes and digest.
-TEST(GptConformance, RebuiltDiskHeadReproducesGrubLogGptEvent)
-{
+TEST(GptConformance, RebuiltDiskHeadReproducesGrubLogGptEvent) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_grub.bin"));
-  const Event* gpt = nullptr;
-  for (const auto& e : log.events) {
+  const Event *gpt = nullptr;
+  for (const auto &e : log.events) {
     if (e.type == event_type::k_efi_gpt_event) {
       gpt = &e;
     }
   }
   ASSERT_NE(gpt, nullptr);
-  const auto& data = gpt->data;
+  const auto &data = gpt->data;
   ASSERT_GT(data.size(), 100U);
   std::vector<std::byte> disk(34 * 512);
   std::copy(data.begin(), data.begin() + 92, disk.begin() + 512);
@@ -108,8 +113,7 @@ TEST(GptConformance, RebuiltDiskHeadReproducesGrubLogGptEvent)
   EXPECT_EQ(to_hex(crypto::sha384(rebuilt)), to_hex(*gpt->digest(k_alg_sha384)));
 }
 
-TEST(Gpt, RejectsDiskWithoutGpt)
-{
+TEST(Gpt, RejectsDiskWithoutGpt) {
   std::vector<std::byte> disk(34 * 512);
   EXPECT_THROW(gpt_event_data(disk), Error);
   EXPECT_THROW(gpt_event_data(std::span(disk).first(100)), Error);
@@ -117,8 +121,7 @@ TEST(Gpt, RejectsDiskWithoutGpt)
 
 // A minimal bzImage header: protocol 2.15, loaded high, 64-bit initrd capable.
 std::vector<std::byte>
-make_bzimage()
-{
+make_bzimage() {
   std::vector<std::byte> img(0x1000);
   const auto put = [&](std::size_t at, std::uint64_t v, std::size_t w) {
     for (std::size_t i = 0; i < w; ++i) {
@@ -132,12 +135,11 @@ make_bzimage()
   put(0x22c, 0x7fffffff, 4);
   put(0x236, 0x7f, 2);
   const std::string version = "6.9.3-test (builder) #1";
-  std::copy(version.begin(), version.end(), reinterpret_cast<char*>(img.data()) + 0x300);
+  std::copy(version.begin(), version.end(), reinterpret_cast<char *>(img.data()) + 0x300);
   return img;
 }
 
-TEST(Kernel, QemuPatchWritesSetupHeaderFields)
-{
+TEST(Kernel, QemuPatchWritesSetupHeaderFields) {
   const auto img = make_bzimage();
   const auto info = parse_bzimage(img);
   ASSERT_TRUE(info.version.has_value());
@@ -157,29 +159,26 @@ TEST(Kernel, QemuPatchWritesSetupHeaderFields)
   EXPECT_EQ(read_le_at(out, 0x1fa, 2, "k", "vid"), 0x318U);
 }
 
-TEST(Kernel, RejectsNonBzImage)
-{
+TEST(Kernel, RejectsNonBzImage) {
   std::vector<std::byte> junk(0x1000);
   EXPECT_THROW(parse_bzimage(junk), Error);
   EXPECT_THROW(parse_bzimage(std::span(junk).first(0x100)), Error);
 }
 
-struct DebianInputs
-{
+struct DebianInputs {
   std::vector<std::byte> firmware;
   std::vector<std::byte> kernel;
 };
 
 std::optional<DebianInputs>
-debian_inputs()
-{
+debian_inputs() {
   const std::filesystem::path ovmf = "/usr/share/ovmf/OVMF.fd";
   if (!std::filesystem::exists(ovmf)) {
     return std::nullopt;
   }
   std::optional<std::filesystem::path> kernel;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/boot", ec)) {
+  for (const auto &e : std::filesystem::directory_iterator("/boot", ec)) {
     if (e.path().filename().string().starts_with("vmlinuz-")) {
       kernel = e.path();
       break;
@@ -192,8 +191,7 @@ debian_inputs()
 }
 
 PlatformProfile
-profile_2g(int ovmf_version, QemuVersion qemu)
-{
+profile_2g(int ovmf_version, QemuVersion qemu) {
   PlatformProfile p;
   p.vcpus = 1;
   p.memory_bytes = std::uint64_t{2} << 30U;
@@ -203,8 +201,7 @@ profile_2g(int ovmf_version, QemuVersion qemu)
 }
 
 BootArtifacts
-direct_artifacts(const DebianInputs& in)
-{
+direct_artifacts(const DebianInputs &in) {
   BootArtifacts a;
   a.kernel = in.kernel;
   a.kernel_name = "vmlinuz";
@@ -215,10 +212,9 @@ direct_artifacts(const DebianInputs& in)
   return a;
 }
 
-const PredictedEvent*
-find(const Prediction& p, std::string_view label)
-{
-  for (const auto& e : p.events) {
+const PredictedEvent *
+find(const Prediction &p, std::string_view label) {
+  for (const auto &e : p.events) {
     if (e.label == label) {
       return &e;
     }
@@ -230,8 +226,7 @@ find(const Prediction& p, std::string_view label)
 // direct-boot log: everything the model owns matches except what depends on
 // inputs that differ (firmware CFV, kernel, cmdline, initrd), and the diff
 // names the first divergent event and its input.
-TEST(PredictConformance, DirectBootOldLayoutAgainstRealLog)
-{
+TEST(PredictConformance, DirectBootOldLayoutAgainstRealLog) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto in = debian_inputs();
   if (!in) {
@@ -243,22 +238,31 @@ TEST(PredictConformance, DirectBootOldLayoutAgainstRealLog)
   const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_ovmf.bin"));
   const auto cmp = compare_with_prediction(log, prediction.events);
 
-  const auto& r0 = cmp.registers[0];
+  const auto &r0 = cmp.registers[0];
   ASSERT_EQ(r0.events.size(), 14U);
-  const std::vector<EventStatus> expected0 = {
-    EventStatus::match,         EventStatus::digest_mismatch, EventStatus::match, EventStatus::match,
-    EventStatus::match,         EventStatus::match,           EventStatus::match, EventStatus::match,
-    EventStatus::not_predicted, EventStatus::not_predicted,   EventStatus::not_predicted,
-    EventStatus::match,         EventStatus::match,           EventStatus::match};
+  const std::vector<EventStatus> expected0 = {EventStatus::match,
+                                              EventStatus::digest_mismatch,
+                                              EventStatus::match,
+                                              EventStatus::match,
+                                              EventStatus::match,
+                                              EventStatus::match,
+                                              EventStatus::match,
+                                              EventStatus::match,
+                                              EventStatus::not_predicted,
+                                              EventStatus::not_predicted,
+                                              EventStatus::not_predicted,
+                                              EventStatus::match,
+                                              EventStatus::match,
+                                              EventStatus::match};
   for (std::size_t i = 0; i < expected0.size(); ++i) {
     EXPECT_EQ(to_string(r0.events[i].status), to_string(expected0[i])) << "RTMR0 event " << i;
   }
   ASSERT_TRUE(r0.first_divergence.has_value());
-  const auto& first = r0.events[*r0.first_divergence];
+  const auto &first = r0.events[*r0.first_divergence];
   EXPECT_EQ(first.expected->label, "cfv");
   EXPECT_EQ(first.expected->depends_on, std::vector<std::string>{"firmware"});
 
-  const auto& r1 = cmp.registers[1];
+  const auto &r1 = cmp.registers[1];
   ASSERT_EQ(r1.events.size(), 4U);
   EXPECT_EQ(r1.events[0].status, EventStatus::digest_mismatch);
   EXPECT_EQ(r1.events[0].expected->label, "kernel");
@@ -275,8 +279,7 @@ TEST(PredictConformance, DirectBootOldLayoutAgainstRealLog)
   EXPECT_NE(text.find("depends on: firmware"), std::string::npos) << text;
 }
 
-TEST(Predict, SeparatorPlacementFollowsOvmfVersion)
-{
+TEST(Predict, SeparatorPlacementFollowsOvmfVersion) {
   const auto in = debian_inputs();
   if (!in) {
     GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
@@ -287,13 +290,12 @@ TEST(Predict, SeparatorPlacementFollowsOvmfVersion)
   const auto new_layout = predict(direct_artifacts(*in), in->firmware, profile_2g(202411, {10, 2, 0}));
   EXPECT_EQ(find(new_layout, "separator.rtmr0_late"), nullptr);
   EXPECT_NE(find(new_layout, "separator.rtmr1"), nullptr);
-  const auto* lo = find(new_layout, "linux.load_options");
+  const auto *lo = find(new_layout, "linux.load_options");
   ASSERT_NE(lo, nullptr);
   EXPECT_EQ(*lo->digest, crypto::sha384(to_utf16le("console=ttyS0 initrd=initrd", NulTerminator::yes)));
 }
 
-TEST(Predict, KernelHeaderPatchingDependsOnQemuVersion)
-{
+TEST(Predict, KernelHeaderPatchingDependsOnQemuVersion) {
   const auto in = debian_inputs();
   if (!in) {
     GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
@@ -302,7 +304,7 @@ TEST(Predict, KernelHeaderPatchingDependsOnQemuVersion)
   const auto q102 = predict(direct_artifacts(*in), in->firmware, profile_2g(202411, {10, 2, 0}));
   EXPECT_EQ(*find(q102, "kernel")->digest, plain);
   const auto q91 = predict(direct_artifacts(*in), in->firmware, profile_2g(202411, {9, 1, 0}));
-  const auto* patched = find(q91, "kernel");
+  const auto *patched = find(q91, "kernel");
   EXPECT_NE(*patched->digest, plain);
   EXPECT_NE(std::find(patched->depends_on.begin(), patched->depends_on.end(), "platform.memory_bytes"),
             patched->depends_on.end());
@@ -312,8 +314,7 @@ TEST(Predict, KernelHeaderPatchingDependsOnQemuVersion)
   EXPECT_EQ(*find(predict(direct_artifacts(*in), in->firmware, p4), "kernel")->digest, *patched->digest);
 }
 
-TEST(Predict, NewOvmfLayoutAndMissingInputsAreExplicitlyNotPredicted)
-{
+TEST(Predict, NewOvmfLayoutAndMissingInputsAreExplicitlyNotPredicted) {
   const auto in = debian_inputs();
   if (!in) {
     GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
@@ -326,7 +327,7 @@ TEST(Predict, NewOvmfLayoutAndMissingInputsAreExplicitlyNotPredicted)
   EXPECT_EQ(j["schema"], "cvmforge.tdx-measurement/v1");
   EXPECT_EQ(j["mrtd"]["single_pass"].get<std::string>().size(), 96U);
   bool any_not_predicted = false;
-  for (const auto& e : j["events"]) {
+  for (const auto &e : j["events"]) {
     any_not_predicted = any_not_predicted || e.contains("not_predicted");
   }
   EXPECT_TRUE(any_not_predicted);
@@ -336,8 +337,7 @@ TEST(Predict, NewOvmfLayoutAndMissingInputsAreExplicitlyNotPredicted)
   EXPECT_EQ(to_hex(*old_fw.rtmr[0]), std::string(96, '0'));
 }
 
-TEST(Predict, ProvidedAcpiBlobsCompleteRtmr0AndJsonRoundTrips)
-{
+TEST(Predict, ProvidedAcpiBlobsCompleteRtmr0AndJsonRoundTrips) {
   const auto in = debian_inputs();
   if (!in) {
     GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
@@ -379,24 +379,21 @@ TEST(Predict, ProvidedAcpiBlobsCompleteRtmr0AndJsonRoundTrips)
   EXPECT_NE(prediction_to_text(p).find("RTMR1 events:"), std::string::npos);
 }
 
-TEST(Reference, Base64MatchesRfc4648Vectors)
-{
+TEST(Reference, Base64MatchesRfc4648Vectors) {
   EXPECT_EQ(base64_encode(as_bytes("")), "");
   EXPECT_EQ(base64_encode(as_bytes("f")), "Zg==");
   EXPECT_EQ(base64_encode(as_bytes("fo")), "Zm8=");
   EXPECT_EQ(base64_encode(as_bytes("foobar")), "Zm9vYmFy");
 }
 
-TEST(Reference, EventsFromJsonRejectsBadDocuments)
-{
+TEST(Reference, EventsFromJsonRejectsBadDocuments) {
   EXPECT_THROW(events_from_json(nlohmann::json::object()), Error);
   EXPECT_THROW(events_from_json(nlohmann::json::parse(R"({"events":[{"rtmr":7}]})")), Error);
   EXPECT_THROW(events_from_json(nlohmann::json::parse(R"({"events":[{"rtmr":1,"digest":"zz"}]})")), Error);
   EXPECT_THROW(events_from_json(nlohmann::json::parse(R"({"events":[{"digest":"00"}]})")), Error);
 }
 
-TEST(Predict, GrubBootWithDebianShimAndGrub)
-{
+TEST(Predict, GrubBootWithDebianShimAndGrub) {
   const auto in = debian_inputs();
   const std::filesystem::path shim = "/usr/lib/shim/shimx64.efi.signed";
   const std::filesystem::path grub = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
@@ -414,13 +411,17 @@ TEST(Predict, GrubBootWithDebianShimAndGrub)
                     {GrubRecord::Kind::file, "/boot/grub/grub.cfg", {std::byte{'x'}}}};
   const auto p = predict(a, in->firmware, profile_2g(202411, {10, 2, 0}));
   std::vector<std::string> rtmr1;
-  for (const auto& e : p.events) {
+  for (const auto &e : p.events) {
     if (e.rtmr == 1) {
       rtmr1.push_back(e.label);
     }
   }
-  const std::vector<std::string> expected = {"action.calling_efi_application", "separator.rtmr1", "gpt",
-                                             "shim", "grub", "kernel",
+  const std::vector<std::string> expected = {"action.calling_efi_application",
+                                             "separator.rtmr1",
+                                             "gpt",
+                                             "shim",
+                                             "grub",
+                                             "kernel",
                                              "action.exit_boot_services_invocation",
                                              "action.exit_boot_services_success"};
   EXPECT_EQ(rtmr1, expected);
@@ -428,14 +429,13 @@ TEST(Predict, GrubBootWithDebianShimAndGrub)
   EXPECT_EQ(*find(p, "shim")->digest, authenticode_sha384(*a.shim));
   EXPECT_EQ(*find(p, "grub.command")->digest, crypto::sha384(as_bytes("linux /boot/vmlinuz root=/dev/vda1")));
   EXPECT_FALSE(find(p, "boot_variables")->digest.has_value());
-  const auto* mok_rt = find(p, "authority.MokListRT");
+  const auto *mok_rt = find(p, "authority.MokListRT");
   ASSERT_NE(mok_rt, nullptr);
   EXPECT_TRUE(mok_rt->digest.has_value()) << "Debian's shim embeds a vendor certificate";
 }
 
-TEST(PlatformProfile, ParsesJsonAndRejectsBadValues)
-{
-  const auto reader = [](const std::string& path) {
+TEST(PlatformProfile, ParsesJsonAndRejectsBadValues) {
+  const auto reader = [](const std::string &path) {
     return std::vector<std::byte>(path.size(), std::byte{7});
   };
   const auto p = parse_platform_profile(nlohmann::json::parse(R"({
@@ -453,7 +453,8 @@ TEST(PlatformProfile, ParsesJsonAndRejectsBadValues)
   EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"qemu_version": "ten"})"), reader), Error);
   EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"memory_mib": -1})"), reader), Error);
   EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"boot_variables": [{}]})"), reader), Error);
-  EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"ovmf_version": "2022.11"})"), reader), Error);
+  EXPECT_THROW(parse_platform_profile(nlohmann::json::parse(R"({"ovmf_version": "2022.11"})"), reader),
+               Error);
 }
 
 } // namespace
@@ -468,14 +469,14 @@ namespace {
 // GPT), every event the model owns lines up with the log and matches, and the
 // events that depend on different binaries (Debian's instead of Ubuntu's
 // shim/grub/kernel, firmware, RAM) are exactly the ones that diverge.
-TEST(PredictConformance, GrubBootStructureAgainstRealLog)
-{
+TEST(PredictConformance, GrubBootStructureAgainstRealLog) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto in = debian_inputs();
   const std::filesystem::path shim = "/usr/lib/shim/shimx64.efi.signed";
   const std::filesystem::path grub = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
   const std::filesystem::path fb = "/usr/lib/shim/fbx64.efi.signed";
-  if (!in || !std::filesystem::exists(shim) || !std::filesystem::exists(grub) || !std::filesystem::exists(fb)) {
+  if (!in || !std::filesystem::exists(shim) || !std::filesystem::exists(grub) ||
+      !std::filesystem::exists(fb)) {
     GTEST_SKIP() << "skipped: needs ovmf, a kernel, shim-signed and grub-efi-amd64-signed";
   }
   const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_grub.bin"));
@@ -488,7 +489,7 @@ TEST(PredictConformance, GrubBootStructureAgainstRealLog)
   a.shim_fallback_run = true;
   a.cmdline = "BOOT_IMAGE=/vmlinuz root=/dev/vda1";
   bool db_seen = false;
-  for (const auto& e : log.events) {
+  for (const auto &e : log.events) {
     if (e.type == event_type::k_efi_variable_driver_config) {
       const auto v = parse_uefi_variable_data(e.data);
       profile.secure_boot_variables[v.name] = v.data;
@@ -498,7 +499,7 @@ TEST(PredictConformance, GrubBootStructureAgainstRealLog)
     } else if (e.type == event_type::k_efi_variable_authority) {
       const auto v = parse_uefi_variable_data(e.data);
       if (v.name == "SbatLevel") {
-        a.sbat_level = std::string(reinterpret_cast<const char*>(v.data.data()), v.data.size());
+        a.sbat_level = std::string(reinterpret_cast<const char *>(v.data.data()), v.data.size());
       } else if (v.name == "db" && !db_seen) {
         db_seen = true;
         ProvidedEvent p;
@@ -525,33 +526,50 @@ TEST(PredictConformance, GrubBootStructureAgainstRealLog)
 
   const auto statuses = [&](std::size_t rtmr) {
     std::vector<std::string> out;
-    for (const auto& c : cmp.registers[rtmr].events) {
+    for (const auto &c : cmp.registers[rtmr].events) {
       out.push_back((c.expected ? c.expected->label : std::string("-")) + ":" + to_string(c.status));
     }
     return out;
   };
-  const std::vector<std::string> rtmr0 = {
-    "td_hob:digest_mismatch", "cfv:digest_mismatch",
-    "secure_boot_variable.SecureBoot:match", "secure_boot_variable.PK:match",
-    "secure_boot_variable.KEK:match", "secure_boot_variable.db:match",
-    "secure_boot_variable.dbx:match", "separator.rtmr0:match",
-    "acpi.table_loader:not_predicted", "acpi.rsdp:not_predicted", "acpi.tables:not_predicted",
-    "boot_variable.BootOrder:match", "boot_variable.Boot0001:match", "boot_variable.Boot0000:match",
-    "separator.rtmr0_late:match", "authority.db:match", "authority.SbatLevel:match",
-    "authority.MokListRT:digest_mismatch", "authority.SbatLevel:match",
-    "authority.MokListRT:digest_mismatch"};
+  const std::vector<std::string> rtmr0 = {"td_hob:digest_mismatch",
+                                          "cfv:digest_mismatch",
+                                          "secure_boot_variable.SecureBoot:match",
+                                          "secure_boot_variable.PK:match",
+                                          "secure_boot_variable.KEK:match",
+                                          "secure_boot_variable.db:match",
+                                          "secure_boot_variable.dbx:match",
+                                          "separator.rtmr0:match",
+                                          "acpi.table_loader:not_predicted",
+                                          "acpi.rsdp:not_predicted",
+                                          "acpi.tables:not_predicted",
+                                          "boot_variable.BootOrder:match",
+                                          "boot_variable.Boot0001:match",
+                                          "boot_variable.Boot0000:match",
+                                          "separator.rtmr0_late:match",
+                                          "authority.db:match",
+                                          "authority.SbatLevel:match",
+                                          "authority.MokListRT:digest_mismatch",
+                                          "authority.SbatLevel:match",
+                                          "authority.MokListRT:digest_mismatch"};
   EXPECT_EQ(statuses(0), rtmr0);
-  const std::vector<std::string> rtmr1 = {
-    "action.calling_efi_application:match", "gpt:match", "shim:digest_mismatch",
-    "fallback:digest_mismatch", "shim.second_run:digest_mismatch", "grub:digest_mismatch",
-    "kernel:digest_mismatch", "action.exit_boot_services_invocation:match",
-    "action.exit_boot_services_success:match"};
+  const std::vector<std::string> rtmr1 = {"action.calling_efi_application:match",
+                                          "gpt:match",
+                                          "shim:digest_mismatch",
+                                          "fallback:digest_mismatch",
+                                          "shim.second_run:digest_mismatch",
+                                          "grub:digest_mismatch",
+                                          "kernel:digest_mismatch",
+                                          "action.exit_boot_services_invocation:match",
+                                          "action.exit_boot_services_success:match"};
   EXPECT_EQ(statuses(1), rtmr1);
-  const std::vector<std::string> rtmr2 = {
-    "shim.MokList:match", "shim.MokListX:match", "shim.MokListTrusted:match",
-    "shim.MokList.second_run:match", "shim.MokListX.second_run:match",
-    "shim.MokListTrusted.second_run:match", "linux.load_options:digest_mismatch",
-    "linux.initrd:digest_mismatch"};
+  const std::vector<std::string> rtmr2 = {"shim.MokList:match",
+                                          "shim.MokListX:match",
+                                          "shim.MokListTrusted:match",
+                                          "shim.MokList.second_run:match",
+                                          "shim.MokListX.second_run:match",
+                                          "shim.MokListTrusted.second_run:match",
+                                          "linux.load_options:digest_mismatch",
+                                          "linux.initrd:digest_mismatch"};
   EXPECT_EQ(statuses(2), rtmr2);
 }
 
@@ -563,8 +581,7 @@ namespace {
 
 // "Golden boot once": the ACPI digests and variables taken from a reference
 // log complete RTMR0, and only the firmware-dependent CFV event then differs.
-TEST(PredictConformance, ReferenceLogCompletesRtmr0)
-{
+TEST(PredictConformance, ReferenceLogCompletesRtmr0) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto in = debian_inputs();
   if (!in) {
@@ -579,13 +596,13 @@ TEST(PredictConformance, ReferenceLogCompletesRtmr0)
   ASSERT_TRUE(prediction.rtmr[0].has_value());
   const auto cmp = compare_with_prediction(log, prediction.events);
   std::vector<std::string> mismatched;
-  for (const auto& c : cmp.registers[0].events) {
+  for (const auto &c : cmp.registers[0].events) {
     if (c.status != EventStatus::match) {
       mismatched.push_back(c.expected->label);
     }
   }
   EXPECT_EQ(mismatched, std::vector<std::string>{"cfv"});
-  const auto& acpi = *find(prediction, "acpi.tables");
+  const auto &acpi = *find(prediction, "acpi.tables");
   EXPECT_NE(std::find(acpi.depends_on.begin(), acpi.depends_on.end(), "platform.reference_ccel"),
             acpi.depends_on.end());
   // A layout the model does not derive takes the whole RTMR0 list.

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
 #include "measurement/compare.hpp"
 #include "measurement/eventlog.hpp"
 #include "measurement/quote.hpp"
 #include "measurement/rtmr.hpp"
-
-#include "lib/util/error.hpp"
-#include "lib/util/fs.hpp"
-#include "lib/util/hex.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -18,12 +17,11 @@ using test::put_le;
 
 // A quote whose every body field is filled with a distinct byte pattern.
 std::vector<std::byte>
-make_quote(std::uint16_t version, std::uint16_t body_type = 2, std::uint32_t sig_size = 16)
-{
+make_quote(std::uint16_t version, std::uint16_t body_type = 2, std::uint32_t sig_size = 16) {
   std::vector<std::byte> q;
   put_le(q, version, 2);
-  put_le(q, 2, 2);       // ECDSA-256
-  put_le(q, 0x81, 4);    // TDX
+  put_le(q, 2, 2);    // ECDSA-256
+  put_le(q, 0x81, 4); // TDX
   put_le(q, 0, 2);
   put_le(q, 13, 2);
   q.resize(48, std::byte{0x11});
@@ -41,7 +39,7 @@ make_quote(std::uint16_t version, std::uint16_t body_type = 2, std::uint32_t sig
     q[body_start + 120 + i] = std::byte{0};
     q[body_start + 128 + i] = std::byte{0};
   }
-  q[body_start + 120 + 3] = std::byte{0x10};  // SEPT_VE_DISABLE
+  q[body_start + 120 + 3] = std::byte{0x10}; // SEPT_VE_DISABLE
   q[body_start + 128] = std::byte{0xe7};
   q[body_start + 129] = std::byte{0x06};
   put_le(q, sig_size, 4);
@@ -49,8 +47,7 @@ make_quote(std::uint16_t version, std::uint16_t body_type = 2, std::uint32_t sig
   return q;
 }
 
-TEST(Quote, ParsesV4HeaderAndTdReportBody)
-{
+TEST(Quote, ParsesV4HeaderAndTdReportBody) {
   const auto bytes = make_quote(4);
   const auto q = parse_quote(bytes);
   EXPECT_EQ(q.header.version, 4);
@@ -69,8 +66,7 @@ TEST(Quote, ParsesV4HeaderAndTdReportBody)
   EXPECT_FALSE(q.body.has_td15_fields);
 }
 
-TEST(Quote, ParsesV5WithTd10AndTd15Bodies)
-{
+TEST(Quote, ParsesV5WithTd10AndTd15Bodies) {
   const auto q10 = parse_quote(make_quote(5, 2));
   EXPECT_EQ(q10.body_type, 2);
   EXPECT_EQ(q10.body.mr_td[0], static_cast<std::byte>((136 * 7 + 3) & 0xff));
@@ -80,8 +76,7 @@ TEST(Quote, ParsesV5WithTd10AndTd15Bodies)
   EXPECT_EQ(q15.body.mr_service_td[0], static_cast<std::byte>((600 * 7 + 3) & 0xff));
 }
 
-TEST(Quote, RejectsWrongVersionTeeTypeAndBodyType)
-{
+TEST(Quote, RejectsWrongVersionTeeTypeAndBodyType) {
   EXPECT_THROW(parse_quote(make_quote(3)), Error);
   auto sgx = make_quote(4);
   sgx[4] = std::byte{0};
@@ -94,14 +89,14 @@ TEST(Quote, RejectsWrongVersionTeeTypeAndBodyType)
 
 // A real log's replay checked against a quote carrying its RTMRs (v4 layout:
 // RTMR0 at body offset 328), and against one with RTMR2 changed.
-TEST(QuoteConformance, ReplayedRealLogMatchesQuoteRtmrs)
-{
+TEST(QuoteConformance, ReplayedRealLogMatchesQuoteRtmrs) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_ovmf.bin"));
   const auto bank = replay(log);
   auto bytes = make_quote(4);
   for (std::size_t i = 0; i < 4; ++i) {
-    std::copy(bank.value(i).begin(), bank.value(i).end(),
+    std::copy(bank.value(i).begin(),
+              bank.value(i).end(),
               bytes.begin() + static_cast<std::ptrdiff_t>(48 + 328 + 48 * i));
   }
   const auto quote = parse_quote(bytes);
@@ -118,23 +113,21 @@ TEST(QuoteConformance, ReplayedRealLogMatchesQuoteRtmrs)
   EXPECT_TRUE(bad.rtmr_match[0]);
 }
 
-TEST(QuoteRobustness, EveryTruncationIsAnInputError)
-{
+TEST(QuoteRobustness, EveryTruncationIsAnInputError) {
   for (const auto version : {4, 5}) {
     const auto full = make_quote(static_cast<std::uint16_t>(version));
     for (std::size_t len = 0; len < full.size(); ++len) {
       try {
         parse_quote(std::span(full).first(len));
         FAIL() << "truncated quote of " << len << " bytes parsed";
-      } catch (const Error& e) {
+      } catch (const Error &e) {
         EXPECT_EQ(e.kind(), ErrorKind::input);
       }
     }
   }
 }
 
-TEST(QuoteRobustness, RandomCorruptionNeverCrashes)
-{
+TEST(QuoteRobustness, RandomCorruptionNeverCrashes) {
   test::Lcg rng(5);
   const auto full = make_quote(5, 3);
   for (int round = 0; round < 2000; ++round) {
@@ -146,7 +139,7 @@ TEST(QuoteRobustness, RandomCorruptionNeverCrashes)
     q.resize(rng.next() % (q.size() + 1));
     try {
       (void)parse_quote(q);
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       EXPECT_EQ(e.kind(), ErrorKind::input);
     }
   }

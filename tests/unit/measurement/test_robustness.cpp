@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Truncated and corrupted inputs for the smaller parsers: each gives a
 // cvm::Error(input) or a result, never a crash (CI runs these under ASan/UBSan).
+#include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
 #include "measurement/gpt.hpp"
 #include "measurement/kernel.hpp"
 #include "measurement/pe.hpp"
 #include "measurement/pe_signature.hpp"
 #include "measurement/uefi.hpp"
-
-#include "lib/util/error.hpp"
-#include "lib/util/fs.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -20,18 +19,16 @@ namespace {
 
 template<typename F>
 void
-expect_input_error_or_result(F&& f)
-{
+expect_input_error_or_result(F &&f) {
   try {
     f();
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
   }
 }
 
 std::vector<std::byte>
-make_gpt_disk()
-{
+make_gpt_disk() {
   std::vector<std::byte> disk(34 * 512);
   const auto put = [&](std::size_t at, std::uint64_t v, std::size_t w) {
     for (std::size_t i = 0; i < w; ++i) {
@@ -43,13 +40,12 @@ make_gpt_disk()
   put(512 + 80, 128, 4);
   put(512 + 84, 128, 4);
   for (std::size_t e = 0; e < 3; ++e) {
-    put(1024 + e * 128, 0x1234 + e, 8);  // non-zero type GUID
+    put(1024 + e * 128, 0x1234 + e, 8); // non-zero type GUID
   }
   return disk;
 }
 
-TEST(GptRobustness, TruncatedAndCorrupted)
-{
+TEST(GptRobustness, TruncatedAndCorrupted) {
   const auto disk = make_gpt_disk();
   const auto good = gpt_event_data(disk);
   EXPECT_EQ(good.size(), 92U + 8U + 3U * 128U);
@@ -64,8 +60,7 @@ TEST(GptRobustness, TruncatedAndCorrupted)
   }
 }
 
-TEST(KernelRobustness, TruncatedAndCorruptedSetupHeader)
-{
+TEST(KernelRobustness, TruncatedAndCorruptedSetupHeader) {
   std::vector<std::byte> img(0x1000);
   img[0x202] = std::byte{'H'};
   img[0x203] = std::byte{'d'};
@@ -92,10 +87,9 @@ TEST(KernelRobustness, TruncatedAndCorruptedSetupHeader)
   }
 }
 
-TEST(UefiRobustness, VariableDataAndDevicePaths)
-{
-  const auto var = encode_uefi_variable_data(k_efi_global_variable_guid, "BootOrder",
-                                             std::vector<std::byte>(6, std::byte{1}));
+TEST(UefiRobustness, VariableDataAndDevicePaths) {
+  const auto var = encode_uefi_variable_data(
+      k_efi_global_variable_guid, "BootOrder", std::vector<std::byte>(6, std::byte{1}));
   const auto parsed = parse_uefi_variable_data(var);
   EXPECT_EQ(parsed.name, "BootOrder");
   EXPECT_EQ(parsed.data.size(), 6U);
@@ -111,8 +105,7 @@ TEST(UefiRobustness, VariableDataAndDevicePaths)
   EXPECT_THROW(parse_guid("not-a-guid"), Error);
 }
 
-TEST(PeSignatureRobustness, CorruptedSignatureOfRealShim)
-{
+TEST(PeSignatureRobustness, CorruptedSignatureOfRealShim) {
   const std::filesystem::path shim = "/usr/lib/shim/shimx64.efi.signed";
   if (!std::filesystem::exists(shim)) {
     GTEST_SKIP() << "skipped: shim-signed is not installed";

@@ -21,9 +21,8 @@ namespace cvm::measure::test {
 // run by hand), the conformance data's documented place beside the checkout,
 // <repository>/../shared/conformance, derived from this file's location.
 inline std::optional<std::filesystem::path>
-conformance_dir()
-{
-  const char* env = std::getenv("CVM_CONFORMANCE_DIR");
+conformance_dir() {
+  const char *env = std::getenv("CVM_CONFORMANCE_DIR");
   std::filesystem::path root;
   if (env != nullptr && *env != '\0') {
     root = env;
@@ -41,46 +40,38 @@ conformance_dir()
 }
 
 inline nlohmann::json
-read_json(const std::filesystem::path& path)
-{
+read_json(const std::filesystem::path &path) {
   return nlohmann::json::parse(cvm::fs::read_text(path));
 }
 
 inline std::vector<std::byte>
-bytes_of_hex(const std::string& hex)
-{
+bytes_of_hex(const std::string &hex) {
   auto b = cvm::from_hex(hex);
   EXPECT_TRUE(b.has_value()) << hex;
   return b.value_or(std::vector<std::byte>{});
 }
 
 inline void
-put_le(std::vector<std::byte>& out, std::uint64_t value, std::size_t width)
-{
+put_le(std::vector<std::byte> &out, std::uint64_t value, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) {
     out.push_back(static_cast<std::byte>((value >> (8U * i)) & 0xffU));
   }
 }
 
 inline void
-put_string(std::vector<std::byte>& out, std::string_view s)
-{
+put_string(std::vector<std::byte> &out, std::string_view s) {
   for (const char c : s) {
     out.push_back(static_cast<std::byte>(c));
   }
 }
 
 // Deterministic pseudo-random bytes for corruption tests.
-class Lcg
-{
+class Lcg {
 public:
   explicit Lcg(std::uint64_t seed)
-    : m_state(seed)
-  {
-  }
+    : m_state(seed) {}
   std::uint64_t
-  next()
-  {
+  next() {
     m_state = m_state * 6364136223846793005ULL + 1442695040888963407ULL;
     return m_state >> 33U;
   }
@@ -91,9 +82,9 @@ private:
 
 } // namespace cvm::measure::test
 
-#define CVM_REQUIRE_CONFORMANCE(var)                                                              \
-  const auto var##_opt = ::cvm::measure::test::conformance_dir();                                 \
-  if (!var##_opt) {                                                                               \
-    GTEST_SKIP() << "skipped: conformance data not found ($CVM_CONFORMANCE_DIR/tdx)";             \
-  }                                                                                               \
+#define CVM_REQUIRE_CONFORMANCE(var)                                                                         \
+  const auto var##_opt = ::cvm::measure::test::conformance_dir();                                            \
+  if (!var##_opt) {                                                                                          \
+    GTEST_SKIP() << "skipped: conformance data not found ($CVM_CONFORMANCE_DIR/tdx)";                        \
+  }                                                                                                          \
   const std::filesystem::path var = *var##_opt

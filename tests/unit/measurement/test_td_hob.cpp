@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "measurement/td_hob.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/hex.hpp"
+#include "measurement/td_hob.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -12,8 +11,7 @@ namespace {
 
 // The "upstream OVMF" section layout (Debian 12 OVMF.fd, dstack's witness test).
 TdvfMetadata
-standard_layout()
-{
+standard_layout() {
   TdvfMetadata md;
   md.sections = {{0x20000, 0x1e0000, 0xffe20000, 0x1e0000, tdvf_section_type::k_bfv, 1},
                  {0, 0x20000, 0xffe00000, 0x20000, tdvf_section_type::k_cfv, 0},
@@ -24,8 +22,7 @@ standard_layout()
   return md;
 }
 
-TEST(TdHob, RangesSplitRamAroundAcceptedSections)
-{
+TEST(TdHob, RangesSplitRamAroundAcceptedSections) {
   const auto ranges = td_hob_ranges(std::uint64_t{2} << 30U, standard_layout());
   ASSERT_EQ(ranges.size(), 8U);
   EXPECT_EQ(ranges[0].start, 0U);
@@ -38,8 +35,7 @@ TEST(TdHob, RangesSplitRamAroundAcceptedSections)
   EXPECT_EQ(hob.size(), 56U + 48U * 8U);
 }
 
-TEST(TdHob, RamAboveQ35ThresholdIsSplitAt2GiB)
-{
+TEST(TdHob, RamAboveQ35ThresholdIsSplitAt2GiB) {
   const auto ranges = td_hob_ranges(std::uint64_t{0xb0000000}, standard_layout());
   EXPECT_EQ(ranges.back().start, std::uint64_t{1} << 32U);
   EXPECT_EQ(ranges.back().length, std::uint64_t{0x30000000});
@@ -47,15 +43,13 @@ TEST(TdHob, RamAboveQ35ThresholdIsSplitAt2GiB)
   EXPECT_EQ(below.back().start + below.back().length, std::uint64_t{0xaff00000});
 }
 
-TEST(TdHob, RejectsSectionsOutsideRam)
-{
+TEST(TdHob, RejectsSectionsOutsideRam) {
   EXPECT_THROW(td_hob_ranges(0x400000, standard_layout()), Error);
 }
 
 // Conformance (T8/T2): a 2 GiB TD's TD HOB is the first event of Trustee's
 // CCEL_data_ovmf log.
-TEST(TdHobConformance, TwoGiBTdHobMatchesRealLog)
-{
+TEST(TdHobConformance, TwoGiBTdHobMatchesRealLog) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto events = test::read_json(dir / "CCEL_data_ovmf_events.json")["uefi_event_logs"];
   ASSERT_EQ(events[0]["type_name"], "EV_EFI_HANDOFF_TABLES2");

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "measurement/tdvf.hpp"
-
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "measurement/tdvf.hpp"
 #include "measurement/uefi.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
@@ -13,24 +12,21 @@ namespace cvm::measure {
 namespace {
 
 void
-put_at(std::vector<std::byte>& out, std::size_t offset, std::uint64_t value, std::size_t width)
-{
+put_at(std::vector<std::byte> &out, std::size_t offset, std::uint64_t value, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) {
     out.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
   }
 }
 
 void
-put_guid(std::vector<std::byte>& out, std::size_t offset, std::string_view guid)
-{
+put_guid(std::vector<std::byte> &out, std::size_t offset, std::string_view guid) {
   const auto g = parse_guid(guid);
   std::copy(g.bytes.begin(), g.bytes.end(), out.begin() + static_cast<std::ptrdiff_t>(offset));
 }
 
 // A 64 KiB TDVF-like image with a GUIDed table and a 4-section metadata.
 std::vector<std::byte>
-make_firmware()
-{
+make_firmware() {
   std::vector<std::byte> fw(0x10000);
   for (std::size_t i = 0; i < fw.size(); ++i) {
     fw[i] = static_cast<std::byte>((i * 13) & 0xffU);
@@ -47,8 +43,7 @@ make_firmware()
   put_at(fw, desc + 4, 16 + 32 * 4, 4);
   put_at(fw, desc + 8, 1, 4);
   put_at(fw, desc + 12, 4, 4);
-  struct S
-  {
+  struct S {
     std::uint32_t off, raw;
     std::uint64_t addr, size;
     std::uint32_t type, attr;
@@ -58,7 +53,7 @@ make_firmware()
                         {0, 0, 0x809000, 0x2000, 2, 0},
                         {0, 0, 0x800000, 0x6000, 3, 0}};
   std::size_t at = desc + 16;
-  for (const auto& s : sections) {
+  for (const auto &s : sections) {
     put_at(fw, at, s.off, 4);
     put_at(fw, at + 4, s.raw, 4);
     put_at(fw, at + 8, s.addr, 8);
@@ -70,8 +65,7 @@ make_firmware()
   return fw;
 }
 
-TEST(Tdvf, ParsesSyntheticMetadata)
-{
+TEST(Tdvf, ParsesSyntheticMetadata) {
   const auto fw = make_firmware();
   const auto md = parse_tdvf_metadata(fw);
   EXPECT_EQ(md.descriptor_offset, 0x1000U);
@@ -84,8 +78,7 @@ TEST(Tdvf, ParsesSyntheticMetadata)
   EXPECT_NE(c.single_pass, c.two_pass);
 }
 
-TEST(Tdvf, OrdersAgreeWithoutExtendedSections)
-{
+TEST(Tdvf, OrdersAgreeWithoutExtendedSections) {
   auto fw = make_firmware();
   auto md = parse_tdvf_metadata(fw);
   md.sections[0].attributes = 0;
@@ -93,8 +86,7 @@ TEST(Tdvf, OrdersAgreeWithoutExtendedSections)
   EXPECT_EQ(c.single_pass, c.two_pass);
 }
 
-TEST(Tdvf, PageAugSectionsDoNotChangeMrtd)
-{
+TEST(Tdvf, PageAugSectionsDoNotChangeMrtd) {
   const auto fw = make_firmware();
   auto md = parse_tdvf_metadata(fw);
   const auto base = compute_mrtd(fw, md, PageAddOrder::single_pass);
@@ -105,33 +97,30 @@ TEST(Tdvf, PageAugSectionsDoNotChangeMrtd)
   EXPECT_EQ(compute_mrtd(fw, md, PageAddOrder::single_pass), base);
 }
 
-TEST(Tdvf, RejectsImagesWithoutTdxMetadata)
-{
+TEST(Tdvf, RejectsImagesWithoutTdxMetadata) {
   std::vector<std::byte> plain(0x10000, std::byte{0xff});
   try {
     parse_tdvf_metadata(plain);
     FAIL() << "expected cvm::Error";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input);
     EXPECT_NE(std::string(e.what()).find("GUIDed table"), std::string::npos) << e.what();
   }
 }
 
-TEST(Tdvf, RejectsSectionsBreakingQemuRules)
-{
+TEST(Tdvf, RejectsSectionsBreakingQemuRules) {
   auto fw = make_firmware();
-  put_at(fw, 0x1000 + 16 + 8, 0xffff8001, 8);  // unaligned BFV address
+  put_at(fw, 0x1000 + 16 + 8, 0xffff8001, 8); // unaligned BFV address
   EXPECT_THROW(parse_tdvf_metadata(fw), Error);
   fw = make_firmware();
-  put_at(fw, 0x1000 + 16 + 32 * 2 + 4, 0x10, 4);  // TD_HOB with data
+  put_at(fw, 0x1000 + 16 + 32 * 2 + 4, 0x10, 4); // TD_HOB with data
   EXPECT_THROW(parse_tdvf_metadata(fw), Error);
   fw = make_firmware();
-  put_at(fw, 0x1000 + 16, 0xfffff000, 4);  // BFV data outside the file
+  put_at(fw, 0x1000 + 16, 0xfffff000, 4); // BFV data outside the file
   EXPECT_THROW(parse_tdvf_metadata(fw), Error);
 }
 
-TEST(TdvfRobustness, TruncatedFirmwareIsAnInputError)
-{
+TEST(TdvfRobustness, TruncatedFirmwareIsAnInputError) {
   const auto fw = make_firmware();
   for (std::size_t len = 0; len < fw.size(); len += 97) {
     // Keep the tail (the GUIDed table) and drop the front, and vice versa.
@@ -140,22 +129,21 @@ TEST(TdvfRobustness, TruncatedFirmwareIsAnInputError)
       try {
         const auto md = parse_tdvf_metadata(part);
         (void)compute_mrtd(part, md, PageAddOrder::two_pass);
-      } catch (const Error& e) {
+      } catch (const Error &e) {
         EXPECT_EQ(e.kind(), ErrorKind::input);
       }
     }
   }
 }
 
-TEST(TdvfRobustness, CorruptedMetadataNeverCrashes)
-{
+TEST(TdvfRobustness, CorruptedMetadataNeverCrashes) {
   test::Lcg rng(10);
   const auto fw = make_firmware();
   // Corrupt the descriptor/sections and the GUIDed table region.
   const std::size_t regions[][2] = {{0x1000, 16 + 32 * 4}, {0x10000 - 0x20 - 40, 40}};
   for (int round = 0; round < 3000; ++round) {
     auto bad = fw;
-    const auto& reg = regions[rng.next() % 2];
+    const auto &reg = regions[rng.next() % 2];
     const auto flips = 1 + rng.next() % 3;
     for (std::uint64_t i = 0; i < flips; ++i) {
       bad[reg[0] + rng.next() % reg[1]] = static_cast<std::byte>(rng.next() & 0xff);
@@ -163,15 +151,14 @@ TEST(TdvfRobustness, CorruptedMetadataNeverCrashes)
     try {
       const auto md = parse_tdvf_metadata(bad);
       (void)compute_mrtd(bad, md, PageAddOrder::single_pass);
-    } catch (const Error& e) {
+    } catch (const Error &e) {
       EXPECT_EQ(e.kind(), ErrorKind::input);
     }
   }
 }
 
 // Conformance (T10): Debian 12's OVMF.fd gives both expected MRTDs.
-TEST(TdvfConformance, DebianOvmfGivesBothExpectedMrtds)
-{
+TEST(TdvfConformance, DebianOvmfGivesBothExpectedMrtds) {
   CVM_REQUIRE_CONFORMANCE(dir);
   const auto expected = test::read_json(dir / "expected.json");
   const std::filesystem::path ovmf = "/usr/share/ovmf/OVMF.fd";
@@ -179,7 +166,7 @@ TEST(TdvfConformance, DebianOvmfGivesBothExpectedMrtds)
     GTEST_SKIP() << "skipped: " << ovmf << " not installed (Debian package ovmf)";
   }
   const auto fw = fs::read_file(ovmf);
-  const auto& vector = expected["mrtd"][0];
+  const auto &vector = expected["mrtd"][0];
   if (to_hex(crypto::sha256(fw)) != vector["sha256"].get<std::string>()) {
     GTEST_SKIP() << "skipped: " << ovmf << " is not the file named in expected.json ("
                  << vector["firmware"].get<std::string>() << ")";

@@ -11,7 +11,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -25,11 +24,10 @@ using ::testing::Not;
 
 namespace {
 
-constexpr const char* k_uuid = "11111111-2222-8333-8444-555555555555";
+constexpr const char *k_uuid = "11111111-2222-8333-8444-555555555555";
 
 manifest::Manifest
-sample_manifest()
-{
+sample_manifest() {
   manifest::Manifest m;
   m.attestation.enabled = true;
   m.attestation.tee = manifest::Tee::sample;
@@ -46,12 +44,10 @@ sample_manifest()
 }
 
 // A fake bundle directory: binary, lib/, MANIFEST.
-struct FakeBundle
-{
+struct FakeBundle {
   fs::TempDir dir{"cvm-bundle"};
   std::filesystem::path
-  make(const std::string& flavour)
-  {
+  make(const std::string &flavour) {
     const auto b = dir.path() / flavour;
     std::filesystem::create_directories(b / "lib");
     std::ofstream(b / flavour) << "ELF";
@@ -64,8 +60,7 @@ struct FakeBundle
 
 } // namespace
 
-TEST(AgentInstall, FlavourFollowsTee)
-{
+TEST(AgentInstall, FlavourFollowsTee) {
   auto m = sample_manifest();
   EXPECT_EQ(pipeline::agent::flavour_for(m.attestation).name, "cvmforge-agent-test");
   EXPECT_TRUE(pipeline::agent::flavour_for(m.attestation).insecure_test);
@@ -76,15 +71,14 @@ TEST(AgentInstall, FlavourFollowsTee)
             "/usr/lib/cvmforge-agent/cvmforge-agent/cvmforge-agent");
 }
 
-TEST(AgentInstall, FindBundleUsesConfiguredDirAndFailsClearly)
-{
+TEST(AgentInstall, FindBundleUsesConfiguredDirAndFailsClearly) {
   FakeBundle fb;
   const auto m = sample_manifest();
   const auto flavour = pipeline::agent::flavour_for(m.attestation);
   try {
     (void)pipeline::agent::find_bundle(fb.dir.path(), flavour);
     ADD_FAILURE() << "missing bundle accepted";
-  } catch (const Error& e) {
+  } catch (const Error &e) {
     EXPECT_EQ(e.kind(), ErrorKind::input);
     EXPECT_THAT(e.what(), HasSubstr("cvmforge-agent-test"));
     EXPECT_THAT(e.what(), HasSubstr("CVMFORGE_AGENT_DIR"));
@@ -98,8 +92,7 @@ TEST(AgentInstall, FindBundleUsesConfiguredDirAndFailsClearly)
   ::unsetenv("CVMFORGE_AGENT_DIR");
 }
 
-TEST(AgentInstall, ConfigJsonComesFromTheManifest)
-{
+TEST(AgentInstall, ConfigJsonComesFromTheManifest) {
   auto m = sample_manifest();
   m.luks.mapper_name = "cvmroot";
   const auto j = nlohmann::json::parse(pipeline::agent::agent_config_json(m, k_uuid, 64));
@@ -122,26 +115,28 @@ TEST(AgentInstall, ConfigJsonComesFromTheManifest)
             "/etc/cvmforge/kbs-ca.pem");
 }
 
-TEST(AgentInstall, KernelParametersPerBackend)
-{
-  const std::vector<std::string> dracut = {"root=/dev/mapper/cvmroot", std::string("rd.luks.name=") + k_uuid + "=cvmroot",
-                                           "rd.shell=0", "rd.emergency=poweroff", "console=ttyS0"};
+TEST(AgentInstall, KernelParametersPerBackend) {
+  const std::vector<std::string> dracut = {"root=/dev/mapper/cvmroot",
+                                           std::string("rd.luks.name=") + k_uuid + "=cvmroot",
+                                           "rd.shell=0",
+                                           "rd.emergency=poweroff",
+                                           "console=ttyS0"};
   const auto d = pipeline::agent::attestation_kernel_parameters("dracut", dracut);
   EXPECT_THAT(d, Contains("rd.luks=0"));
   EXPECT_THAT(d, Contains("rd.neednet=1"));
   EXPECT_THAT(d, Contains("ip=dhcp"));
   EXPECT_THAT(d, Contains("rd.shell=0"));
   EXPECT_THAT(d, Contains("rd.emergency=poweroff"));
-  for (const auto& p : d) {
+  for (const auto &p : d) {
     EXPECT_FALSE(p.starts_with("rd.luks.name=")) << p;
   }
   const auto i = pipeline::agent::attestation_kernel_parameters(
-    "initramfs-tools", {"root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0"});
-  EXPECT_EQ(i, (std::vector<std::string>{"root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0", "ip=dhcp"}));
+      "initramfs-tools", {"root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0"});
+  EXPECT_EQ(i,
+            (std::vector<std::string>{"root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0", "ip=dhcp"}));
 }
 
-TEST(AgentInstall, KbsInfoNamesResourceAndKeyFile)
-{
+TEST(AgentInstall, KbsInfoNamesResourceAndKeyFile) {
   const auto m = sample_manifest();
   const auto j = pipeline::agent::kbs_info(m, pipeline::agent::flavour_for(m.attestation));
   EXPECT_EQ(j["resource_path"], "default/cvmforge/test-sample");
@@ -152,14 +147,13 @@ TEST(AgentInstall, KbsInfoNamesResourceAndKeyFile)
 
 // Every file under templates/initramfs is used by exactly one backend, and
 // renders with exactly the variables templates_for() gives it.
-TEST(AgentTemplates, EveryTemplateRendersWithItsVariables)
-{
+TEST(AgentTemplates, EveryTemplateRendersWithItsVariables) {
   auto m = sample_manifest();
   m.luks.mapper_name = "cvmroot";
   const auto flavour = pipeline::agent::flavour_for(m.attestation);
   std::set<std::string> used;
-  for (const char* backend : {"initramfs-tools", "dracut"}) {
-    for (const auto& t : pipeline::agent::templates_for(backend, m, flavour, k_uuid)) {
+  for (const char *backend : {"initramfs-tools", "dracut"}) {
+    for (const auto &t : pipeline::agent::templates_for(backend, m, flavour, k_uuid)) {
       EXPECT_TRUE(used.insert(t.source).second) << t.source;
       const auto path = tmpl::templates_dir() / "initramfs" / t.source;
       std::string text;
@@ -187,7 +181,7 @@ TEST(AgentTemplates, EveryTemplateRendersWithItsVariables)
     }
   }
   std::set<std::string> on_disk;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(tmpl::templates_dir() / "initramfs")) {
+  for (const auto &e : std::filesystem::recursive_directory_iterator(tmpl::templates_dir() / "initramfs")) {
     if (e.is_regular_file() && e.path().extension() == ".in") {
       on_disk.insert(e.path().lexically_relative(tmpl::templates_dir() / "initramfs").generic_string());
     }
@@ -195,12 +189,11 @@ TEST(AgentTemplates, EveryTemplateRendersWithItsVariables)
   EXPECT_EQ(on_disk, used);
 }
 
-TEST(AgentTemplates, ScriptsRunTheAgentThroughAPipeAndPowerOff)
-{
+TEST(AgentTemplates, ScriptsRunTheAgentThroughAPipeAndPowerOff) {
   auto m = sample_manifest();
   m.luks.mapper_name = "cvmroot";
   const auto flavour = pipeline::agent::flavour_for(m.attestation);
-  for (const auto& t : pipeline::agent::templates_for("initramfs-tools", m, flavour, k_uuid)) {
+  for (const auto &t : pipeline::agent::templates_for("initramfs-tools", m, flavour, k_uuid)) {
     if (t.source != "initramfs-tools/local-top.in") {
       continue;
     }
@@ -216,8 +209,7 @@ TEST(AgentTemplates, ScriptsRunTheAgentThroughAPipeAndPowerOff)
   }
 }
 
-TEST(AgentInstall, InstallWritesBundleConfigPolicyTemplatesAndMarker)
-{
+TEST(AgentInstall, InstallWritesBundleConfigPolicyTemplatesAndMarker) {
   guestfs::test::FakeGuest g;
   g.add_partition("/dev/sda", 1, "ext4", "root-uuid");
   g.mount("/dev/sda1", "/", guestfs::ReadOnly::no);
@@ -232,7 +224,13 @@ TEST(AgentInstall, InstallWritesBundleConfigPolicyTemplatesAndMarker)
   m.attestation.ca_cert = dir.path() / "ca.pem";
   const auto flavour = pipeline::agent::flavour_for(m.attestation);
   const auto templates = pipeline::agent::templates_for("initramfs-tools", m, flavour, k_uuid);
-  pipeline::agent::install(g, "/cvmforge-dst", bundle, flavour, templates, "{\"config\":1}\n", "{\"policy\":1}\n",
+  pipeline::agent::install(g,
+                           "/cvmforge-dst",
+                           bundle,
+                           flavour,
+                           templates,
+                           "{\"config\":1}\n",
+                           "{\"policy\":1}\n",
                            m.attestation.ca_cert);
 
   const std::string b = "/cvmforge-dst/usr/lib/cvmforge-agent/cvmforge-agent-test/";
@@ -250,15 +248,20 @@ TEST(AgentInstall, InstallWritesBundleConfigPolicyTemplatesAndMarker)
   // Production flavour: no marker (and a stale one is removed).
   m.attestation.tee = manifest::Tee::tdx;
   const auto prod = pipeline::agent::flavour_for(m.attestation);
-  pipeline::agent::install(g, "/cvmforge-dst", fb.make("cvmforge-agent"), prod,
-                           pipeline::agent::templates_for("dracut", m, prod, k_uuid), "{}\n", "{}\n", std::nullopt);
+  pipeline::agent::install(g,
+                           "/cvmforge-dst",
+                           fb.make("cvmforge-agent"),
+                           prod,
+                           pipeline::agent::templates_for("dracut", m, prod, k_uuid),
+                           "{}\n",
+                           "{}\n",
+                           std::nullopt);
   EXPECT_FALSE(g.exists("/cvmforge-dst/etc/cvmforge/INSECURE-TEST"));
   EXPECT_TRUE(g.exists("/cvmforge-dst/usr/lib/dracut/modules.d/90cvmforge/module-setup.sh"));
   EXPECT_TRUE(g.exists("/cvmforge-dst/etc/dracut.conf.d/91-cvmforge-agent.conf"));
 }
 
-TEST(AgentBoot, AttestedCrypttabHasNoRootEntryAndCmdlineHasNetwork)
-{
+TEST(AgentBoot, AttestedCrypttabHasNoRootEntryAndCmdlineHasNetwork) {
   guestfs::test::FakeGuest g;
   g.add_partition("/dev/sda", 1, "ext4", "root-uuid");
   g.mount("/dev/sda1", "/", guestfs::ReadOnly::no);
@@ -268,7 +271,7 @@ TEST(AgentBoot, AttestedCrypttabHasNoRootEntryAndCmdlineHasNetwork)
   m.luks.mapper_name = "cvmroot";
   m.boot.cmdline_add = {"console=ttyS0"};
   pipeline::BuildOptions options;
-  for (const char* backend : {"initramfs-tools", "dracut"}) {
+  for (const char *backend : {"initramfs-tools", "dracut"}) {
     pipeline::BuildContext ctx(m, options);
     ctx.luks_uuid = k_uuid;
     ctx.boot_fs_uuid = "boot-uuid";

@@ -15,8 +15,7 @@
 using namespace cvm::pipeline;
 using ::testing::HasSubstr;
 
-TEST(PipelineIds, SeededUuidsAreStableAndDistinctPerPurpose)
-{
+TEST(PipelineIds, SeededUuidsAreStableAndDistinctPerPurpose) {
   const auto a = uuid_from_seed("web-01", "luks");
   EXPECT_EQ(a, uuid_from_seed("web-01", "luks"));
   EXPECT_NE(a, uuid_from_seed("web-01", "boot-fs"));
@@ -28,8 +27,7 @@ TEST(PipelineIds, SeededUuidsAreStableAndDistinctPerPurpose)
   EXPECT_NE(uuid_from_seed("c", "ab"), uuid_from_seed("bc", "a"));
 }
 
-TEST(PipelineIds, RandomUuidsAreVersion4AndUnique)
-{
+TEST(PipelineIds, RandomUuidsAreVersion4AndUnique) {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
     const auto u = random_uuid();
@@ -42,8 +40,7 @@ TEST(PipelineIds, RandomUuidsAreVersion4AndUnique)
   EXPECT_NE(make_uuid("", "luks"), make_uuid("", "luks"));
 }
 
-TEST(PipelineIds, RecoveryPassphraseShape)
-{
+TEST(PipelineIds, RecoveryPassphraseShape) {
   const auto p = generate_recovery_passphrase();
   const std::string s(p.chars(), p.size());
   ASSERT_EQ(s.size(), 47U);
@@ -51,15 +48,15 @@ TEST(PipelineIds, RecoveryPassphraseShape)
     if (i % 6 == 5) {
       EXPECT_EQ(s[i], '-');
     } else {
-      EXPECT_NE(std::string_view("abcdefghjkmnpqrstvwxyz23456789AB").find(s[i]), std::string_view::npos) << s[i];
+      EXPECT_NE(std::string_view("abcdefghjkmnpqrstvwxyz23456789AB").find(s[i]), std::string_view::npos)
+          << s[i];
     }
   }
   const auto q = generate_recovery_passphrase();
   EXPECT_FALSE(p.equals(q.span()));
 }
 
-TEST(PipelineIds, BuildPassphraseIsPrintableWithoutNul)
-{
+TEST(PipelineIds, BuildPassphraseIsPrintableWithoutNul) {
   const auto p = generate_build_passphrase();
   ASSERT_EQ(p.size(), 64U);
   for (std::size_t i = 0; i < p.size(); ++i) {
@@ -70,8 +67,7 @@ TEST(PipelineIds, BuildPassphraseIsPrintableWithoutNul)
 
 namespace {
 cvm::manifest::Manifest
-manifest_with(cvm::manifest::SizePolicy policy, std::uint64_t size = 0)
-{
+manifest_with(cvm::manifest::SizePolicy policy, std::uint64_t size = 0) {
   cvm::manifest::Manifest m;
   m.manifest_path = "/m.yaml";
   m.output.size_policy = policy;
@@ -80,8 +76,7 @@ manifest_with(cvm::manifest::SizePolicy policy, std::uint64_t size = 0)
 }
 } // namespace
 
-TEST(PipelineLayout, FitPolicyAddsHeadroomAndAligns)
-{
+TEST(PipelineLayout, FitPolicyAddsHeadroomAndAligns) {
   const auto m = manifest_with(cvm::manifest::SizePolicy::fit);
   const ContentSizes c{1000 * k_mib, 80 * k_mib, 5 * k_mib};
   const auto l = compute_layout(m, c, 16 * k_mib);
@@ -98,21 +93,19 @@ TEST(PipelineLayout, FitPolicyAddsHeadroomAndAligns)
   EXPECT_EQ(l.esp.end_sector_inclusive(), (257 * k_mib) / 512 - 1);
 }
 
-TEST(PipelineLayout, FixedPolicyGivesRootTheRest)
-{
+TEST(PipelineLayout, FixedPolicyGivesRootTheRest) {
   const auto m = manifest_with(cvm::manifest::SizePolicy::fixed, 8ULL << 30U);
   const auto l = compute_layout(m, {1000 * k_mib, 80 * k_mib, 5 * k_mib}, 16 * k_mib);
   EXPECT_EQ(l.disk_size, 8ULL << 30U);
   EXPECT_EQ(l.root.start + l.root.size + k_mib, l.disk_size);
 }
 
-TEST(PipelineLayout, ContentThatDoesNotFitIsAnInputError)
-{
+TEST(PipelineLayout, ContentThatDoesNotFitIsAnInputError) {
   const auto small = manifest_with(cvm::manifest::SizePolicy::fixed, 1ULL << 30U);
   try {
     compute_layout(small, {2000 * k_mib, 80 * k_mib, 5 * k_mib}, 16 * k_mib);
     FAIL() << "expected an error";
-  } catch (const cvm::Error& e) {
+  } catch (const cvm::Error &e) {
     EXPECT_EQ(e.kind(), cvm::ErrorKind::input);
     EXPECT_THAT(e.what(), HasSubstr("output.size.size 1G leaves"));
   }
@@ -121,8 +114,7 @@ TEST(PipelineLayout, ContentThatDoesNotFitIsAnInputError)
   EXPECT_THROW(compute_layout(m, {100 * k_mib, 40 * k_mib, 300 * k_mib}, 16 * k_mib), cvm::Error);
 }
 
-TEST(PipelineBootcfg, FstabRewrite)
-{
+TEST(PipelineBootcfg, FstabRewrite) {
   const std::string old = "# /etc/fstab: static file system information.\n"
                           "UUID=1111 / ext4 errors=remount-ro 0 1\n"
                           "UUID=AAAA-BBBB /boot/efi vfat umask=0077 0 1\n"
@@ -132,7 +124,8 @@ TEST(PipelineBootcfg, FstabRewrite)
   EXPECT_EQ(bootcfg::esp_mountpoint(old), "/boot/efi");
   const auto out = bootcfg::rewrite_fstab(old, {"cvmroot", "ext4", "3333", "CCCC-DDDD"});
   EXPECT_THAT(out, HasSubstr("# replaced by cvmforge: UUID=1111 / ext4"));
-  EXPECT_THAT(out, HasSubstr("# disabled by cvmforge (the device is not part of the converted image): UUID=2222"));
+  EXPECT_THAT(out,
+              HasSubstr("# disabled by cvmforge (the device is not part of the converted image): UUID=2222"));
   EXPECT_THAT(out, HasSubstr("\ntmpfs /tmp tmpfs defaults 0 0\n"));
   EXPECT_THAT(out, HasSubstr("\n/swapfile none swap sw 0 0\n"));
   EXPECT_THAT(out, HasSubstr("/dev/mapper/cvmroot / ext4 errors=remount-ro 0 1\n"));
@@ -143,19 +136,19 @@ TEST(PipelineBootcfg, FstabRewrite)
   EXPECT_EQ(std::count(again.begin(), again.end(), '\n'), std::count(out.begin(), out.end(), '\n') + 3);
 }
 
-TEST(PipelineBootcfg, Crypttab)
-{
+TEST(PipelineBootcfg, Crypttab) {
   const auto line = bootcfg::crypttab_line("cvmroot", "u-u-i-d", "luks,discard");
   EXPECT_EQ(line, "cvmroot UUID=u-u-i-d none luks,discard\n");
-  EXPECT_EQ(bootcfg::rewrite_crypttab("# comment\ncvmroot UUID=old none luks\nswap /dev/x /dev/urandom swap\n", line, "cvmroot"),
+  EXPECT_EQ(bootcfg::rewrite_crypttab(
+                "# comment\ncvmroot UUID=old none luks\nswap /dev/x /dev/urandom swap\n", line, "cvmroot"),
             "# comment\nswap /dev/x /dev/urandom swap\n" + line);
 }
 
-TEST(PipelineBootcfg, KernelParametersAreFailClosed)
-{
+TEST(PipelineBootcfg, KernelParametersAreFailClosed) {
   EXPECT_THAT(bootcfg::kernel_parameters("initramfs-tools", "cvmroot", "u", {"console=ttyS0"}),
               ::testing::ElementsAre("root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0"));
-  EXPECT_THAT(bootcfg::kernel_parameters("dracut", "cvmroot", "u", {}),
-              ::testing::ElementsAre("root=/dev/mapper/cvmroot", "rd.luks.name=u=cvmroot", "rd.shell=0",
-                                     "rd.emergency=poweroff"));
+  EXPECT_THAT(
+      bootcfg::kernel_parameters("dracut", "cvmroot", "u", {}),
+      ::testing::ElementsAre(
+          "root=/dev/mapper/cvmroot", "rd.luks.name=u=cvmroot", "rd.shell=0", "rd.emergency=poweroff"));
 }

@@ -14,23 +14,20 @@ using ::testing::Not;
 
 namespace {
 
-struct StageFixture : ::testing::Test
-{
+struct StageFixture : ::testing::Test {
   manifest::Manifest m;
   pipeline::BuildOptions options;
   guestfs::test::FakeGuest g;
 
   void
-  SetUp() override
-  {
+  SetUp() override {
     g.add_partition("/dev/sda", 1, "ext4", "root-uuid");
     g.mount("/dev/sda1", "/", guestfs::ReadOnly::no);
     g.mkdir_p("/etc/default");
   }
 
   pipeline::BuildContext
-  context()
-  {
+  context() {
     pipeline::BuildContext ctx(m, options);
     ctx.luks_uuid = "11111111-2222-8333-8444-555555555555";
     ctx.boot_fs_uuid = "boot-uuid";
@@ -42,10 +39,10 @@ struct StageFixture : ::testing::Test
 
 } // namespace
 
-TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults)
-{
+TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults) {
   m.boot.cmdline_add = {"console=ttyS0"};
-  g.write_text("/etc/fstab", "UUID=old / ext4 errors=remount-ro 0 1\nUUID=AAAA-BBBB /boot/efi vfat umask=0077 0 1\n");
+  g.write_text("/etc/fstab",
+               "UUID=old / ext4 errors=remount-ro 0 1\nUUID=AAAA-BBBB /boot/efi vfat umask=0077 0 1\n");
   auto ctx = context();
   ctx.initramfs_backend = "initramfs-tools";
   pipeline::stages::write_boot_config(ctx, g);
@@ -55,8 +52,10 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults)
   EXPECT_THAT(fstab, HasSubstr("UUID=boot-uuid /boot ext4"));
   EXPECT_THAT(fstab, HasSubstr("UUID=ABCD-1234 /boot/efi vfat"));
   EXPECT_THAT(fstab, HasSubstr("# replaced by cvmforge: UUID=old / ext4"));
-  EXPECT_EQ(g.read_text("/etc/crypttab"), "cvmroot UUID=11111111-2222-8333-8444-555555555555 none luks,discard,initramfs\n");
-  EXPECT_EQ(g.read_text("/etc/cryptsetup-initramfs/conf-hook").find("CRYPTSETUP=y") != std::string::npos, true);
+  EXPECT_EQ(g.read_text("/etc/crypttab"),
+            "cvmroot UUID=11111111-2222-8333-8444-555555555555 none luks,discard,initramfs\n");
+  EXPECT_EQ(g.read_text("/etc/cryptsetup-initramfs/conf-hook").find("CRYPTSETUP=y") != std::string::npos,
+            true);
   const auto grub = g.read_text("/etc/default/grub.d/90-cvmforge.cfg");
   EXPECT_THAT(grub, HasSubstr("GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX panic=-1 console=ttyS0\""));
   EXPECT_THAT(grub, HasSubstr("GRUB_DISABLE_LINUX_UUID=true"));
@@ -65,21 +64,24 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults)
   EXPECT_EQ(ctx.report["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
 }
 
-TEST_F(StageFixture, DracutGetsItsConfigAndFailClosedParameters)
-{
+TEST_F(StageFixture, DracutGetsItsConfigAndFailClosedParameters) {
   auto ctx = context();
   ctx.initramfs_backend = "dracut";
   pipeline::stages::write_boot_config(ctx, g);
-  EXPECT_THAT(g.read_text("/etc/dracut.conf.d/90-cvmforge.conf"), HasSubstr("add_dracutmodules+=\" crypt \""));
-  EXPECT_EQ(g.read_text("/etc/crypttab"), "cvmroot UUID=11111111-2222-8333-8444-555555555555 none luks,discard\n");
+  EXPECT_THAT(g.read_text("/etc/dracut.conf.d/90-cvmforge.conf"),
+              HasSubstr("add_dracutmodules+=\" crypt \""));
+  EXPECT_EQ(g.read_text("/etc/crypttab"),
+            "cvmroot UUID=11111111-2222-8333-8444-555555555555 none luks,discard\n");
   const auto grub = g.read_text("/etc/default/grub.d/90-cvmforge.cfg");
-  EXPECT_THAT(grub, HasSubstr("rd.luks.name=11111111-2222-8333-8444-555555555555=cvmroot rd.shell=0 rd.emergency=poweroff"));
+  EXPECT_THAT(
+      grub,
+      HasSubstr(
+          "rd.luks.name=11111111-2222-8333-8444-555555555555=cvmroot rd.shell=0 rd.emergency=poweroff"));
   EXPECT_THAT(grub, Not(HasSubstr("panic=")));
   EXPECT_FALSE(g.exists("/etc/cryptsetup-initramfs/conf-hook"));
 }
 
-TEST_F(StageFixture, DirectBootWritesNoGrubDefaults)
-{
+TEST_F(StageFixture, DirectBootWritesNoGrubDefaults) {
   m.boot.mode = manifest::BootMode::direct;
   auto ctx = context();
   ctx.initramfs_backend = "initramfs-tools";
@@ -88,8 +90,7 @@ TEST_F(StageFixture, DirectBootWritesNoGrubDefaults)
   EXPECT_EQ(pipeline::stages::kernel_parameters_string(ctx), "root=/dev/mapper/cvmroot panic=-1");
 }
 
-TEST_F(StageFixture, ExistingCrypttabLinesAreKept)
-{
+TEST_F(StageFixture, ExistingCrypttabLinesAreKept) {
   g.write_text("/etc/crypttab", "# <target> <source> <key> <options>\nswap /dev/vdb /dev/urandom swap\n");
   auto ctx = context();
   ctx.initramfs_backend = "initramfs-tools";
@@ -99,22 +100,21 @@ TEST_F(StageFixture, ExistingCrypttabLinesAreKept)
             "cvmroot UUID=11111111-2222-8333-8444-555555555555 none luks,discard,initramfs\n");
 }
 
-TEST(GrubCmdline, FirstLinuxLineWithBootImage)
-{
-  const std::string cfg = "menuentry 'Debian' {\n"
-                          "\tinsmod ext2\n"
-                          "\tlinux\t/vmlinuz-6.1.0-50-amd64 root=/dev/mapper/cvmroot ro  panic=-1 console=ttyS0\n"
-                          "\tinitrd\t/initrd.img-6.1.0-50-amd64\n}\n"
-                          "menuentry 'other' {\n\tlinux /vmlinuz-old root=x\n}\n";
+TEST(GrubCmdline, FirstLinuxLineWithBootImage) {
+  const std::string cfg =
+      "menuentry 'Debian' {\n"
+      "\tinsmod ext2\n"
+      "\tlinux\t/vmlinuz-6.1.0-50-amd64 root=/dev/mapper/cvmroot ro  panic=-1 console=ttyS0\n"
+      "\tinitrd\t/initrd.img-6.1.0-50-amd64\n}\n"
+      "menuentry 'other' {\n\tlinux /vmlinuz-old root=x\n}\n";
   EXPECT_EQ(pipeline::stages::grub_kernel_cmdline(cfg),
             "BOOT_IMAGE=/vmlinuz-6.1.0-50-amd64 root=/dev/mapper/cvmroot ro  panic=-1 console=ttyS0");
   EXPECT_THROW(pipeline::stages::grub_kernel_cmdline("set timeout=5\n"), cvm::Error);
 }
 
-TEST(BootArtifacts, ShimLayoutAndGrubOnlyLayout)
-{
+TEST(BootArtifacts, ShimLayoutAndGrubOnlyLayout) {
   cvm::fs::TempDir dir("cvm-artifacts");
-  auto put = [&](const char* name, std::string_view text) {
+  auto put = [&](const char *name, std::string_view text) {
     cvm::fs::write_file_atomic(dir.path() / name, text);
   };
   put("vmlinuz", "kernel");
