@@ -121,7 +121,8 @@ commit(BuildContext &ctx) {
   }
   ctx.report["insecure_test"] = m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
 
-  if (m.attestation.enabled && ctx.report.contains("attestation") && ctx.report["attestation"].contains("kbs")) {
+  if (m.attestation.enabled && ctx.report.contains("attestation") &&
+      ctx.report["attestation"].contains("kbs")) {
     // What the key broker needs: the resource path and the key file to upload.
     const std::filesystem::path kbs = m.output.path.string() + ".kbs.json";
     fs::write_file_atomic(kbs, ctx.report["attestation"]["kbs"].dump(2) + "\n", 0644, no_replace);
