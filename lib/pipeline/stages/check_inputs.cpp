@@ -37,6 +37,14 @@ check_inputs(BuildContext &ctx) {
   if (detected == "unknown" && m.base.format == manifest::ImageFormat::qcow2) {
     throw Error(ErrorKind::input, "{}: {} is not a disk image", at(m, "base.path"), m.base.path.string());
   }
+  if (detected == "raw" && m.base.format == manifest::ImageFormat::qcow2) {
+    // Anything at all reads as raw data: say what matters.
+    throw Error(
+        ErrorKind::input,
+        "{}: {} is not a qcow2 image (it has no qcow2 header; if it is a raw disk, set base.format: raw)",
+        at(m, "base.path"),
+        m.base.path.string());
+  }
   if (detected != "unknown" && detected != declared) {
     throw Error(ErrorKind::input,
                 "{}: {} is a {} image, but base.format says {}",

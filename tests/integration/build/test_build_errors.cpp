@@ -40,11 +40,23 @@ protected:
     if (env("CVM_CLI").empty() || env("CVM_FIXTURE").empty() || !stdfs::exists(env("CVM_FIXTURE"))) {
       GTEST_SKIP() << "skipped: CVM_CLI / CVM_FIXTURE not set or fixture missing (run via ctest)";
     }
-    m_dir.emplace("cvm-it-errors");
+    m_dir.emplace("cvm-it-errors", stdfs::path("/var/tmp"));
+    stdfs::create_directories(m_dir->path() / "tmp");
+    const char *old = std::getenv("TMPDIR");
+    m_old_tmpdir = old != nullptr ? std::optional<std::string>(old) : std::nullopt;
+    // The build's scratch space, checked for leftovers after each test.
     ::setenv("TMPDIR", (m_dir->path() / "tmp").c_str(), 1);
     // libguestfs caches its appliance under TMPDIR unless told otherwise.
     ::setenv("LIBGUESTFS_CACHEDIR", "/var/tmp", 0);
-    stdfs::create_directories(m_dir->path() / "tmp");
+  }
+
+  void
+  TearDown() override {
+    if (m_old_tmpdir) {
+      ::setenv("TMPDIR", m_old_tmpdir->c_str(), 1);
+    } else {
+      ::unsetenv("TMPDIR");
+    }
   }
 
   stdfs::path
@@ -80,6 +92,7 @@ protected:
   }
 
   std::optional<fs::TempDir> m_dir;
+  std::optional<std::string> m_old_tmpdir;
 };
 
 } // namespace
@@ -89,7 +102,7 @@ TEST_F(BuildErrors, NotADiskImage) {
   std::ofstream(fake) << "this is not a disk image\n";
   const auto r = build(manifest(fake.string()));
   EXPECT_EQ(r.exit_status, 3) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("is not a disk image"));
+  EXPECT_THAT(r.err, HasSubstr("fake.qcow2 is not a qcow2 image"));
   EXPECT_THAT(leftovers(), ::testing::IsEmpty());
 }
 
