@@ -27,33 +27,6 @@ struct InspectArgs {
 
 #ifdef CVM_WITH_IMAGE
 
-nlohmann::ordered_json
-luks_json(const luks::HeaderInfo &h) {
-  nlohmann::ordered_json slots = nlohmann::ordered_json::array();
-  for (const auto &k : h.keyslots) {
-    nlohmann::ordered_json pb{{"type", std::string(luks::pbkdf_type_name(k.pbkdf.type))}};
-    if (k.pbkdf.type == luks::PbkdfType::pbkdf2) {
-      pb["hash"] = k.pbkdf.hash;
-      pb["iterations"] = k.pbkdf.iterations;
-    } else {
-      pb["time_cost"] = k.pbkdf.iterations;
-      pb["memory_kib"] = k.pbkdf.memory_kib;
-      pb["parallel"] = k.pbkdf.parallel;
-    }
-    slots.push_back({{"slot", k.slot}, {"key_size_bits", k.key_size_bits}, {"pbkdf", pb}});
-  }
-  return {{"uuid", h.uuid},
-          {"label", h.label},
-          {"subsystem", h.subsystem},
-          {"cipher", h.cipher + "-" + h.cipher_mode},
-          {"key_size_bits", h.key_size_bits},
-          {"sector_size", h.sector_size},
-          {"data_offset", h.data_offset},
-          {"keyslots", slots},
-          {"tokens", h.metadata.tokens.size()},
-          {"requirement_flags", h.requirement_flags}};
-}
-
 int
 run_inspect(const InspectArgs &a, const GlobalOptions &g) {
   if (!std::filesystem::exists(a.image)) {
@@ -98,7 +71,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     const std::int64_t size = s.blockdev_getsize64(*luks_partition);
     s.download_offset(*luks_partition, header, 0, std::min<std::int64_t>(size, 32LL << 20));
     j["cvmforge_built"] = true;
-    j["luks"] = luks_json(luks::read_header_info(header));
+    j["luks"] = luks::header_info_to_json(luks::read_header_info(header));
   } else {
     j["cvmforge_built"] = false;
     const auto facts = guestfs::inspect_base(s);

@@ -46,3 +46,42 @@ parse_cipher_spec(std::string_view spec) {
 }
 
 } // namespace cvm::luks
+
+namespace cvm::luks {
+
+nlohmann::ordered_json
+header_info_to_json(const HeaderInfo &info) {
+  nlohmann::ordered_json slots = nlohmann::ordered_json::array();
+  for (const auto &k : info.keyslots) {
+    nlohmann::ordered_json pb{{"type", std::string(pbkdf_type_name(k.pbkdf.type))}};
+    if (k.pbkdf.type == PbkdfType::pbkdf2) {
+      pb["hash"] = k.pbkdf.hash;
+      pb["iterations"] = k.pbkdf.iterations;
+    } else {
+      pb["time_cost"] = k.pbkdf.iterations;
+      pb["memory_kib"] = k.pbkdf.memory_kib;
+      pb["parallel"] = k.pbkdf.parallel;
+    }
+    slots.push_back({{"slot", k.slot},
+                     {"role",
+                      k.slot == k_unlock_keyslot     ? "disk key"
+                      : k.slot == k_recovery_keyslot ? "recovery passphrase"
+                                                     : "other"},
+                     {"key_size_bits", k.key_size_bits},
+                     {"pbkdf", pb}});
+  }
+  return {{"uuid", info.uuid},
+          {"label", info.label},
+          {"subsystem", info.subsystem},
+          {"cipher", info.cipher + "-" + info.cipher_mode},
+          {"key_size_bits", info.key_size_bits},
+          {"sector_size", info.sector_size},
+          {"data_offset", info.data_offset},
+          {"metadata_size", info.metadata_size},
+          {"keyslots_size", info.keyslots_size},
+          {"keyslots", slots},
+          {"tokens", info.metadata.tokens.size()},
+          {"requirement_flags", info.requirement_flags}};
+}
+
+} // namespace cvm::luks

@@ -172,3 +172,14 @@ public:
 };
 
 } // namespace cvm::luks
+
+#include <nlohmann/json.hpp>
+
+namespace cvm::luks {
+
+// `info` for reports and `cvmforge inspect --json`: UUID, label, cipher, key
+// and sector size, layout, each keyslot's role and KDF, token count and
+// requirement flags. Never key material (a header holds none in the clear).
+nlohmann::ordered_json header_info_to_json(const HeaderInfo &info);
+
+} // namespace cvm::luks

@@ -78,32 +78,7 @@ format_luks(BuildContext &ctx) {
   }
   ctx.guest->upload(ctx.build_header, ctx.out_root);
 
-  const auto info = ctx.luks->read_header_info(ctx.final_header);
-  nlohmann::ordered_json slots = nlohmann::ordered_json::array();
-  for (const auto &k : info.keyslots) {
-    nlohmann::ordered_json pb{{"type", std::string(luks::pbkdf_type_name(k.pbkdf.type))}};
-    if (k.pbkdf.type == luks::PbkdfType::pbkdf2) {
-      pb["hash"] = k.pbkdf.hash;
-      pb["iterations"] = k.pbkdf.iterations;
-    } else {
-      pb["time_cost"] = k.pbkdf.iterations;
-      pb["memory_kib"] = k.pbkdf.memory_kib;
-      pb["parallel"] = k.pbkdf.parallel;
-    }
-    slots.push_back({{"slot", k.slot},
-                     {"role", k.slot == luks::k_unlock_keyslot ? "disk key" : "recovery passphrase"},
-                     {"key_size_bits", k.key_size_bits},
-                     {"pbkdf", pb}});
-  }
-  ctx.report["luks"] = {{"uuid", info.uuid},
-                        {"label", info.label},
-                        {"cipher", info.cipher + "-" + info.cipher_mode},
-                        {"key_size_bits", info.key_size_bits},
-                        {"sector_size", info.sector_size},
-                        {"data_offset", info.data_offset},
-                        {"metadata_size", info.metadata_size},
-                        {"keyslots_size", info.keyslots_size},
-                        {"keyslots", slots}};
+  ctx.report["luks"] = luks::header_info_to_json(ctx.luks->read_header_info(ctx.final_header));
 }
 
 } // namespace cvm::pipeline::stages
