@@ -63,6 +63,37 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
   ctx.report["accel"] = guestfs::accel_name();
 
   std::string current;
+  // Whatever ends the build early -- cvm::Error, another exception -- the
+  // appliance is stopped and the partial image removed (unless --keep-failed).
+  struct FailureCleanup {
+    BuildContext &ctx;
+    const BuildOptions &options;
+    bool done = false;
+    FailureCleanup(BuildContext &c, const BuildOptions &o)
+      : ctx(c)
+      , options(o) {}
+    FailureCleanup(const FailureCleanup &) = delete;
+    FailureCleanup &operator=(const FailureCleanup &) = delete;
+    FailureCleanup(FailureCleanup &&) = delete;
+    FailureCleanup &operator=(FailureCleanup &&) = delete;
+    ~FailureCleanup() {
+      if (done) {
+        return;
+      }
+      ctx.guest.reset(); // kills the appliance if still running
+      if (options.keep_failed == KeepFailed::yes) {
+        if (ctx.work) {
+          ctx.work->keep();
+        }
+        if (!ctx.output_tmp.empty() && std::filesystem::exists(ctx.output_tmp)) {
+          log::warning("kept the partial image {} (--keep-failed)", ctx.output_tmp.string());
+        }
+      } else if (!ctx.output_tmp.empty()) {
+        std::error_code ec;
+        std::filesystem::remove(ctx.output_tmp, ec);
+      }
+    }
+  } cleanup(ctx, options);
   try {
     const std::size_t n = plan.stages.size();
     for (std::size_t i = 0; i < n; ++i) {
@@ -105,20 +136,9 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
                                  ? Error(ErrorKind::interrupted, "{}: interrupted", current)
                                  : e.with_context(current);
     ctx.emit({{"event", "stage"}, {"stage", current}, {"status", "failed"}, {"error", contextual.what()}});
-    ctx.guest.reset(); // kills the appliance if still running
-    if (options.keep_failed == KeepFailed::yes) {
-      if (ctx.work) {
-        ctx.work->keep();
-      }
-      if (!ctx.output_tmp.empty() && std::filesystem::exists(ctx.output_tmp)) {
-        log::warning("kept the partial image {} (--keep-failed)", ctx.output_tmp.string());
-      }
-    } else if (!ctx.output_tmp.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(ctx.output_tmp, ec);
-    }
     throw contextual;
   }
+  cleanup.done = true;
 
   BuildResult result;
   result.output = m.output.path;

@@ -59,16 +59,21 @@ write(Level level, std::string_view message) {
     return;
   }
   const std::lock_guard lock(g_mutex);
-  if (g_sink) {
-    g_sink(level, message);
-    return;
+  // Logging never throws: a closed stderr must not turn into a failure in
+  // the middle of a cleanup.
+  try {
+    if (g_sink) {
+      g_sink(level, message);
+      return;
+    }
+    if (level == Level::info) {
+      fmt::print(stderr, "{}\n", message);
+    } else {
+      fmt::print(stderr, "cvmforge: {}: {}\n", level_name(level), message);
+    }
+    std::fflush(stderr);
+  } catch (...) { // NOLINT(bugprone-empty-catch)
   }
-  if (level == Level::info) {
-    fmt::print(stderr, "{}\n", message);
-  } else {
-    fmt::print(stderr, "cvmforge: {}: {}\n", level_name(level), message);
-  }
-  std::fflush(stderr);
 }
 
 } // namespace cvm::log
