@@ -107,7 +107,12 @@ rebuild_initramfs(BuildContext &ctx) {
   }
   // The replaced initramfs images leave freed blocks on the (unencrypted)
   // /boot and ESP filesystems: hand them back to the qcow2.
-  g.fstrim("/boot");
+  try {
+    g.fstrim("/boot");
+  } catch (const Error &e) {
+    // Only the image's size is at stake, not its content.
+    log::warning("could not trim /boot ({}); the image keeps those blocks allocated", e.what());
+  }
 }
 
 } // namespace cvm::pipeline::stages
