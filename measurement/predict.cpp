@@ -386,6 +386,25 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
   const bool new_separator = p.ovmf_version >= k_ovmf_separator_moved;
   const std::vector<std::string> fw_deps = {"firmware.ovmf_version"};
 
+  // "Calling EFI Application from Boot Option", then (edk2 >= 202411) the
+  // RTMR1 separator: the same pair in direct and grub boot, at different
+  // places.
+  const auto add_calling_efi_application = [&] {
+    c.events.add(1,
+                 event_type::k_efi_action,
+                 "action.calling_efi_application",
+                 std::string(k_calling_efi_app),
+                 fw_deps,
+                 action_digest(k_calling_efi_app));
+    if (new_separator) {
+      c.events.add(1,
+                   event_type::k_separator,
+                   "separator.rtmr1",
+                   "separator (edk2 >= 202411)",
+                   fw_deps,
+                   separator_digest());
+    }
+  };
   if (a.mode == BootMode::direct) {
     std::vector<std::string> deps = {"image.kernel", "platform.qemu_version", "firmware.ovmf_version"};
     std::string how;
@@ -396,35 +415,9 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
                  fmt::format("{} (Authenticode SHA-384; {})", a.kernel_name, how),
                  deps,
                  authenticode_sha384(kernel));
-    c.events.add(1,
-                 event_type::k_efi_action,
-                 "action.calling_efi_application",
-                 std::string(k_calling_efi_app),
-                 fw_deps,
-                 action_digest(k_calling_efi_app));
-    if (new_separator) {
-      c.events.add(1,
-                   event_type::k_separator,
-                   "separator.rtmr1",
-                   "separator (edk2 >= 202411)",
-                   fw_deps,
-                   separator_digest());
-    }
+    add_calling_efi_application();
   } else {
-    c.events.add(1,
-                 event_type::k_efi_action,
-                 "action.calling_efi_application",
-                 std::string(k_calling_efi_app),
-                 fw_deps,
-                 action_digest(k_calling_efi_app));
-    if (new_separator) {
-      c.events.add(1,
-                   event_type::k_separator,
-                   "separator.rtmr1",
-                   "separator (edk2 >= 202411)",
-                   fw_deps,
-                   separator_digest());
-    }
+    add_calling_efi_application();
     if (a.disk_head) {
       c.events.add(1,
                    event_type::k_efi_gpt_event,
