@@ -702,15 +702,15 @@ write_header_copy(const Header &header, int fd) {
 
 void
 write_header_copy(const Header &header, const std::filesystem::path &path) {
-  fs::Fd fd(::open(path.c_str(), // NOLINT(cppcoreguidelines-pro-type-vararg)
-                   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-                   0600));
-  if (!fd) {
-    throw Error(ErrorKind::io, "create LUKS2 header copy {}: {}", path.string(), fs::errno_text(errno));
-  }
-  write_header_copy(header, fd.get());
-  if (!fd.close()) {
-    throw Error(ErrorKind::io, "close LUKS2 header copy {}: {}", path.string(), fs::errno_text(errno));
+  // Written under a temporary name and linked into place: a reader that
+  // waits for `path` (the initramfs script starts `cryptsetup open --header`
+  // as soon as it exists) never sees a partial header.
+  try {
+    fs::AtomicFile out(path, 0600, fs::AtomicFile::NoReplace::yes);
+    out.write(header.bytes());
+    out.commit();
+  } catch (const Error &e) {
+    throw e.with_context(fmt::format("LUKS2 header copy {}", path.string()));
   }
 }
 

@@ -216,7 +216,8 @@ Header read_header(const std::filesystem::path &path, std::uint64_t max_region =
 // not a second read of the disk (the host could swap the header in between).
 // Throws cvm::Error(io).
 void write_header_copy(const Header &header, int fd);
-// Same, into a new file `path` (mode 0600; fails if `path` exists).
+// Same, into a new file `path` (mode 0600; fails if `path` exists), which
+// appears atomically: complete or not at all.
 void write_header_copy(const Header &header, const std::filesystem::path &path);
 
 // True if PBKDF2(`digest`.hash, `volume_key`, salt, iterations) equals the

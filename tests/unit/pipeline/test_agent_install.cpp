@@ -15,7 +15,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <set>
+#include <sstream>
 
 using namespace cvm;
 using ::testing::Contains;
@@ -198,14 +200,47 @@ TEST(AgentTemplates, ScriptsRunTheAgentThroughAPipeAndPowerOff) {
       continue;
     }
     const auto text = tmpl::render_file(tmpl::templates_dir() / "initramfs" / t.source, t.variables);
-    EXPECT_THAT(text, HasSubstr("AGENT='/usr/lib/cvmforge-agent/cvmforge-agent-test/cvmforge-agent-test'"));
-    EXPECT_THAT(text, HasSubstr(std::string("DEVICE='/dev/disk/by-uuid/") + k_uuid + "'"));
+    EXPECT_THAT(text, HasSubstr("CVM_AGENT='/usr/lib/cvmforge-agent/cvmforge-agent-test/cvmforge-agent-test'"));
+    EXPECT_THAT(text, HasSubstr(std::string("CVM_DEVICE='/dev/disk/by-uuid/") + k_uuid + "'"));
     EXPECT_THAT(text, HasSubstr("--key-stdout"));
     EXPECT_THAT(text, HasSubstr("--key-file=-"));
-    EXPECT_THAT(text, HasSubstr("--header \"$HEADER\""));
-    EXPECT_THAT(text, HasSubstr("configure_networking"));
+    EXPECT_THAT(text, HasSubstr("--header \"$CVM_HEADER\""));
     EXPECT_THAT(text, HasSubstr("poweroff -f"));
     EXPECT_THAT(text, Not(HasSubstr(". /run/net-")));
+  }
+}
+
+// initramfs-tools' /scripts/functions reads DEVICE, IP, ROOT ... from the
+// caller's shell, and configure_networking sources the DHCP lease into it. A
+// script variable named DEVICE once made configure_networking wait 180 s for
+// a network interface called "/dev/disk/by-uuid/...". So: the scripts assign
+// only their own names, and configure_networking runs in a subshell.
+TEST(AgentTemplates, ScriptsKeepTheirStateOutOfInitramfsToolsNames) {
+  const auto m = sample_manifest();
+  const auto flavour = pipeline::agent::flavour_for(m.attestation);
+  const std::set<std::string> allowed = {"PREREQ", "i"};
+  const std::regex assignment(R"(^\s*([A-Za-z_][A-Za-z0-9_]*)=[^)\s]*(\s|$))");
+  for (const std::string backend : {"initramfs-tools", "dracut"}) {
+    for (const auto &t : pipeline::agent::templates_for(backend, m, flavour, k_uuid)) {
+      if (t.source.find("local-top") == std::string::npos && t.source.find("unlock.sh") == std::string::npos) {
+        continue;
+      }
+      SCOPED_TRACE(t.source);
+      const auto text = tmpl::render_file(tmpl::templates_dir() / "initramfs" / t.source, t.variables);
+      std::istringstream lines(text);
+      for (std::string line; std::getline(lines, line);) {
+        std::smatch match;
+        if (std::regex_search(line, match, assignment)) {
+          const auto name = match[1].str();
+          EXPECT_TRUE(name.starts_with("CVM_") || allowed.contains(name)) << "assigns " << name << ": " << line;
+        }
+        const auto first = line.find_first_not_of(" \t");
+        const bool comment = first != std::string::npos && line[first] == '#';
+        if (!comment && line.find("configure_networking") != std::string::npos) {
+          EXPECT_THAT(line, HasSubstr("(configure_networking)")) << line;
+        }
+      }
+    }
   }
 }
 
