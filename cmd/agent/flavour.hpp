@@ -16,8 +16,8 @@ namespace cvm::agent {
 std::string_view flavour_name() noexcept;
 
 // Rejects configuration the flavour does not allow (production: tee other
-// than tdx, a "test" section) with cvm::Error(usage), then returns the
-// evidence provider.
+// than tdx, a "test" section, no luks.header_policy) with
+// cvm::Error(usage), then returns the evidence provider.
 std::unique_ptr<kbs::EvidenceProvider> make_evidence_provider(const kbs::AgentConfig &config);
 
 } // namespace cvm::agent

@@ -23,6 +23,14 @@ make_evidence_provider(const kbs::AgentConfig &config) {
   if (config.has_test_section) {
     throw Error(ErrorKind::usage, "the config's \"test\" section is accepted only by cvmforge-agent-test");
   }
+  // The disk's header is host-controlled: without a policy to check it
+  // against, the host could weaken it (cipher_null, an extra keyslot, a
+  // token) and still receive the key. Only the test flavour may skip it.
+  if (!config.luks || !config.luks->header_policy) {
+    throw Error(ErrorKind::usage,
+                "the production agent requires luks.header_policy (the LUKS2 header is checked before any key "
+                "request)");
+  }
   return std::make_unique<kbs::TdxEvidenceProvider>();
 }
 

@@ -151,6 +151,7 @@ run(int argc, char **argv) {
   if (config.luks && config.luks->header_policy) {
     cvm::agent::check_and_copy_header(*config.luks);
   } else {
+    // Only the test flavour gets here (the production one refuses above).
     cvm::log::warning("no luks.header_policy configured: the LUKS2 header is not checked");
   }
 

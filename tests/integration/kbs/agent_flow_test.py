@@ -268,13 +268,33 @@ def case_production_refuses_http(c):
                      reason="plain http is not allowed", rc_expected=2)
 
 
+def production_luks(c):
+    """A luks section with a header policy, as the production agent requires."""
+    return {"device": os.path.join(c.workdir, "no-such-device"), "name": "cvmroot",
+            "header_policy": os.path.join(c.workdir, "no-such-policy.json"),
+            "header_copy": os.path.join(c.workdir, "header.luks2")}
+
+
+def case_production_requires_header_policy(c):
+    b = c.broker()
+    for luks in (None, {"device": "/dev/vda3", "name": "cvmroot"}):
+        extra = {"luks": luks} if luks else {}
+        c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca, tee="tdx",
+                                               **extra),
+                                      agent=c.args.production_agent),
+                         reason="the production agent requires luks.header_policy", rc_expected=2)
+    if "/kbs/v0/" in b.read_log():
+        raise Failure("the production agent contacted the KBS without a header policy")
+
+
 def case_production_without_tdx(c):
     b = c.broker()
     # On a build host there is no configfs-tsm tdx_guest provider.
     if os.path.isdir("/sys/kernel/config/tsm/report"):
         print("skipped: this host has configfs-tsm")
         sys.exit(SKIP)
-    rc, out, err = c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca, tee="tdx"),
+    rc, out, err = c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca, tee="tdx",
+                                        luks=production_luks(c)),
                                agent=c.args.production_agent)
     c.expect_failure(rc, out, err, reason="configfs-tsm")
     if "/kbs/v0/" in b.read_log():
