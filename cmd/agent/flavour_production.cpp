@@ -27,9 +27,10 @@ make_evidence_provider(const kbs::AgentConfig &config) {
   // against, the host could weaken it (cipher_null, an extra keyslot, a
   // token) and still receive the key. Only the test flavour may skip it.
   if (!config.luks || !config.luks->header_policy) {
-    throw Error(ErrorKind::usage,
-                "the production agent requires luks.header_policy (the LUKS2 header is checked before any key "
-                "request)");
+    throw Error(
+        ErrorKind::usage,
+        "the production agent requires luks.header_policy (the LUKS2 header is checked before any key "
+        "request)");
   }
   return std::make_unique<kbs::TdxEvidenceProvider>();
 }

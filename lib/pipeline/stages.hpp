@@ -33,6 +33,9 @@ void mount_output_as_root(BuildContext &ctx);
 // configure-boot without the mounting: edits fstab, crypttab, the initramfs
 // generator's and GRUB's configuration in the mounted new root `g`.
 void write_boot_config(BuildContext &ctx, guestfs::Guest &g);
+// rebuild-initramfs without mounting or trimming: the guest's initramfs
+// generator and GRUB, chrooted, with tmpfs on /run and /var/tmp.
+void run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g);
 
 // The command line GRUB passes to the kernel for the first menu entry of
 // `grub_cfg` ("BOOT_IMAGE=/vmlinuz-... root=... ro ..."). Throws if none.

@@ -9,6 +9,8 @@
 #include "lib/util/log.hpp"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 namespace cvm::pipeline::stages {
 
@@ -24,42 +26,88 @@ first_existing(guestfs::Guest &g, std::initializer_list<const char *> candidates
   return *candidates.begin();
 }
 
+// tmpfs mounts inside the chroot, made with the guest's own mount(8) (the
+// libguestfs API mounts devices, not tmpfs) and undone in reverse order on
+// every way out.
+class ScratchTmpfs {
+public:
+  struct Mount {
+    const char *path;
+    const char *options;
+  };
+  ScratchTmpfs(guestfs::Guest &g, std::initializer_list<Mount> mounts)
+    : m_g(g) {
+    try {
+      for (const auto &m : mounts) {
+        m_g.command({"/bin/mount", "-n", "-t", "tmpfs", "-o", m.options, "tmpfs", m.path});
+        m_mounted.emplace_back(m.path);
+      }
+    } catch (...) {
+      unmount_quietly();
+      throw;
+    }
+  }
+  ScratchTmpfs(const ScratchTmpfs &) = delete;
+  ScratchTmpfs &operator=(const ScratchTmpfs &) = delete;
+  ScratchTmpfs(ScratchTmpfs &&) = delete;
+  ScratchTmpfs &operator=(ScratchTmpfs &&) = delete;
+  ~ScratchTmpfs() {
+    unmount_quietly();
+  }
+  // Unmounts; throws if an unmount fails (the image would keep a tmpfs's
+  // view hiding its own directory).
+  void
+  release() {
+    while (!m_mounted.empty()) {
+      const std::string path = m_mounted.back();
+      m_mounted.pop_back();
+      m_g.command({"/bin/umount", "-n", path});
+    }
+  }
+
+private:
+  // On a failing build: try every unmount, report none.
+  void
+  unmount_quietly() noexcept {
+    while (!m_mounted.empty()) {
+      try {
+        release();
+      } catch (...) { // NOLINT(bugprone-empty-catch): the build is failing anyway
+      }
+    }
+  }
+
+  guestfs::Guest &m_g;
+  std::vector<std::string> m_mounted;
+};
+
 } // namespace
 
 void
 rebuild_initramfs(BuildContext &ctx) {
   mount_output_as_root(ctx);
-  auto &g = *ctx.guest;
-  // mkinitramfs and dracut stage a full module tree in /var/tmp and delete it
-  // afterwards. On the encrypted root those freed blocks would stay allocated
-  // ciphertext in the image (no discard through dm-crypt here), so the guest's
-  // own mount puts a tmpfs there while they run.
-  g.command({"/bin/mount", "-t", "tmpfs", "-o", "mode=1777,size=75%", "tmpfs", "/var/tmp"});
-  struct VarTmp {
-    explicit VarTmp(guestfs::Session &session)
-      : g(session) {}
-    guestfs::Session &g;
-    bool mounted = true;
-    void
-    release() {
-      if (mounted) {
-        mounted = false;
-        g.command({"/bin/umount", "/var/tmp"});
-      }
-    }
-    VarTmp(const VarTmp &) = delete;
-    VarTmp &operator=(const VarTmp &) = delete;
-    VarTmp(VarTmp &&) = delete;
-    VarTmp &operator=(VarTmp &&) = delete;
-    ~VarTmp() {
-      if (mounted) {
-        try {
-          g.command({"/bin/umount", "/var/tmp"});
-        } catch (const Error &) { // NOLINT(bugprone-empty-catch): the build is failing anyway
-        }
-      }
-    }
-  } var_tmp(g);
+  run_guest_boot_tools(ctx, *ctx.guest);
+  // The replaced initramfs images leave freed blocks on the (unencrypted)
+  // /boot and ESP filesystems: hand them back to the qcow2.
+  try {
+    ctx.guest->fstrim("/boot");
+  } catch (const Error &e) {
+    // Only the image's size is at stake, not its content.
+    log::warning("could not trim /boot ({}); the image keeps those blocks allocated", e.what());
+  }
+}
+
+void
+run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
+  // The guest's tools get the tmpfs mounts a booted system has:
+  //  - /var/tmp: mkinitramfs and dracut stage a full module tree there and
+  //    delete it afterwards. On the encrypted root those freed blocks would
+  //    stay allocated ciphertext in the image (no discard through dm-crypt).
+  //  - /run: lock and state directories (/run/cryptsetup, /run/mount ...)
+  //    would otherwise be left in the image's /run.
+  // -n keeps util-linux from recording the mounts in /run/mount/utab, which
+  // it would otherwise recreate under /run after unmounting it.
+  ScratchTmpfs scratch(g, {{"/run", "mode=0755,size=25%"}, {"/var/tmp", "mode=1777,size=75%"}});
   if (ctx.initramfs_backend == "dracut") {
     for (const auto &k : ctx.facts.kernels) {
       const std::string image = k.initrd_path.value_or("/boot/initrd.img-" + k.version);
@@ -75,7 +123,7 @@ rebuild_initramfs(BuildContext &ctx) {
         {first_existing(g, {"/usr/sbin/update-initramfs", "/sbin/update-initramfs"}), "-u", "-k", "all"});
   }
 
-  var_tmp.release();
+  scratch.release();
 
   if (ctx.manifest.boot.mode == manifest::BootMode::grub) {
     const std::string esp = ctx.facts.esp_mountpoint.value_or("/boot/efi");
@@ -104,14 +152,6 @@ rebuild_initramfs(BuildContext &ctx) {
                   "the regenerated grub.cfg does not boot root=/dev/mapper/{}",
                   ctx.manifest.luks.mapper_name);
     }
-  }
-  // The replaced initramfs images leave freed blocks on the (unencrypted)
-  // /boot and ESP filesystems: hand them back to the qcow2.
-  try {
-    g.fstrim("/boot");
-  } catch (const Error &e) {
-    // Only the image's size is at stake, not its content.
-    log::warning("could not trim /boot ({}); the image keeps those blocks allocated", e.what());
   }
 }
 

@@ -8,7 +8,9 @@
 #include <archive_entry.h>
 #include <fmt/format.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 
 namespace cvm::test {
@@ -23,6 +25,7 @@ read_tar_tree(const std::filesystem::path &tarfile) {
         fmt::format("cannot open {}: {}", tarfile.string(), archive_error_string(a.get())));
   }
   Tree tree;
+  std::map<std::string, std::string> hardlinks; // link path -> path stored as the file
   archive_entry *e = nullptr;
   int rc = 0;
   while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
@@ -61,12 +64,11 @@ read_tar_tree(const std::filesystem::path &tarfile) {
       t.type = "other";
     }
     if (const char *hl = archive_entry_hardlink(e); hl != nullptr) {
-      t.type = "hardlink";
       std::string target = hl;
       while (target.starts_with("./")) {
         target = target.substr(2);
       }
-      t.link_target = target;
+      hardlinks[path] = target;
     }
     t.mode = archive_entry_perm(e);
     t.uid = archive_entry_uid(e);
@@ -102,6 +104,30 @@ read_tar_tree(const std::filesystem::path &tarfile) {
   if (rc != ARCHIVE_EOF) {
     throw std::runtime_error(fmt::format("reading {}: {}", tarfile.string(), archive_error_string(a.get())));
   }
+  // Hard links: every path of a group reads as the file, plus the group.
+  std::map<std::string, std::set<std::string>> groups; // stored file -> all paths
+  for (const auto &[link, target] : hardlinks) {
+    if (tree.count(target) == 0) {
+      throw std::runtime_error(
+          fmt::format("{}: hard link {} to {}, which is not in the archive", tarfile.string(), link, target));
+    }
+    groups[target].insert(link);
+    groups[target].insert(target);
+  }
+  for (const auto &[target, paths] : groups) {
+    std::string joined;
+    for (const auto &p : paths) {
+      joined += (joined.empty() ? "" : "\n") + p;
+    }
+    const TreeEntry file = tree.at(target);
+    for (const auto &p : paths) {
+      TreeEntry &t = tree[p];
+      t.type = file.type;
+      t.size = file.size;
+      t.content_sha256 = file.content_sha256;
+      t.hardlink_group = joined;
+    }
+  }
   return tree;
 }
 
@@ -121,6 +147,7 @@ describe_difference(const TreeEntry &a, const TreeEntry &b) {
   field("mtime", a.mtime, b.mtime);
   field("mtime_nsec", a.mtime_nsec, b.mtime_nsec);
   field("link", a.link_target, b.link_target);
+  field("hard links", a.hardlink_group, b.hardlink_group);
   field("rdev", a.rdev, b.rdev);
   field("sha256", a.content_sha256, b.content_sha256);
   field("acl", a.acl, b.acl);

@@ -12,14 +12,19 @@
 namespace cvm::test {
 
 struct TreeEntry {
-  std::string type; // "file", "dir", "symlink", "chr", "blk", "fifo", "socket", "hardlink"
+  // "file", "dir", "symlink", "chr", "blk", "fifo", "socket". A hard link
+  // reads as its file (tar stores whichever path it met first as the file and
+  // the others as links to it; that order depends on readdir, not on the
+  // tree), with the whole group in hardlink_group.
+  std::string type;
   unsigned mode = 0;
   std::int64_t uid = 0;
   std::int64_t gid = 0;
   std::int64_t size = 0;
   std::int64_t mtime = 0;
   std::int64_t mtime_nsec = 0;
-  std::string link_target; // symlink target, or hard link's first path
+  std::string link_target;    // symlink target
+  std::string hardlink_group; // all paths of a hard-linked file, sorted, '\n'-separated
   std::uint64_t rdev = 0;
   std::string content_sha256;
   std::map<std::string, std::string> xattrs; // name -> hex value

@@ -200,7 +200,8 @@ TEST(AgentTemplates, ScriptsRunTheAgentThroughAPipeAndPowerOff) {
       continue;
     }
     const auto text = tmpl::render_file(tmpl::templates_dir() / "initramfs" / t.source, t.variables);
-    EXPECT_THAT(text, HasSubstr("CVM_AGENT='/usr/lib/cvmforge-agent/cvmforge-agent-test/cvmforge-agent-test'"));
+    EXPECT_THAT(text,
+                HasSubstr("CVM_AGENT='/usr/lib/cvmforge-agent/cvmforge-agent-test/cvmforge-agent-test'"));
     EXPECT_THAT(text, HasSubstr(std::string("CVM_DEVICE='/dev/disk/by-uuid/") + k_uuid + "'"));
     EXPECT_THAT(text, HasSubstr("--key-stdout"));
     EXPECT_THAT(text, HasSubstr("--key-file=-"));
@@ -222,7 +223,8 @@ TEST(AgentTemplates, ScriptsKeepTheirStateOutOfInitramfsToolsNames) {
   const std::regex assignment(R"(^\s*([A-Za-z_][A-Za-z0-9_]*)=[^)\s]*(\s|$))");
   for (const std::string backend : {"initramfs-tools", "dracut"}) {
     for (const auto &t : pipeline::agent::templates_for(backend, m, flavour, k_uuid)) {
-      if (t.source.find("local-top") == std::string::npos && t.source.find("unlock.sh") == std::string::npos) {
+      if (t.source.find("local-top") == std::string::npos &&
+          t.source.find("unlock.sh") == std::string::npos) {
         continue;
       }
       SCOPED_TRACE(t.source);
@@ -232,7 +234,8 @@ TEST(AgentTemplates, ScriptsKeepTheirStateOutOfInitramfsToolsNames) {
         std::smatch match;
         if (std::regex_search(line, match, assignment)) {
           const auto name = match[1].str();
-          EXPECT_TRUE(name.starts_with("CVM_") || allowed.contains(name)) << "assigns " << name << ": " << line;
+          EXPECT_TRUE(name.starts_with("CVM_") || allowed.contains(name))
+              << "assigns " << name << ": " << line;
         }
         const auto first = line.find_first_not_of(" \t");
         const bool comment = first != std::string::npos && line[first] == '#';
