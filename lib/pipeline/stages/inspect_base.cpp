@@ -82,6 +82,15 @@ inspect_base(BuildContext &ctx) {
                 "the base image's dracut cannot unlock a LUKS2 root (no 90crypt module or no cryptsetup); "
                 "install cryptsetup in the base image first");
   }
+  // Attested unlock brings the network up in the initramfs: dracut needs its
+  // network module (Debian's dracut-network package), which the crypt-only
+  // path does not. Found now rather than by dracut after the copy.
+  if (m.attestation.enabled && f.initramfs_generator == guestfs::InitramfsGenerator::dracut &&
+      !any_exists(s, {"/usr/lib/dracut/modules.d/40network"})) {
+    throw Error(ErrorKind::input,
+                "attestation needs the network in the initramfs, but the base image's dracut has no network "
+                "module (/usr/lib/dracut/modules.d/40network); install dracut-network in the base image first");
+  }
   if (m.boot.mode == manifest::BootMode::grub) {
     if (f.bootloader != guestfs::Bootloader::grub_efi ||
         !any_exists(s, {"/usr/sbin/grub-install", "/sbin/grub-install"}) ||
