@@ -27,6 +27,10 @@ broker=$src/tests/kbs/kbs_broker.py
 relay=$here/tcp_relay.py
 py=${CVM_PYTHON:-python3}
 [ -f "$base" ] || { echo "SKIP: base image $base missing"; exit 77; }
+# KVM or TCG for guestfish below (and LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+# where /dev/kvm exists but hangs nested guests).
+# shellcheck source=../fixtures/accel.sh
+. "$src/tests/fixtures/accel.sh"
 "$py" -c 'import cryptography' 2>/dev/null || { echo "SKIP: python3-cryptography missing"; exit 77; }
 
 mkdir -p "$work/images" "$work/out"
