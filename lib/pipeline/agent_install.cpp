@@ -120,6 +120,30 @@ attestation_kernel_parameters(std::string_view initramfs_backend, std::vector<st
   return params;
 }
 
+std::filesystem::path
+resource_policy_path(const manifest::Manifest &m) {
+  return m.output.path.string() + ".resource-policy.rego";
+}
+
+std::string
+resource_policy(const manifest::Manifest &m) {
+  const auto &a = m.attestation;
+  nlohmann::json segments = nlohmann::json::array();
+  std::string_view rest = a.resource_path;
+  while (!rest.empty()) {
+    const auto slash = rest.find('/');
+    segments.push_back(std::string(rest.substr(0, slash)));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  const std::string evidence(manifest::to_string(a.tee));
+  return tmpl::render_file(tmpl::templates_dir() / "kbs" / "resource-policy.rego.in",
+                           {{"image", m.name},
+                            {"resource_path", a.resource_path},
+                            {"resource_path_segments", segments.dump()},
+                            {"evidence", evidence},
+                            {"evidence_quoted", nlohmann::json(evidence).dump()}});
+}
+
 nlohmann::ordered_json
 kbs_info(const manifest::Manifest &m, const Flavour &flavour) {
   const auto &a = m.attestation;
@@ -130,6 +154,12 @@ kbs_info(const manifest::Manifest &m, const Flavour &flavour) {
   j["tee"] = manifest::to_string(a.tee);
   j["agent"] = flavour.name;
   j["insecure_test"] = flavour.insecure_test;
+  j["resource_policy"] = resource_policy_path(m).string();
+  j["set_resource_policy"] = fmt::format(
+      "kbs-client --url {} {}config --auth-private-key <admin-key> set-resource-policy --policy-file {}",
+      a.kbs_urls.empty() ? std::string("<kbs-url>") : a.kbs_urls.front(),
+      a.ca_cert ? fmt::format("--cert-file {} ", a.ca_cert->string()) : std::string(),
+      resource_policy_path(m).string());
   j["upload"] = fmt::format("kbs-client --url {} {}config --auth-private-key <admin-key> set-resource "
                             "--path {} --resource-file {}",
                             a.kbs_urls.empty() ? std::string("<kbs-url>") : a.kbs_urls.front(),

@@ -66,6 +66,11 @@ std::vector<std::string> attestation_kernel_parameters(std::string_view initramf
 
 // What the KBS operator needs, written as <output>.kbs.json.
 nlohmann::ordered_json kbs_info(const manifest::Manifest &m, const Flavour &flavour);
+// The Trustee resource policy (Rego, templates/kbs/resource-policy.rego.in)
+// that releases the image's key only to affirmed evidence of the manifest's
+// TEE, written as <output>.resource-policy.rego.
+std::string resource_policy(const manifest::Manifest &m);
+std::filesystem::path resource_policy_path(const manifest::Manifest &m);
 
 // Every template file (relative to templates/initramfs/) with the variables
 // inject-agent renders it with, and its destination in the guest and mode.

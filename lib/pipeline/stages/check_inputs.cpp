@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stage check-inputs: the base image is what the manifest says it is, and no
 // output would be overwritten without --force. Nothing is written yet.
+#include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
@@ -65,6 +66,7 @@ check_inputs(BuildContext &ctx) {
   }
   if (m.attestation.enabled) {
     outputs.emplace_back("output.path", m.output.path.string() + ".kbs.json");
+    outputs.emplace_back("output.path", agent::resource_policy_path(m));
   }
   for (const auto &[key, path] : outputs) {
     std::error_code ec;

@@ -2,6 +2,7 @@
 // Stage commit: put the key file, the image and the report at their final
 // paths -- all or none. Everything before this stage worked on temporaries.
 #include "lib/manifest/values.hpp"
+#include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/progress.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
@@ -127,6 +128,9 @@ commit(BuildContext &ctx) {
     const std::filesystem::path kbs = m.output.path.string() + ".kbs.json";
     fs::write_file_atomic(kbs, ctx.report["attestation"]["kbs"].dump(2) + "\n", 0644, no_replace);
     rollback.add(kbs);
+    const auto policy = agent::resource_policy_path(m);
+    fs::write_file_atomic(policy, agent::resource_policy(m), 0644, no_replace);
+    rollback.add(policy);
   }
   if (!ctx.reference_values.empty()) {
     fs::write_file_atomic(m.output.reference_values, ctx.reference_values, 0644, no_replace);

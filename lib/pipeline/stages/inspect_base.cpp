@@ -87,9 +87,10 @@ inspect_base(BuildContext &ctx) {
   // path does not. Found now rather than by dracut after the copy.
   if (m.attestation.enabled && f.initramfs_generator == guestfs::InitramfsGenerator::dracut &&
       !any_exists(s, {"/usr/lib/dracut/modules.d/40network"})) {
-    throw Error(ErrorKind::input,
-                "attestation needs the network in the initramfs, but the base image's dracut has no network "
-                "module (/usr/lib/dracut/modules.d/40network); install dracut-network in the base image first");
+    throw Error(
+        ErrorKind::input,
+        "attestation needs the network in the initramfs, but the base image's dracut has no network "
+        "module (/usr/lib/dracut/modules.d/40network); install dracut-network in the base image first");
   }
   if (m.boot.mode == manifest::BootMode::grub) {
     if (f.bootloader != guestfs::Bootloader::grub_efi ||

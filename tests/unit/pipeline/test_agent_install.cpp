@@ -145,6 +145,9 @@ TEST(AgentInstall, KbsInfoNamesResourceAndKeyFile) {
   EXPECT_EQ(j["key_file"], "/out/test-sample.qcow2.key");
   EXPECT_EQ(j["insecure_test"], true);
   EXPECT_THAT(j["upload"].get<std::string>(), HasSubstr("set-resource --path default/cvmforge/test-sample"));
+  EXPECT_THAT(
+      j["set_resource_policy"].get<std::string>(),
+      HasSubstr("set-resource-policy --policy-file " + pipeline::agent::resource_policy_path(m).string()));
 }
 
 // Every file under templates/initramfs is used by exactly one backend, and
@@ -331,5 +334,30 @@ TEST(AgentBoot, AttestedCrypttabHasNoRootEntryAndCmdlineHasNetwork) {
     } else {
       EXPECT_THAT(grub, HasSubstr("panic=-1"));
     }
+  }
+}
+
+TEST(AgentKbs, ResourcePolicyReleasesOnlyThisPathToAffirmedEvidenceOfTheTee) {
+  auto m = sample_manifest();
+  m.attestation.resource_path = "prod/luks/web-1";
+  for (const auto tee : {manifest::Tee::tdx, manifest::Tee::sample}) {
+    m.attestation.tee = tee;
+    const std::string evidence = tee == manifest::Tee::tdx ? "tdx" : "sample";
+    const auto rego = pipeline::agent::resource_policy(m);
+    EXPECT_THAT(rego, HasSubstr("package policy\n"));
+    EXPECT_THAT(rego, HasSubstr("default allow := false\n"));
+    EXPECT_THAT(rego, HasSubstr(R"(data["resource-path"] == ["prod","luks","web-1"])"));
+    EXPECT_THAT(rego, HasSubstr(R"(input.submods.cpu0["ear.status"] == "affirming")"));
+    EXPECT_THAT(rego, HasSubstr("[\"" + evidence + "\"]\n"));
+    EXPECT_THAT(rego, HasSubstr("\"" + evidence + "\" in input.trust_context.attestation_summary.tee_type"));
+    EXPECT_THAT(rego, Not(HasSubstr("{{")));
+    // Every allow rule is bound to the resource.
+    std::size_t rules = 0;
+    for (auto pos = rego.find("\nallow if {\n"); pos != std::string::npos;
+         pos = rego.find("\nallow if {\n", pos + 1)) {
+      ++rules;
+      EXPECT_EQ(rego.compare(pos, 32, "\nallow if {\n\tresource_requested\n"), 0) << rego.substr(pos, 40);
+    }
+    EXPECT_EQ(rules, 2U);
   }
 }

@@ -48,7 +48,8 @@ struct RebuildFixture : ::testing::Test {
 };
 
 const Argv k_mount_run = {"/bin/mount", "-n", "-t", "tmpfs", "-o", "mode=0755,size=25%", "tmpfs", "/run"};
-const Argv k_mount_var_tmp = {"/bin/mount", "-n", "-t", "tmpfs", "-o", "mode=1777,size=75%", "tmpfs", "/var/tmp"};
+const Argv k_mount_var_tmp = {
+    "/bin/mount", "-n", "-t", "tmpfs", "-o", "mode=1777,size=75%", "tmpfs", "/var/tmp"};
 const Argv k_umount_run = {"/bin/umount", "-n", "/run"};
 const Argv k_umount_var_tmp = {"/bin/umount", "-n", "/var/tmp"};
 const Argv k_update_initramfs = {"/usr/sbin/update-initramfs", "-u", "-k", "all"};
@@ -77,10 +78,12 @@ TEST_F(RebuildFixture, DracutRunsPerKernel) {
   g.write_text("/usr/bin/dracut", "");
   auto ctx = context();
   ctx.initramfs_backend = "dracut";
-  ctx.facts.kernels.push_back({"6.12.0-1-amd64", "/boot/vmlinuz-6.12.0-1-amd64", "/boot/initrd.img-6.12.0-1-amd64"});
+  ctx.facts.kernels.push_back(
+      {"6.12.0-1-amd64", "/boot/vmlinuz-6.12.0-1-amd64", "/boot/initrd.img-6.12.0-1-amd64"});
   pipeline::stages::run_guest_boot_tools(ctx, g);
   ASSERT_GE(g.commands_run.size(), 6U);
-  EXPECT_EQ(g.commands_run[2], (Argv{"/usr/bin/dracut", "--force", "/boot/initrd.img-6.1.0-1-amd64", "6.1.0-1-amd64"}));
+  EXPECT_EQ(g.commands_run[2],
+            (Argv{"/usr/bin/dracut", "--force", "/boot/initrd.img-6.1.0-1-amd64", "6.1.0-1-amd64"}));
   EXPECT_EQ(g.commands_run[3],
             (Argv{"/usr/bin/dracut", "--force", "/boot/initrd.img-6.12.0-1-amd64", "6.12.0-1-amd64"}));
   EXPECT_EQ(g.commands_run[4], k_umount_var_tmp);
