@@ -15,6 +15,7 @@
 #include "measurement/quote.hpp"
 #include "measurement/reference.hpp"
 #include "measurement/rtmr.hpp"
+#include "measurement/tpm_log.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,8 @@ struct MeasureOptions {
 
 struct ReplayOptions {
   std::string ccel;
+  std::string tpm_log;
+  bool image_layer = false;
   std::string quote;
   std::string expected;
   std::string format;
@@ -129,8 +132,16 @@ apply_artifacts_dir(MeasureOptions &o) {
   };
   fill(o.kernel, {"vmlinuz", "kernel"});
   fill(o.initrd, {"initrd.img", "initrd"});
-  fill(o.shim, {"shimx64.efi", "BOOTX64.EFI"});
+  // Removable-path layout, as the build extracts it: with shim, BOOTX64.EFI
+  // is shim and grubx64.efi sits next to it; without shim, BOOTX64.EFI is
+  // grub itself.
   fill(o.grub, {"grubx64.efi"});
+  if (o.grub.empty()) {
+    fill(o.grub, {"BOOTX64.EFI"});
+    fill(o.shim, {"shimx64.efi"});
+  } else {
+    fill(o.shim, {"shimx64.efi", "BOOTX64.EFI"});
+  }
   fill(o.fallback, {"fbx64.efi"});
   fill(o.disk_head, {"disk-head.bin"});
   fill(o.grub_records, {"grub-records.json"});
@@ -365,16 +376,52 @@ run_measure(MeasureOptions o, const GlobalOptions &g) {
   return 0;
 }
 
+// Why the oracle leaves the platform layer alone, for the report.
+constexpr std::string_view k_tpm_platform_note =
+    "TPM log: RTMR0 (firmware, variables, ACPI, boot options), PCR 0 and the fixed actions and "
+    "separators come from a VM with a software TPM, not from the TD's platform";
+constexpr std::string_view k_cc_platform_note =
+    "--image-layer: RTMR0 and the fixed actions and separators depend on the platform";
+
 int
 run_replay(const ReplayOptions &o, const GlobalOptions &g) {
-  const auto log_bytes = read_input(o.ccel);
+  if (o.ccel.empty() == o.tpm_log.empty()) {
+    throw Error(ErrorKind::usage, "give exactly one of --ccel FILE and --tpm-log FILE");
+  }
+  const std::string &log_path = o.ccel.empty() ? o.tpm_log : o.ccel;
+  const auto log_bytes = read_input(log_path);
   measure::EventLog log;
+  std::vector<measure::Event> unmapped;
   try {
     log = measure::parse_event_log(log_bytes);
+    if (!o.tpm_log.empty()) {
+      auto mapped = measure::map_tpm_log_to_cc(log);
+      log = std::move(mapped.log);
+      unmapped = std::move(mapped.unmapped);
+    }
   } catch (const Error &e) {
-    throw e.with_context(o.ccel);
+    throw e.with_context(log_path);
   }
-  const auto bank = measure::replay(log);
+  if (!o.tpm_log.empty() && !unmapped.empty()) {
+    log::info("{} events of PCR 0 or PCR 16+ map to no RTMR and are left out", unmapped.size());
+  }
+  const bool image_layer = o.image_layer || !o.tpm_log.empty();
+  if (image_layer && o.expected.empty()) {
+    throw Error(ErrorKind::usage,
+                "--image-layer / --tpm-log compare against a prediction: give --expected FILE");
+  }
+  if (!o.tpm_log.empty() && !o.quote.empty()) {
+    throw Error(ErrorKind::usage, "--quote checks a TD's RTMRs; a TPM log cannot reproduce them");
+  }
+  measure::RtmrBank bank;
+  try {
+    bank = measure::replay(log);
+  } catch (const Error &e) {
+    if (o.tpm_log.empty()) {
+      throw e.with_context(log_path);
+    }
+    throw e.with_context(log_path + " (a TPM log needs an active SHA-384 PCR bank)");
+  }
   std::optional<measure::Quote> quote;
   std::optional<measure::QuoteCheck> quote_check;
   if (!o.quote.empty()) {
@@ -386,6 +433,7 @@ run_replay(const ReplayOptions &o, const GlobalOptions &g) {
     quote_check = measure::check_against_quote(bank, *quote);
   }
   std::optional<measure::ReplayComparison> comparison;
+  std::optional<measure::ImageLayerComparison> image;
   if (!o.expected.empty()) {
     nlohmann::json expected;
     try {
@@ -393,17 +441,47 @@ run_replay(const ReplayOptions &o, const GlobalOptions &g) {
     } catch (const nlohmann::json::exception &e) {
       throw Error(ErrorKind::input, "{}: not JSON: {}", o.expected, e.what());
     }
-    comparison = measure::compare_with_prediction(log, measure::events_from_json(expected));
+    const auto events = measure::events_from_json(expected);
+    if (image_layer) {
+      image = measure::compare_image_layer(log, events);
+    } else {
+      comparison = measure::compare_with_prediction(log, events);
+    }
   }
+  const std::string_view platform_note = o.tpm_log.empty() ? k_cc_platform_note : k_tpm_platform_note;
   const std::string format = effective_format(o.format, g);
   if (format == "json") {
-    emit(measure::replay_report_json(log, bank, quote, quote_check, comparison).dump(2) + "\n", o.output);
+    auto json = measure::replay_report_json(log, bank, quote, quote_check, comparison);
+    if (!o.tpm_log.empty()) {
+      json["log"]["kind"] = "tpm";
+      json["log"]["unmapped_events"] = unmapped.size();
+    }
+    if (image) {
+      json["image_layer"] = measure::image_layer_report_json(*image, platform_note);
+    }
+    emit(json.dump(2) + "\n", o.output);
   } else if (format == "text") {
-    emit(measure::replay_report_text(log, bank, quote, quote_check, comparison), o.output);
+    std::string text = measure::replay_report_text(log, bank, quote, quote_check, comparison);
+    if (!o.tpm_log.empty()) {
+      text += fmt::format("TPM log: PCRs mapped to RTMRs as TDVF does (PCR 1,7 -> RTMR0; 2-6 -> RTMR1; "
+                          "8-15 -> RTMR2); {} events of PCR 0 / PCR 16+ left out\n",
+                          unmapped.size());
+    }
+    if (image) {
+      text += measure::image_layer_report_text(*image, platform_note);
+    }
+    emit(text, o.output);
   } else {
     throw Error(ErrorKind::usage, "--format must be json or text");
   }
   bool ok = true;
+  if (image && !image->all_predicted_match()) {
+    log::error("image layer: {} mismatched, {} missing in the log, {} not predicted",
+               image->count(measure::EventStatus::digest_mismatch),
+               image->count(measure::EventStatus::missing_in_log),
+               image->count(measure::EventStatus::not_predicted));
+    ok = false;
+  }
   if (quote_check && !quote_check->all_match()) {
     log::error("the replayed event log does not match the quote's RTMRs");
     ok = false;
@@ -505,8 +583,19 @@ register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Act
   CLI::App *replay = sub->add_subcommand(
       "replay",
       "Replay a CC event log (CCEL) into RTMR0-3, check it against a quote and diff it event by\n"
-      "event against a prediction (`cvmforge measure --format json` output).");
-  replay->add_option("--ccel", r->ccel, "CCEL log area (/sys/firmware/acpi/tables/data/CCEL)")->required();
+      "event against a prediction (`cvmforge measure --format json` output). With --tpm-log, the\n"
+      "log of a VM with a software TPM: its PCRs are mapped to RTMRs and only the image layer is\n"
+      "compared (see measurement/README.md, \"Boot oracle\").");
+  replay->add_option("--ccel", r->ccel, "CCEL log area (/sys/firmware/acpi/tables/data/CCEL)");
+  replay->add_option("--tpm-log",
+                     r->tpm_log,
+                     "Instead of --ccel: a TPM event log (binary_bios_measurements of a VM with a\n"
+                     "software TPM and a SHA-384 bank); PCRs map to RTMRs as in TDVF and only the\n"
+                     "image layer is compared with --expected (the boot oracle)");
+  replay->add_flag("--image-layer",
+                   r->image_layer,
+                   "With --expected: compare only the image layer (GPT, boot applications, kernel\n"
+                   "stub, shim and grub events in RTMR1/RTMR2), aligned per register and event type");
   replay->add_option("--quote", r->quote, "TD quote (v4/v5) whose RTMRs the log must reproduce");
   replay->add_option("--expected", r->expected, "Prediction JSON to diff against");
   replay->add_option("--format", r->format, "json or text (default text; json with --json)")

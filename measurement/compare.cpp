@@ -28,13 +28,17 @@ actual_digest_hex(const Event &e) {
 
 nlohmann::json
 event_json(const Event &e) {
-  return {{"sequence", e.sequence},
-          {"offset", e.offset},
-          {"mr_index", e.mr_index},
-          {"type", event_type_name(e.type)},
-          {"type_id", fmt::format("{:#x}", e.type)},
-          {"digest", actual_digest_hex(e)},
-          {"description", describe_event(e)}};
+  nlohmann::json j = {{"sequence", e.sequence},
+                      {"offset", e.offset},
+                      {"mr_index", e.mr_index},
+                      {"type", event_type_name(e.type)},
+                      {"type_id", fmt::format("{:#x}", e.type)},
+                      {"digest", actual_digest_hex(e)},
+                      {"description", describe_event(e)}};
+  if (e.pcr) {
+    j["pcr"] = *e.pcr;
+  }
+  return j;
 }
 
 nlohmann::json
@@ -125,6 +129,188 @@ compare_with_prediction(const EventLog &log, std::span<const PredictedEvent> exp
       reg.events.push_back(std::move(c));
     }
   }
+  return out;
+}
+
+bool
+is_image_layer_event(std::size_t rtmr, std::uint32_t type) noexcept {
+  if (rtmr != 1 && rtmr != 2) {
+    return false;
+  }
+  return type == event_type::k_efi_gpt_event || type == event_type::k_efi_boot_services_application ||
+         type == event_type::k_event_tag || type == event_type::k_ipl;
+}
+
+bool
+ImageLayerComparison::all_predicted_match() const noexcept {
+  return std::all_of(events.begin(), events.end(), [](const EventComparison &c) {
+    return c.status == EventStatus::match || c.status == EventStatus::unexpected_in_log;
+  });
+}
+
+std::size_t
+ImageLayerComparison::count(EventStatus status) const noexcept {
+  return static_cast<std::size_t>(std::count_if(
+      events.begin(), events.end(), [&](const EventComparison &c) { return c.status == status; }));
+}
+
+ImageLayerComparison
+compare_image_layer(const EventLog &log, std::span<const PredictedEvent> expected) {
+  ImageLayerComparison out;
+  // The log's image-layer events, and whether a prediction consumed them.
+  std::vector<const Event *> logged;
+  for (const auto &e : log.events) {
+    if (!is_extending(e) || e.mr_index < 1 || e.mr_index > k_rtmr_count) {
+      continue;
+    }
+    if (is_image_layer_event(e.mr_index - 1, e.type)) {
+      logged.push_back(&e);
+    } else {
+      ++out.platform_events_not_compared;
+    }
+  }
+  std::vector<bool> consumed(logged.size(), false);
+  std::array<std::size_t, k_rtmr_count> position{};
+  for (const auto &p : expected) {
+    if (!is_image_layer_event(p.rtmr, p.type)) {
+      continue;
+    }
+    EventComparison c;
+    c.rtmr = p.rtmr;
+    c.position = position.at(p.rtmr)++;
+    c.expected = p;
+    // The first logged event of the same register and type that no earlier
+    // prediction took: predictions and log are aligned per (register, type).
+    std::optional<std::size_t> hit;
+    for (std::size_t i = 0; i < logged.size() && !hit; ++i) {
+      if (!consumed[i] && logged[i]->mr_index == mr_index_of_rtmr(p.rtmr) && logged[i]->type == p.type) {
+        hit = i;
+      }
+    }
+    if (!hit) {
+      c.status = EventStatus::missing_in_log;
+    } else {
+      consumed[*hit] = true;
+      c.actual = *logged[*hit];
+      if (!p.digest) {
+        c.status = EventStatus::not_predicted;
+      } else {
+        const auto *d = c.actual->digest(k_alg_sha384);
+        const bool same = d != nullptr && d->size() == p.digest->size() &&
+                          std::equal(d->begin(), d->end(), p.digest->begin());
+        c.status = same ? EventStatus::match : EventStatus::digest_mismatch;
+      }
+    }
+    out.events.push_back(std::move(c));
+  }
+  for (std::size_t i = 0; i < logged.size(); ++i) {
+    if (consumed[i]) {
+      continue;
+    }
+    EventComparison c;
+    c.rtmr = logged[i]->mr_index - 1;
+    c.position = position.at(c.rtmr)++;
+    c.status = EventStatus::unexpected_in_log;
+    c.actual = *logged[i];
+    out.events.push_back(std::move(c));
+  }
+  return out;
+}
+
+nlohmann::json
+image_layer_report_json(const ImageLayerComparison &comparison, std::string_view platform_note) {
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto &c : comparison.events) {
+    nlohmann::json e = {{"rtmr", c.rtmr}, {"position", c.position}, {"status", to_string(c.status)}};
+    if (c.actual) {
+      e["actual"] = event_json(*c.actual);
+    }
+    if (c.expected) {
+      e["expected"] = expected_json(*c.expected);
+    }
+    events.push_back(std::move(e));
+  }
+  return {{"match", comparison.all_predicted_match()},
+          {"events", events},
+          {"counts",
+           {{"match", comparison.count(EventStatus::match)},
+            {"digest_mismatch", comparison.count(EventStatus::digest_mismatch)},
+            {"missing_in_log", comparison.count(EventStatus::missing_in_log)},
+            {"not_predicted", comparison.count(EventStatus::not_predicted)},
+            {"unexpected_in_log", comparison.count(EventStatus::unexpected_in_log)}}},
+          {"platform_events_not_compared", comparison.platform_events_not_compared},
+          {"platform_layer", std::string(platform_note)}};
+}
+
+std::string
+image_layer_report_text(const ImageLayerComparison &comparison, std::string_view platform_note) {
+  const auto status_text = [](EventStatus s) -> std::string {
+    switch (s) {
+    case EventStatus::match:
+      return "match";
+    case EventStatus::digest_mismatch:
+      return "MISMATCH";
+    case EventStatus::missing_in_log:
+      return "MISSING in log";
+    case EventStatus::not_predicted:
+      return "NOT PREDICTED";
+    case EventStatus::unexpected_in_log:
+      return "log only";
+    }
+    return "?";
+  };
+  const auto short_hex = [](const std::string &hex) {
+    return hex.empty() ? std::string("-") : hex.substr(0, 16);
+  };
+  std::string out = "image layer, event by event:\n";
+  out += fmt::format("  {:<5} {:<4} {:<36} {:<33} {:<14} {:<16}  {}\n",
+                     "RTMR",
+                     "PCR",
+                     "label",
+                     "type",
+                     "status",
+                     "log digest",
+                     "predicted");
+  for (const auto &c : comparison.events) {
+    const std::string pcr = c.actual && c.actual->pcr ? std::to_string(*c.actual->pcr) : "-";
+    std::string label = c.expected ? c.expected->label : "(not predicted)";
+    const std::string type = event_type_name(c.expected ? c.expected->type : c.actual->type);
+    const std::string logged = c.actual ? actual_digest_hex(*c.actual) : std::string();
+    const std::string predicted =
+        c.expected && c.expected->digest ? to_hex(*c.expected->digest) : std::string();
+    out += fmt::format("  {:<5} {:<4} {:<36} {:<33} {:<14} {:<16}  {}\n",
+                       c.rtmr,
+                       pcr,
+                       label,
+                       type,
+                       status_text(c.status),
+                       short_hex(logged),
+                       short_hex(predicted));
+    if (c.status == EventStatus::digest_mismatch) {
+      out += fmt::format("        log:       {}\n        predicted: {}\n", logged, predicted);
+    }
+    if (c.status != EventStatus::match) {
+      const std::string what = c.actual ? describe_event(*c.actual) : c.expected->description;
+      if (!what.empty()) {
+        out += fmt::format("        ({})\n", what);
+      }
+      if (c.expected && !c.expected->depends_on.empty()) {
+        out += fmt::format("        depends on: {}\n", join(c.expected->depends_on));
+      }
+    }
+  }
+  const std::size_t predicted = comparison.events.size() - comparison.count(EventStatus::unexpected_in_log);
+  out += fmt::format("image layer: {} predicted: {} match, {} mismatch, {} missing in the log, {} not "
+                     "predicted; {} in the log only\n",
+                     predicted,
+                     comparison.count(EventStatus::match),
+                     comparison.count(EventStatus::digest_mismatch),
+                     comparison.count(EventStatus::missing_in_log),
+                     comparison.count(EventStatus::not_predicted),
+                     comparison.count(EventStatus::unexpected_in_log));
+  out += fmt::format("platform layer: {} events not compared ({})\n",
+                     comparison.platform_events_not_compared,
+                     platform_note);
   return out;
 }
 
@@ -235,8 +421,9 @@ replay_report_text(const EventLog &log,
     if (!is_extending(e)) {
       continue;
     }
-    out += fmt::format("  RTMR{} {:<34} {}  {}\n",
+    out += fmt::format("  RTMR{}{} {:<34} {}  {}\n",
                        e.mr_index - 1,
+                       e.pcr ? fmt::format(" (PCR{:<2})", *e.pcr) : std::string(),
                        event_type_name(e.type),
                        actual_digest_hex(e).substr(0, 16),
                        describe_event(e));

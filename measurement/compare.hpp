@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // Event-by-event comparison of a replayed CC event log against a prediction,
@@ -52,6 +53,45 @@ struct ReplayComparison {
 // Compares the extending events of `log`, register by register and position
 // by position, with `expected` (a prediction's event list).
 ReplayComparison compare_with_prediction(const EventLog &log, std::span<const PredictedEvent> expected);
+
+// The image layer of a boot: what the disk image decides, as opposed to the
+// platform (firmware, VM shape, QEMU): in RTMR1 and RTMR2 the GPT, the boot
+// applications (shim, grub, kernel) and the tagged / IPL events of the kernel
+// stub, shim and grub. Actions and separators are fixed firmware events;
+// RTMR0 (variables, ACPI, authorities) is the platform's.
+bool is_image_layer_event(std::size_t rtmr, std::uint32_t type) noexcept;
+
+// Image-layer events only, independent of the platform events around them:
+// for a log from different hardware (e.g. a VM with a software TPM, whose
+// firmware logs its own PCR 0..7 events) or a TD on another VM shape.
+struct ImageLayerComparison {
+  // Every predicted image-layer event in prediction order (match,
+  // digest_mismatch, not_predicted or missing_in_log), then every logged
+  // image-layer event no prediction accounts for (unexpected_in_log), in log
+  // order. `position` is the index among the register's image-layer events.
+  std::vector<EventComparison> events;
+  // Extending log events outside the image layer (not compared).
+  std::size_t platform_events_not_compared = 0;
+
+  // True when every predicted image-layer event matches; events present only
+  // in the log are reported but do not fail the comparison.
+  bool all_predicted_match() const noexcept;
+  std::size_t count(EventStatus status) const noexcept;
+};
+
+// Aligns predicted and logged image-layer events per register and event type
+// in order: the n-th predicted EV_EFI_BOOT_SERVICES_APPLICATION of RTMR1 is
+// compared with the n-th logged one, and so on.
+ImageLayerComparison compare_image_layer(const EventLog &log, std::span<const PredictedEvent> expected);
+
+// {"match": bool, "events": [...], "platform_events_not_compared": n,
+//  "platform_layer": "<why it is not compared>"}
+nlohmann::json image_layer_report_json(const ImageLayerComparison &comparison,
+                                       std::string_view platform_note);
+
+// A table: one row per image-layer event (register, PCR when the log is a
+// TPM log, label, event type, status, digests), then a summary line.
+std::string image_layer_report_text(const ImageLayerComparison &comparison, std::string_view platform_note);
 
 struct QuoteCheck {
   std::array<bool, 4> rtmr_match{};

@@ -73,6 +73,10 @@ struct Event {
   std::size_t offset = 0;     // file offset of the record
   std::size_t sequence = 0;   // position in the log, counting every record from 0
   std::uint32_t mr_index = 0; // the log's "PCRIndex": CC MR index, 1 = RTMR0 … 4 = RTMR3
+  // For a TPM log mapped with map_tpm_log_to_cc() (tpm_log.hpp): the PCR the
+  // record was logged for (then mr_index is the MR index it maps to). nullopt
+  // in a CC log.
+  std::optional<std::uint32_t> pcr;
   std::uint32_t type = 0;
   std::vector<EventDigest> digests;
   std::vector<std::byte> data; // event data as logged
