@@ -2,10 +2,10 @@
 #include "lib/kbs/tdx_evidence.hpp"
 
 #include "lib/crypto/crypto.hpp"
-#include "lib/kbs/base64.hpp"
 #include "lib/kbs/ccel.hpp"
 #include "lib/kbs/protocol.hpp"
 #include "lib/kbs/tdx_quote.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"

@@ -2,8 +2,8 @@
 #include "lib/kbs/tee_key.hpp"
 
 #include "lib/crypto/crypto.hpp"
-#include "lib/kbs/base64.hpp"
 #include "lib/kbs/openssl_ptr.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 
 #include <openssl/core_names.h>

@@ -2,6 +2,7 @@
 #include "lib/luks/header.hpp"
 
 #include "lib/crypto/crypto.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 
@@ -411,9 +412,6 @@ parse_token(const std::string &id, const Json &json) {
   return t;
 }
 
-constexpr std::string_view k_base64_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 bool
 constant_time_equal(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
   if (a.size() != b.size()) {
@@ -466,75 +464,6 @@ pread_to(int fd, std::vector<std::byte> &buffer, std::uint64_t end) {
 }
 
 } // namespace
-
-// ---- base64 ----------------------------------------------------------------
-
-std::optional<std::vector<std::byte>>
-decode_base64(std::string_view text) {
-  if (text.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::vector<std::byte> out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    std::array<std::uint32_t, 4> v{};
-    std::size_t padding = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      const char c = text[i + j];
-      if (c == '=') {
-        // Padding only in the last quantum, only in its last two positions.
-        if (i + 4 != text.size() || j < 2) {
-          return std::nullopt;
-        }
-        ++padding;
-        v.at(j) = 0;
-        continue;
-      }
-      if (padding > 0) {
-        return std::nullopt;
-      }
-      const auto pos = k_base64_alphabet.find(c);
-      if (pos == std::string_view::npos) {
-        return std::nullopt;
-      }
-      v.at(j) = static_cast<std::uint32_t>(pos);
-    }
-    const std::uint32_t triple = (v[0] << 18U) | (v[1] << 12U) | (v[2] << 6U) | v[3];
-    out.push_back(static_cast<std::byte>((triple >> 16U) & 0xffU));
-    if (padding < 2) {
-      out.push_back(static_cast<std::byte>((triple >> 8U) & 0xffU));
-    } else if ((triple & 0xffffU) != 0) {
-      return std::nullopt; // non-canonical: unused bits set
-    }
-    if (padding < 1) {
-      out.push_back(static_cast<std::byte>(triple & 0xffU));
-    } else if ((triple & 0xffU) != 0) {
-      return std::nullopt;
-    }
-  }
-  return out;
-}
-
-std::string
-encode_base64(std::span<const std::byte> bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
-    std::uint32_t triple = std::to_integer<std::uint32_t>(bytes[i]) << 16U;
-    if (n > 1) {
-      triple |= std::to_integer<std::uint32_t>(bytes[i + 1]) << 8U;
-    }
-    if (n > 2) {
-      triple |= std::to_integer<std::uint32_t>(bytes[i + 2]);
-    }
-    out.push_back(k_base64_alphabet[(triple >> 18U) & 0x3fU]);
-    out.push_back(k_base64_alphabet[(triple >> 12U) & 0x3fU]);
-    out.push_back(n > 1 ? k_base64_alphabet[(triple >> 6U) & 0x3fU] : '=');
-    out.push_back(n > 2 ? k_base64_alphabet[triple & 0x3fU] : '=');
-  }
-  return out;
-}
 
 // ---- JSON metadata ---------------------------------------------------------
 
@@ -731,8 +660,8 @@ verify_volume_key(const Digest &digest, const SecretBytes &volume_key) {
   } else {
     throw Error(ErrorKind::input, "LUKS2 digest {}: unsupported hash \"{}\"", digest.id, digest.hash);
   }
-  const auto salt = decode_base64(digest.salt);
-  const auto expected = decode_base64(digest.digest);
+  const auto salt = base64_decode(digest.salt);
+  const auto expected = base64_decode(digest.digest);
   if (!salt || !expected || expected->empty() || expected->size() > 64) {
     throw Error(ErrorKind::input, "LUKS2 digest {}: salt or digest is not valid base64", digest.id);
   }

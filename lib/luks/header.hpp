@@ -228,9 +228,4 @@ bool verify_volume_key(const Digest &digest, const SecretBytes &volume_key);
 // header has exactly one digest.
 bool verify_volume_key(const Header &header, const SecretBytes &volume_key);
 
-// Strict base64 (RFC 4648 alphabet, padding required) as LUKS2 stores salts
-// and digests; nullopt if `text` is not canonical base64.
-std::optional<std::vector<std::byte>> decode_base64(std::string_view text);
-std::string encode_base64(std::span<const std::byte> bytes);
-
 } // namespace cvm::luks

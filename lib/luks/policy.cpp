@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/luks/policy.hpp"
 
+#include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -125,7 +126,7 @@ private:
     if (kdf->type != bounds.type) {
       return;
     }
-    const auto salt = decode_base64(kdf->salt);
+    const auto salt = base64_decode(kdf->salt);
     if (!salt || salt->size() != k_salt_size) {
       add(where + ".salt", fmt::format("not {} bytes of base64", k_salt_size));
     }
@@ -268,11 +269,11 @@ private:
       expect_str(where + ".type", d.type, pin.type);
       expect_str(where + ".hash", d.hash, pin.hash);
       expect_eq(where + ".iterations", d.iterations, pin.iterations);
-      const auto salt = decode_base64(d.salt);
+      const auto salt = base64_decode(d.salt);
       if (!salt || *salt != pin.salt) {
         add(where + ".salt", "differs from the pinned volume-key digest salt");
       }
-      const auto value = decode_base64(d.digest);
+      const auto value = base64_decode(d.digest);
       if (!value || *value != pin.digest) {
         add(where + ".digest", "differs from the pinned volume-key digest (a different volume key)");
       }
@@ -355,7 +356,7 @@ public:
 
   std::vector<std::byte>
   base64(const std::string &key) {
-    auto bytes = decode_base64(str(key));
+    auto bytes = base64_decode(str(key));
     if (!bytes) {
       fail_policy(fmt::format("{}.{}: not base64", m_path, key));
     }
@@ -389,8 +390,8 @@ PinnedDigest::as_digest() const {
   d.type = type;
   d.hash = hash;
   d.iterations = iterations;
-  d.salt = encode_base64(salt);
-  d.digest = encode_base64(digest);
+  d.salt = base64_encode(salt);
+  d.digest = base64_encode(digest);
   return d;
 }
 
@@ -468,8 +469,8 @@ derive_policy(const Header &header) {
     rule.kdf.max_cpus = ks.kdf->cpus;
     p.keyslots.push_back(std::move(rule));
   }
-  const auto salt = decode_base64(dig.salt);
-  const auto value = decode_base64(dig.digest);
+  const auto salt = base64_decode(dig.salt);
+  const auto value = base64_decode(dig.digest);
   if (!salt || !value) {
     throw Error(ErrorKind::input, "derive LUKS policy: digest {} is not valid base64", dig.id);
   }
@@ -512,8 +513,8 @@ policy_to_json(const Policy &policy) {
        Json{{"type", policy.digest.type},
             {"hash", policy.digest.hash},
             {"iterations", policy.digest.iterations},
-            {"salt", encode_base64(policy.digest.salt)},
-            {"digest", encode_base64(policy.digest.digest)}}},
+            {"salt", base64_encode(policy.digest.salt)},
+            {"digest", base64_encode(policy.digest.digest)}}},
   };
   return j.dump(2) + "\n";
 }

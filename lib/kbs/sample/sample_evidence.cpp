@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/kbs/sample/sample_evidence.hpp"
 
-#include "lib/kbs/base64.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/log.hpp"
 
 namespace cvm::kbs {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // JWE decryption against JWEs produced at test time by the independent Python
 // broker (tests/kbs/kbs_broker.py make-jwe, python3-cryptography).
-#include "lib/kbs/base64.hpp"
 #include "lib/kbs/jwe.hpp"
 #include "lib/kbs/tee_key.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/exec.hpp"
 #include "lib/util/hex.hpp"
@@ -15,6 +15,9 @@
 namespace {
 
 using namespace cvm::kbs;
+using cvm::base64_encode;
+using cvm::base64url_decode;
+using cvm::base64url_encode;
 using nlohmann::json;
 
 constexpr std::string_view k_plaintext_hex =

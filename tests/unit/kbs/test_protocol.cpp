@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/kbs/base64.hpp"
 #include "lib/kbs/canonical_json.hpp"
 #include "lib/kbs/protocol.hpp"
 #include "lib/kbs/sample/sample_evidence.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
@@ -16,6 +16,9 @@
 namespace {
 
 using namespace cvm::kbs;
+using cvm::base64_encode;
+using cvm::base64url_decode;
+using cvm::base64url_encode;
 using nlohmann::json;
 
 // The cvmforge vector of key-release.md §5.4: nonce = base64(0..31),

@@ -8,6 +8,7 @@
 
 #include "lib/crypto/crypto.hpp"
 #include "lib/luks/header.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/secret.hpp"
 
 #include <nlohmann/json.hpp>
@@ -177,7 +178,7 @@ make_metadata(const SecretBytes &volume_key, Recovery recovery, const SyntheticF
                             {{"type", "pbkdf2"},
                              {"hash", "sha256"},
                              {"iterations", f.unlock_iterations},
-                             {"salt", encode_base64(fixed_bytes(32, 0x01))}})}};
+                             {"salt", base64_encode(fixed_bytes(32, 0x01))}})}};
   Json digest_keyslots = Json::array({"0"});
   if (recovery == Recovery::yes) {
     keyslots["1"] = keyslot(area0 + area_size,
@@ -185,7 +186,7 @@ make_metadata(const SecretBytes &volume_key, Recovery recovery, const SyntheticF
                              {"time", f.recovery_time},
                              {"memory", f.recovery_memory_kib},
                              {"cpus", f.recovery_cpus},
-                             {"salt", encode_base64(fixed_bytes(32, 0x02))}});
+                             {"salt", base64_encode(fixed_bytes(32, 0x02))}});
     digest_keyslots.push_back("1");
   }
   return Json{
@@ -206,8 +207,8 @@ make_metadata(const SecretBytes &volume_key, Recovery recovery, const SyntheticF
           {"segments", Json::array({"0"})},
           {"hash", "sha256"},
           {"iterations", 1000},
-          {"salt", encode_base64(salt)},
-          {"digest", encode_base64(digest)}}}}},
+          {"salt", base64_encode(salt)},
+          {"digest", base64_encode(digest)}}}}},
       {"config",
        {{"json_size", std::to_string(f.hdr_size - k_binary_header_size)},
         {"keyslots_size", std::to_string(f.keyslots_size)}}},

@@ -11,7 +11,7 @@
 #include <vector>
 
 // Base64 (RFC 4648 §4, padded) and base64url (§5, unpadded, as JOSE uses it).
-namespace cvm::kbs {
+namespace cvm {
 
 // Standard alphabet with '=' padding (KBS nonces, quotes, sample report data).
 std::string base64_encode(std::span<const std::byte> bytes);
@@ -29,4 +29,4 @@ std::optional<std::vector<std::byte>> base64url_decode(std::string_view text);
 // JWK "d" member); throws nothing, nullopt on malformed input.
 std::optional<SecretBytes> base64url_decode_secret(std::string_view text);
 
-} // namespace cvm::kbs
+} // namespace cvm

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/kbs/base64.hpp"
+#include "lib/util/base64.hpp"
 #include "lib/util/hex.hpp"
 
 #include <gtest/gtest.h>
 
 namespace {
 
-using namespace cvm::kbs;
+using namespace cvm;
 
 std::vector<std::byte>
 bytes(std::string_view s) {
@@ -46,6 +46,12 @@ TEST(Base64, RejectsMalformed) {
   EXPECT_FALSE(base64url_decode("Zg=="));  // padding in base64url
   EXPECT_FALSE(base64url_decode("+/+/"));  // standard alphabet in base64url
   EXPECT_FALSE(base64url_decode("Z"));     // impossible length
+  // As LUKS2 stores salts and digests: canonical, padded, nothing else.
+  EXPECT_FALSE(base64_decode("Zm9"));        // length
+  EXPECT_FALSE(base64_decode("Z==="));       // too much padding
+  EXPECT_FALSE(base64_decode("Zm=v"));       // padding in the middle
+  EXPECT_FALSE(base64_decode("Zm9v\nYmFy")); // whitespace
+  EXPECT_FALSE(base64_decode("Zm9_"));       // URL alphabet
 }
 
 } // namespace

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/kbs/base64.hpp"
+#include "lib/util/base64.hpp"
 
 #include <array>
 #include <cstdint>
 
-namespace cvm::kbs {
+namespace cvm {
 
 namespace {
 
@@ -159,4 +159,4 @@ base64url_decode_secret(std::string_view text) {
   return out;
 }
 
-} // namespace cvm::kbs
+} // namespace cvm
