@@ -903,6 +903,10 @@ Session::mke2fs(const std::string &device, const Mke2fsOptions &options) {
     optargs.bitmask |= GUESTFS_MKE2FS_LAZYITABLEINIT_BITMASK;
     optargs.lazyitableinit = *options.lazy_itable_init ? 1 : 0;
   }
+  if (options.lazy_journal_init) {
+    optargs.bitmask |= GUESTFS_MKE2FS_LAZYJOURNALINIT_BITMASK;
+    optargs.lazyjournalinit = *options.lazy_journal_init ? 1 : 0;
+  }
   if (options.discard) {
     optargs.bitmask |= GUESTFS_MKE2FS_DISCARD_BITMASK;
     optargs.discard = *options.discard ? 1 : 0;

@@ -67,10 +67,11 @@ struct MkfsOptions {
 struct Mke2fsOptions {
   std::string fs_type = "ext4";
   std::optional<std::int64_t> block_size;
-  std::optional<std::int64_t> journal_size; // in blocks
+  std::optional<std::int64_t> journal_size; // MiB (mke2fs -J size=)
   std::optional<std::string> label;
   std::optional<std::string> uuid;
   std::optional<bool> lazy_itable_init;
+  std::optional<bool> lazy_journal_init;
   std::optional<bool> discard;
   std::optional<bool> force_create;
 };

@@ -32,10 +32,17 @@ copy_root(BuildContext &ctx) {
   guestfs::Mke2fsOptions root_fs;
   root_fs.fs_type = "ext4";
   root_fs.block_size = 4096;
-  root_fs.journal_size = 16; // MiB (mke2fs -J size=), all of it written at mkfs time
+  root_fs.journal_size = 16; // MiB
   root_fs.label = "root";
   root_fs.uuid = ctx.root_fs_uuid;
+  // Neither the inode tables nor the journal are zeroed: through dm-crypt
+  // every zero block would become an allocated ciphertext block in the
+  // image. Zeroing protects against stale data from an earlier filesystem
+  // on the device; there is none here: a fresh LUKS2 volume under a new key
+  // (and, for /boot, never-written qcow2 clusters, which read as zeros).
+  // noinit_itable below keeps the kernel from zeroing the tables instead.
   root_fs.lazy_itable_init = true;
+  root_fs.lazy_journal_init = true;
   root_fs.discard = false;
   root_fs.force_create = true;
   g.mke2fs(ctx.mapper_device, root_fs);
