@@ -451,7 +451,9 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
                                    what + " image was not supplied");
           }
         };
-    image_event(a.shim, "shim", "shim");
+    if (shim_runs > 0) {
+      image_event(a.shim, "shim", "shim");
+    }
     if (shim_runs > 1) {
       image_event(a.fallback, "fallback", "fallback");
       image_event(a.shim, "shim.second_run", "shim");
@@ -781,8 +783,16 @@ predict(const BootArtifacts &artifacts, std::span<const std::byte> firmware, con
                                     "(edk2-stable202302): no events, RTMRs stay zero",
                                     profile.ovmf_version));
   } else {
-    const std::size_t shim_runs =
-        artifacts.mode == BootMode::grub ? (artifacts.shim_fallback_run ? 2 : 1) : 0;
+    // Grub boot without a shim image: the firmware loads grub itself from the
+    // removable path (\EFI\BOOT\BOOTX64.EFI is grub), so there are no shim,
+    // MOK or shim authority events at all.
+    std::size_t shim_runs = 0;
+    if (artifacts.mode == BootMode::grub && artifacts.shim) {
+      shim_runs = artifacts.shim_fallback_run ? 2 : 1;
+    } else if (artifacts.mode == BootMode::grub) {
+      out.notes.push_back("grub boot without shim: the firmware loads grub directly (no shim, MOK or "
+                          "SbatLevel events); supply the shim image if the boot chain has one");
+    }
     rtmr0(c, shim_runs);
     rtmr1_and_2(c, shim_runs);
   }

@@ -434,6 +434,49 @@ TEST(Predict, GrubBootWithDebianShimAndGrub) {
   EXPECT_TRUE(mok_rt->digest.has_value()) << "Debian's shim embeds a vendor certificate";
 }
 
+// Found by the boot oracle (tests/e2e/tpm_oracle.sh): Debian 13 with the
+// unsigned grub-efi-amd64 has no shim; \EFI\BOOT\BOOTX64.EFI is grub, and
+// the firmware measures grub then the kernel, nothing of shim's.
+TEST(Predict, GrubBootWithoutShimHasNoShimEvents) {
+  const auto in = debian_inputs();
+  const std::filesystem::path grub = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed";
+  if (!in || !std::filesystem::exists(grub)) {
+    GTEST_SKIP() << "skipped: needs ovmf, a kernel and grub-efi-amd64-signed";
+  }
+  BootArtifacts a = direct_artifacts(*in);
+  a.mode = BootMode::grub;
+  a.grub = fs::read_file(grub);
+  a.cmdline = "BOOT_IMAGE=/vmlinuz root=/dev/mapper/cvmroot ro";
+  const auto p = predict(a, in->firmware, profile_2g(202411, {10, 2, 0}));
+  std::vector<std::string> rtmr1;
+  for (const auto &e : p.events) {
+    EXPECT_EQ(e.label.find("shim"), std::string::npos) << e.label;
+    EXPECT_EQ(e.label.find("authority."), std::string::npos) << e.label;
+    if (e.rtmr == 1) {
+      rtmr1.push_back(e.label);
+    }
+  }
+  const std::vector<std::string> expected = {"action.calling_efi_application",
+                                             "separator.rtmr1",
+                                             "gpt",
+                                             "grub",
+                                             "kernel",
+                                             "action.exit_boot_services_invocation",
+                                             "action.exit_boot_services_success"};
+  EXPECT_EQ(rtmr1, expected);
+  EXPECT_EQ(*find(p, "grub")->digest, authenticode_sha384(*a.grub));
+  // Only the disk head is missing for RTMR1 (GPT), nothing of a shim.
+  std::size_t not_predicted = 0;
+  for (const auto &e : p.events) {
+    not_predicted += (e.rtmr != 0 && !e.digest) ? 1 : 0;
+  }
+  EXPECT_EQ(not_predicted, 1U);
+  EXPECT_NE(std::find_if(p.notes.begin(),
+                         p.notes.end(),
+                         [](const std::string &n) { return n.find("without shim") != std::string::npos; }),
+            p.notes.end());
+}
+
 TEST(PlatformProfile, ParsesJsonAndRejectsBadValues) {
   const auto reader = [](const std::string &path) {
     return std::vector<std::byte>(path.size(), std::byte{7});
