@@ -525,19 +525,26 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
   } else if (*version >= k_linux_stub_cc_measurement) {
     std::string options = a.cmdline;
     std::vector<std::string> deps = {"image.cmdline", "image.kernel_version"};
+    // OVMF sizes the LoadOptions it builds for -append with the NUL; grub's
+    // EFI linux loader sets load_options_size to the UTF-16 length of the
+    // command line without it (grub_utf8_to_utf16 stops before the NUL). The
+    // stub hashes exactly load_options_size bytes.
+    auto nul = NulTerminator::yes;
     if (a.mode == BootMode::direct) {
       options = ovmf_load_options(a.cmdline, a.initrd.has_value(), p.ovmf_version);
       deps.emplace_back("firmware.ovmf_version");
     } else {
-      c.notes.push_back("grub boot: LoadOptions assumed to be the UTF-16LE command line with its "
-                        "NUL terminator, as grub's EFI linux loader sets it");
+      nul = NulTerminator::no;
+      c.notes.push_back("grub boot: LoadOptions taken as the UTF-16LE command line without a NUL "
+                        "terminator, as grub's EFI linux loader sizes it (checked against Debian "
+                        "13's grub 2.12 by tests/e2e/tpm_oracle.sh)");
     }
     c.events.add(2,
                  event_type::k_event_tag,
                  "linux.load_options",
                  "LOADED_IMAGE::LoadOptions \"" + options + "\"",
                  deps,
-                 crypto::sha384(to_utf16le(options, NulTerminator::yes)));
+                 crypto::sha384(to_utf16le(options, nul)));
     if (a.initrd) {
       c.events.add(2,
                    event_type::k_event_tag,

@@ -465,6 +465,8 @@ TEST(Predict, GrubBootWithoutShimHasNoShimEvents) {
                                              "action.exit_boot_services_success"};
   EXPECT_EQ(rtmr1, expected);
   EXPECT_EQ(*find(p, "grub")->digest, authenticode_sha384(*a.grub));
+  // grub's LoadOptions carry no NUL terminator (unlike OVMF's for -append).
+  EXPECT_EQ(*find(p, "linux.load_options")->digest, crypto::sha384(to_utf16le(a.cmdline, NulTerminator::no)));
   // Only the disk head is missing for RTMR1 (GPT), nothing of a shim.
   std::size_t not_predicted = 0;
   for (const auto &e : p.events) {
@@ -475,6 +477,27 @@ TEST(Predict, GrubBootWithoutShimHasNoShimEvents) {
                          p.notes.end(),
                          [](const std::string &n) { return n.find("without shim") != std::string::npos; }),
             p.notes.end());
+}
+
+// A LoadOptions digest a real firmware logged (tests/e2e/tpm_oracle.sh on the
+// Debian 13 image: grub 2.12 from trixie, Linux 6.12 stub, OVMF with swtpm,
+// PCR 9 SHA-384), for the command line grub passed. The NUL-terminated form
+// the model used before differs.
+TEST(Predict, GrubLoadOptionsMatchTheDigestAFirmwareLogged) {
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: needs ovmf and a kernel";
+  }
+  BootArtifacts a = direct_artifacts(*in);
+  a.mode = BootMode::grub;
+  a.cmdline = "BOOT_IMAGE=/vmlinuz-6.12.107+deb13-cloud-amd64 root=/dev/mapper/cvmroot ro "
+              "console=ttyS0,115200n8 rd.luks.name=b3f2d2fe-17c0-8d5b-a93b-7695d71319bb=cvmroot "
+              "rd.shell=0 rd.emergency=poweroff console=ttyS0";
+  const std::string logged =
+      "35b48ee333409967ddc421643c9200980d972aba1cffb6fde7b21ee17b6b81efa1493d4c08387760c4b078226586bb43";
+  const auto p = predict(a, in->firmware, profile_2g(202411, {10, 2, 0}));
+  EXPECT_EQ(hex384(*find(p, "linux.load_options")->digest), logged);
+  EXPECT_NE(hex384(crypto::sha384(to_utf16le(a.cmdline, NulTerminator::yes))), logged);
 }
 
 TEST(PlatformProfile, ParsesJsonAndRejectsBadValues) {
