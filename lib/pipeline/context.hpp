@@ -25,6 +25,13 @@ namespace cvm::pipeline {
 // Mount points inside the appliance during the copy phase.
 inline constexpr const char *k_src = "/cvmforge-src";
 inline constexpr const char *k_dst = "/cvmforge-dst";
+// Mount options for the output's ext4 filesystems while the build writes
+// them: no background inode-table zeroing, and no journal (noload on a
+// clean filesystem runs ext4 without one). mke2fs leaves both unwritten;
+// through dm-crypt every block the build writes, zeros included, becomes an
+// allocated ciphertext block in the image, and copying the tree cycles the
+// whole journal. The journal is first used at the guest's first boot.
+inline constexpr const char *k_output_ext4_mount_options = "noinit_itable,noload";
 
 struct BuildContext {
   BuildContext(const manifest::Manifest &manifest_in, const BuildOptions &options_in)

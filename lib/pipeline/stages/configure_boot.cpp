@@ -22,8 +22,8 @@ mount_output_as_root(BuildContext &ctx) {
   g.umount_all();
   g.rmmountpoint(k_src);
   g.rmmountpoint(k_dst);
-  g.mount(ctx.mapper_device, "/");
-  g.mount(ctx.out_boot, "/boot");
+  g.mount_options(k_output_ext4_mount_options, ctx.mapper_device, "/");
+  g.mount_options(k_output_ext4_mount_options, ctx.out_boot, "/boot");
   const std::string esp = ctx.facts.esp_mountpoint.value_or("/boot/efi");
   g.mkdir_p(esp);
   g.mount(ctx.out_esp, esp);

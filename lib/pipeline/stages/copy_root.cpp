@@ -8,8 +8,8 @@
 //
 // Sparseness: only blocks the new filesystems write become ciphertext in the
 // qcow2; never-written LUKS sectors stay unallocated. mke2fs runs with lazy
-// inode-table init and no discard, and the filesystem is mounted with
-// noinit_itable so the kernel does not zero inode tables in the background.
+// inode-table and journal init and no discard, and the filesystems are
+// mounted with k_output_ext4_mount_options (no itable zeroing, no journal).
 #include "lib/pipeline/progress.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
@@ -40,7 +40,8 @@ copy_root(BuildContext &ctx) {
   // image. Zeroing protects against stale data from an earlier filesystem
   // on the device; there is none here: a fresh LUKS2 volume under a new key
   // (and, for /boot, never-written qcow2 clusters, which read as zeros).
-  // noinit_itable below keeps the kernel from zeroing the tables instead.
+  // The mount options (k_output_ext4_mount_options) keep the kernel from
+  // zeroing the tables or using the journal while the build writes.
   root_fs.lazy_itable_init = true;
   root_fs.lazy_journal_init = true;
   root_fs.discard = false;
@@ -57,9 +58,9 @@ copy_root(BuildContext &ctx) {
   if (f.boot_device) {
     g.mount(*f.boot_device, std::string(k_src) + "/boot", guestfs::ReadOnly::yes);
   }
-  g.mount_options("noinit_itable", ctx.mapper_device, k_dst);
+  g.mount_options(k_output_ext4_mount_options, ctx.mapper_device, k_dst);
   g.mkdir_p(std::string(k_dst) + "/boot");
-  g.mount_options("noinit_itable", ctx.out_boot, std::string(k_dst) + "/boot");
+  g.mount_options(k_output_ext4_mount_options, ctx.out_boot, std::string(k_dst) + "/boot");
 
   {
     const std::uint64_t total = ctx.content.root_used + ctx.content.boot_used;
