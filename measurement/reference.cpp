@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "measurement/reference.hpp"
 
+#include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/hex.hpp"
 #include "measurement/eventlog.hpp"
@@ -60,29 +61,6 @@ type_from_name(const std::string &name) {
 }
 
 } // namespace
-
-std::string
-base64_encode(std::span<const std::byte> data) {
-  static constexpr std::string_view k_alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < data.size(); i += 3) {
-    std::uint32_t v = static_cast<std::uint32_t>(data[i]) << 16U;
-    const std::size_t n = std::min<std::size_t>(3, data.size() - i);
-    if (n > 1) {
-      v |= static_cast<std::uint32_t>(data[i + 1]) << 8U;
-    }
-    if (n > 2) {
-      v |= static_cast<std::uint32_t>(data[i + 2]);
-    }
-    out.push_back(k_alphabet[(v >> 18U) & 0x3fU]);
-    out.push_back(k_alphabet[(v >> 12U) & 0x3fU]);
-    out.push_back(n > 1 ? k_alphabet[(v >> 6U) & 0x3fU] : '=');
-    out.push_back(n > 2 ? k_alphabet[v & 0x3fU] : '=');
-  }
-  return out;
-}
 
 nlohmann::json
 prediction_to_json(const Prediction &p) {

@@ -41,7 +41,4 @@ std::string ita_policy_rego(const Prediction &prediction);
 // Readable text: MRTD candidates, registers, then each register's events.
 std::string prediction_to_text(const Prediction &prediction);
 
-// RFC 4648 base64 with padding.
-std::string base64_encode(std::span<const std::byte> data);
-
 } // namespace cvm::measure
