@@ -296,14 +296,6 @@ TEST_F(Build, ReferenceValuesAreWrittenNextToTheImage) {
   EXPECT_EQ(b.report["measurement"]["mrtd"]["single_pass"].get<std::string>().size(), 96U);
 }
 
-TEST_F(Build, AllocatedSizeGoalHolds) {
-  const auto &r = g_built->report;
-  const double ratio = r["output"]["allocated_to_base_used"].get<double>();
-  RecordProperty("allocated_to_base_used", std::to_string(ratio));
-  EXPECT_LE(ratio, 1.10) << "allocated " << r["output"]["allocated_bytes"] << " for base content "
-                         << r["output"]["base_used_bytes"];
-}
-
 TEST_F(Build, LuksHeaderMatchesTheManifest) {
   const auto &b = *g_built;
   fs::TempDir tmp("cvm-it-header");
@@ -443,4 +435,21 @@ TEST_F(Build, TreeAndBootConfigurationArePreserved) {
   g.umount_all();
   g.cryptsetup_close("/dev/mapper/it");
   g.shutdown();
+}
+
+// Issue 3's size goal, as its own ctest entry (build.<flavour>.size_goal) on
+// the report build.<flavour> left behind: allocated bytes of the output at
+// most 1.10 x the base's content (root plus /boot). Kept apart from Build.*
+// because it does not hold yet on the cloud-kernel fixtures (1.107 and
+// 1.128 measured), which must not hide the other checks.
+TEST(BuildSizeGoal, AllocatedAtMostTenPercentOverBaseContent) {
+  const std::string report = env("CVM_BUILT_REPORT");
+  if (report.empty() || !stdfs::exists(report)) {
+    GTEST_SKIP() << "skipped: no build report (run via ctest after build.<flavour>)";
+  }
+  const auto r = nlohmann::json::parse(fs::read_text(report));
+  const double ratio = r["output"]["allocated_to_base_used"].get<double>();
+  RecordProperty("allocated_to_base_used", std::to_string(ratio));
+  EXPECT_LE(ratio, 1.10) << "allocated " << r["output"]["allocated_bytes"] << " for base content "
+                         << r["output"]["base_used_bytes"];
 }
