@@ -899,17 +899,21 @@ Session::mke2fs(const std::string &device, const Mke2fsOptions &options) {
     optargs.bitmask |= GUESTFS_MKE2FS_UUID_BITMASK;
     optargs.uuid = options.uuid->c_str();
   }
-  if (options.lazy_itable_init) {
-    optargs.bitmask |= GUESTFS_MKE2FS_LAZYITABLEINIT_BITMASK;
-    optargs.lazyitableinit = *options.lazy_itable_init ? 1 : 0;
-  }
-  if (options.lazy_journal_init) {
-    optargs.bitmask |= GUESTFS_MKE2FS_LAZYJOURNALINIT_BITMASK;
-    optargs.lazyjournalinit = *options.lazy_journal_init ? 1 : 0;
-  }
-  if (options.discard) {
-    optargs.bitmask |= GUESTFS_MKE2FS_DISCARD_BITMASK;
-    optargs.discard = *options.discard ? 1 : 0;
+  if (options.extended) {
+    switch (*options.extended) {
+    case Mke2fsExtended::lazy_itable_init:
+      optargs.bitmask |= GUESTFS_MKE2FS_LAZYITABLEINIT_BITMASK;
+      optargs.lazyitableinit = 1;
+      break;
+    case Mke2fsExtended::lazy_journal_init:
+      optargs.bitmask |= GUESTFS_MKE2FS_LAZYJOURNALINIT_BITMASK;
+      optargs.lazyjournalinit = 1;
+      break;
+    case Mke2fsExtended::no_discard:
+      optargs.bitmask |= GUESTFS_MKE2FS_DISCARD_BITMASK;
+      optargs.discard = 0;
+      break;
+    }
   }
   if (options.force_create) {
     optargs.bitmask |= GUESTFS_MKE2FS_FORCECREATE_BITMASK;

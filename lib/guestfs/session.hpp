@@ -63,6 +63,13 @@ struct MkfsOptions {
   std::optional<std::string> features; // passed to mkfs -O
 };
 
+// An mke2fs extended option (-E) that guestfs_mke2fs can pass.
+enum class Mke2fsExtended {
+  lazy_itable_init,  // -E lazy_itable_init=1: inode tables left unzeroed
+  lazy_journal_init, // -E lazy_journal_init=1: journal left unzeroed
+  no_discard,        // -E nodiscard: no discard of the device first
+};
+
 // The mke2fs optional arguments the pipeline uses (guestfs_mke2fs).
 struct Mke2fsOptions {
   std::string fs_type = "ext4";
@@ -70,9 +77,13 @@ struct Mke2fsOptions {
   std::optional<std::int64_t> journal_size; // MiB (mke2fs -J size=)
   std::optional<std::string> label;
   std::optional<std::string> uuid;
-  std::optional<bool> lazy_itable_init;
-  std::optional<bool> lazy_journal_init;
-  std::optional<bool> discard;
+  // ONE extended option, not a set: guestfs_mke2fs passes each of its
+  // extended options as a separate "-E", and mke2fs (e2fsprogs 1.47) keeps
+  // only the last -E on its command line, silently. Asking for lazy journal
+  // init and nodiscard together got nodiscard alone, and a zeroed journal
+  // (through dm-crypt: megabytes of allocated ciphertext). Newer e2fsprogs
+  // may reject several -E instead; either way, one is all that works.
+  std::optional<Mke2fsExtended> extended;
   std::optional<bool> force_create;
 };
 

@@ -7,9 +7,9 @@
 // timestamps survive and /boot's content lands on the /boot partition.
 //
 // Sparseness: only blocks the new filesystems write become ciphertext in the
-// qcow2; never-written LUKS sectors stay unallocated. mke2fs runs with lazy
-// inode-table and journal init and no discard, and the filesystems are
-// mounted with k_output_ext4_mount_options (no itable zeroing, no journal).
+// qcow2; never-written LUKS sectors stay unallocated. mke2fs zeroes neither
+// journal nor inode tables, and the filesystems are mounted with
+// k_output_ext4_mount_options (no itable zeroing, no journal).
 #include "lib/pipeline/progress.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
@@ -35,16 +35,21 @@ copy_root(BuildContext &ctx) {
   root_fs.journal_size = 16; // MiB
   root_fs.label = "root";
   root_fs.uuid = ctx.root_fs_uuid;
-  // Neither the inode tables nor the journal are zeroed: through dm-crypt
-  // every zero block would become an allocated ciphertext block in the
-  // image. Zeroing protects against stale data from an earlier filesystem
-  // on the device; there is none here: a fresh LUKS2 volume under a new key
-  // (and, for /boot, never-written qcow2 clusters, which read as zeros).
-  // The mount options (k_output_ext4_mount_options) keep the kernel from
-  // zeroing the tables or using the journal while the build writes.
-  root_fs.lazy_itable_init = true;
-  root_fs.lazy_journal_init = true;
-  root_fs.discard = false;
+  // Nothing is zeroed: through dm-crypt every zero block would become an
+  // allocated ciphertext block in the image. Zeroing protects against stale
+  // data from an earlier filesystem on the device; there is none here: a
+  // fresh LUKS2 volume under a new key (and, for /boot, never-written qcow2
+  // clusters, which read as zeros).
+  // - Journal: lazy_journal_init, the one extended option guestfs_mke2fs
+  //   can pass (see Mke2fsOptions::extended). 16 MiB on root, 4 on /boot.
+  // - Inode tables: mke2fs's own default is lazy wherever the kernel can
+  //   finish the job (/sys/fs/ext4/features/lazy_itable_init, present in
+  //   every appliance kernel with ext4), and the mount options
+  //   (k_output_ext4_mount_options) keep the kernel from zeroing them or
+  //   using the journal while the build writes.
+  // - Discard: mke2fs's default. dm-crypt without allow_discards refuses it
+  //   on root; on /boot it unmaps clusters that were never written anyway.
+  root_fs.extended = guestfs::Mke2fsExtended::lazy_journal_init;
   root_fs.force_create = true;
   g.mke2fs(ctx.mapper_device, root_fs);
 
