@@ -28,6 +28,7 @@
 namespace stdfs = std::filesystem;
 using namespace cvm;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -242,6 +243,9 @@ TEST_F(Build, Succeeds) {
   // JSON progress events on stdout, one per line, ending with the result.
   EXPECT_THAT(b.result.out, HasSubstr("\"event\":\"stage\""));
   EXPECT_THAT(b.result.out, HasSubstr("\"event\":\"result\""));
+  // A stock base has nothing to warn about; a warning here is a degraded
+  // build (e.g. /boot left untrimmed) that would otherwise pass silently.
+  EXPECT_THAT(b.result.err, Not(HasSubstr("warning:")));
   // Nothing else was left next to the output or in the scratch space.
   for (const auto &e : stdfs::directory_iterator(b.output.parent_path())) {
     const auto name = e.path().filename().string();
