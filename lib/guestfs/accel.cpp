@@ -494,4 +494,15 @@ backend_settings_for(Accel accel, std::optional<std::string_view> user_settings)
   return std::nullopt;
 }
 
+std::optional<std::string>
+appliance_cpu_model(Accel accel, std::string_view backend, std::optional<std::string_view> user_settings) {
+  if (accel != Accel::tcg || !(backend == "direct" || backend.starts_with("direct:"))) {
+    return std::nullopt;
+  }
+  if (user_settings && user_settings->find("force_kvm") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::string("max,la57=off,cx16=off");
+}
+
 } // namespace cvm::guestfs

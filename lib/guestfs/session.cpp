@@ -247,6 +247,12 @@ Session::Session(const SessionOptions &options)
   }
   {
     CString backend(guestfs_get_backend(g));
+    if (const auto cpu = appliance_cpu_model(m_accel, backend ? backend.get() : "", user)) {
+      if (guestfs_config(g, "-cpu", cpu->c_str()) == -1) {
+        const char *e = guestfs_last_error(g);
+        throw Error(ErrorKind::guest, "config -cpu {}: {}", *cpu, e != nullptr ? e : "?");
+      }
+    }
     log::debug("libguestfs handle: backend {}, accelerator {}{}",
                backend ? backend.get() : "?",
                to_string(m_accel),

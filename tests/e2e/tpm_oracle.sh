@@ -62,6 +62,7 @@ echo "kernel $kver: $kpath, $ipath; cmdline: $(cat "$work/artifacts/cmdline")"
 . "$here/../fixtures/accel.sh"
 eval "$(guestfish --listen --ro -a "$image")"
 gf() { guestfish --remote -- "$@"; }
+[ -z "${CVM_APPLIANCE_CPU:-}" ] || gf config -cpu "$CVM_APPLIANCE_CPU"
 gf run
 esp="" bootfs=""
 while IFS=': ' read -r dev fstype; do

@@ -58,6 +58,16 @@ TEST(GuestfsAccel, BackendSettingsHonourTheUser) {
   EXPECT_EQ(backend_settings_for(Accel::tcg, ""), std::nullopt);
 }
 
+TEST(GuestfsAccel, TcgApplianceRunsWithoutCmpxchg16b) {
+  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "direct", std::nullopt),
+            std::optional<std::string>("max,la57=off,cx16=off"));
+  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "direct", "force_tcg"),
+            std::optional<std::string>("max,la57=off,cx16=off"));
+  EXPECT_EQ(appliance_cpu_model(Accel::kvm, "direct", std::nullopt), std::nullopt);
+  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "direct", "force_kvm"), std::nullopt);
+  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "libvirt", std::nullopt), std::nullopt);
+}
+
 // The real probe: whatever it finds, it must answer within its timeout plus
 // the kill grace period, and describe what it found.
 TEST(GuestfsAccel, RealProbeAnswersInBoundedTime) {
