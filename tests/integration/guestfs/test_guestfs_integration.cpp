@@ -334,15 +334,22 @@ TEST_F(GuestfsIntegration, RefusesNonImageWithoutLaunching) {
   EXPECT_THAT(msg, HasSubstr("no such disk image"));
 }
 
+// Launches `s` on a new, empty qcow2 of `size` bytes at `path`; returns the
+// disk's device name.
+std::string
+launch_on_new_disk(Session &s, const std::filesystem::path &path, std::int64_t size) {
+  s.disk_create(path, "qcow2", size);
+  s.add_drive(path, "qcow2", ReadOnly::no);
+  s.launch();
+  return s.list_devices().at(0);
+}
+
 // Session calls on a scratch disk, and what libguestfs does with keys.
 TEST_F(GuestfsIntegration, SessionRoundTripAndKeyHandling) {
   const fs::TempDir tmp("cvm-guestfs-scratch");
   Session s;
   const auto disk_path = tmp.path() / "scratch.qcow2";
-  s.disk_create(disk_path, "qcow2", 128 * k_mib);
-  s.add_drive(disk_path, "qcow2", ReadOnly::no);
-  s.launch();
-  const std::string disk = s.list_devices().at(0);
+  const std::string disk = launch_on_new_disk(s, disk_path, 128 * k_mib);
   EXPECT_EQ(s.blockdev_getsize64(disk), 128 * k_mib);
   s.part_init(disk, "gpt");
   s.part_add(disk, "p", 2048, 2048 + 64 * 2048 - 1);
@@ -475,10 +482,7 @@ TEST_F(GuestfsIntegration, LazyJournalInitLeavesTheJournalUnwrittenThroughDmCryp
   const fs::TempDir tmp("cvm-guestfs-mke2fs");
   Session s;
   const auto disk_path = tmp.path() / "mke2fs.qcow2";
-  s.disk_create(disk_path, "qcow2", 160 * k_mib);
-  s.add_drive(disk_path, "qcow2", ReadOnly::no);
-  s.launch();
-  const std::string disk = s.list_devices().at(0);
+  const std::string disk = launch_on_new_disk(s, disk_path, 160 * k_mib);
   s.luks_format(disk, secret(k_phony_key), 0);
   s.cryptsetup_open(disk, secret(k_phony_key), "lazyvol");
   const std::string volume = "/dev/mapper/lazyvol";
