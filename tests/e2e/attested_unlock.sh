@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Attested unlock end to end (key-release.md T2): build a Debian 12 image from
-# manifests/examples/test-sample-attestation.yaml (INSECURE-TEST: sample
-# evidence, plain http), serve its key with tests/kbs/kbs_broker.py on
-# 127.0.0.1, boot it with restrict=on user networking plus a guestfwd of
-# 10.0.2.100:8080 to the broker, and reach multi-user with the root on the
-# LUKS2 mapping. Negative runs (policy deny, tampered JWE, broker down,
-# swapped LUKS2 header) must power off within a bounded time, with no shell
-# prompt and no key bytes on the console.
+# Attested unlock end to end (key-release.md T2): build an image of the base
+# (a Debian fixture) with the test flavour of the agent (INSECURE-TEST: sample
+# evidence), serve its key over HTTPS with tests/kbs/kbs_broker.py on
+# 127.0.0.1 and a throw-away PKI whose CA the image trusts, boot it with
+# restrict=on user networking plus a guestfwd of 10.0.2.100:8443 to the
+# broker, and reach multi-user with the root on the LUKS2 mapping. Negative
+# runs (policy deny, tampered JWE, a broker certificate from another CA,
+# broker down, swapped LUKS2 header) must power off within a bounded time,
+# with no shell prompt and no key bytes on the console.
 #
 # usage: attested_unlock.sh WORK_DIR CVMFORGE AGENT_BUNDLE_DIR BASE_QCOW2 [CASE...]
-# CASE: ok deny tampered_jwe broker_down swapped_header (default: all)
+# CASE: ok deny tampered_jwe wrong_ca broker_down swapped_header (default: all)
 set -euo pipefail
 work=${1:?work dir}
 cvmforge=${2:?cvmforge binary}
@@ -18,7 +19,7 @@ agent_dir=${3:?agent bundle dir (holding cvmforge-agent-test/)}
 base=${4:?base image (Debian 12 fixture)}
 shift 4
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe broker_down swapped_header)
+[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header)
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -33,16 +34,39 @@ py=${CVM_PYTHON:-python3}
 . "$src/tests/fixtures/accel.sh"
 "$py" -c 'import cryptography' 2>/dev/null || { echo "SKIP: python3-cryptography missing"; exit 77; }
 
-mkdir -p "$work/images" "$work/out"
-ln -sf "$(readlink -f "$base")" "$work/images/debian-12-base.qcow2"
-image=$work/out/test-sample.qcow2
+mkdir -p "$work/out"
+# The manifest: manifests/examples/test-sample-attestation.yaml, but over
+# HTTPS with the test PKI's CA baked into the initramfs. The PKI lives with
+# the image it was built into.
+image=$work/out/e2e-attested.qcow2
 if [ ! -f "$image" ] || [ "${CVM_E2E_REBUILD:-0}" = 1 ]; then
-  echo "== build (INSECURE-TEST sample flavour)"
-  rm -f "$work"/out/test-sample.*
-  CVM_IMAGES=$work/images CVM_OUT=$work/out CVMFORGE_AGENT_DIR=$agent_dir \
-    "$cvmforge" build "$src/manifests/examples/test-sample-attestation.yaml"
+  echo "== build (INSECURE-TEST sample flavour, https)"
+  rm -rf "$work"/out/e2e-attested.* "$work/pki" "$work/swapped.qcow2"
+  "$py" "$src/tests/kbs/make_test_pki.py" --dir "$work/pki" --san-ip 10.0.2.100
+  cat >"$work/manifest.yaml" <<EOF_MANIFEST
+# Written by tests/e2e/attested_unlock.sh. INSECURE-TEST: sample evidence.
+version: 1
+name: e2e-attested
+base:
+  path: $(readlink -f "$base")
+output:
+  path: out/e2e-attested.qcow2
+luks:
+  recovery:
+    enabled: true
+attestation:
+  kbs_urls: ["https://10.0.2.100:8443"]
+  ca_cert: pki/ca.pem
+  tee: sample
+  resource_path: default/cvmforge/e2e-attested
+  timeouts: {connect_s: 5, request_s: 10, total_s: 60}
+  retries: {attempts: 3, backoff_initial_ms: 200, backoff_max_ms: 2000}
+boot:
+  cmdline_add: [console=ttyS0]
+EOF_MANIFEST
+  CVMFORGE_AGENT_DIR=$agent_dir "$cvmforge" build "$work/manifest.yaml"
 fi
-report=$(ls "$work"/out/test-sample*report.json | head -n1)
+report=$image.report.json
 key_file=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"]["kbs"]["key_file"])' "$report")
 resource=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"]["kbs"]["resource_path"])' "$report")
 grep -q INSECURE-TEST "$report" || { echo "FAIL: report does not say INSECURE-TEST"; exit 1; }
@@ -51,10 +75,12 @@ key_hex=$(od -An -tx1 -v "$key_file" | tr -d ' \n')
 broker_pid=""
 stop_broker() { if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; broker_pid=""; fi; }
 trap stop_broker EXIT
-start_broker() { # extra broker args...
-  local out=$work/broker.out
+start_broker() { # [--pki DIR] extra broker args...
+  local out=$work/broker.out pki=$work/pki
+  if [ "${1:-}" = --pki ]; then pki=$2; shift 2; fi
   : >"$out"
-  "$py" "$broker" serve --port 0 --resource-file "$key_file" --resource-path "$resource" "$@" >"$out" 2>"$work/broker.err" &
+  "$py" "$broker" serve --port 0 --resource-file "$key_file" --resource-path "$resource" \
+    --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" "$@" >"$out" 2>"$work/broker.err" &
   broker_pid=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$out")
@@ -79,7 +105,7 @@ no_shell() { # log
 }
 
 fwd() { # port -> qemu args adding the guestfwd to boot-test's netdev n0
-  printf '%s\n' --qemu-arg -set --qemu-arg "netdev.n0.guestfwd=tcp:10.0.2.100:8080-cmd:$py $relay 127.0.0.1 $1"
+  printf '%s\n' --qemu-arg -set --qemu-arg "netdev.n0.guestfwd=tcp:10.0.2.100:8443-cmd:$py $relay 127.0.0.1 $1"
 }
 
 # The kernel's own power-off message, not just our script's line.
@@ -101,11 +127,14 @@ run_case() {
         echo "FAIL: $name"; failed=$((failed + 1))
       fi
       stop_broker ;;
-    deny|tampered_jwe|broker_down|swapped_header)
+    deny|tampered_jwe|wrong_ca|broker_down|swapped_header)
       local boot_image=$image
       case "$name" in
         deny) start_broker --policy deny ;;
         tampered_jwe) start_broker --fault tampered-jwe ;;
+        wrong_ca) # a valid certificate for the right names, from a CA the image does not trust
+          "$py" "$src/tests/kbs/make_test_pki.py" --dir "$work/pki-other" --san-ip 10.0.2.100
+          start_broker --pki "$work/pki-other" ;;
         broker_down) start_broker; stop_broker ;; # port now refuses connections
         swapped_header)
           start_broker
@@ -134,7 +163,10 @@ swap_header() { # out
   local out=$1 raw=$work/swap.raw hdr=$work/other.hdr
   [ -f "$out" ] && return 0
   command -v guestfish >/dev/null || { echo "SKIP: swapped_header needs guestfish"; return 0; }
-  qemu-img create -f qcow2 -b "$image" -F qcow2 "$out" >/dev/null
+  # Made under a temporary name: a half-made copy must not be reused.
+  local partial=$out.partial
+  rm -f "$partial"
+  qemu-img create -f qcow2 -b "$image" -F qcow2 "$partial" >/dev/null
   local uuid
   uuid=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["luks"]["uuid"])' "$report")
   # The attacker's header: same UUID, another key (their own passphrase).
@@ -144,7 +176,10 @@ swap_header() { # out
   local part
   # create-output lists esp, boot, root: the root (LUKS2) partition is last.
   part=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["partitions"][-1]["number"])' "$report")
-  guestfish -a "$out" run : upload "$hdr" "/dev/sda$part" >/dev/null
+  local cpu=()
+  [ -z "${CVM_APPLIANCE_CPU:-}" ] || cpu=(config -cpu "$CVM_APPLIANCE_CPU" :)
+  guestfish -a "$partial" -- "${cpu[@]}" run : upload "$hdr" "/dev/sda$part" >/dev/null
+  mv "$partial" "$out"
   rm -f "$raw"
 }
 

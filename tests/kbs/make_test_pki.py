@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Create a throw-away PKI for the test key broker in a directory (test time only).
 
-Writes ca.pem, server.pem, server.key (SAN IP 127.0.0.1 and DNS localhost,
-signed by ca.pem), expired.pem (the same key and names, valid 2001-2002 only)
+Writes ca.pem, server.pem, server.key (SAN DNS localhost and IP 127.0.0.1, plus
+any --san-ip, signed by ca.pem), expired.pem (the same key and names, valid 2001-2002 only)
 and other-ca.pem (an unrelated CA, for wrong-CA tests). Never commit the output.
 """
 
@@ -39,13 +39,13 @@ def make_ca(common_name, now):
     return key, cert
 
 
-def make_server_cert(key, ca_key, ca_cert, not_before, not_after):
+def make_server_cert(key, ca_key, ca_cert, not_before, not_after, ips):
     return (x509.CertificateBuilder()
             .subject_name(name("localhost")).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(not_before).not_valid_after(not_after)
             .add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                [x509.DNSName("localhost")] + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]),
                 critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)
@@ -60,15 +60,19 @@ def pem(cert):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--san-ip", action="append", default=[],
+                        help="another IP address for the server certificate (repeatable), "
+                             "e.g. the address a QEMU guest reaches the broker at")
     args = parser.parse_args(argv)
+    ips = ["127.0.0.1"] + args.san_ip
     now = datetime.datetime.now(UTC)
     ca_key, ca_cert = make_ca("cvmforge test KBS CA", now)
     _, other_cert = make_ca("unrelated test CA", now)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = make_server_cert(key, ca_key, ca_cert, now - datetime.timedelta(days=1),
-                            now + datetime.timedelta(days=30))
+                            now + datetime.timedelta(days=30), ips)
     expired = make_server_cert(key, ca_key, ca_cert, datetime.datetime(2001, 1, 1, tzinfo=UTC),
-                               datetime.datetime(2002, 1, 1, tzinfo=UTC))
+                               datetime.datetime(2002, 1, 1, tzinfo=UTC), ips)
     os.makedirs(args.dir, exist_ok=True)
     for file_name, certificate in (("ca.pem", ca_cert), ("other-ca.pem", other_cert),
                                    ("server.pem", cert), ("expired.pem", expired)):
