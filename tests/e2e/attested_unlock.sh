@@ -16,7 +16,7 @@ set -euo pipefail
 work=${1:?work dir}
 cvmforge=${2:?cvmforge binary}
 agent_dir=${3:?agent bundle dir (holding cvmforge-agent-test/)}
-base=${4:?base image (Debian 12 fixture)}
+base=${4:?base image (a Debian fixture)}
 shift 4
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header)
