@@ -20,4 +20,12 @@ std::string_view flavour_name() noexcept;
 // cvm::Error(usage), then returns the evidence provider.
 std::unique_ptr<kbs::EvidenceProvider> make_evidence_provider(const kbs::AgentConfig &config);
 
+// Fault injection, test flavour only (the production one does nothing): if
+// the kernel command line (or the file the config's test.cmdline names) has
+// cvmforge.test_fault=STAGE:SIGNAL with SIGNAL one of kill, segv, abort, the
+// agent dies by that signal when it reaches STAGE ("header-checked",
+// "key-received"). The e2e tests use it to show that a killed or crashed
+// agent powers the VM off and never leaves a shell.
+void fault_point(const kbs::AgentConfig &config, std::string_view stage);
+
 } // namespace cvm::agent

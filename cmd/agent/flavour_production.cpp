@@ -35,4 +35,9 @@ make_evidence_provider(const kbs::AgentConfig &config) {
   return std::make_unique<kbs::TdxEvidenceProvider>();
 }
 
+void
+fault_point(const kbs::AgentConfig & /*config*/, std::string_view /*stage*/) {
+  // No fault injection in production: the stages are markers only.
+}
+
 } // namespace cvm::agent

@@ -3,9 +3,14 @@
 // and overridable configfs-tsm / CCEL paths for fakes. Never shipped in a
 // production image.
 #include "cmd/agent/flavour.hpp"
+#include "cmd/agent/test_fault.hpp"
 #include "lib/kbs/sample/sample_evidence.hpp"
 #include "lib/kbs/tdx_evidence.hpp"
+#include "lib/util/fs.hpp"
 #include "lib/util/log.hpp"
+
+#include <csignal>
+#include <filesystem>
 
 namespace cvm::agent {
 
@@ -28,6 +33,20 @@ make_evidence_provider(const kbs::AgentConfig &config) {
     paths.ccel = *config.test_ccel;
   }
   return std::make_unique<kbs::TdxEvidenceProvider>(paths);
+}
+
+void
+fault_point(const kbs::AgentConfig &config, std::string_view stage) {
+  const std::filesystem::path cmdline = config.test_cmdline.value_or("/proc/cmdline");
+  std::error_code ec;
+  if (!std::filesystem::exists(cmdline, ec)) {
+    return;
+  }
+  if (const auto signal = test_fault_signal(fs::read_text(cmdline, 64 * 1024), stage)) {
+    log::warning("TEST FAULT: dying by signal {} at stage {}", *signal, stage);
+    (void)std::signal(*signal, SIG_DFL);
+    (void)std::raise(*signal);
+  }
 }
 
 } // namespace cvm::agent

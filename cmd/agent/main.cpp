@@ -150,6 +150,7 @@ run(int argc, char **argv) {
   // asking for the key, so a swapped or weakened header never gets one.
   if (config.luks && config.luks->header_policy) {
     cvm::agent::check_and_copy_header(*config.luks);
+    cvm::agent::fault_point(config, "header-checked");
   } else {
     // Only the test flavour gets here (the production one refuses above).
     cvm::log::warning("no luks.header_policy configured: the LUKS2 header is not checked");
@@ -171,6 +172,7 @@ run(int argc, char **argv) {
                      key.size(),
                      config.key_size);
   }
+  cvm::agent::fault_point(config, "key-received");
   if (options->key_fifo) {
     cvm::agent::write_key_to_fifo(*options->key_fifo, key);
   } else {

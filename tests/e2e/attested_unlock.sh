@@ -7,11 +7,13 @@
 # restrict=on user networking plus a guestfwd of 10.0.2.100:8443 to the
 # broker, and reach multi-user with the root on the LUKS2 mapping. Negative
 # runs (policy deny, tampered JWE, a broker certificate from another CA,
-# broker down, swapped LUKS2 header) must power off within a bounded time,
-# with no shell prompt and no key bytes on the console.
+# broker down, swapped LUKS2 header, the agent killed right after the key was
+# released) must power off within a bounded time, with no shell prompt and no
+# key bytes on the console.
 #
 # usage: attested_unlock.sh WORK_DIR CVMFORGE AGENT_BUNDLE_DIR BASE_QCOW2 [CASE...]
-# CASE: ok deny tampered_jwe wrong_ca broker_down swapped_header (default: all)
+# CASE: ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed
+#       (default: all)
 set -euo pipefail
 work=${1:?work dir}
 cvmforge=${2:?cvmforge binary}
@@ -19,7 +21,7 @@ agent_dir=${3:?agent bundle dir (holding cvmforge-agent-test/)}
 base=${4:?base image (a Debian fixture)}
 shift 4
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header)
+[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed)
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -41,7 +43,7 @@ mkdir -p "$work/out"
 image=$work/out/e2e-attested.qcow2
 if [ ! -f "$image" ] || [ "${CVM_E2E_REBUILD:-0}" = 1 ]; then
   echo "== build (INSECURE-TEST sample flavour, https)"
-  rm -rf "$work"/out/e2e-attested.* "$work/pki" "$work/swapped.qcow2"
+  rm -rf "$work"/out/e2e-attested.* "$work/pki" "$work/swapped.qcow2" "$work/killed.qcow2"
   "$py" "$src/tests/kbs/make_test_pki.py" --dir "$work/pki" --san-ip 10.0.2.100
   cat >"$work/manifest.yaml" <<EOF_MANIFEST
 # Written by tests/e2e/attested_unlock.sh. INSECURE-TEST: sample evidence.
@@ -127,7 +129,7 @@ run_case() {
         echo "FAIL: $name"; failed=$((failed + 1))
       fi
       stop_broker ;;
-    deny|tampered_jwe|wrong_ca|broker_down|swapped_header)
+    deny|tampered_jwe|wrong_ca|broker_down|swapped_header|agent_killed)
       local boot_image=$image
       case "$name" in
         deny) start_broker --policy deny ;;
@@ -140,6 +142,10 @@ run_case() {
           start_broker
           boot_image=$work/swapped.qcow2
           swap_header "$boot_image" ;;
+        agent_killed) # the broker releases the key; the agent dies before handing it over
+          start_broker
+          boot_image=$work/killed.qcow2
+          fault_image "$boot_image" key-received:kill ;;
       esac
       mapfile -t q < <(fwd "$port")
       local t0=$SECONDS rc=0
@@ -181,6 +187,35 @@ swap_header() { # out
   guestfish -a "$partial" -- "${cpu[@]}" run : upload "$hdr" "/dev/sda$part" >/dev/null
   mv "$partial" "$out"
   rm -f "$raw"
+}
+
+# A copy of the image whose kernel command line (grub.cfg on the unencrypted
+# /boot, which the host can edit) carries cvmforge.test_fault=STAGE:SIGNAL:
+# the test flavour of the agent then dies by SIGNAL at STAGE.
+fault_image() { # out fault
+  local out=$1 fault=$2
+  [ -f "$out" ] && return 0
+  local partial=$out.partial cfg=$work/grub.cfg
+  rm -f "$partial" "$cfg"
+  qemu-img create -f qcow2 -b "$image" -F qcow2 "$partial" >/dev/null
+  local part
+  part=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([p["number"] for p in r["partitions"] if p["name"] == "boot"][0])' "$report")
+  # A guestfish script: its "!" line (not available on the command line) runs
+  # the edit on this host, between download and upload.
+  local cpu_line=""
+  [ -z "${CVM_APPLIANCE_CPU:-}" ] || cpu_line="config -cpu $CVM_APPLIANCE_CPU"
+  guestfish -a "$partial" >/dev/null <<EOF_FISH
+$cpu_line
+run
+mount /dev/sda$part /
+download /grub/grub.cfg "$cfg"
+! sed -i -E 's|^([[:space:]]*linux[[:space:]].*)\$|\\1 cvmforge.test_fault=$fault|' "$cfg"
+upload "$cfg" /grub/grub.cfg
+EOF_FISH
+  grep -Eq "^[[:space:]]*linux[[:space:]].* cvmforge.test_fault=$fault\$" "$cfg" ||
+    { echo "FAIL: could not add cvmforge.test_fault to grub.cfg"; exit 1; }
+  mv "$partial" "$out"
+  rm -f "$cfg"
 }
 
 for c in "${cases[@]}"; do run_case "$c"; done

@@ -318,8 +318,30 @@ def case_key_fd_must_be_pipe(c):
         raise Failure("the agent attested although it could not deliver the key")
 
 
+def case_test_fault_kill(c):
+    # The test flavour's fault injection (used by the e2e "agent_killed"
+    # boots): killed after the key was released, it must write nothing.
+    b = c.broker(tls=False)
+    cmdline = os.path.join(c.workdir, "cmdline")
+    with open(cmdline, "w") as f:
+        f.write("root=/dev/mapper/cvmroot cvmforge.test_fault=key-received:kill ro\n")
+    rc, out, err = c.run_agent(c.config(["http://127.0.0.1:%d" % b.port], test={"cmdline": cmdline}))
+    if rc != -signal.SIGKILL:
+        raise Failure("expected death by SIGKILL, got rc %d:\n%s" % (rc, err))
+    if out:
+        raise Failure("a killed agent wrote %d bytes" % len(out))
+    if "TEST FAULT" not in err:
+        raise Failure("no TEST FAULT line:\n%s" % err)
+    c.no_key_leak(err)
+    # A malformed fault is a configuration error, not a silent pass.
+    with open(cmdline, "w") as f:
+        f.write("cvmforge.test_fault=key-received:term\n")
+    c.expect_failure(*c.run_agent(c.config(["http://127.0.0.1:%d" % b.port], test={"cmdline": cmdline})),
+                     "unknown signal 'term'", rc_expected=2)
+
+
 def case_production_has_no_test_code(c):
-    markers = [b"SampleEvidence", b"TEST FLAVOUR", b"sample evidence"]
+    markers = [b"SampleEvidence", b"TEST FLAVOUR", b"sample evidence", b"cvmforge.test_fault", b"TEST FAULT"]
     production = [c.args.production_agent,
                   os.path.join(c.args.production_bundle, os.path.basename(c.args.production_agent))]
     for path in production:
