@@ -20,7 +20,8 @@ TEST(AgentTestFault, AbsentMeansNoFault) {
 }
 
 TEST(AgentTestFault, MatchesItsStageOnly) {
-  const std::string_view cmdline = "root=/dev/mapper/cvmroot cvmforge.test_fault=key-received:kill console=ttyS0\n";
+  const std::string_view cmdline =
+      "root=/dev/mapper/cvmroot cvmforge.test_fault=key-received:kill console=ttyS0\n";
   EXPECT_EQ(test_fault_signal(cmdline, "key-received"), SIGKILL);
   EXPECT_FALSE(test_fault_signal(cmdline, "header-checked"));
   EXPECT_EQ(test_fault_signal("cvmforge.test_fault=header-checked:segv", "header-checked"), SIGSEGV);
@@ -34,8 +35,10 @@ TEST(AgentTestFault, LastWordWins) {
 }
 
 TEST(AgentTestFault, MalformedValuesAreErrorsNotSilentPasses) {
-  for (const char *cmdline : {"cvmforge.test_fault=key-received", "cvmforge.test_fault=key-received:term",
-                              "cvmforge.test_fault=after-boot:kill", "cvmforge.test_fault="}) {
+  for (const char *cmdline : {"cvmforge.test_fault=key-received",
+                              "cvmforge.test_fault=key-received:term",
+                              "cvmforge.test_fault=after-boot:kill",
+                              "cvmforge.test_fault="}) {
     try {
       (void)test_fault_signal(cmdline, "key-received");
       ADD_FAILURE() << "accepted: " << cmdline;
