@@ -32,6 +32,9 @@ make_evidence_provider(const kbs::AgentConfig &config) {
   if (config.test_ccel) {
     paths.ccel = *config.test_ccel;
   }
+  if (config.test_measurements) {
+    paths.measurements = *config.test_measurements;
+  }
   return std::make_unique<kbs::TdxEvidenceProvider>(paths);
 }
 

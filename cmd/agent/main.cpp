@@ -173,6 +173,16 @@ run(int argc, char **argv) {
                      config.key_size);
   }
   cvm::agent::fault_point(config, "key-received");
+  // Before the key leaves this process: later quotes must not match the one
+  // that obtained it, or code in the root filesystem could ask again
+  // (key-release.md S10). A register that exists but does not extend is an
+  // error, so the VM powers off without the key.
+  if (evidence->close_release_window()) {
+    cvm::log::info("RTMR3 extended with the release marker: later quotes of this TD differ");
+  } else if (evidence->tee() == "tdx") {
+    cvm::log::warning("RTMR3 cannot be extended here (needs Linux >= 6.16): later quotes of this boot "
+                      "match the one that released the key");
+  }
   if (options->key_fifo) {
     cvm::agent::write_key_to_fifo(*options->key_fifo, key);
   } else {

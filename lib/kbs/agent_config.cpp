@@ -134,13 +134,16 @@ parse_agent_config(std::string_view json_text) {
     config.luks = std::move(luks);
   }
   if (const auto t = root.find("test"); t != root.end()) {
-    only_members(*t, "test", {"tsm_report_root", "ccel", "cmdline"});
+    only_members(*t, "test", {"tsm_report_root", "ccel", "measurements", "cmdline"});
     config.has_test_section = true;
     if (t->contains("tsm_report_root")) {
       config.test_tsm_report_root = string_member(*t, "tsm_report_root", "test");
     }
     if (t->contains("ccel")) {
       config.test_ccel = string_member(*t, "ccel", "test");
+    }
+    if (t->contains("measurements")) {
+      config.test_measurements = string_member(*t, "measurements", "test");
     }
     if (t->contains("cmdline")) {
       config.test_cmdline = string_member(*t, "cmdline", "test");

@@ -50,7 +50,8 @@ struct AgentConfig {
   // Present only if the file has a "test" object; the production agent refuses it.
   std::optional<std::filesystem::path> test_tsm_report_root;
   std::optional<std::filesystem::path> test_ccel;
-  std::optional<std::filesystem::path> test_cmdline; // default /proc/cmdline (fault injection)
+  std::optional<std::filesystem::path> test_measurements; // tdx_guest sysfs measurements directory
+  std::optional<std::filesystem::path> test_cmdline;      // default /proc/cmdline (fault injection)
   bool has_test_section = false;
 };
 

@@ -28,6 +28,14 @@ public:
   // contain the requested binding.
   virtual nlohmann::json primary_evidence(std::span<const std::byte> digest) = 0;
 
+  // After the key was released and before it is handed over: make this TEE's
+  // later evidence differ from the evidence that obtained the key, so code
+  // that runs after the initramfs (the root filesystem) cannot attest as the
+  // initramfs and obtain the key again (key-release.md S10). Returns false
+  // if the TEE or kernel offers no way to do so (nothing changed); throws
+  // cvm::Error if it does but the change did not take effect.
+  virtual bool close_release_window() = 0;
+
   EvidenceProvider(const EvidenceProvider &) = delete;
   EvidenceProvider &operator=(const EvidenceProvider &) = delete;
   EvidenceProvider(EvidenceProvider &&) = delete;

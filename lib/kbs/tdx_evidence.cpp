@@ -199,4 +199,50 @@ TdxEvidenceProvider::primary_evidence(std::span<const std::byte> digest) {
   return nlohmann::json{{"cc_eventlog", eventlog}, {"quote", base64_encode(quote)}};
 }
 
+const std::array<std::byte, 48> &
+rtmr3_release_marker() {
+  static const std::array<std::byte, 48> marker = [] {
+    constexpr std::string_view text = "cvmforge: disk key released, leaving the initramfs";
+    return crypto::sha384(std::as_bytes(std::span(text.data(), text.size())));
+  }();
+  return marker;
+}
+
+bool
+extend_rtmr(const std::filesystem::path &register_file, std::span<const std::byte, 48> digest) {
+  std::error_code ec;
+  if (!std::filesystem::exists(register_file, ec)) {
+    return false;
+  }
+  const auto read_register = [&register_file] {
+    const auto value = read_all(register_file, 4096);
+    if (value.size() != 48) {
+      throw Error(
+          ErrorKind::input, "{} holds {} bytes, not a SHA-384 digest", register_file.string(), value.size());
+    }
+    return value;
+  };
+  const auto before = read_register();
+  // The kernel takes exactly one digest in one write.
+  write_all(register_file, digest);
+  std::array<std::byte, 96> chained{};
+  std::copy(before.begin(), before.end(), chained.begin());
+  std::copy(digest.begin(), digest.end(), chained.begin() + 48);
+  const auto expected = crypto::sha384(chained);
+  const auto after = read_register();
+  if (!std::equal(after.begin(), after.end(), expected.begin(), expected.end())) {
+    throw Error(ErrorKind::input,
+                "{} did not extend: it reads {} after the write, expected {}",
+                register_file.string(),
+                to_hex(after),
+                to_hex(expected));
+  }
+  return true;
+}
+
+bool
+TdxEvidenceProvider::close_release_window() {
+  return extend_rtmr(m_paths.measurements / "rtmr3:sha384", rtmr3_release_marker());
+}
+
 } // namespace cvm::kbs

@@ -125,8 +125,9 @@ class Problem(Exception):
         self.detail = detail
 
 
-def check_tdx_quote(quote: bytes, expected: bytes) -> None:
-    """REPORTDATA check only. Signatures are NOT verified."""
+def check_tdx_quote(quote: bytes, expected: bytes, initial_rtmr3: bool = False) -> None:
+    """REPORTDATA check (and optionally RTMR3 == its boot value, 48 zero
+    bytes). Signatures are NOT verified."""
     if len(quote) < 636:
         raise Problem(401, "AttestationError", "TDX quote too short (%d bytes)" % len(quote))
     version = int.from_bytes(quote[0:2], "little")
@@ -136,6 +137,9 @@ def check_tdx_quote(quote: bytes, expected: bytes) -> None:
                       "not a TDX v4 quote (version %d, tee_type %#x)" % (version, tee_type))
     if quote[568:632] != expected.ljust(64, b"\0"):
         raise Problem(401, "AttestationError", "TDX REPORTDATA does not match the runtime data")
+    # TD report body at 48: RTMR3 at body offset 472.
+    if initial_rtmr3 and quote[520:568] != bytes(48):
+        raise Problem(401, "PolicyDeny", "TDX RTMR3 is not its boot value (the TD left the initramfs)")
 
 
 class Broker:
@@ -214,7 +218,7 @@ class Broker:
                     base64.b64decode(primary["cc_eventlog"], validate=True)
             except (ValueError, TypeError):
                 raise Problem(400, "InvalidRequest", "tdx evidence is not base64")
-            check_tdx_quote(quote, digest)
+            check_tdx_quote(quote, digest, self.args.require_initial_rtmr3)
             self.log("WARNING: TDX quote signature NOT verified (test broker)")
         else:
             raise Problem(401, "UnsupportedTee", "no verifier for tee %r" % s["tee"])
@@ -359,6 +363,8 @@ def main(argv=None) -> int:
     s.add_argument("--tls-key")
     s.add_argument("--policy", choices=["allow", "deny"], default="allow")
     s.add_argument("--accept-tee", default="sample,tdx")
+    s.add_argument("--require-initial-rtmr3", action="store_true",
+                   help="deny TDX quotes whose RTMR3 is not 48 zero bytes (as a policy pinning it would)")
     s.add_argument("--session-ttl", type=float, default=300.0)
     s.add_argument("--fault", default="none",
                    choices=["none", "deny", "deny-resource", "tampered-jwe", "wrong-nonce",

@@ -14,6 +14,7 @@ and that no form of the key appears in any output.
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -380,6 +381,7 @@ class TsmFake:
             time.sleep(0.05)
         c.fakes.append(self)
         self.root = os.path.join(self.mnt, "report")
+        self.measurements = os.path.join(self.mnt, "measurements")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -404,11 +406,13 @@ def synthetic_ccel(path):
         f.write(log + b"\xff" * 4096)
 
 
-def tdx_config(c, fake, broker):
+def tdx_config(c, fake, broker, measurements=False):
     ccel = os.path.join(c.workdir, "CCEL")
     synthetic_ccel(ccel)
-    return c.config(["https://127.0.0.1:%d" % broker.port], ca=c.ca, tee="tdx",
-                    test={"tsm_report_root": fake.root, "ccel": ccel})
+    test = {"tsm_report_root": fake.root, "ccel": ccel}
+    if measurements:
+        test["measurements"] = fake.measurements
+    return c.config(["https://127.0.0.1:%d" % broker.port], ca=c.ca, tee="tdx", test=test)
 
 
 def case_tdx_fake_tsm_ok(c):
@@ -419,6 +423,36 @@ def case_tdx_fake_tsm_ok(c):
         raise Failure("the broker did not verify a TDX quote")
     if os.listdir(fake.root):
         raise Failure("the agent left report directories behind: %s" % os.listdir(fake.root))
+
+
+RTMR3_MARKER = hashlib.sha384(b"cvmforge: disk key released, leaving the initramfs").digest()
+
+
+def case_tdx_fake_rtmr3_closes_release_window(c):
+    # key-release.md S10: once the key is released the agent extends RTMR3, so
+    # a second attestation of the same TD (code in the root filesystem) is
+    # refused by a policy that pins RTMR3 to its boot value.
+    fake = TsmFake(c, "none")
+    b = c.broker(extra=["--require-initial-rtmr3"])
+    config = tdx_config(c, fake, b, measurements=True)
+    rc, out, err = c.run_agent(config, extra_args=["-v"])
+    c.expect_key(rc, out, err)
+    if "RTMR3 extended" not in err:
+        raise Failure("the agent did not report the RTMR3 extension:\n%s" % err)
+    with open(os.path.join(fake.measurements, "rtmr3:sha384"), "rb") as f:
+        rtmr3 = f.read()
+    expected = hashlib.sha384(bytes(48) + RTMR3_MARKER).digest()
+    if rtmr3 != expected:
+        raise Failure("RTMR3 is %s, expected %s" % (rtmr3.hex(), expected.hex()))
+    c.expect_failure(*c.run_agent(config), reason="RTMR3 is not its boot value")
+
+
+def case_tdx_fake_rtmr3_stuck(c):
+    # A register that accepts the write but does not change: the agent must
+    # notice and hand over nothing, though the broker released the key.
+    fake = TsmFake(c, "rtmr3-stuck")
+    b = c.broker(extra=["--require-initial-rtmr3"])
+    c.expect_failure(*c.run_agent(tdx_config(c, fake, b, measurements=True)), reason="did not extend")
 
 
 def case_tdx_fake_empty_quote(c):

@@ -5,13 +5,20 @@
 // agent's "test.tsm_report_root" at <mountpoint>/report, and every outblob read
 // returns a synthetic TDX v4 quote whose REPORTDATA is the last inblob. The
 // quote is unsigned: only REPORTDATA-checking verifiers accept it.
+// <mountpoint>/measurements/rtmr3:sha384 fakes the tdx_guest sysfs RTMR3
+// (Linux >= 6.16): a 48-byte write extends it (SHA-384 of old value and the
+// data), and the quotes carry its current value.
 //
-//   tsm_fake [--fault none|empty|wrong-provider|race|wrong-reportdata] MOUNTPOINT
+//   tsm_fake [--fault none|empty|wrong-provider|race|wrong-reportdata|rtmr3-stuck] MOUNTPOINT
+//   (rtmr3-stuck: writes to rtmr3 succeed but do not extend it)
 //
 // Runs in the foreground, single-threaded; SIGTERM unmounts and exits.
 #define FUSE_USE_VERSION 31
+#include <openssl/evp.h>
+
 #include <fuse.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -23,7 +30,7 @@
 
 namespace {
 
-enum class Fault { none, empty, wrong_provider, race, wrong_reportdata };
+enum class Fault { none, empty, wrong_provider, race, wrong_reportdata, rtmr3_stuck };
 
 Fault g_fault = Fault::none;
 
@@ -33,12 +40,15 @@ struct Report {
 };
 
 std::map<std::string, Report> g_reports;
+std::array<std::uint8_t, 48> g_rtmr3{};
 
 constexpr std::string_view k_report_dir = "/report";
+constexpr std::string_view k_measurements_dir = "/measurements";
+constexpr std::string_view k_rtmr3 = "/measurements/rtmr3:sha384";
 constexpr const char *k_attributes[] = {"provider", "generation", "inblob", "outblob"};
 
 struct Parsed {
-  enum class Kind { root, report_dir, entry_dir, attribute, none } kind = Kind::none;
+  enum class Kind { root, report_dir, entry_dir, attribute, measurements_dir, rtmr3, none } kind = Kind::none;
   std::string entry;
   std::string attribute;
 };
@@ -52,6 +62,14 @@ parse(std::string_view path) {
   }
   if (path == k_report_dir) {
     p.kind = Parsed::Kind::report_dir;
+    return p;
+  }
+  if (path == k_measurements_dir) {
+    p.kind = Parsed::Kind::measurements_dir;
+    return p;
+  }
+  if (path == k_rtmr3) {
+    p.kind = Parsed::Kind::rtmr3;
     return p;
   }
   if (path.substr(0, k_report_dir.size() + 1) != "/report/") {
@@ -103,6 +121,7 @@ synthetic_quote(const Report &report) {
   for (std::size_t i = 0; i < 48; ++i) {
     q[48 + 136 + i] = 0x42; // MRTD pattern
   }
+  std::memcpy(q.data() + 48 + 472, g_rtmr3.data(), g_rtmr3.size()); // RTMR3
   std::memcpy(q.data() + 48 + 520, report.inblob.data(), std::min<std::size_t>(64, report.inblob.size()));
   if (g_fault == Fault::wrong_reportdata) {
     q[48 + 520] ^= 0xffU;
@@ -129,8 +148,14 @@ fake_getattr(const char *path, struct stat *st, struct fuse_file_info * /*fi*/) 
   switch (p.kind) {
   case Parsed::Kind::root:
   case Parsed::Kind::report_dir:
+  case Parsed::Kind::measurements_dir:
     st->st_mode = S_IFDIR | 0755;
     st->st_nlink = 2;
+    return 0;
+  case Parsed::Kind::rtmr3:
+    st->st_mode = S_IFREG | 0600;
+    st->st_nlink = 1;
+    st->st_size = 4096; // like sysfs
     return 0;
   case Parsed::Kind::entry_dir:
     if (g_reports.count(p.entry) == 0) {
@@ -165,6 +190,9 @@ fake_readdir(const char *path,
   filler(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
   if (p.kind == Parsed::Kind::root) {
     filler(buf, "report", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
+    filler(buf, "measurements", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
+  } else if (p.kind == Parsed::Kind::measurements_dir) {
+    filler(buf, "rtmr3:sha384", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
   } else if (p.kind == Parsed::Kind::report_dir) {
     for (const auto &entry : g_reports) {
       filler(buf, entry.first.c_str(), nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
@@ -204,6 +232,10 @@ fake_rmdir(const char *path) {
 int
 fake_open(const char *path, struct fuse_file_info *fi) {
   const Parsed p = parse(path);
+  if (p.kind == Parsed::Kind::rtmr3) {
+    fi->direct_io = 1;
+    return 0;
+  }
   if (p.kind != Parsed::Kind::attribute || g_reports.count(p.entry) == 0 || !known_attribute(p.attribute)) {
     return -ENOENT;
   }
@@ -217,8 +249,41 @@ fake_truncate(const char * /*path*/, off_t /*size*/, struct fuse_file_info * /*f
 }
 
 int
+read_rtmr3(char *buf, size_t size, off_t offset) {
+  if (static_cast<std::size_t>(offset) >= g_rtmr3.size()) {
+    return 0;
+  }
+  const std::size_t n = std::min(size, g_rtmr3.size() - static_cast<std::size_t>(offset));
+  std::memcpy(buf, g_rtmr3.data() + offset, n);
+  return static_cast<int>(n);
+}
+
+// Like the kernel's tdx_guest sysfs attribute: exactly one digest, written at
+// once, extends the register.
+int
+extend_rtmr3(const char *buf, size_t size, off_t offset) {
+  if (offset != 0 || size != g_rtmr3.size()) {
+    return -EINVAL;
+  }
+  if (g_fault == Fault::rtmr3_stuck) {
+    return static_cast<int>(size);
+  }
+  std::array<std::uint8_t, 96> input{};
+  std::memcpy(input.data(), g_rtmr3.data(), g_rtmr3.size());
+  std::memcpy(input.data() + g_rtmr3.size(), buf, size);
+  unsigned int out_len = 0;
+  if (EVP_Digest(input.data(), input.size(), g_rtmr3.data(), &out_len, EVP_sha384(), nullptr) != 1) {
+    return -EIO;
+  }
+  return static_cast<int>(size);
+}
+
+int
 fake_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info * /*fi*/) {
   const Parsed p = parse(path);
+  if (p.kind == Parsed::Kind::rtmr3) {
+    return read_rtmr3(buf, size, offset);
+  }
   auto it = g_reports.find(p.entry);
   if (p.kind != Parsed::Kind::attribute || it == g_reports.end()) {
     return -ENOENT;
@@ -249,6 +314,9 @@ fake_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_fi
 int
 fake_write(const char *path, const char *buf, size_t size, off_t offset, struct fuse_file_info * /*fi*/) {
   const Parsed p = parse(path);
+  if (p.kind == Parsed::Kind::rtmr3) {
+    return extend_rtmr3(buf, size, offset);
+  }
   auto it = g_reports.find(p.entry);
   if (p.kind != Parsed::Kind::attribute || it == g_reports.end() || p.attribute != "inblob") {
     return -EACCES;
@@ -290,6 +358,8 @@ main(int argc, char **argv) {
         g_fault = Fault::race;
       } else if (f == "wrong-reportdata") {
         g_fault = Fault::wrong_reportdata;
+      } else if (f == "rtmr3-stuck") {
+        g_fault = Fault::rtmr3_stuck;
       } else {
         std::fprintf(stderr, "tsm_fake: unknown fault\n");
         return 2;

@@ -62,6 +62,10 @@ public:
     digests.push_back(cvm::to_hex(digest));
     return json{{"digest", digests.back()}};
   }
+  bool
+  close_release_window() override {
+    return false;
+  }
   std::vector<std::string> digests;
 };
 

@@ -4,6 +4,7 @@
 #include "lib/kbs/tdx_quote.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
+#include "lib/util/hex.hpp"
 
 #include <gtest/gtest.h>
 
@@ -93,6 +94,47 @@ TEST(TdxEvidence, RejectsNonTdxProvider) {
   TdxEvidenceProvider provider(TdxPaths{dir.path(), dir.path() / "CCEL"});
   EXPECT_THROW(provider.preflight(), cvm::Error);
   EXPECT_THROW(tsm_quote(dir.path(), pattern()), cvm::Error);
+}
+
+// Pinned with `openssl dgst -sha384` (an independent implementation).
+constexpr std::string_view k_marker_hex =
+    "06cd8e5a2bb693f9f9c0c535f3def56a873bd7740adda106a6178e3f38a0308e139a5c7736167c3faa8f1c9eaa7048e3";
+
+TEST(TdxRtmr, ReleaseMarkerIsSha384OfItsText) {
+  EXPECT_EQ(cvm::to_hex(rtmr3_release_marker()), k_marker_hex);
+}
+
+TEST(TdxRtmr, MissingRegisterMeansUnavailable) {
+  cvm::fs::TempDir dir("kbs-rtmr");
+  EXPECT_FALSE(extend_rtmr(dir.path() / "rtmr3:sha384", rtmr3_release_marker()));
+  TdxPaths paths;
+  paths.measurements = dir.path() / "missing";
+  TdxEvidenceProvider provider(paths);
+  EXPECT_FALSE(provider.close_release_window());
+}
+
+TEST(TdxRtmr, RegisterThatDoesNotExtendIsAnError) {
+  // A plain file takes the write but does not chain it: the read-back check
+  // must catch that (a fake or broken register must not pass for extended).
+  cvm::fs::TempDir dir("kbs-rtmr");
+  const auto reg = dir.path() / "rtmr3:sha384";
+  cvm::fs::write_file_atomic(reg, std::vector<std::byte>(48), 0600);
+  try {
+    (void)extend_rtmr(reg, rtmr3_release_marker());
+    ADD_FAILURE() << "a register that does not extend was accepted";
+  } catch (const cvm::Error &e) {
+    EXPECT_EQ(e.kind(), cvm::ErrorKind::input);
+    EXPECT_NE(std::string(e.what()).find("did not extend"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TdxRtmr, RegisterOfTheWrongSizeIsRejectedBeforeAnyWrite) {
+  cvm::fs::TempDir dir("kbs-rtmr");
+  const auto reg = dir.path() / "rtmr3:sha384";
+  const std::vector<std::byte> short_value(10, std::byte{0x11});
+  cvm::fs::write_file_atomic(reg, short_value, 0600);
+  EXPECT_THROW((void)extend_rtmr(reg, rtmr3_release_marker()), cvm::Error);
+  EXPECT_EQ(cvm::fs::read_file(reg), short_value);
 }
 
 std::vector<std::byte>
