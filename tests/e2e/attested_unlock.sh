@@ -113,6 +113,7 @@ fwd() { # port -> qemu args adding the guestfwd to boot-test's netdev n0
 # The kernel's own power-off message, not just our script's line.
 powered_off='(reboot: Power down|sysrq: Power Off|Reached target.*Power-Off)'
 failed=0
+skipped=0
 run_case() {
   local name=$1 log=$work/console-$1.log
   shift
@@ -138,14 +139,19 @@ run_case() {
           "$py" "$src/tests/kbs/make_test_pki.py" --dir "$work/pki-other" --san-ip 10.0.2.100
           start_broker --pki "$work/pki-other" ;;
         broker_down) start_broker; stop_broker ;; # port now refuses connections
-        swapped_header)
+        swapped_header|agent_killed)
+          # Both edit a copy of the image with guestfish (libguestfs-tools).
+          if ! command -v guestfish >/dev/null; then
+            echo "SKIP: $name needs guestfish"; skipped=$((skipped + 1)); return 0
+          fi
           start_broker
-          boot_image=$work/swapped.qcow2
-          swap_header "$boot_image" ;;
-        agent_killed) # the broker releases the key; the agent dies before handing it over
-          start_broker
-          boot_image=$work/killed.qcow2
-          fault_image "$boot_image" key-received:kill ;;
+          if [ "$name" = swapped_header ]; then
+            boot_image=$work/swapped.qcow2
+            swap_header "$boot_image"
+          else # the broker releases the key; the agent dies before handing it over
+            boot_image=$work/killed.qcow2
+            fault_image "$boot_image" key-received:kill
+          fi ;;
       esac
       mapfile -t q < <(fwd "$port")
       local t0=$SECONDS rc=0
@@ -168,7 +174,6 @@ run_case() {
 swap_header() { # out
   local out=$1 raw=$work/swap.raw hdr=$work/other.hdr
   [ -f "$out" ] && return 0
-  command -v guestfish >/dev/null || { echo "SKIP: swapped_header needs guestfish"; return 0; }
   # Made under a temporary name: a half-made copy must not be reused.
   local partial=$out.partial
   rm -f "$partial"
@@ -219,5 +224,7 @@ EOF_FISH
 }
 
 for c in "${cases[@]}"; do run_case "$c"; done
-echo "attested_unlock: ${#cases[@]} cases, $failed failures"
-[ "$failed" -eq 0 ]
+echo "attested_unlock: ${#cases[@]} cases, $failed failures, $skipped skipped"
+[ "$failed" -eq 0 ] || exit 1
+# A skipped negative case is not a pass: ctest reports the test as skipped.
+[ "$skipped" -eq 0 ] || exit 77
