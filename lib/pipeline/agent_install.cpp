@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 
 namespace cvm::pipeline::agent {
@@ -77,6 +78,22 @@ find_bundle(const std::filesystem::path &configured, const Flavour &flavour) {
 std::string
 luks_device(std::string_view luks_uuid) {
   return fmt::format("/dev/disk/by-uuid/{}", luks_uuid);
+}
+
+std::optional<bool>
+kernel_can_extend_rtmr(std::string_view kernel_version) {
+  unsigned major = 0;
+  unsigned minor = 0;
+  const char *const end = kernel_version.data() + kernel_version.size();
+  auto r = std::from_chars(kernel_version.data(), end, major);
+  if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '.') {
+    return std::nullopt;
+  }
+  r = std::from_chars(r.ptr + 1, end, minor);
+  if (r.ec != std::errc{}) {
+    return std::nullopt;
+  }
+  return major > 6 || (major == 6 && minor >= 16);
 }
 
 std::string

@@ -54,6 +54,12 @@ std::filesystem::path find_bundle(const std::filesystem::path &configured, const
 // The luks device as the initramfs sees it.
 std::string luks_device(std::string_view luks_uuid);
 
+// Whether a kernel of this `uname -r` version exposes the tdx_guest RTMR
+// sysfs attributes (Linux >= 6.16) through which the agent closes the release
+// window after the key was released (cmd/agent/README.md). nullopt if the
+// version does not start with MAJOR.MINOR.
+std::optional<bool> kernel_can_extend_rtmr(std::string_view kernel_version);
+
 // The agent's JSON configuration (cmd/agent/README.md) for this manifest.
 std::string agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::size_t key_size);
 

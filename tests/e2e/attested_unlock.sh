@@ -72,6 +72,10 @@ report=$image.report.json
 key_file=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"]["kbs"]["key_file"])' "$report")
 resource=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"]["kbs"]["resource_path"])' "$report")
 grep -q INSECURE-TEST "$report" || { echo "FAIL: report does not say INSECURE-TEST"; exit 1; }
+# The report says whether the agent can extend RTMR3 after the release: the
+# fixtures' kernels (5.10, 6.1, 6.12) predate Linux 6.16.
+barrier=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"].get("rtmr3_release_barrier", "missing"))' "$report")
+[ "$barrier" = "unavailable (Linux < 6.16)" ] || { echo "FAIL: report's rtmr3_release_barrier is '$barrier'"; exit 1; }
 key_hex=$(od -An -tx1 -v "$key_file" | tr -d ' \n')
 
 broker_pid=""

@@ -3,10 +3,12 @@
 // command line, copied to the host for measurement (and, for direct boot,
 // published next to the image).
 #include "lib/crypto/crypto.hpp"
+#include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "lib/util/log.hpp"
 
 namespace cvm::pipeline::stages {
 
@@ -110,6 +112,21 @@ extract_boot_artifacts(BuildContext &ctx) {
           ka.initrd_path ? nlohmann::ordered_json(*ka.initrd_path) : nlohmann::ordered_json(nullptr)}});
   }
   ctx.report["kernels"] = kernels;
+  if (ctx.report.contains("attestation")) {
+    // Whether the agent can close the release window (extend RTMR3) depends
+    // on the image's kernel, so the build can tell.
+    const auto can_extend = agent::kernel_can_extend_rtmr(k.version);
+    ctx.report["attestation"]["rtmr3_release_barrier"] = !can_extend
+                                                             ? "unknown (kernel version not MAJOR.MINOR)"
+                                                         : *can_extend ? "available (Linux >= 6.16)"
+                                                                       : "unavailable (Linux < 6.16)";
+    if (can_extend && !*can_extend) {
+      log::info(
+          "kernel {} predates Linux 6.16: the agent cannot extend RTMR3 after the key release, so later "
+          "quotes of a booted TD match the one that released the key (cmd/agent/README.md)",
+          k.version);
+    }
+  }
   ctx.report["boot_artifacts"] = {{"kernel_version", k.version},
                                   {"kernel", digest(kernel)},
                                   {"initrd", digest(initrd)},

@@ -94,6 +94,18 @@ TEST(AgentInstall, FindBundleUsesConfiguredDirAndFailsClearly) {
   ::unsetenv("CVMFORGE_AGENT_DIR");
 }
 
+TEST(AgentInstall, RtmrExtensionNeedsLinux616) {
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("6.1.0-50-cloud-amd64"), false); // Debian 12
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("6.12.57+deb13-cloud-amd64"), false);
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("5.10.0-35-cloud-amd64"), false);
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("6.16.0"), true);
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("6.17.8+deb14-amd64"), true);
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("7.0"), true);
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("vmlinuz"), std::nullopt);
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr("6"), std::nullopt);
+  EXPECT_EQ(pipeline::agent::kernel_can_extend_rtmr(""), std::nullopt);
+}
+
 TEST(AgentInstall, ConfigJsonComesFromTheManifest) {
   auto m = sample_manifest();
   m.luks.mapper_name = "cvmroot";
