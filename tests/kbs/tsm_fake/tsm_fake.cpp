@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -248,13 +249,14 @@ fake_truncate(const char * /*path*/, off_t /*size*/, struct fuse_file_info * /*f
   return 0;
 }
 
+// A read of `size` bytes at `offset` from `data`.
 int
-read_rtmr3(char *buf, size_t size, off_t offset) {
-  if (static_cast<std::size_t>(offset) >= g_rtmr3.size()) {
+read_from(std::span<const std::uint8_t> data, char *buf, size_t size, off_t offset) {
+  if (static_cast<std::size_t>(offset) >= data.size()) {
     return 0;
   }
-  const std::size_t n = std::min(size, g_rtmr3.size() - static_cast<std::size_t>(offset));
-  std::memcpy(buf, g_rtmr3.data() + offset, n);
+  const std::size_t n = std::min(size, data.size() - static_cast<std::size_t>(offset));
+  std::memcpy(buf, data.data() + offset, n);
   return static_cast<int>(n);
 }
 
@@ -282,7 +284,7 @@ int
 fake_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info * /*fi*/) {
   const Parsed p = parse(path);
   if (p.kind == Parsed::Kind::rtmr3) {
-    return read_rtmr3(buf, size, offset);
+    return read_from(g_rtmr3, buf, size, offset);
   }
   auto it = g_reports.find(p.entry);
   if (p.kind != Parsed::Kind::attribute || it == g_reports.end()) {
@@ -303,12 +305,7 @@ fake_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_fi
     const std::string text = attribute_text(it->second, p.attribute);
     data.assign(text.begin(), text.end());
   }
-  if (static_cast<std::size_t>(offset) >= data.size()) {
-    return 0;
-  }
-  const std::size_t n = std::min(size, data.size() - static_cast<std::size_t>(offset));
-  std::memcpy(buf, data.data() + offset, n);
-  return static_cast<int>(n);
+  return read_from(data, buf, size, offset);
 }
 
 int
