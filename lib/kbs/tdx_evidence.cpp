@@ -210,9 +210,14 @@ rtmr3_release_marker() {
 
 bool
 extend_rtmr(const std::filesystem::path &register_file, std::span<const std::byte, 48> digest) {
-  std::error_code ec;
-  if (!std::filesystem::exists(register_file, ec)) {
-    return false;
+  // Only "not there" means unavailable; any other failure to look (e.g.
+  // EACCES) must not quietly leave the window open.
+  struct stat st {};
+  if (::stat(register_file.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return false;
+    }
+    throw Error(ErrorKind::io, "stat {}: {}", register_file.string(), fs::errno_text(errno));
   }
   const auto read_register = [&register_file] {
     const auto value = read_all(register_file, 4096);
