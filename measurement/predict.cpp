@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <stdexcept>
 
 namespace cvm::measure {
@@ -30,6 +31,9 @@ constexpr QemuVersion k_qemu_no_header_patch{10, 2, 0}; // QEMU a7542a38f399
 constexpr QemuVersion k_qemu_etc_boot_kernel{10, 0, 0}; // assumed, see README
 constexpr QemuVersion k_qemu_single_pass{9, 0, 0};
 constexpr std::pair<int, int> k_linux_stub_cc_measurement{6, 9};
+// systemd-stub up to this version measures only through TCG2 and boots the
+// kernel via the EFI handover protocol (systemd v253:src/boot/efi/{measure,linux_x86}.c).
+constexpr int k_systemd_stub_tcg2_only = 253;
 
 constexpr std::string_view k_sbat_note =
     "assumed: shim applies its built-in \"previous\" SbatLevel (its default policy); supply "
@@ -191,13 +195,13 @@ rtmr0_boot_variables(Context &c) {
     }
     return;
   }
-  if (c.artifacts.mode == BootMode::grub) {
+  if (c.artifacts.mode != BootMode::direct) {
     c.events.not_predicted(0,
                            event_type::k_efi_variable_boot,
                            "boot_variables",
                            "BootOrder and Boot####",
                            deps,
-                           "grub boot: BootOrder/Boot#### depend on the disk's device path; "
+                           "disk boot: BootOrder/Boot#### depend on the disk's device path; "
                            "capture them from a reference TD (platform.boot_variables)");
     return;
   }
@@ -379,6 +383,10 @@ direct_boot_kernel(Context &c, std::vector<std::string> &deps, std::string &how)
   return qemu_patch_kernel(c.artifacts.kernel, patch);
 }
 
+void add_exit_boot_services(Context &c);
+void linux_stub_events(Context &c);
+void uki_stub_events(Context &c);
+
 void
 rtmr1_and_2(Context &c, std::size_t shim_runs) {
   const auto &a = c.artifacts;
@@ -451,68 +459,104 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
                                    what + " image was not supplied");
           }
         };
-    if (shim_runs > 0) {
-      image_event(a.shim, "shim", "shim");
+    if (a.mode == BootMode::uki) {
+      // The firmware's boot manager loads \\EFI\\BOOT\\BOOTX64.EFI, the UKI:
+      // one Authenticode digest covers stub, kernel, initrd, cmdline, os-release.
+      image_event(a.uki, "uki", "uki");
     }
-    if (shim_runs > 1) {
-      image_event(a.fallback, "fallback", "fallback");
-      image_event(a.shim, "shim.second_run", "shim");
-    }
-    image_event(a.grub, "grub", "grub");
-    c.events.add(1,
-                 event_type::k_efi_boot_services_application,
-                 "kernel",
-                 a.kernel_name + " (Authenticode SHA-384, loaded by grub)",
-                 {"image.kernel"},
-                 authenticode_sha384(a.kernel));
+    if (a.mode == BootMode::grub) {
+      if (shim_runs > 0) {
+        image_event(a.shim, "shim", "shim");
+      }
+      if (shim_runs > 1) {
+        image_event(a.fallback, "fallback", "fallback");
+        image_event(a.shim, "shim.second_run", "shim");
+      }
+      image_event(a.grub, "grub", "grub");
+      c.events.add(1,
+                   event_type::k_efi_boot_services_application,
+                   "kernel",
+                   a.kernel_name + " (Authenticode SHA-384, loaded by grub)",
+                   {"image.kernel"},
+                   authenticode_sha384(a.kernel));
 
-    // RTMR2: shim's MOK variables per run, then grub's own records.
-    for (std::size_t run = 0; run < shim_runs; ++run) {
-      for (const std::string_view name : {"MokList", "MokListX", "MokListTrusted"}) {
-        const auto it = a.mok_digests.find(std::string(name));
-        const std::string label = fmt::format("shim.{}{}", name, run == 0 ? "" : ".second_run");
-        if (it != a.mok_digests.end()) {
+      // RTMR2: shim's MOK variables per run, then grub's own records.
+      for (std::size_t run = 0; run < shim_runs; ++run) {
+        for (const std::string_view name : {"MokList", "MokListX", "MokListTrusted"}) {
+          const auto it = a.mok_digests.find(std::string(name));
+          const std::string label = fmt::format("shim.{}{}", name, run == 0 ? "" : ".second_run");
+          if (it != a.mok_digests.end()) {
+            c.events.add(
+                2, event_type::k_ipl, label, std::string(name), {"image.shim", "image.mok"}, it->second);
+          } else {
+            c.events.not_predicted(2,
+                                   event_type::k_ipl,
+                                   label,
+                                   std::string(name),
+                                   {"image.shim", "image.mok"},
+                                   fmt::format("the {} digest was not supplied", name));
+          }
+        }
+      }
+      for (const auto &r : a.grub_records) {
+        if (a.grub_flavor == GrubFlavor::none) {
+          break;
+        }
+        switch (r.kind) {
+        case GrubRecord::Kind::file:
           c.events.add(
-              2, event_type::k_ipl, label, std::string(name), {"image.shim", "image.mok"}, it->second);
-        } else {
-          c.events.not_predicted(2,
-                                 event_type::k_ipl,
-                                 label,
-                                 std::string(name),
-                                 {"image.shim", "image.mok"},
-                                 fmt::format("the {} digest was not supplied", name));
+              2, event_type::k_ipl, "grub.file", r.text, {"image.grub_files"}, crypto::sha384(r.bytes));
+          break;
+        case GrubRecord::Kind::command:
+        case GrubRecord::Kind::kernel_cmdline:
+        case GrubRecord::Kind::module_cmdline: {
+          std::string measured = r.text;
+          if (a.grub_flavor == GrubFlavor::rhel && r.kind == GrubRecord::Kind::command) {
+            measured.push_back('\0');
+          }
+          c.events.add(2,
+                       event_type::k_ipl,
+                       "grub.command",
+                       r.text,
+                       {"image.grub_config"},
+                       crypto::sha384(as_bytes(measured)));
+          break;
         }
-      }
-    }
-    for (const auto &r : a.grub_records) {
-      if (a.grub_flavor == GrubFlavor::none) {
-        break;
-      }
-      switch (r.kind) {
-      case GrubRecord::Kind::file:
-        c.events.add(
-            2, event_type::k_ipl, "grub.file", r.text, {"image.grub_files"}, crypto::sha384(r.bytes));
-        break;
-      case GrubRecord::Kind::command:
-      case GrubRecord::Kind::kernel_cmdline:
-      case GrubRecord::Kind::module_cmdline: {
-        std::string measured = r.text;
-        if (a.grub_flavor == GrubFlavor::rhel && r.kind == GrubRecord::Kind::command) {
-          measured.push_back('\0');
         }
-        c.events.add(2,
-                     event_type::k_ipl,
-                     "grub.command",
-                     r.text,
-                     {"image.grub_config"},
-                     crypto::sha384(as_bytes(measured)));
-        break;
-      }
       }
     }
   }
 
-  // RTMR2: the Linux EFI stub (>= 6.9) measures LoadOptions and the initrd.
+  if (a.mode == BootMode::uki) {
+    uki_stub_events(c);
+  } else {
+    linux_stub_events(c);
+  }
+  add_exit_boot_services(c);
+}
+
+void
+add_exit_boot_services(Context &c) {
+  const std::vector<std::string> fw_deps = {"firmware.ovmf_version"};
+  c.events.add(1,
+               event_type::k_efi_action,
+               "action.exit_boot_services_invocation",
+               std::string(k_exit_bs_invocation),
+               fw_deps,
+               action_digest(k_exit_bs_invocation));
+  c.events.add(1,
+               event_type::k_efi_action,
+               "action.exit_boot_services_success",
+               std::string(k_exit_bs_success),
+               fw_deps,
+               action_digest(k_exit_bs_success));
+}
+
+// RTMR2: the Linux EFI stub (>= 6.9) measures LoadOptions and the initrd.
+void
+linux_stub_events(Context &c) {
+  const auto &a = c.artifacts;
+  const auto &p = c.profile;
   const auto version = linux_version(a);
   const std::vector<std::string> stub_deps = {"image.kernel_version"};
   if (!version) {
@@ -559,19 +603,70 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
                                   version->first,
                                   version->second));
   }
+}
 
-  c.events.add(1,
-               event_type::k_efi_action,
-               "action.exit_boot_services_invocation",
-               std::string(k_exit_bs_invocation),
-               fw_deps,
-               action_digest(k_exit_bs_invocation));
-  c.events.add(1,
-               event_type::k_efi_action,
-               "action.exit_boot_services_success",
-               std::string(k_exit_bs_success),
-               fw_deps,
-               action_digest(k_exit_bs_success));
+// RTMR2 on the UKI path. systemd-stub <= 253 measures only through the TCG2
+// protocol, which a TD without a vTPM does not have, and starts the embedded
+// kernel through the EFI handover protocol (no LoadImage, so no firmware
+// event for the inner kernel); a kernel < 6.9 measures nothing either. Other
+// combinations (systemd-stub >= 254, or Linux >= 6.9 with its initrd and
+// command-line events) are not modelled yet: their RTMR2 events are "not
+// predicted" rather than guessed.
+void
+uki_stub_events(Context &c) {
+  const auto &a = c.artifacts;
+  const auto version = linux_version(a);
+  const auto stub = a.systemd_stub_version;
+  const std::vector<std::string> deps = {"image.systemd_stub_version", "image.kernel_version"};
+  if (!stub) {
+    c.events.not_predicted(2,
+                           event_type::k_event_tag,
+                           "uki.stub",
+                           "systemd-stub events",
+                           deps,
+                           "the systemd-stub version is unknown");
+    return;
+  }
+  if (*stub > k_systemd_stub_tcg2_only) {
+    c.events.not_predicted(
+        2,
+        event_type::k_event_tag,
+        "uki.stub",
+        "systemd-stub events",
+        deps,
+        fmt::format("systemd-stub {} may measure through the CC protocol and start the kernel "
+                    "with LoadImage; the model does not predict it yet",
+                    *stub));
+    return;
+  }
+  if (!version) {
+    c.events.not_predicted(2,
+                           event_type::k_event_tag,
+                           "linux.initrd",
+                           "Linux initrd",
+                           deps,
+                           "the kernel version could not be read from the UKI's .linux section");
+    return;
+  }
+  if (*version >= k_linux_stub_cc_measurement) {
+    c.events.not_predicted(2,
+                           event_type::k_event_tag,
+                           "linux.initrd",
+                           "Linux initrd (from systemd-stub's LoadFile2)",
+                           deps,
+                           fmt::format("Linux {}.{} behind systemd-stub {}: the model does not predict the "
+                                       "kernel stub's events on this path yet",
+                                       version->first,
+                                       version->second,
+                                       *stub));
+    return;
+  }
+  c.notes.push_back(fmt::format("UKI: systemd-stub {} measures nothing in a TD (TCG2 only) and Linux {}.{} "
+                                "< 6.9 measures nothing: RTMR2 stays empty; the UKI's Authenticode digest "
+                                "in RTMR1 covers kernel, initrd and command line",
+                                *stub,
+                                version->first,
+                                version->second));
 }
 
 nlohmann::json
@@ -753,7 +848,15 @@ parse_ovmf_version(std::string_view text) {
 
 std::string
 to_string(BootMode mode) {
-  return mode == BootMode::direct ? "direct" : "grub";
+  switch (mode) {
+  case BootMode::direct:
+    return "direct";
+  case BootMode::grub:
+    return "grub";
+  case BootMode::uki:
+    return "uki";
+  }
+  return "grub";
 }
 
 Prediction
@@ -846,6 +949,40 @@ parse_platform_profile_unchecked(
     const nlohmann::json &json, const std::function<std::vector<std::byte>(const std::string &)> &read_file) {
   if (!json.is_object()) {
     throw Error(ErrorKind::usage, "platform profile: expected a JSON object");
+  }
+  // A misspelt key would otherwise leave its value at the default (a
+  // "vcpu": 4 silently became 0 vCPUs): every key must be known.
+  static const std::set<std::string, std::less<>> k_keys = {"name",
+                                                            "vcpus",
+                                                            "memory_bytes",
+                                                            "memory_mib",
+                                                            "qemu_version",
+                                                            "ovmf_version",
+                                                            "page_add_order",
+                                                            "acpi",
+                                                            "secure_boot_variables",
+                                                            "boot_variables",
+                                                            "rtmr0_events"};
+  for (const auto &[key, value] : json.items()) {
+    if (k_keys.count(key) == 0) {
+      std::string known;
+      for (const auto &k : k_keys) {
+        known += (known.empty() ? "" : ", ") + k;
+      }
+      throw Error(ErrorKind::usage, "platform profile: unknown key \"{}\" (known keys: {})", key, known);
+    }
+  }
+  if (json.contains("acpi")) {
+    if (!json["acpi"].is_object()) {
+      throw Error(ErrorKind::usage, "platform profile: \"acpi\" must be an object");
+    }
+    for (const auto &[key, value] : json["acpi"].items()) {
+      if (key != "table_loader" && key != "rsdp" && key != "tables") {
+        throw Error(ErrorKind::usage,
+                    "platform profile: unknown key \"acpi.{}\" (known: table_loader, rsdp, tables)",
+                    key);
+      }
+    }
   }
   PlatformProfile p;
   const auto str = [&](const char *key) -> std::optional<std::string> {

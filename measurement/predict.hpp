@@ -102,7 +102,7 @@ PlatformProfile
 parse_platform_profile(const nlohmann::json &json,
                        const std::function<std::vector<std::byte>(const std::string &)> &read_file);
 
-enum class BootMode { direct, grub };
+enum class BootMode { direct, grub, uki };
 
 std::string to_string(BootMode mode);
 
@@ -132,12 +132,18 @@ struct BootArtifacts {
   // (major, minor); default: read from the bzImage header.
   std::optional<std::pair<int, int>> linux_version;
 
+  // UKI boot: the whole unified kernel image as the firmware loads it, and
+  // its systemd-stub major version. kernel/initrd/cmdline above are its
+  // .linux/.initrd/.cmdline sections.
+  std::optional<std::vector<std::byte>> uki;
+  std::optional<int> systemd_stub_version;
+
   // Grub boot only.
   std::optional<std::vector<std::byte>> shim;
   std::optional<std::vector<std::byte>> grub;
   std::optional<std::vector<std::byte>> fallback;  // fbx64.efi, when shim's fallback runs
   bool shim_fallback_run = false;                  // BOOTX64 → fbx64 → shim again
-  std::optional<std::vector<std::byte>> disk_head; // first sectors of the disk (GPT event)
+  std::optional<std::vector<std::byte>> disk_head; // first sectors of the disk (GPT event; grub and UKI)
   std::uint32_t sector_size = 512;
   std::optional<std::string> sbat_level;              // shim's SbatLevel variable content
   std::map<std::string, crypto::Sha384> mok_digests;  // MokList/MokListX/MokListTrusted
