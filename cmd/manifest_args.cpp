@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cmd/manifest_args.hpp"
 
+#include "lib/plan/binding.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -10,7 +11,7 @@ namespace cvm::cli {
 
 manifest::Manifest
 load_manifest_or_throw(const std::string &path) {
-  auto result = manifest::load(path);
+  auto result = plan::load_checked(path);
   for (const auto &d : result.diagnostics.all()) {
     fmt::print(stderr, "{}\n", d.format());
   }

@@ -9,13 +9,17 @@
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
 #include "lib/util/log.hpp"
+#include "measurement/binding.hpp"
 #include "measurement/compare.hpp"
 #include "measurement/eventlog.hpp"
+#include "measurement/firmware_db.hpp"
+#include "measurement/kernel.hpp"
 #include "measurement/predict.hpp"
 #include "measurement/quote.hpp"
 #include "measurement/reference.hpp"
 #include "measurement/rtmr.hpp"
 #include "measurement/tpm_log.hpp"
+#include "measurement/uki.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -42,6 +46,7 @@ struct MeasureOptions {
   std::string artifacts;
   std::string image;
   std::string boot = "direct";
+  std::string uki;
   std::string kernel;
   std::string initrd;
   std::string cmdline;
@@ -130,8 +135,25 @@ apply_artifacts_dir(MeasureOptions &o) {
       field = first_existing(dir, names);
     }
   };
+  if (o.boot == "uki") {
+    // The UKI holds kernel, initrd and command line; the GPT is measured too.
+    fill(o.uki, {"uki.efi"});
+    fill(o.disk_head, {"disk-head.bin"});
+    return;
+  }
   fill(o.kernel, {"vmlinuz", "kernel"});
   fill(o.initrd, {"initrd.img", "initrd"});
+  if (o.boot != "grub") {
+    if (!o.cmdline_set && stdfs::exists(dir / "cmdline")) {
+      std::string text = fs::read_text(dir / "cmdline");
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.pop_back();
+      }
+      o.cmdline = text;
+      o.cmdline_set = true;
+    }
+    return;
+  }
   // Removable-path layout, as the build extracts it: with shim, BOOTX64.EFI
   // is shim and grubx64.efi sits next to it; without shim, BOOTX64.EFI is
   // grub itself.
@@ -237,8 +259,42 @@ load_artifacts(const MeasureOptions &o) {
   measure::BootArtifacts a;
   if (o.boot == "grub") {
     a.mode = measure::BootMode::grub;
+  } else if (o.boot == "uki") {
+    a.mode = measure::BootMode::uki;
+    if (o.uki.empty()) {
+      throw Error(ErrorKind::usage,
+                  "--boot uki needs the unified kernel image (--uki FILE or --artifacts DIR)");
+    }
+    a.uki = read_input(o.uki);
+    measure::UkiInfo info;
+    try {
+      info = measure::parse_uki(*a.uki);
+    } catch (const Error &e) {
+      throw e.with_context(o.uki);
+    }
+    a.systemd_stub_version = measure::systemd_stub_major(info);
+    const auto section = [&](const char *name) -> const std::vector<std::byte> * {
+      const auto it = info.sections.find(name);
+      return it == info.sections.end() ? nullptr : &it->second;
+    };
+    if (section(".linux") == nullptr) {
+      throw Error(ErrorKind::input, "{}: the UKI has no .linux section", o.uki);
+    }
+    a.kernel = *section(".linux");
+    a.kernel_name = stdfs::path(o.uki).filename().string() + ":.linux";
+    if (const auto *initrd = section(".initrd")) {
+      a.initrd = *initrd;
+      a.initrd_name = stdfs::path(o.uki).filename().string() + ":.initrd";
+    }
+    if (const auto *cmdline = section(".cmdline")) {
+      a.cmdline.assign(reinterpret_cast<const char *>(cmdline->data()), cmdline->size()); // NOLINT
+    }
+    if (!o.disk_head.empty()) {
+      a.disk_head = read_input(o.disk_head);
+    }
+    return a;
   } else if (o.boot != "direct") {
-    throw Error(ErrorKind::usage, "--boot must be direct or grub");
+    throw Error(ErrorKind::usage, "--boot must be direct, grub or uki");
   }
   if (o.kernel.empty()) {
     throw Error(ErrorKind::usage, "a kernel is required (--kernel FILE or --artifacts DIR)");
@@ -332,6 +388,92 @@ effective_format(const std::string &format, const GlobalOptions &g) {
   return g.json ? "json" : "text";
 }
 
+// Flags that do not apply to the chosen boot path are mistakes, not no-ops:
+// the reference values would silently not depend on them.
+void
+refuse_inapplicable(const MeasureOptions &o) {
+  struct Flag {
+    const char *name;
+    bool given;
+  };
+  const std::vector<Flag> grub_only = {{"--shim", !o.shim.empty()},
+                                       {"--grub", !o.grub.empty()},
+                                       {"--fallback", !o.fallback.empty()},
+                                       {"--shim-fallback-run", o.shim_fallback_run},
+                                       {"--sbat-level", !o.sbat_level_file.empty()},
+                                       {"--grub-records", !o.grub_records.empty()},
+                                       {"--grub-flavor", o.grub_flavor != "none"},
+                                       {"--mok-digests", !o.mok_digests.empty()}};
+  const std::vector<Flag> outside_uki = {{"--kernel", !o.kernel.empty()},
+                                         {"--initrd", !o.initrd.empty()},
+                                         {"--cmdline", o.cmdline_set},
+                                         {"--linux-version", !o.linux_version.empty()}};
+  const auto refuse = [&](const std::vector<Flag> &flags, const std::string &why) {
+    for (const auto &f : flags) {
+      if (f.given) {
+        throw Error(ErrorKind::usage, "{} does not apply to --boot {}: {}", f.name, o.boot, why);
+      }
+    }
+  };
+  if (o.boot != "grub") {
+    refuse(grub_only, "only GRUB boot loads shim and GRUB");
+  }
+  if (o.boot == "uki") {
+    refuse(outside_uki, "the UKI's own .linux, .initrd and .cmdline sections are what boots");
+  } else if (!o.uki.empty()) {
+    throw Error(ErrorKind::usage, "--uki applies only to --boot uki");
+  }
+  if (o.boot == "direct" && !o.disk_head.empty()) {
+    throw Error(ErrorKind::usage,
+                "--disk-head does not apply to --boot direct: no disk is read before the kernel");
+  }
+}
+
+// A firmware build the model knows by its bytes must match the stated version.
+void
+check_firmware_version(std::span<const std::byte> firmware,
+                       const std::string &path,
+                       const measure::PlatformProfile &profile) {
+  const auto known = measure::identify_firmware(firmware);
+  if (known && known->ovmf_version != profile.ovmf_version) {
+    throw Error(
+        ErrorKind::usage,
+        "--ovmf-version / profile ovmf_version edk2-stable{} contradicts {}, which is {} (edk2-stable{})",
+        profile.ovmf_version,
+        path,
+        known->description,
+        known->ovmf_version);
+  }
+}
+
+// The binding verdict of this boot path, from the artifacts themselves.
+measure::BindingVerdict
+verdict_for(const measure::BootArtifacts &a,
+            const measure::PlatformProfile &profile,
+            const measure::Prediction &prediction) {
+  measure::BindingInputs in;
+  in.mode = a.mode;
+  in.firmware = true;
+  in.ovmf_version = profile.ovmf_version;
+  in.rtmr0_inputs = true; // whether they sufficed shows as a register not predicted
+  in.kernel_version = a.linux_version;
+  if (!in.kernel_version) {
+    try {
+      in.kernel_version = measure::parse_bzimage(a.kernel).version;
+    } catch (const Error &) { // NOLINT(bugprone-empty-catch): unknown version stays conditional
+    }
+  }
+  in.grub_flavor = a.grub_flavor;
+  in.shim = a.shim.has_value();
+  in.systemd_stub_version = a.systemd_stub_version;
+  for (std::size_t i = 0; i < prediction.rtmr.size(); ++i) {
+    if (!prediction.rtmr[i]) {
+      in.rtmr_not_predicted.insert(i);
+    }
+  }
+  return measure::binding_verdict(in);
+}
+
 int
 run_measure(MeasureOptions o, const GlobalOptions &g) {
   if (!o.image.empty()) {
@@ -342,13 +484,16 @@ run_measure(MeasureOptions o, const GlobalOptions &g) {
   if (o.firmware.empty()) {
     throw Error(ErrorKind::usage, "--firmware FILE (the unified OVMF/TDVF image) is required");
   }
+  refuse_inapplicable(o);
   if (!o.artifacts.empty()) {
     apply_artifacts_dir(o);
   }
   const auto profile = load_profile(o);
   const auto artifacts = load_artifacts(o);
   const auto firmware = read_input(o.firmware);
+  check_firmware_version(firmware, o.firmware, profile);
   const auto prediction = measure::predict(artifacts, firmware, profile);
+  const auto verdict = verdict_for(artifacts, profile, prediction);
   for (const auto &note : prediction.notes) {
     log::info("{}", note);
   }
@@ -359,6 +504,12 @@ run_measure(MeasureOptions o, const GlobalOptions &g) {
   }
   auto json = measure::prediction_to_json(prediction);
   json["inputs"]["firmware"]["path"] = o.firmware;
+  json["binding"] = measure::to_json(verdict);
+  if (!verdict.bound()) {
+    log::warning("{}: an attested image booted this way is NOT BOUND to its key: {}",
+                 measure::to_string(artifacts.mode),
+                 measure::unbound_summary(verdict));
+  }
   const std::string format = effective_format(o.format, g);
   if (format == "json") {
     emit(json.dump(2) + "\n", o.output);
@@ -369,7 +520,7 @@ run_measure(MeasureOptions o, const GlobalOptions &g) {
   } else if (format == "ita-rego") {
     emit(measure::ita_policy_rego(prediction), o.output);
   } else if (format == "text") {
-    emit(measure::prediction_to_text(prediction), o.output);
+    emit(measure::prediction_to_text(prediction) + "\n" + measure::to_text(verdict), o.output);
   } else {
     throw Error(ErrorKind::usage, "--format must be json, trustee, ita, ita-rego or text");
   }
@@ -544,8 +695,9 @@ register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Act
       o->artifacts,
       "Directory of boot artifacts extracted by `cvmforge build` (vmlinuz, initrd.img, cmdline, ...)");
   sub->add_option("--image", o->image, "A built image (needs the image pipeline; use --artifacts)");
-  sub->add_option("--boot", o->boot, "direct (QEMU -kernel) or grub (shim + grub from disk)")
-      ->check(CLI::IsMember({"direct", "grub"}));
+  sub->add_option("--boot", o->boot, "direct (QEMU -kernel), grub (shim + grub from disk) or uki (ESP)")
+      ->check(CLI::IsMember({"direct", "grub", "uki"}));
+  sub->add_option("--uki", o->uki, "Unified kernel image the firmware starts (--boot uki)");
   sub->add_option("--kernel", o->kernel, "Kernel (bzImage / EFI stub) as on disk");
   sub->add_option("--initrd", o->initrd, "Initrd as served to the kernel");
   sub->add_option("--cmdline", o->cmdline, "Kernel command line (direct: -append; grub: as grub passes it)")

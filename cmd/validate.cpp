@@ -2,6 +2,7 @@
 // cvmforge validate MANIFEST...: parse and check manifests; never opens images.
 #include "cmd/app.hpp"
 #include "lib/manifest/manifest.hpp"
+#include "lib/plan/binding.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -24,7 +25,7 @@ run_validate(const ValidateOptions &o, const GlobalOptions &g) {
   bool all_valid = true;
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const auto &path : o.manifests) {
-    const auto result = manifest::load(path, lo);
+    const auto result = plan::load_checked(path, lo);
     nlohmann::ordered_json diags = nlohmann::ordered_json::array();
     for (const auto &d : result.diagnostics.all()) {
       fmt::print(stderr, "{}\n", d.format());

@@ -372,8 +372,16 @@ read_initramfs(Reader &r, const YAML::Node &root, Manifest &m) {
 void
 read_attestation(Reader &r, const YAML::Node &root, Manifest &m) {
   with(r, root, "", "attestation", [&](const YAML::Node &node, const std::string &path) {
-    if (!r.expect_map(
-            node, path, {"enabled", "kbs_urls", "ca_cert", "resource_path", "tee", "timeouts", "retries"})) {
+    if (!r.expect_map(node,
+                      path,
+                      {"enabled",
+                       "kbs_urls",
+                       "ca_cert",
+                       "resource_path",
+                       "tee",
+                       "insecure_allow_unbound",
+                       "timeouts",
+                       "retries"})) {
       return;
     }
     m.attestation.enabled = true; // a present section means "use it" unless enabled: false
@@ -413,6 +421,11 @@ read_attestation(Reader &r, const YAML::Node &root, Manifest &m) {
     with(r, node, path, "tee", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"tdx", "sample"})) {
         m.attestation.tee = *v == "sample" ? Tee::sample : Tee::tdx;
+      }
+    });
+    with(r, node, path, "insecure_allow_unbound", [&](const YAML::Node &n, const std::string &p) {
+      if (auto v = r.boolean(n, p)) {
+        m.attestation.insecure_allow_unbound = *v;
       }
     });
     with(r, node, path, "timeouts", [&](const YAML::Node &t, const std::string &tp) {
@@ -471,8 +484,8 @@ read_boot(Reader &r, const YAML::Node &root, Manifest &m) {
       return;
     }
     with(r, node, path, "mode", [&](const YAML::Node &n, const std::string &p) {
-      if (auto v = r.choice(n, p, {"grub", "direct"})) {
-        m.boot.mode = *v == "direct" ? BootMode::direct : BootMode::grub;
+      if (auto v = r.choice(n, p, {"grub", "direct", "uki"})) {
+        m.boot.mode = *v == "direct" ? BootMode::direct : *v == "uki" ? BootMode::uki : BootMode::grub;
       }
     });
     with(r, node, path, "cmdline_add", [&](const YAML::Node &n, const std::string &p) {
@@ -825,7 +838,15 @@ to_string(PbkdfType v) {
 }
 const char *
 to_string(BootMode v) {
-  return v == BootMode::direct ? "direct" : "grub";
+  switch (v) {
+  case BootMode::direct:
+    return "direct";
+  case BootMode::uki:
+    return "uki";
+  case BootMode::grub:
+    break;
+  }
+  return "grub";
 }
 const char *
 to_string(Tee v) {

@@ -21,7 +21,7 @@ enum class SizePolicy { fit, fixed };
 enum class InitramfsBackend { automatic, initramfs_tools, dracut };
 enum class KeySource { generate, file };
 enum class PbkdfType { pbkdf2, argon2i, argon2id };
-enum class BootMode { grub, direct };
+enum class BootMode { grub, direct, uki };
 enum class Tee { tdx, sample };
 enum class Filesystem { ext4 };
 
@@ -106,6 +106,9 @@ struct Attestation {
   std::optional<std::filesystem::path> ca_cert;
   std::string resource_path; // repository/type/tag
   Tee tee = Tee::tdx;
+  // Test setups only: build even though the binding verdict leaves inputs
+  // unbound; image, report and resource policy are marked NOT BOUND.
+  bool insecure_allow_unbound = false;
   Timeouts timeouts;
   Retries retries;
 };

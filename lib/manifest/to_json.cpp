@@ -84,6 +84,7 @@ to_json(const Manifest &m) {
     att["ca_cert"] = opt_path(m.attestation.ca_cert);
     att["resource_path"] = m.attestation.resource_path;
     att["tee"] = to_string(m.attestation.tee);
+    att["insecure_allow_unbound"] = m.attestation.insecure_allow_unbound;
     att["timeouts"] = {{"connect_s", m.attestation.timeouts.connect_s},
                        {"request_s", m.attestation.timeouts.request_s},
                        {"total_s", m.attestation.timeouts.total_s}};

@@ -3,6 +3,7 @@
 
 #include "lib/manifest/to_json.hpp"
 #include "lib/manifest/values.hpp"
+#include "lib/plan/binding.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -42,7 +43,16 @@ make_plan(Manifest m) {
       "Installing the attestation agent and initramfs hooks",
       m.attestation.enabled ? std::nullopt : std::optional<std::string>("attestation is disabled"));
   add("configure-boot", "Writing fstab, crypttab and the boot loader configuration", run());
-  add("rebuild-initramfs", "Regenerating the initramfs and GRUB with the guest's own tools", run());
+  add("rebuild-initramfs",
+      m.boot.mode == manifest::BootMode::grub
+          ? "Regenerating the initramfs and GRUB with the guest's own tools"
+          : "Regenerating the initramfs with the guest's own tools",
+      run());
+  add("make-uki",
+      "Assembling the unified kernel image (guest's systemd EFI stub) onto the ESP",
+      m.boot.mode == manifest::BootMode::uki
+          ? std::nullopt
+          : std::optional<std::string>(fmt::format("boot.mode is {}", manifest::to_string(m.boot.mode))));
   add("extract-boot-artifacts", "Extracting kernel, initrd and command line for measurement", run());
   add("close-image", "Closing the image (final LUKS2 header, checked shutdown)", run());
   add("measure",
@@ -50,6 +60,9 @@ make_plan(Manifest m) {
       m.measurement.profile.empty() ? std::optional<std::string>("no measurement.profile in the manifest")
                                     : std::nullopt);
   add("commit", "Putting the image, key file and report in place", run());
+  if (m.attestation.enabled) {
+    plan.binding = binding_verdict(m);
+  }
   plan.manifest = std::move(m);
   return plan;
 }
@@ -67,6 +80,10 @@ to_json(const BuildPlan &plan) {
     stages.push_back(sj);
   }
   j["stages"] = stages;
+  if (plan.binding) {
+    j["binding"] = measure::to_json(*plan.binding);
+    j["binding"]["insecure_allow_unbound"] = plan.manifest.attestation.insecure_allow_unbound;
+  }
   return j;
 }
 
@@ -108,6 +125,12 @@ to_text(const BuildPlan &plan) {
                        m.attestation.resource_path);
   } else {
     out += "Attest    disabled (recovery passphrase only)\n";
+  }
+  if (plan.binding) {
+    out += "\n" + measure::to_text(*plan.binding);
+    if (!plan.binding->bindable() && m.attestation.insecure_allow_unbound) {
+      out += "  NOT BOUND: allowed by attestation.insecure_allow_unbound (test setups only)\n";
+    }
   }
   out += "\nStages\n";
   int i = 1;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lib/manifest/manifest.hpp"
+#include "measurement/binding.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,9 @@ struct StagePlan {
 struct BuildPlan {
   manifest::Manifest manifest;
   std::vector<StagePlan> stages;
+  // Attested images: what binds the key to the image, as far as the
+  // manifest tells (the build completes it after inspecting the base).
+  std::optional<measure::BindingVerdict> binding;
 };
 
 // The stage order of `cvmforge build`; it lives here and only here. The

@@ -6,9 +6,8 @@ cli=${1:?usage: cli_basics.sh CVMFORGE MANIFESTS_DIR}
 manifests=${2:?usage: cli_basics.sh CVMFORGE MANIFESTS_DIR}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-export CVM_IMAGES=$scratch CVM_OUT=$scratch/out CVM_KBS_CA=$scratch/ca.pem
-: >"$scratch/debian-12-base.qcow2"
-: >"$CVM_KBS_CA"
+# shellcheck source=tests/cli/placeholders.sh
+source "$(dirname "$0")/placeholders.sh"
 
 passed=0 failed=0
 check() { # check NAME EXPECTED_RC CMD... ; stdout in $out, stderr in $err
@@ -47,14 +46,26 @@ expect validate-json-logs-on-stderr grep -q "10:11: error" <<<"$err"
 check plan-text 0 "$cli" plan "$manifests/examples/demo.yaml"
 expect plan-lists-stages grep -qE '^ +7\. copy-root' <<<"$out"
 expect plan-skip-reason grep -q 'inject-agent.*skip: attestation is disabled' <<<"$out"
-check plan-json 0 "$cli" --json plan "$manifests/examples/debian12-grub.yaml"
+check plan-json 0 "$cli" --json plan "$manifests/examples/debian12-uki.yaml"
 expect plan-json-shape python3 -c '
 import json,sys
 d=json.load(sys.stdin)
 names=[s["name"] for s in d["stages"]]
-assert names[0]=="check-inputs" and "copy-root" in names, names
+assert names[0]=="check-inputs" and "copy-root" in names and "make-uki" in names, names
 assert d["manifest"]["luks"]["cipher"]=="aes-xts-plain64"
-assert d["manifest"]["attestation"]["kbs_urls"][1]=="https://kbs-backup.example.com:8080"' <<<"$out"
+assert d["manifest"]["attestation"]["kbs_urls"][1]=="https://kbs-backup.example.com:8080"
+b=d["binding"]
+items={i["input"].split(" (")[0].split(":")[0]: i for i in b["items"]}
+uki=items["unified kernel image"]
+assert uki["state"]=="bound" and uki["register"]=="RTMR1" and uki["pinned_by_policy"], uki
+assert all(i["state"]!="unbound" for i in b["items"]), b
+assert b["pinned_registers"][:3]==["mrtd","rtmr0","rtmr1"], b' <<<"$out"
+expect plan-text-shows-binding grep -q "unified kernel image" < <("$cli" plan "$manifests/examples/debian12-uki.yaml" 2>&1)
+# Acceptance of the binding issue: an attested Debian 12 GRUB manifest is
+# refused by plan (and validate, tests/cli/validate_manifests.sh), naming
+# what the host could swap.
+check plan-grub-unbound 2 "$cli" plan "$manifests/invalid/attested-grub-unbound.yaml"
+expect plan-grub-unbound-reason grep -q "would not be bound to this image: GRUB configuration.*initramfs.*Linux >= 6.9" <<<"$err"
 check plan-invalid 2 "$cli" plan "$manifests/invalid/unknown-key.yaml"
 check quiet-valid 0 "$cli" --quiet validate "$manifests/examples/demo.yaml"
 expect quiet-is-quiet test -z "$err"

@@ -10,12 +10,9 @@ manifests=${2:?usage: validate_manifests.sh CVMFORGE MANIFESTS_DIR}
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-# Placeholders for the inputs the examples name through the environment:
-# validate checks that inputs exist, not what they contain.
-export CVM_IMAGES=$scratch/images CVM_OUT=$scratch/out CVM_KBS_CA=$scratch/kbs-ca.pem
-mkdir -p "$CVM_IMAGES"
-for f in debian-12-base.qcow2 debian-13-base.qcow2; do : >"$CVM_IMAGES/$f"; done
-: >"$CVM_KBS_CA"
+# Placeholders for the inputs the examples name through the environment.
+# shellcheck source=tests/cli/placeholders.sh
+source "$(dirname "$0")/placeholders.sh"
 
 failures=0
 checked=0
