@@ -7,8 +7,10 @@
 #include "lib/manifest/manifest.hpp"
 #include "lib/pipeline/build.hpp"
 #include "lib/pipeline/layout.hpp"
+#include "lib/plan/binding.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/secret.hpp"
+#include "measurement/binding.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +34,8 @@ inline constexpr const char *k_dst = "/cvmforge-dst";
 // allocated ciphertext block in the image, and copying the tree cycles the
 // whole journal. The journal is first used at the guest's first boot.
 inline constexpr const char *k_output_ext4_mount_options = "noinit_itable,noload";
+// The guest's systemd EFI stub, from which boot.mode uki builds the UKI.
+inline constexpr const char *k_systemd_efi_stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 
 struct BuildContext {
   BuildContext(const manifest::Manifest &manifest_in, const BuildOptions &options_in)
@@ -82,9 +86,15 @@ struct BuildContext {
   luks::FormatResult header_layout;
 
   std::vector<std::string> kernel_parameters;
+  std::string uki_cmdline;                         // boot.mode uki: the command line inside the UKI
   std::vector<guestfs::KernelImage> kernels_after; // in the output, after rebuild
 
   std::string reference_values; // JSON; written by commit when set
+
+  // Attested images: what binds the key to the image (inspect-base, then
+  // completed by make-uki and measure).
+  std::optional<measure::BindingVerdict> binding;
+  plan::GuestBootFacts boot_facts;
 
   nlohmann::ordered_json report = nlohmann::ordered_json::object();
 

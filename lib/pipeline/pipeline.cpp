@@ -35,6 +35,7 @@ stage_table() {
       {"inject-agent", stages::inject_agent},
       {"configure-boot", stages::configure_boot},
       {"rebuild-initramfs", stages::rebuild_initramfs},
+      {"make-uki", stages::make_uki},
       {"extract-boot-artifacts", stages::extract_boot_artifacts},
       {"close-image", stages::close_image},
       {"measure", stages::measure},

@@ -19,6 +19,7 @@ void inject_files(BuildContext &ctx);
 void inject_agent(BuildContext &ctx);
 void configure_boot(BuildContext &ctx);
 void rebuild_initramfs(BuildContext &ctx);
+void make_uki(BuildContext &ctx);
 void extract_boot_artifacts(BuildContext &ctx);
 void close_image(BuildContext &ctx);
 void measure(BuildContext &ctx);
@@ -44,6 +45,17 @@ std::string grub_kernel_cmdline(std::string_view grub_cfg);
 // The boot artifacts extract-boot-artifacts wrote into `dir`, as the
 // measurement library takes them.
 measure::BootArtifacts boot_artifacts(const std::filesystem::path &dir, manifest::BootMode mode);
+
+// The binding verdict (lib/pipeline/binding_check.cpp): record `verdict` in
+// the report and throw cvm::Error(manifest) if an attested TDX build leaves
+// an input unbound without attestation.insecure_allow_unbound.
+void record_binding(BuildContext &ctx, const measure::BindingVerdict &verdict);
+// The verdict with what inspect-base found (kernel version, shim, GRUB).
+void check_binding_after_inspection(BuildContext &ctx);
+
+// The kernels in the new /boot with their initrds, oldest first; throws if
+// there is none. Mounts the output as root.
+std::vector<guestfs::KernelImage> kernels_in_output(BuildContext &ctx);
 
 // The kernel command line additions as one string.
 std::string kernel_parameters_string(const BuildContext &ctx);

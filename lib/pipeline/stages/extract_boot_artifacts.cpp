@@ -47,11 +47,11 @@ grub_kernel_cmdline(std::string_view grub_cfg) {
   throw Error(ErrorKind::guest, "grub.cfg has no 'linux' line");
 }
 
-void
-extract_boot_artifacts(BuildContext &ctx) {
+std::vector<guestfs::KernelImage>
+kernels_in_output(BuildContext &ctx) {
   mount_output_as_root(ctx);
   auto &g = *ctx.guest;
-  ctx.kernels_after.clear();
+  std::vector<guestfs::KernelImage> kernels;
   for (const auto &name : g.ls("/boot")) {
     const auto version = guestfs::kernel_version_from_filename(name);
     if (!version) {
@@ -64,14 +64,21 @@ extract_boot_artifacts(BuildContext &ctx) {
         break;
       }
     }
-    ctx.kernels_after.push_back(k);
+    kernels.push_back(k);
   }
-  std::sort(ctx.kernels_after.begin(), ctx.kernels_after.end(), [](const auto &a, const auto &b) {
+  std::sort(kernels.begin(), kernels.end(), [](const auto &a, const auto &b) {
     return guestfs::compare_versions(a.version, b.version) < 0;
   });
-  if (ctx.kernels_after.empty()) {
+  if (kernels.empty()) {
     throw Error(ErrorKind::guest, "no kernel in the new /boot");
   }
+  return kernels;
+}
+
+void
+extract_boot_artifacts(BuildContext &ctx) {
+  auto &g = *ctx.guest;
+  ctx.kernels_after = kernels_in_output(ctx);
   const auto &k = ctx.kernels_after.back();
   if (!k.initrd_path) {
     throw Error(ErrorKind::guest, "the initramfs for kernel {} was not generated", k.version);
@@ -93,6 +100,11 @@ extract_boot_artifacts(BuildContext &ctx) {
         g.download(path, ctx.artifacts_dir / name);
       }
     }
+    g.download_offset(ctx.out_disk, ctx.artifacts_dir / "disk-head.bin", 0, 34 * 512);
+  } else if (ctx.manifest.boot.mode == manifest::BootMode::uki) {
+    // The firmware measures the UKI make-uki wrote (uki.efi is already in
+    // the artifacts) and the GPT of the disk it boots from.
+    cmdline = ctx.uki_cmdline;
     g.download_offset(ctx.out_disk, ctx.artifacts_dir / "disk-head.bin", 0, 34 * 512);
   }
   fs::write_file_atomic(ctx.artifacts_dir / "cmdline", cmdline + "\n");

@@ -8,6 +8,7 @@
 #include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/hex.hpp"
 #include "lib/util/log.hpp"
 
 namespace cvm::pipeline::stages {
@@ -57,6 +58,16 @@ inject_agent(BuildContext &ctx) {
                                {"kbs", agent::kbs_info(m, flavour)}};
   if (flavour.insecure_test) {
     ctx.report["insecure_test_marker"] = "INSECURE-TEST";
+  }
+  if (ctx.binding && !ctx.binding->bound()) {
+    // Marked in the image too, as INSECURE-TEST is: whoever finds the image
+    // later learns that its key was not bound to its boot chain.
+    ctx.guest->write(
+        std::string(k_dst) + "/etc/cvmforge/NOT-BOUND",
+        as_bytes(std::string_view("NOT BOUND: the build's binding verdict left inputs the host controls "
+                                  "unmeasured or unpinned (report: binding). A host could run code of "
+                                  "its choosing that attests like this image and obtain its key.\n")));
+    ctx.report["not_bound_marker"] = "NOT BOUND";
   }
 }
 

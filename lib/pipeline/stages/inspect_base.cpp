@@ -101,6 +101,13 @@ inspect_base(BuildContext &ctx) {
           "boot.mode is grub, but the base image has no GRUB for x86_64 EFI (grub-efi-amd64) to reinstall");
     }
   }
+  if (m.boot.mode == manifest::BootMode::uki && !any_exists(s, {k_systemd_efi_stub})) {
+    throw Error(
+        ErrorKind::input,
+        "boot.mode is uki, but the base image has no systemd EFI stub ({}); install it in the base image "
+        "first (Debian 12 and 13: systemd-boot-efi; Debian 11: it comes with systemd)",
+        k_systemd_efi_stub);
+  }
   if (f.esp_mountpoint) {
     s.mount(f.esp_device, *f.esp_mountpoint, guestfs::ReadOnly::yes);
     ctx.content.esp_used = s.statvfs(*f.esp_mountpoint).used_bytes;
@@ -140,6 +147,7 @@ inspect_base(BuildContext &ctx) {
   ctx.report["base"]["initramfs"] = {{"generator", generator}, {"reason", f.initramfs_reason}};
   ctx.report["base"]["bootloader"] = guestfs::to_string(f.bootloader);
   ctx.report["base"]["efi_binaries"] = f.efi_binaries;
+  check_binding_after_inspection(ctx);
 }
 
 } // namespace cvm::pipeline::stages

@@ -11,6 +11,7 @@
 #include "measurement/eventlog.hpp"
 #include "measurement/predict.hpp"
 #include "measurement/reference.hpp"
+#include "measurement/uki.hpp"
 
 #include <fmt/format.h>
 
@@ -63,7 +64,9 @@ platform_profile(const manifest::PlatformProfile &mp) {
 measure::BootArtifacts
 boot_artifacts(const std::filesystem::path &dir, manifest::BootMode mode) {
   measure::BootArtifacts a;
-  a.mode = mode == manifest::BootMode::grub ? measure::BootMode::grub : measure::BootMode::direct;
+  a.mode = mode == manifest::BootMode::grub  ? measure::BootMode::grub
+           : mode == manifest::BootMode::uki ? measure::BootMode::uki
+                                             : measure::BootMode::direct;
   a.kernel = fs::read_file(dir / "vmlinuz");
   a.kernel_name = "vmlinuz";
   a.initrd = fs::read_file(dir / "initrd.img");
@@ -85,6 +88,22 @@ boot_artifacts(const std::filesystem::path &dir, manifest::BootMode mode) {
       a.grub = std::move(bootx64);
     }
     a.fallback = read_if_exists(dir / "fbx64.efi");
+    a.disk_head = read_if_exists(dir / "disk-head.bin");
+  } else if (a.mode == measure::BootMode::uki) {
+    // What the firmware loads is the UKI; the kernel, initrd and command
+    // line the model reads are its sections, byte for byte.
+    a.uki = fs::read_file(dir / "uki.efi");
+    const auto info = measure::parse_uki(*a.uki);
+    a.systemd_stub_version = measure::systemd_stub_major(info);
+    a.kernel = info.sections.at(".linux");
+    a.kernel_name = "uki:.linux";
+    if (const auto it = info.sections.find(".initrd"); it != info.sections.end()) {
+      a.initrd = it->second;
+      a.initrd_name = "uki:.initrd";
+    }
+    if (const auto it = info.sections.find(".cmdline"); it != info.sections.end()) {
+      a.cmdline.assign(reinterpret_cast<const char *>(it->second.data()), it->second.size()); // NOLINT
+    }
     a.disk_head = read_if_exists(dir / "disk-head.bin");
   }
   return a;
@@ -117,6 +136,17 @@ measure(BuildContext &ctx) {
   ctx.report["measurement"]["mrtd"] = {{"single_pass", to_hex(prediction.mrtd.single_pass)},
                                        {"two_pass", to_hex(prediction.mrtd.two_pass)}};
   ctx.report["measurement"]["events_not_predicted"] = not_predicted;
+
+  if (m.attestation.enabled) {
+    // The verdict's last word: a register the policy must pin but the model
+    // could not predict leaves what it measures unbound.
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (!prediction.rtmr[i]) {
+        ctx.boot_facts.rtmr_not_predicted.insert(i);
+      }
+    }
+    record_binding(ctx, plan::binding_verdict(m, &ctx.boot_facts));
+  }
 }
 
 } // namespace cvm::pipeline::stages
