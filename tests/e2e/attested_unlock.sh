@@ -29,6 +29,10 @@ boot=$src/tests/fixtures/boot-test
 broker=$src/tests/kbs/kbs_broker.py
 relay=$here/tcp_relay.py
 py=${CVM_PYTHON:-python3}
+# The boot path the image is built for: a unified kernel image by default
+# (the path that binds the key on every Debian kernel); CVM_E2E_BOOT_MODE=grub
+# for the GRUB path.
+boot_mode=${CVM_E2E_BOOT_MODE:-uki}
 [ -f "$base" ] || { echo "SKIP: base image $base missing"; exit 77; }
 # KVM or TCG for guestfish below (and LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 # where /dev/kvm exists but hangs nested guests).
@@ -41,6 +45,9 @@ mkdir -p "$work/out"
 # HTTPS with the test PKI's CA baked into the initramfs. The PKI lives with
 # the image it was built into.
 image=$work/out/e2e-attested.qcow2
+if [ -f "$image.report.json" ] && ! grep -q "\"mode\": \"$boot_mode\"" "$image.report.json"; then
+  rm -f "$image" # built for another boot path
+fi
 if [ ! -f "$image" ] || [ "${CVM_E2E_REBUILD:-0}" = 1 ]; then
   echo "== build (INSECURE-TEST sample flavour, https)"
   rm -rf "$work"/out/e2e-attested.* "$work/pki" "$work/swapped.qcow2" "$work/killed.qcow2"
@@ -64,6 +71,7 @@ attestation:
   timeouts: {connect_s: 5, request_s: 10, total_s: 60}
   retries: {attempts: 3, backoff_initial_ms: 200, backoff_max_ms: 2000}
 boot:
+  mode: $boot_mode
   cmdline_add: [console=ttyS0]
 EOF_MANIFEST
   CVMFORGE_AGENT_DIR=$agent_dir "$cvmforge" build "$work/manifest.yaml"
@@ -198,22 +206,39 @@ swap_header() { # out
   rm -f "$raw"
 }
 
-# A copy of the image whose kernel command line (grub.cfg on the unencrypted
-# /boot, which the host can edit) carries cvmforge.test_fault=STAGE:SIGNAL:
-# the test flavour of the agent then dies by SIGNAL at STAGE.
+# A copy of the image whose kernel command line carries
+# cvmforge.test_fault=STAGE:SIGNAL (the test flavour of the agent then dies by
+# SIGNAL at STAGE), edited where a host can edit it: grub.cfg on the
+# unencrypted /boot (grub), or the UKI on the unencrypted ESP (uki; in a TD
+# that changes RTMR1, which a real verifier refuses; sample evidence does not
+# notice, which is what lets the test reach the fault).
 fault_image() { # out fault
   local out=$1 fault=$2
   [ -f "$out" ] && return 0
-  local partial=$out.partial cfg=$work/grub.cfg
-  rm -f "$partial" "$cfg"
+  local partial=$out.partial cfg=$work/grub.cfg uki=$work/uki.efi
+  rm -f "$partial" "$cfg" "$uki"
   qemu-img create -f qcow2 -b "$image" -F qcow2 "$partial" >/dev/null
-  local part
-  part=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([p["number"] for p in r["partitions"] if p["name"] == "boot"][0])' "$report")
+  local mode part
+  mode=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot"]["mode"])' "$report")
   # A guestfish script: its "!" line (not available on the command line) runs
   # the edit on this host, between download and upload.
   local cpu_line=""
   [ -z "${CVM_APPLIANCE_CPU:-}" ] || cpu_line="config -cpu $CVM_APPLIANCE_CPU"
-  guestfish -a "$partial" >/dev/null <<EOF_FISH
+  if [ "$mode" = uki ]; then
+    part=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([p["number"] for p in r["partitions"] if p["name"] == "esp"][0])' "$report")
+    guestfish -a "$partial" >/dev/null <<EOF_FISH
+$cpu_line
+run
+mount /dev/sda$part /
+download /EFI/BOOT/BOOTX64.EFI "$uki"
+! "$py" "$src/tests/e2e/uki_cmdline.py" "$uki" --append "cvmforge.test_fault=$fault" >"$work/uki-cmdline.txt"
+upload "$uki" /EFI/BOOT/BOOTX64.EFI
+EOF_FISH
+    grep -q " cvmforge.test_fault=$fault\$" "$work/uki-cmdline.txt" ||
+      { echo "FAIL: could not add cvmforge.test_fault to the UKI's .cmdline"; exit 1; }
+  else
+    part=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([p["number"] for p in r["partitions"] if p["name"] == "boot"][0])' "$report")
+    guestfish -a "$partial" >/dev/null <<EOF_FISH
 $cpu_line
 run
 mount /dev/sda$part /
@@ -221,10 +246,11 @@ download /grub/grub.cfg "$cfg"
 ! sed -i -E 's|^([[:space:]]*linux[[:space:]].*)\$|\\1 cvmforge.test_fault=$fault|' "$cfg"
 upload "$cfg" /grub/grub.cfg
 EOF_FISH
-  grep -Eq "^[[:space:]]*linux[[:space:]].* cvmforge.test_fault=$fault\$" "$cfg" ||
-    { echo "FAIL: could not add cvmforge.test_fault to grub.cfg"; exit 1; }
+    grep -Eq "^[[:space:]]*linux[[:space:]].* cvmforge.test_fault=$fault\$" "$cfg" ||
+      { echo "FAIL: could not add cvmforge.test_fault to grub.cfg"; exit 1; }
+  fi
   mv "$partial" "$out"
-  rm -f "$cfg"
+  rm -f "$cfg" "$uki"
 }
 
 for c in "${cases[@]}"; do run_case "$c"; done

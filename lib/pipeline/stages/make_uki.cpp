@@ -88,6 +88,13 @@ make_uki(BuildContext &ctx) {
       g.rm(path);
     }
   }
+  // The loaders replaced or removed leave freed clusters on the ESP: hand
+  // them back to the qcow2 (only the image's size is at stake).
+  try {
+    g.fstrim(esp);
+  } catch (const Error &e) {
+    log::warning("could not trim the ESP ({}); the image keeps those blocks allocated", e.what());
+  }
   log::info("  {} ({} MiB, {}, kernel {}): {}",
             esp + "/EFI/BOOT/BOOTX64.EFI",
             uki.size() >> 20U,

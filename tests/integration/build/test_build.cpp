@@ -10,6 +10,8 @@
 #include "lib/util/exec.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "measurement/pe.hpp"
+#include "measurement/uki.hpp"
 #include "tests/integration/build/tree_compare.hpp"
 
 #include <fmt/format.h>
@@ -40,6 +42,13 @@ std::string
 env(const char *name) {
   const char *v = std::getenv(name);
   return v != nullptr ? v : "";
+}
+
+// The manifest's boot.mode for this flavour (tests/integration/CMakeLists.txt).
+std::string
+boot_mode() {
+  const auto mode = env("CVM_BOOT_MODE");
+  return mode.empty() ? "grub" : mode;
 }
 
 std::string
@@ -197,6 +206,7 @@ luks:
     passphrase_file: recovery.txt
     pbkdf: {{type: argon2id, memory_kib: 65536, parallel: 1, iterations: 4}}
 boot:
+  mode: {}
   cmdline_add: [console=ttyS0]
 measurement:
   profile: small
@@ -205,6 +215,7 @@ measurement:
              firmware: /usr/share/ovmf/OVMF.fd}}
 reproducibility: {{seed: {}}}
 )",
+                                                           boot_mode(),
                                                            k_seed);
     const auto user = unprivileged_user();
     if (user) {
@@ -423,19 +434,57 @@ TEST_F(Build, TreeAndBootConfigurationArePreserved) {
               HasSubstr(fmt::format("UUID={} /boot ext4", pipeline::uuid_from_seed(k_seed, "boot-fs"))));
   EXPECT_THAT(g.read_text("/b/etc/crypttab"),
               HasSubstr(fmt::format("cvmroot UUID={} none luks", pipeline::uuid_from_seed(k_seed, "luks"))));
-  const auto grub = g.read_text("/b/boot/grub/grub.cfg");
-  EXPECT_THAT(grub, HasSubstr("root=/dev/mapper/cvmroot"));
-  EXPECT_THAT(grub, HasSubstr("console=ttyS0"));
-  if (env("CVM_FLAVOUR") == "debian13") {
-    EXPECT_THAT(grub, HasSubstr("rd.shell=0 rd.emergency=poweroff"));
-  } else {
-    EXPECT_THAT(grub, HasSubstr("panic=-1"));
-  }
-  EXPECT_EQ(g.vfs_uuid(out_boot), pipeline::uuid_from_seed(k_seed, "boot-fs"));
-  EXPECT_EQ(g.vfs_uuid("/dev/mapper/it"), pipeline::uuid_from_seed(k_seed, "root-fs"));
+  // The kernel command line: in grub.cfg (grub) or the UKI's .cmdline (uki).
   g.mkmountpoint("/e");
   g.mount(out_esp, "/e", guestfs::ReadOnly::yes);
   EXPECT_TRUE(g.exists("/e/EFI/BOOT/BOOTX64.EFI"));
+  std::string cmdline;
+  if (boot_mode() == "uki") {
+    const auto host_uki = b.dir / "uki.efi";
+    g.download("/e/EFI/BOOT/BOOTX64.EFI", host_uki);
+    const auto uki_bytes = fs::read_file(host_uki);
+    const auto uki = measure::parse_uki(uki_bytes);
+    const auto &c = uki.sections.at(".cmdline");
+    cmdline.assign(reinterpret_cast<const char *>(c.data()), c.size()); // NOLINT
+    // The UKI carries the guest's own newest kernel and the initramfs its
+    // generator made, byte for byte, and its stub is the guest's.
+    const auto report = nlohmann::json::parse(fs::read_text(b.output.string() + ".report.json"));
+    const std::string kver = report["boot"]["uki"]["kernel_version"];
+    const auto kernel = b.dir / "vmlinuz";
+    const auto initrd = b.dir / "initrd.img";
+    g.download("/b/boot/vmlinuz-" + kver, kernel);
+    g.download("/b/boot/initrd.img-" + kver, initrd);
+    EXPECT_TRUE(uki.sections.at(".linux") == fs::read_file(kernel)) << ".linux is not /boot/vmlinuz-" << kver;
+    EXPECT_TRUE(uki.sections.at(".initrd") == fs::read_file(initrd))
+        << ".initrd is not /boot/initrd.img-" << kver;
+    if (env("CVM_FLAVOUR") == "debian12") {
+      EXPECT_EQ(measure::systemd_stub_major(uki), 252) << uki.stub_version;
+    }
+    EXPECT_FALSE(g.exists("/e/EFI/BOOT/grubx64.efi"));
+    // The reference values measure exactly this file: the "uki" event of
+    // RTMR1 is its Authenticode digest.
+    const auto reference = nlohmann::json::parse(fs::read_text(b.output.string() + ".reference.json"));
+    bool found = false;
+    for (const auto &e : reference["events"]) {
+      if (e.value("label", "") == "uki") {
+        found = true;
+        EXPECT_EQ(e["digest"], to_hex(measure::authenticode_sha384(uki_bytes)));
+      }
+    }
+    EXPECT_TRUE(found) << "reference.json has no uki event";
+    EXPECT_EQ(report["boot"]["uki"]["authenticode_sha384"], to_hex(measure::authenticode_sha384(uki_bytes)));
+  } else {
+    cmdline = g.read_text("/b/boot/grub/grub.cfg");
+  }
+  EXPECT_THAT(cmdline, HasSubstr("root=/dev/mapper/cvmroot"));
+  EXPECT_THAT(cmdline, HasSubstr("console=ttyS0"));
+  if (env("CVM_FLAVOUR") == "debian13") {
+    EXPECT_THAT(cmdline, HasSubstr("rd.shell=0 rd.emergency=poweroff"));
+  } else {
+    EXPECT_THAT(cmdline, HasSubstr("panic=-1"));
+  }
+  EXPECT_EQ(g.vfs_uuid(out_boot), pipeline::uuid_from_seed(k_seed, "boot-fs"));
+  EXPECT_EQ(g.vfs_uuid("/dev/mapper/it"), pipeline::uuid_from_seed(k_seed, "root-fs"));
   g.umount_all();
   g.cryptsetup_close("/dev/mapper/it");
   g.shutdown();
