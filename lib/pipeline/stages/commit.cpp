@@ -13,8 +13,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <set>
+#include <vector>
 
 namespace cvm::pipeline::stages {
 
@@ -76,14 +79,63 @@ commit(BuildContext &ctx) {
   const std::uint64_t allocated = allocated_bytes(ctx.output_tmp);
   const std::uint64_t base_used =
       ctx.facts.root_used_bytes + (ctx.facts.boot_device ? ctx.content.boot_used : 0);
-  const double ratio = base_used == 0 ? 0.0 : static_cast<double>(allocated) / static_cast<double>(base_used);
+  // Content the build adds by design counts as content: the UKI is a second
+  // copy of kernel and initramfs (tens of MiB) that no layout can avoid.
+  const std::uint64_t added = ctx.report.contains("boot") && ctx.report["boot"].contains("uki")
+                                  ? ctx.report["boot"]["uki"]["size"].get<std::uint64_t>()
+                                  : 0;
+  const std::uint64_t content = base_used + added;
+  const double ratio = content == 0 ? 0.0 : static_cast<double>(allocated) / static_cast<double>(content);
   ctx.report["output"]["allocated_bytes"] = allocated;
   ctx.report["output"]["base_used_bytes"] = base_used;
+  ctx.report["output"]["added_content_bytes"] = added;
   ctx.report["output"]["allocated_to_base_used"] = std::round(ratio * 1000.0) / 1000.0;
-  log::info("  {} allocated for {} of base content (x{:.3f})",
+  log::info("  {} allocated for {} of base content{} (x{:.3f})",
             manifest::values::format_size(allocated),
             manifest::values::format_size(base_used),
+            added == 0 ? std::string() : fmt::format(" + {} UKI", manifest::values::format_size(added)),
             ratio);
+
+  // The resource policy first: if it cannot pin the image (no reference
+  // values, no predicted RTMR) the build fails here, with nothing written.
+  const bool kbs_files = m.attestation.enabled && ctx.report.contains("attestation") &&
+                         ctx.report["attestation"].contains("kbs");
+  std::string resource_policy;
+  if (kbs_files) {
+    // RTMR0-2 by default, and whatever else the binding verdict relies on.
+    std::set<int> rtmrs(agent::k_default_pinned_rtmrs.begin(), agent::k_default_pinned_rtmrs.end());
+    if (ctx.binding) {
+      for (const auto r : ctx.binding->rtmrs) {
+        rtmrs.insert(static_cast<int>(r));
+      }
+    }
+    const std::vector<int> rtmr_list(rtmrs.begin(), rtmrs.end());
+    std::optional<agent::PolicyPins> pins;
+    if (!ctx.reference_values.empty()) {
+      pins = agent::policy_pins(nlohmann::json::parse(ctx.reference_values, nullptr, false), rtmr_list);
+    }
+    resource_policy = agent::resource_policy(m, pins);
+    if (m.attestation.tee == manifest::Tee::tdx && ctx.binding && !ctx.binding->bound()) {
+      // attestation.insecure_allow_unbound: say so where the KBS operator looks.
+      std::string summary = measure::unbound_summary(*ctx.binding);
+      std::replace(summary.begin(), summary.end(), '\n', ' ');
+      resource_policy =
+          fmt::format("# NOT BOUND (attestation.insecure_allow_unbound): {}\n{}", summary, resource_policy);
+    }
+    if (m.attestation.tee == manifest::Tee::tdx && pins) {
+      auto &r = ctx.report["attestation"]["resource_policy"];
+      r["mrtd"] = pins->mrtd;
+      r["rtmr"] = nlohmann::ordered_json::object();
+      for (const auto &[i, value] : pins->rtmr) {
+        r["rtmr"][std::to_string(i)] = value;
+      }
+      r["not_pinned"] = nlohmann::ordered_json::object();
+      for (const auto &[i, why] : pins->not_pinned) {
+        r["not_pinned"][std::to_string(i)] = why;
+        log::warning("the resource policy does not pin RTMR{}: {}", i, why);
+      }
+    }
+  }
 
   Rollback rollback;
   {
@@ -122,14 +174,13 @@ commit(BuildContext &ctx) {
   }
   ctx.report["insecure_test"] = m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
 
-  if (m.attestation.enabled && ctx.report.contains("attestation") &&
-      ctx.report["attestation"].contains("kbs")) {
+  if (kbs_files) {
     // What the key broker needs: the resource path and the key file to upload.
     const std::filesystem::path kbs = m.output.path.string() + ".kbs.json";
     fs::write_file_atomic(kbs, ctx.report["attestation"]["kbs"].dump(2) + "\n", 0644, no_replace);
     rollback.add(kbs);
     const auto policy = agent::resource_policy_path(m);
-    fs::write_file_atomic(policy, agent::resource_policy(m), 0644, no_replace);
+    fs::write_file_atomic(policy, resource_policy, 0644, no_replace);
     rollback.add(policy);
   }
   if (!ctx.reference_values.empty()) {
