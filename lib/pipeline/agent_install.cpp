@@ -5,6 +5,7 @@
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/log.hpp"
+#include "measurement/reference.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -142,8 +143,84 @@ resource_policy_path(const manifest::Manifest &m) {
   return m.output.path.string() + ".resource-policy.rego";
 }
 
+PolicyPins
+policy_pins(const nlohmann::json &reference, std::span<const int> rtmrs) {
+  PolicyPins pins;
+  try {
+    const auto &mrtd = reference.at("mrtd");
+    const auto &selected = mrtd.at("selected");
+    if (selected.is_null()) {
+      pins.mrtd = {mrtd.at("single_pass").get<std::string>(), mrtd.at("two_pass").get<std::string>()};
+    } else {
+      pins.mrtd = {mrtd.at(selected.get<std::string>()).get<std::string>()};
+    }
+    std::sort(pins.mrtd.begin(), pins.mrtd.end());
+    pins.mrtd.erase(std::unique(pins.mrtd.begin(), pins.mrtd.end()), pins.mrtd.end());
+    for (const int i : rtmrs) {
+      if (i < 0 || i > 3) {
+        throw Error(ErrorKind::internal, "policy_pins: there is no RTMR{}", i);
+      }
+      const auto &value = reference.at("rtmr").at(std::to_string(i));
+      if (value.is_string()) {
+        pins.rtmr[i] = value.get<std::string>();
+        continue;
+      }
+      std::string why = "not predicted";
+      for (const auto &e : reference.value("events", nlohmann::json::array())) {
+        if (e.value("rtmr", -1) == i && !e.value("digest", nlohmann::json()).is_string()) {
+          why = fmt::format("event {} not predicted: {}",
+                            e.value("label", std::string("?")),
+                            e.value("not_predicted", std::string("no reason given")));
+          break;
+        }
+      }
+      pins.not_pinned[i] = why;
+    }
+  } catch (const nlohmann::json::exception &e) {
+    throw Error(ErrorKind::input, "reference values ({}): {}", measure::k_measurement_schema, e.what());
+  }
+  return pins;
+}
+
+PolicyPins
+policy_pins(const measure::Prediction &prediction, std::span<const int> rtmrs) {
+  return policy_pins(measure::prediction_to_json(prediction), rtmrs);
+}
+
+void
+require_policy_reference_values(const manifest::Manifest &m) {
+  if (!m.attestation.enabled || m.attestation.tee != manifest::Tee::tdx || !m.measurement.profile.empty()) {
+    return;
+  }
+  const auto loc = m.where("attestation.tee");
+  throw Error(ErrorKind::input,
+              "{}:{}:{}: attestation with tdx evidence needs measurement.profile: the KBS resource "
+              "policy releases the disk key only to this image's MRTD and RTMRs, and without a "
+              "platform profile there are no reference values to pin (a policy that releases the key "
+              "to any affirmed TD would release it to every other image the KBS serves)",
+              loc.file,
+              loc.line,
+              loc.column);
+}
+
+namespace {
+
+bool
+is_register_hex(std::string_view v) {
+  return v.size() == 96 && std::all_of(v.begin(), v.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 std::string
-resource_policy(const manifest::Manifest &m) {
+rego_string(std::string_view v) {
+  return nlohmann::json(std::string(v)).dump();
+}
+
+} // namespace
+
+std::string
+resource_policy(const manifest::Manifest &m, const std::optional<PolicyPins> &pins) {
   const auto &a = m.attestation;
   nlohmann::json segments = nlohmann::json::array();
   std::string_view rest = a.resource_path;
@@ -153,12 +230,73 @@ resource_policy(const manifest::Manifest &m) {
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
   }
   const std::string evidence(manifest::to_string(a.tee));
-  return tmpl::render_file(tmpl::templates_dir() / "kbs" / "resource-policy.rego.in",
+  const auto dir = tmpl::templates_dir() / "kbs";
+  if (a.tee == manifest::Tee::sample) {
+    return tmpl::render_file(dir / "resource-policy-sample.rego.in",
+                             {{"image", m.name},
+                              {"resource_path", a.resource_path},
+                              {"resource_path_segments", segments.dump()},
+                              {"evidence", evidence},
+                              {"evidence_quoted", rego_string(evidence)}});
+  }
+
+  if (!pins || pins->mrtd.empty()) {
+    throw Error(ErrorKind::input,
+                "no TDX reference values for image {}: its resource policy must pin the image's MRTD "
+                "and RTMRs (set measurement.profile), and a policy without them would release the "
+                "disk key to any affirmed TD",
+                m.name);
+  }
+  if (pins->rtmr.empty()) {
+    std::vector<std::string> why;
+    for (const auto &[i, reason] : pins->not_pinned) {
+      why.push_back(fmt::format("RTMR{}: {}", i, reason));
+    }
+    throw Error(ErrorKind::input,
+                "image {}: no RTMR could be pinned in its resource policy ({}); MRTD alone names the "
+                "firmware, not the image, so the disk key would be released to every image booted "
+                "on it. Supply what the measurement profile lacks (measurement.profiles.<name>."
+                "reference_ccel or platform)",
+                m.name,
+                why.empty() ? std::string("none was asked for") : fmt::format("{}", fmt::join(why, "; ")));
+  }
+  std::vector<std::string> mrtd;
+  for (const auto &v : pins->mrtd) {
+    if (!is_register_hex(v)) {
+      throw Error(ErrorKind::internal, "resource policy: MRTD {} is not 96 lower-case hex digits", v);
+    }
+    mrtd.push_back(rego_string(v));
+  }
+  std::vector<std::string> checks;
+  std::vector<std::string> notes;
+  for (int i = 0; i < 4; ++i) {
+    if (const auto it = pins->rtmr.find(i); it != pins->rtmr.end()) {
+      if (!is_register_hex(it->second)) {
+        throw Error(
+            ErrorKind::internal, "resource policy: RTMR{} {} is not 96 lower-case hex digits", i, it->second);
+      }
+      checks.push_back(fmt::format("tdx.quote.body.rtmr_{} == {}", i, rego_string(it->second)));
+      notes.push_back(fmt::format("#   RTMR{}: pinned", i));
+    } else if (const auto nit = pins->not_pinned.find(i); nit != pins->not_pinned.end()) {
+      // The reason is free text from the prediction: keep it on comment lines.
+      std::string reason = nit->second;
+      std::replace(reason.begin(), reason.end(), '\n', ' ');
+      std::replace(reason.begin(), reason.end(), '\r', ' ');
+      notes.push_back(fmt::format("#   RTMR{}: NOT PINNED: it has no reference value ({}); any value "
+                                  "is accepted",
+                                  i,
+                                  reason));
+    } else {
+      notes.push_back(fmt::format("#   RTMR{}: not checked (not among the registers this build pins)", i));
+    }
+  }
+  return tmpl::render_file(dir / "resource-policy.rego.in",
                            {{"image", m.name},
                             {"resource_path", a.resource_path},
                             {"resource_path_segments", segments.dump()},
-                            {"evidence", evidence},
-                            {"evidence_quoted", nlohmann::json(evidence).dump()}});
+                            {"pin_notes", fmt::format("{}", fmt::join(notes, "\n"))},
+                            {"mrtd_set", fmt::format("{{{}}}", fmt::join(mrtd, ", "))},
+                            {"rtmr_checks", fmt::format("{}", fmt::join(checks, "\n\t"))}});
 }
 
 nlohmann::ordered_json

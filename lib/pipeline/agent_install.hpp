@@ -3,12 +3,15 @@
 
 #include "lib/guestfs/guest.hpp"
 #include "lib/manifest/manifest.hpp"
+#include "measurement/predict.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,10 +75,47 @@ std::vector<std::string> attestation_kernel_parameters(std::string_view initramf
 
 // What the KBS operator needs, written as <output>.kbs.json.
 nlohmann::ordered_json kbs_info(const manifest::Manifest &m, const Flavour &flavour);
-// The Trustee resource policy (Rego, templates/kbs/resource-policy.rego.in)
-// that releases the image's key only to affirmed evidence of the manifest's
-// TEE, written as <output>.resource-policy.rego.
-std::string resource_policy(const manifest::Manifest &m);
+
+// The reference values a TDX resource policy pins, encoded as Trustee's TDX
+// verifier puts them into its claims: lower-case hex without prefix, 96
+// digits for the 48-byte registers (hex::encode in
+// deps/verifier/src/tdx/claims.rs).
+struct PolicyPins {
+  std::vector<std::string> mrtd;   // the quote's MRTD must be one of these
+  std::map<int, std::string> rtmr; // RTMR index -> the value it must equal
+  // RTMRs the caller asked to pin that have no predicted value, with why:
+  // the policy cannot check them (it says so in a comment).
+  std::map<int, std::string> not_pinned;
+};
+
+// The RTMRs pinned by default: RTMR0 (TD firmware configuration), RTMR1
+// (boot loaders, kernel), RTMR2 (kernel command line, initrd).
+inline constexpr std::array<int, 3> k_default_pinned_rtmrs = {0, 1, 2};
+
+// The pins for `rtmrs` (indices 0..3) from reference values in cvmforge's
+// format (measure::prediction_to_json, <output>.reference.json): MRTD as both
+// page-add-order candidates unless the profile selected one, each RTMR of
+// `rtmrs` that is predicted, the others in `not_pinned` with the first event
+// of theirs that was not predicted. Throws cvm::Error(input) for a document
+// without "mrtd" and "rtmr", cvm::Error(internal) for an index outside 0..3.
+PolicyPins policy_pins(const nlohmann::json &reference, std::span<const int> rtmrs = k_default_pinned_rtmrs);
+PolicyPins policy_pins(const measure::Prediction &prediction,
+                       std::span<const int> rtmrs = k_default_pinned_rtmrs);
+
+// Throws cvm::Error(input) if `m` attests with TDX evidence but has no
+// measurement.profile: its resource policy could pin nothing, so the build
+// refuses before it writes anything.
+void require_policy_reference_values(const manifest::Manifest &m);
+
+// The Trustee resource policy (Rego) written as <output>.resource-policy.rego.
+// tdx: templates/kbs/resource-policy.rego.in, releasing the image's key only
+// to affirmed TDX evidence whose quote carries one of `pins->mrtd`, every RTMR
+// of `pins->rtmr` and debug off; throws cvm::Error(input) without pins, without
+// an MRTD or without any pinned RTMR (such a policy would release the key to
+// other images), cvm::Error(internal) for a value that is not 96 lower-case hex
+// digits. sample (INSECURE-TEST): templates/kbs/resource-policy-sample.rego.in,
+// affirmed sample evidence; `pins` is not used.
+std::string resource_policy(const manifest::Manifest &m, const std::optional<PolicyPins> &pins);
 std::filesystem::path resource_policy_path(const manifest::Manifest &m);
 
 // Every template file (relative to templates/initramfs/) with the variables

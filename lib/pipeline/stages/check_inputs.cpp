@@ -25,6 +25,7 @@ at(const manifest::Manifest &m, const std::string &key) {
 void
 check_inputs(BuildContext &ctx) {
   const auto &m = ctx.manifest;
+  agent::require_policy_reference_values(m);
   if (::access(m.base.path.c_str(), R_OK) != 0) {
     throw Error(
         ErrorKind::input, "{}: cannot read the base image {}", at(m, "base.path"), m.base.path.string());

@@ -349,27 +349,31 @@ TEST(AgentBoot, AttestedCrypttabHasNoRootEntryAndCmdlineHasNetwork) {
   }
 }
 
-TEST(AgentKbs, ResourcePolicyReleasesOnlyThisPathToAffirmedEvidenceOfTheTee) {
+// INSECURE-TEST images (tee: sample) keep the policy they always had: affirmed
+// sample evidence for this resource path; they have no reference values.
+TEST(AgentKbs, SampleResourcePolicyReleasesOnlyThisPathToAffirmedSampleEvidence) {
   auto m = sample_manifest();
   m.attestation.resource_path = "prod/luks/web-1";
-  for (const auto tee : {manifest::Tee::tdx, manifest::Tee::sample}) {
-    m.attestation.tee = tee;
-    const std::string evidence = tee == manifest::Tee::tdx ? "tdx" : "sample";
-    const auto rego = pipeline::agent::resource_policy(m);
-    EXPECT_THAT(rego, HasSubstr("package policy\n"));
-    EXPECT_THAT(rego, HasSubstr("default allow := false\n"));
-    EXPECT_THAT(rego, HasSubstr(R"(data["resource-path"] == ["prod","luks","web-1"])"));
-    EXPECT_THAT(rego, HasSubstr(R"(input.submods.cpu0["ear.status"] == "affirming")"));
-    EXPECT_THAT(rego, HasSubstr("[\"" + evidence + "\"]\n"));
-    EXPECT_THAT(rego, HasSubstr("\"" + evidence + "\" in input.trust_context.attestation_summary.tee_type"));
-    EXPECT_THAT(rego, Not(HasSubstr("{{")));
-    // Every allow rule is bound to the resource.
-    std::size_t rules = 0;
-    for (auto pos = rego.find("\nallow if {\n"); pos != std::string::npos;
-         pos = rego.find("\nallow if {\n", pos + 1)) {
-      ++rules;
-      EXPECT_EQ(rego.compare(pos, 32, "\nallow if {\n\tresource_requested\n"), 0) << rego.substr(pos, 40);
-    }
-    EXPECT_EQ(rules, 2U);
+  const auto rego = pipeline::agent::resource_policy(m, std::nullopt);
+  EXPECT_THAT(rego, HasSubstr("INSECURE-TEST"));
+  EXPECT_THAT(rego, HasSubstr("package policy\n"));
+  EXPECT_THAT(rego, HasSubstr("default allow := false\n"));
+  EXPECT_THAT(rego, HasSubstr(R"(data["resource-path"] == ["prod","luks","web-1"])"));
+  EXPECT_THAT(rego, HasSubstr(R"(input.submods.cpu0["ear.status"] == "affirming")"));
+  EXPECT_THAT(rego, HasSubstr("[\"sample\"]\n"));
+  EXPECT_THAT(rego, HasSubstr("\"sample\" in input.trust_context.attestation_summary.tee_type"));
+  EXPECT_THAT(rego, Not(HasSubstr("{{")));
+  // Every allow rule is bound to the resource.
+  std::size_t rules = 0;
+  for (auto pos = rego.find("\nallow if {\n"); pos != std::string::npos;
+       pos = rego.find("\nallow if {\n", pos + 1)) {
+    ++rules;
+    EXPECT_EQ(rego.compare(pos, 32, "\nallow if {\n\tresource_requested\n"), 0) << rego.substr(pos, 40);
   }
+  EXPECT_EQ(rules, 2U);
+  // Pins, if a caller passes some, change nothing for sample evidence.
+  pipeline::agent::PolicyPins pins;
+  pins.mrtd = {std::string(96, 'a')};
+  pins.rtmr[1] = std::string(96, 'b');
+  EXPECT_EQ(pipeline::agent::resource_policy(m, pins), rego);
 }
