@@ -131,6 +131,31 @@ ascii_or_empty(std::span<const std::byte> bytes) {
   return std::string(reinterpret_cast<const char *>(bytes.data()), bytes.size());
 }
 
+// The bytes as text if they are printable ASCII, or printable ASCII as
+// UTF-16LE (systemd-stub's EV_IPL descriptions: section names, the command
+// line), without trailing NULs; empty otherwise.
+std::string
+ascii_or_utf16_or_empty(std::span<const std::byte> bytes) {
+  if (auto ascii = ascii_or_empty(bytes); !ascii.empty()) {
+    return ascii;
+  }
+  while (bytes.size() >= 2 && bytes[bytes.size() - 1] == std::byte{0} &&
+         bytes[bytes.size() - 2] == std::byte{0}) {
+    bytes = bytes.first(bytes.size() - 2);
+  }
+  if (bytes.empty() || bytes.size() % 2 != 0) {
+    return {};
+  }
+  std::string text;
+  for (std::size_t i = 0; i < bytes.size(); i += 2) {
+    if (bytes[i + 1] != std::byte{0}) {
+      return {};
+    }
+    text.push_back(static_cast<char>(bytes[i]));
+  }
+  return is_printable(std::as_bytes(std::span<const char>(text))) ? text : std::string();
+}
+
 std::string
 describe_variable(std::span<const std::byte> data) {
   const auto var = parse_uefi_variable_data(data);
@@ -310,7 +335,7 @@ describe_event(const Event &event) {
       }
       return ascii_or_empty(data);
     default:
-      return ascii_or_empty(data);
+      return ascii_or_utf16_or_empty(data);
     }
   } catch (const Error &) {
     // The payload is descriptive only; a malformed one is reported as such.

@@ -86,6 +86,10 @@ parse_pe(std::span<const std::byte> image) {
                 magic);
   }
   pe.pe32_plus = magic == k_magic_pe32_plus;
+  // At the same offset in PE32 and PE32+ (BaseOfData + 32-bit ImageBase take
+  // the room of the 64-bit ImageBase).
+  opt.seek(44, "MajorImageVersion");
+  pe.major_image_version = opt.u16("MajorImageVersion");
   opt.seek(60, "SizeOfHeaders");
   pe.size_of_headers = opt.u32("SizeOfHeaders");
   pe.checksum_offset = optional_offset + 64;

@@ -26,7 +26,11 @@ struct PeImage {
   std::size_t file_size = 0;
   std::uint32_t pe_header_offset = 0; // e_lfanew
   std::uint16_t machine = 0;
-  bool pe32_plus = false;          // optional header magic 0x20b
+  bool pe32_plus = false; // optional header magic 0x20b
+  // OptionalHeader.MajorImageVersion. The Linux EFI stub puts its boot
+  // protocol version there (LINUX_EFISTUB_MAJOR_VERSION: 1 since 5.8, when
+  // initrd loading through LINUX_INITRD_MEDIA_GUID came); systemd-stub reads it.
+  std::uint16_t major_image_version = 0;
   std::size_t checksum_offset = 0; // file offset of OptionalHeader.CheckSum
   std::uint32_t size_of_headers = 0;
   std::uint32_t number_of_rva_and_sizes = 0;

@@ -31,9 +31,26 @@ constexpr QemuVersion k_qemu_no_header_patch{10, 2, 0}; // QEMU a7542a38f399
 constexpr QemuVersion k_qemu_etc_boot_kernel{10, 0, 0}; // assumed, see README
 constexpr QemuVersion k_qemu_single_pass{9, 0, 0};
 constexpr std::pair<int, int> k_linux_stub_cc_measurement{6, 9};
-// systemd-stub up to this version measures only through TCG2 and boots the
-// kernel via the EFI handover protocol (systemd v253:src/boot/efi/{measure,linux_x86}.c).
+// systemd-stub up to this version measures only through TCG2 (systemd
+// v253:src/boot/efi/measure.c tpm_log_event(); EFI_CC_MEASUREMENT_PROTOCOL
+// support came with v256), so a TD sees none of its events. RTMR2 is
+// modelled up to here.
 constexpr int k_systemd_stub_tcg2_only = 253;
+// From v252 on, systemd-stub starts the embedded kernel with LoadImage() +
+// StartImage() when the kernel's PE header has MajorImageVersion >= 1 (Linux
+// >= 5.8, LINUX_INITRD_MEDIA_GUID initrd loading), else through the EFI
+// handover protocol (v252.31:src/boot/efi/linux.c:109-126, pe.c:230-232;
+// v247..v251 always use the handover protocol). LoadImage() runs the
+// firmware's Security2 handlers, and with Secure Boot off systemd-stub
+// installs no override of them (secure-boot.c:187-188), so edk2's
+// DxeTpm2MeasureBootLib measures the kernel as a second
+// EV_EFI_BOOT_SERVICES_APPLICATION into PCR 4 = RTMR1 (seen by
+// tests/e2e/tpm_oracle.sh on Debian 12's 252 stub and Linux 6.1).
+constexpr int k_systemd_stub_load_image = 252;
+// The last version whose linux.c / pe.c / secure-boot.c were read for this
+// (v252..v256 decide the same way); later stubs are not predicted.
+constexpr int k_systemd_stub_load_image_checked = 256;
+constexpr std::uint16_t k_pe_machine_x86_64 = 0x8664;
 
 constexpr std::string_view k_sbat_note =
     "assumed: shim applies its built-in \"previous\" SbatLevel (its default policy); supply "
@@ -385,6 +402,7 @@ direct_boot_kernel(Context &c, std::vector<std::string> &deps, std::string &how)
 
 void add_exit_boot_services(Context &c);
 void linux_stub_events(Context &c);
+void uki_kernel_event(Context &c);
 void uki_stub_events(Context &c);
 
 void
@@ -463,6 +481,7 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
       // The firmware's boot manager loads \\EFI\\BOOT\\BOOTX64.EFI, the UKI:
       // one Authenticode digest covers stub, kernel, initrd, cmdline, os-release.
       image_event(a.uki, "uki", "uki");
+      uki_kernel_event(c);
     }
     if (a.mode == BootMode::grub) {
       if (shim_runs > 0) {
@@ -605,10 +624,88 @@ linux_stub_events(Context &c) {
   }
 }
 
+// RTMR1 on the UKI path after the UKI itself: the embedded kernel, if
+// systemd-stub starts it with LoadImage() and the firmware measures it (see
+// k_systemd_stub_load_image). The firmware measures exactly the bytes the
+// stub hands LoadImage(): the .linux section's VirtualSize bytes, so the
+// digest is the kernel file's Authenticode digest, as in grub boot.
+void
+uki_kernel_event(Context &c) {
+  const auto &a = c.artifacts;
+  const auto stub = a.systemd_stub_version;
+  const std::vector<std::string> deps = {
+      "image.systemd_stub_version", "image.kernel", "platform.secure_boot_variables"};
+  const auto not_predicted = [&](std::string reason) {
+    c.events.not_predicted(1,
+                           event_type::k_efi_boot_services_application,
+                           "uki.kernel",
+                           a.kernel_name + " started by systemd-stub",
+                           deps,
+                           std::move(reason));
+  };
+  if (!stub) {
+    not_predicted("the systemd-stub version is unknown: whether it starts the kernel with LoadImage "
+                  "(which the firmware measures) cannot be told");
+    return;
+  }
+  if (*stub < k_systemd_stub_load_image) {
+    c.notes.push_back(fmt::format("UKI: systemd-stub {} < {} starts the kernel through the EFI handover "
+                                  "protocol: no firmware event for the embedded kernel",
+                                  *stub,
+                                  k_systemd_stub_load_image));
+    return;
+  }
+  if (*stub > k_systemd_stub_load_image_checked) {
+    not_predicted(fmt::format("systemd-stub {} > {}: how it starts the embedded kernel (and whether the "
+                              "firmware measures it) is not modelled yet",
+                              *stub,
+                              k_systemd_stub_load_image_checked));
+    return;
+  }
+  PeImage pe;
+  try {
+    pe = parse_pe(a.kernel);
+  } catch (const Error &e) {
+    not_predicted(fmt::format("the UKI's .linux is not a PE image systemd-stub could start ({})", e.what()));
+    return;
+  }
+  if (pe.machine != k_pe_machine_x86_64) {
+    not_predicted(fmt::format("the kernel's PE machine {:#06x} is not x86-64 (systemd-stub would look for "
+                              "a compatibility entry point)",
+                              pe.machine));
+    return;
+  }
+  if (pe.major_image_version < 1) {
+    c.notes.push_back(
+        fmt::format("UKI: the kernel's PE MajorImageVersion is {} (< 1): systemd-stub {} starts "
+                    "it through the EFI handover protocol, no firmware event for it",
+                    pe.major_image_version,
+                    *stub));
+    return;
+  }
+  const auto sb = c.profile.secure_boot_variables.find("SecureBoot");
+  if (sb != c.profile.secure_boot_variables.end() && !sb->second.empty() && sb->second[0] != std::byte{0}) {
+    not_predicted("Secure Boot is on: systemd-stub then overrides the firmware's LoadImage security "
+                  "handlers for the embedded kernel (src/boot/efi/secure-boot.c), which would skip its "
+                  "measurement; not checked by the boot oracle, and an unsigned UKI does not boot");
+    return;
+  }
+  c.events.add(1,
+               event_type::k_efi_boot_services_application,
+               "uki.kernel",
+               fmt::format("{} (Authenticode SHA-384; systemd-stub {} starts it with LoadImage, kernel PE "
+                           "MajorImageVersion {}, Secure Boot off)",
+                           a.kernel_name,
+                           *stub,
+                           pe.major_image_version),
+               deps,
+               authenticode_sha384(a.kernel));
+}
+
 // RTMR2 on the UKI path. systemd-stub <= 253 measures only through the TCG2
-// protocol, which a TD without a vTPM does not have, and starts the embedded
-// kernel through the EFI handover protocol (no LoadImage, so no firmware
-// event for the inner kernel); a kernel < 6.9 measures nothing either. Other
+// protocol, which a TD without a vTPM does not have (its PCR 11/12/13 events
+// in a vTPM's log have no counterpart in a TD); a kernel < 6.9 measures
+// nothing either (its PCR 9 events are TCG2 only). Other
 // combinations (systemd-stub >= 254, or Linux >= 6.9 with its initrd and
 // command-line events) are not modelled yet: their RTMR2 events are "not
 // predicted" rather than guessed.

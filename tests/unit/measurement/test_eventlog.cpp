@@ -4,6 +4,7 @@
 #include "lib/util/hex.hpp"
 #include "measurement/eventlog.hpp"
 #include "measurement/rtmr.hpp"
+#include "measurement/uefi.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -78,6 +79,25 @@ TEST(EventLog, ParsesSyntheticLogAndReplaysIntoRegisterOfMrIndex) {
   EXPECT_EQ(bank.values(), expected.values());
   // EV_NO_ACTION in RTMR2 is not extended.
   EXPECT_EQ(to_hex(bank.value(2)), std::string(96, '0'));
+}
+
+// systemd-stub logs EV_IPL with a UTF-16 description (section name, command
+// line); grub logs ASCII. Both read as text, anything else as nothing.
+TEST(EventLog, DescribesAsciiAndUtf16IplEvents) {
+  Event e;
+  e.type = event_type::k_ipl;
+  e.data = to_utf16le(".linux", NulTerminator::yes);
+  EXPECT_EQ(describe_event(e), ".linux");
+  e.data = to_utf16le("root=/dev/vda1 ro", NulTerminator::no);
+  EXPECT_EQ(describe_event(e), "root=/dev/vda1 ro");
+  e.data.clear();
+  put_string(e.data, "grub_cmd: linux /vmlinuz");
+  e.data.push_back(std::byte{0});
+  EXPECT_EQ(describe_event(e), "grub_cmd: linux /vmlinuz");
+  e.data = {std::byte{0x01}, std::byte{0x02}, std::byte{0x03}, std::byte{0x04}};
+  EXPECT_EQ(describe_event(e), "");
+  e.data = {std::byte{'a'}, std::byte{0}, std::byte{0x00}, std::byte{0x30}};
+  EXPECT_EQ(describe_event(e), "");
 }
 
 TEST(EventLog, StopsAtZeroPadding) {

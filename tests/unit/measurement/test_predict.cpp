@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace cvm::measure {
@@ -492,6 +493,131 @@ TEST(Predict, GrubLoadOptionsMatchTheDigestAFirmwareLogged) {
   const auto p = predict(a, in->firmware, profile_2g(202411, {10, 2, 0}));
   EXPECT_EQ(hex384(*find(p, "linux.load_options")->digest), logged);
   EXPECT_NE(hex384(crypto::sha384(to_utf16le(a.cmdline, NulTerminator::yes))), logged);
+}
+
+// UKI boot. predict() hashes the UKI as a whole and reads nothing inside it
+// (the CLI and the build take kernel, initrd and cmdline from its sections),
+// so any PE stands in for it here; the kernel is the host's real one.
+BootArtifacts
+uki_artifacts(const DebianInputs &in, std::optional<int> stub) {
+  BootArtifacts a;
+  a.mode = BootMode::uki;
+  a.uki = in.kernel;
+  a.systemd_stub_version = stub;
+  a.kernel = in.kernel;
+  a.kernel_name = "uki.efi:.linux";
+  a.initrd = std::vector<std::byte>(4096, std::byte{0x42});
+  a.initrd_name = "uki.efi:.initrd";
+  a.cmdline = "root=/dev/mapper/cvmroot ro console=ttyS0";
+  a.linux_version = std::make_pair(6, 1);
+  return a;
+}
+
+std::vector<std::string>
+labels_of(const Prediction &p, std::size_t rtmr) {
+  std::vector<std::string> out;
+  for (const auto &e : p.events) {
+    if (e.rtmr == rtmr) {
+      out.push_back(e.label);
+    }
+  }
+  return out;
+}
+
+bool
+has_note(const Prediction &p, std::string_view needle) {
+  return std::any_of(p.notes.begin(), p.notes.end(), [&](const std::string &n) {
+    return n.find(needle) != std::string::npos;
+  });
+}
+
+// Found by the boot oracle (tests/e2e/tpm_oracle.sh on the Debian 12 UKI
+// image): systemd-stub 252 starts a kernel whose PE MajorImageVersion is >= 1
+// with LoadImage, and the firmware measures it into PCR 4 (RTMR1) right after
+// the UKI, with the kernel file's Authenticode digest.
+TEST(PredictUki, Stub252MeasuresTheEmbeddedKernelAfterTheUki) {
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  ASSERT_GE(parse_pe(in->kernel).major_image_version, 1) << "Linux >= 5.8 sets LINUX_EFISTUB_MAJOR_VERSION 1";
+  const auto a = uki_artifacts(*in, 252);
+  const auto p = predict(a, in->firmware, profile_2g(202411, {10, 1, 0}));
+  const std::vector<std::string> rtmr1 = {"action.calling_efi_application",
+                                          "separator.rtmr1",
+                                          "gpt",
+                                          "uki",
+                                          "uki.kernel",
+                                          "action.exit_boot_services_invocation",
+                                          "action.exit_boot_services_success"};
+  EXPECT_EQ(labels_of(p, 1), rtmr1);
+  const auto *kernel = find(p, "uki.kernel");
+  ASSERT_NE(kernel, nullptr);
+  EXPECT_EQ(kernel->type, event_type::k_efi_boot_services_application);
+  ASSERT_TRUE(kernel->digest.has_value());
+  EXPECT_EQ(*kernel->digest, authenticode_sha384(a.kernel));
+  EXPECT_EQ(*find(p, "uki")->digest, authenticode_sha384(*a.uki));
+  // systemd-stub 252 and Linux 6.1 measure nothing a TD sees: RTMR2 is empty.
+  EXPECT_TRUE(labels_of(p, 2).empty());
+  ASSERT_TRUE(p.rtmr[2].has_value());
+  EXPECT_EQ(*p.rtmr[2], RtmrBank{}.value(2));
+  EXPECT_FALSE(p.rtmr[1].has_value()) << "the GPT is not supplied";
+
+  // The same events on the edk2 < 202411 layout, without the RTMR1 separator.
+  const auto old = predict(a, in->firmware, profile_2g(202302, {10, 1, 0}));
+  std::vector<std::string> old_rtmr1 = rtmr1;
+  old_rtmr1.erase(old_rtmr1.begin() + 1);
+  EXPECT_EQ(labels_of(old, 1), old_rtmr1);
+}
+
+TEST(PredictUki, HandoverBootsHaveNoKernelEvent) {
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  // systemd-stub 247 (Debian 11) always uses the EFI handover protocol.
+  const auto p247 = predict(uki_artifacts(*in, 247), in->firmware, profile_2g(202411, {10, 1, 0}));
+  EXPECT_EQ(find(p247, "uki.kernel"), nullptr);
+  EXPECT_TRUE(has_note(p247, "handover"));
+
+  // 252 with a kernel whose PE header says MajorImageVersion 0 (Linux < 5.8).
+  auto a = uki_artifacts(*in, 252);
+  const auto pe = parse_pe(a.kernel);
+  const std::size_t major_image_version = pe.pe_header_offset + std::size_t{4 + 20 + 44};
+  a.kernel[major_image_version] = std::byte{0};
+  a.kernel[major_image_version + 1] = std::byte{0};
+  ASSERT_EQ(parse_pe(a.kernel).major_image_version, 0);
+  const auto p = predict(a, in->firmware, profile_2g(202411, {10, 1, 0}));
+  EXPECT_EQ(find(p, "uki.kernel"), nullptr);
+  EXPECT_TRUE(has_note(p, "MajorImageVersion is 0"));
+}
+
+TEST(PredictUki, WhatTheModelCannotTellIsNotPredicted) {
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  const auto not_predicted = [&](const BootArtifacts &a, const PlatformProfile &profile) {
+    const auto p = predict(a, in->firmware, profile);
+    const auto *e = find(p, "uki.kernel");
+    EXPECT_NE(e, nullptr);
+    EXPECT_FALSE(p.rtmr[1].has_value());
+    return e != nullptr && !e->digest.has_value() ? e->not_predicted_reason : std::string("(predicted)");
+  };
+  const auto profile = profile_2g(202411, {10, 1, 0});
+  EXPECT_NE(not_predicted(uki_artifacts(*in, std::nullopt), profile).find("version is unknown"),
+            std::string::npos);
+  EXPECT_NE(not_predicted(uki_artifacts(*in, 257), profile).find("not modelled"), std::string::npos);
+  auto not_pe = uki_artifacts(*in, 252);
+  not_pe.kernel.assign(4096, std::byte{0x42});
+  EXPECT_NE(not_predicted(not_pe, profile).find("not a PE image"), std::string::npos);
+  auto secure_boot = profile;
+  secure_boot.secure_boot_variables["SecureBoot"] = {std::byte{1}};
+  EXPECT_NE(not_predicted(uki_artifacts(*in, 252), secure_boot).find("Secure Boot is on"), std::string::npos);
+  // 253..256 decide as 252 does (linux.c / pe.c unchanged in this respect).
+  const auto p256 = predict(uki_artifacts(*in, 256), in->firmware, profile);
+  ASSERT_NE(find(p256, "uki.kernel"), nullptr);
+  EXPECT_TRUE(find(p256, "uki.kernel")->digest.has_value());
 }
 
 TEST(PlatformProfile, ParsesJsonAndRejectsBadValues) {
