@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/pipeline/agent_install.hpp"
 
+#include "lib/plan/binding.hpp"
 #include "lib/template/template.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
@@ -83,18 +84,11 @@ luks_device(std::string_view luks_uuid) {
 
 std::optional<bool>
 kernel_can_extend_rtmr(std::string_view kernel_version) {
-  unsigned major = 0;
-  unsigned minor = 0;
-  const char *const end = kernel_version.data() + kernel_version.size();
-  auto r = std::from_chars(kernel_version.data(), end, major);
-  if (r.ec != std::errc{} || r.ptr == end || *r.ptr != '.') {
+  const auto v = plan::kernel_major_minor(kernel_version);
+  if (!v) {
     return std::nullopt;
   }
-  r = std::from_chars(r.ptr + 1, end, minor);
-  if (r.ec != std::errc{}) {
-    return std::nullopt;
-  }
-  return major > 6 || (major == 6 && minor >= 16);
+  return *v >= std::make_pair(6, 16);
 }
 
 std::string
