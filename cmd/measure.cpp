@@ -143,15 +143,15 @@ apply_artifacts_dir(MeasureOptions &o) {
   }
   fill(o.kernel, {"vmlinuz", "kernel"});
   fill(o.initrd, {"initrd.img", "initrd"});
-  if (o.boot != "grub") {
-    if (!o.cmdline_set && stdfs::exists(dir / "cmdline")) {
-      std::string text = fs::read_text(dir / "cmdline");
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-        text.pop_back();
-      }
-      o.cmdline = text;
-      o.cmdline_set = true;
+  if (!o.cmdline_set && stdfs::exists(dir / "cmdline")) {
+    std::string text = fs::read_text(dir / "cmdline");
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+      text.pop_back();
     }
+    o.cmdline = text;
+    o.cmdline_set = true;
+  }
+  if (o.boot != "grub") {
     return;
   }
   // Removable-path layout, as the build extracts it: with shim, BOOTX64.EFI
@@ -168,14 +168,6 @@ apply_artifacts_dir(MeasureOptions &o) {
   fill(o.disk_head, {"disk-head.bin"});
   fill(o.grub_records, {"grub-records.json"});
   fill(o.sbat_level_file, {"SbatLevel.txt"});
-  if (!o.cmdline_set && stdfs::exists(dir / "cmdline")) {
-    std::string text = fs::read_text(dir / "cmdline");
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-      text.pop_back();
-    }
-    o.cmdline = text;
-    o.cmdline_set = true;
-  }
 }
 
 measure::PlatformProfile
