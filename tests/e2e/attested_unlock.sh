@@ -225,7 +225,7 @@ fault_image() { # out fault
   local cpu_line=""
   [ -z "${CVM_APPLIANCE_CPU:-}" ] || cpu_line="config -cpu $CVM_APPLIANCE_CPU"
   if [ "$mode" = uki ]; then
-    part=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([p["number"] for p in r["partitions"] if p["name"] == "esp"][0])' "$report")
+    part=$("$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([p["number"] for p in r["partitions"] if p["type_guid"].upper() == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"][0])' "$report")
     guestfish -a "$partial" >/dev/null <<EOF_FISH
 $cpu_line
 run
