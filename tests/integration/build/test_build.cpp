@@ -461,17 +461,10 @@ TEST_F(Build, TreeAndBootConfigurationArePreserved) {
       EXPECT_EQ(measure::systemd_stub_major(uki), 252) << uki.stub_version;
     }
     EXPECT_FALSE(g.exists("/e/EFI/BOOT/grubx64.efi"));
-    // The reference values measure exactly this file: the "uki" event of
-    // RTMR1 is its Authenticode digest.
-    const auto reference = nlohmann::json::parse(fs::read_text(b.output.string() + ".reference.json"));
-    bool found = false;
-    for (const auto &e : reference["events"]) {
-      if (e.value("label", "") == "uki") {
-        found = true;
-        EXPECT_EQ(e["digest"], to_hex(measure::authenticode_sha384(uki_bytes)));
-      }
-    }
-    EXPECT_TRUE(found) << "reference.json has no uki event";
+    // The report names exactly this file's Authenticode digest. (The
+    // profile's Debian 12 OVMF predates RTMR measurement, so reference.json
+    // has no events to compare here; e2e.tpm_oracle.debian12 checks the
+    // predicted uki and uki.kernel events against a measured boot.)
     EXPECT_EQ(report["boot"]["uki"]["authenticode_sha384"], to_hex(measure::authenticode_sha384(uki_bytes)));
   } else {
     cmdline = g.read_text("/b/boot/grub/grub.cfg");
