@@ -117,6 +117,22 @@ public:
     }
   }
 
+  // Kernel (RTMR1), then initramfs and command line, which only a Linux
+  // >= 6.9 EFI stub measures (RTMR2): the GRUB and direct paths.
+  struct KernelSource {
+    std::string host_control;
+    std::string bound_by;
+  };
+  void
+  kernel_initrd_cmdline(KernelSource kernel, std::string initrd_from, std::string cmdline_from) {
+    measured("kernel", std::move(kernel.host_control), std::move(kernel.bound_by), 1);
+    by_kernel_stub("initramfs (agent, its configuration, KBS CA, LUKS2 header policy)",
+                   std::move(initrd_from),
+                   "event linux.initrd (Linux EFI stub)");
+    by_kernel_stub(
+        "kernel command line", std::move(cmdline_from), "event linux.load_options (Linux EFI stub)");
+  }
+
   BindingItem &
   last() {
     return m_verdict.items.back();
@@ -265,14 +281,10 @@ binding_verdict(const BindingInputs &in) {
     }
     break;
   case BootMode::direct:
-    b.measured("kernel",
-               "the file QEMU loads with -kernel",
-               "event kernel (Authenticode SHA-384 as QEMU hands it to the firmware)",
-               1);
-    b.by_kernel_stub("initramfs (agent, its configuration, KBS CA, LUKS2 header policy)",
-                     "the file QEMU loads with -initrd",
-                     "event linux.initrd (Linux EFI stub)");
-    b.by_kernel_stub("kernel command line", "QEMU's -append", "event linux.load_options (Linux EFI stub)");
+    b.kernel_initrd_cmdline({"the file QEMU loads with -kernel",
+                             "event kernel (Authenticode SHA-384 as QEMU hands it to the firmware)"},
+                            "the file QEMU loads with -initrd",
+                            "QEMU's -append");
     break;
   case BootMode::grub:
     if (in.shim) {
@@ -292,14 +304,10 @@ binding_verdict(const BindingInputs &in) {
                                   : "cvmforge cannot show that the guest's GRUB measures its commands; "
                                     "Debian's GRUB 2.06 and 2.12 do not");
     }
-    b.measured("kernel",
-               "vmlinuz on the unencrypted /boot",
-               "event kernel (Authenticode, loaded by GRUB through the firmware)",
-               1);
-    b.by_kernel_stub("initramfs (agent, its configuration, KBS CA, LUKS2 header policy)",
-                     "initrd.img on the unencrypted /boot",
-                     "event linux.initrd (Linux EFI stub)");
-    b.by_kernel_stub("kernel command line", "grub.cfg on the unencrypted /boot", "event linux.load_options");
+    b.kernel_initrd_cmdline({"vmlinuz on the unencrypted /boot",
+                             "event kernel (Authenticode, loaded by GRUB through the firmware)"},
+                            "initrd.img on the unencrypted /boot",
+                            "grub.cfg on the unencrypted /boot");
     break;
   }
   return b.take();

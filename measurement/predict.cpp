@@ -400,6 +400,7 @@ direct_boot_kernel(Context &c, std::vector<std::string> &deps, std::string &how)
   return qemu_patch_kernel(c.artifacts.kernel, patch);
 }
 
+void add_action(Context &c, std::string label, std::string_view action);
 void add_exit_boot_services(Context &c);
 void linux_stub_events(Context &c);
 void uki_kernel_event(Context &c);
@@ -416,12 +417,7 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
   // RTMR1 separator: the same pair in direct and grub boot, at different
   // places.
   const auto add_calling_efi_application = [&] {
-    c.events.add(1,
-                 event_type::k_efi_action,
-                 "action.calling_efi_application",
-                 std::string(k_calling_efi_app),
-                 fw_deps,
-                 action_digest(k_calling_efi_app));
+    add_action(c, "action.calling_efi_application", k_calling_efi_app);
     if (new_separator) {
       c.events.add(1,
                    event_type::k_separator,
@@ -554,21 +550,21 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
   add_exit_boot_services(c);
 }
 
+// A fixed EV_EFI_ACTION of the firmware in RTMR1.
+void
+add_action(Context &c, std::string label, std::string_view action) {
+  c.events.add(1,
+               event_type::k_efi_action,
+               std::move(label),
+               std::string(action),
+               {"firmware.ovmf_version"},
+               action_digest(action));
+}
+
 void
 add_exit_boot_services(Context &c) {
-  const std::vector<std::string> fw_deps = {"firmware.ovmf_version"};
-  c.events.add(1,
-               event_type::k_efi_action,
-               "action.exit_boot_services_invocation",
-               std::string(k_exit_bs_invocation),
-               fw_deps,
-               action_digest(k_exit_bs_invocation));
-  c.events.add(1,
-               event_type::k_efi_action,
-               "action.exit_boot_services_success",
-               std::string(k_exit_bs_success),
-               fw_deps,
-               action_digest(k_exit_bs_success));
+  add_action(c, "action.exit_boot_services_invocation", k_exit_bs_invocation);
+  add_action(c, "action.exit_boot_services_success", k_exit_bs_success);
 }
 
 // RTMR2: the Linux EFI stub (>= 6.9) measures LoadOptions and the initrd.
