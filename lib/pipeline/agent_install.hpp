@@ -89,8 +89,12 @@ struct PolicyPins {
 };
 
 // The RTMRs pinned by default: RTMR0 (TD firmware configuration), RTMR1
-// (boot loaders, kernel), RTMR2 (kernel command line, initrd).
-inline constexpr std::array<int, 3> k_default_pinned_rtmrs = {0, 1, 2};
+// (boot loaders, kernel), RTMR2 (kernel command line, initrd), and RTMR3 at
+// its predicted initial zeros. The agent extends RTMR3 right after the key is
+// released (Linux >= 6.16, cmd/agent/README.md); only a policy that checks
+// RTMR3 refuses the quotes of whatever runs after that, so the release window
+// closes. On older kernels RTMR3 stays zero and the pin costs nothing.
+inline constexpr std::array<int, 4> k_default_pinned_rtmrs = {0, 1, 2, 3};
 
 // The pins for `rtmrs` (indices 0..3) from reference values in cvmforge's
 // format (measure::prediction_to_json, <output>.reference.json): MRTD as both

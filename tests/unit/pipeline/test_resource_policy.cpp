@@ -53,12 +53,14 @@ tdx_manifest(const std::string &name, const std::string &resource_path) {
   return m;
 }
 
-// Image A: two MRTD candidates (no page-add order selected), RTMR0..2.
+// Image A: two MRTD candidates (no page-add order selected), RTMR0..2, and
+// RTMR3 at its initial zeros (nothing runs before the agent's release
+// barrier extends it).
 pipeline::agent::PolicyPins
 pins_a() {
   pipeline::agent::PolicyPins p;
   p.mrtd = {hex96('1'), hex96('2')};
-  p.rtmr = {{0, hex96('a')}, {1, hex96('b')}, {2, hex96('c')}};
+  p.rtmr = {{0, hex96('a')}, {1, hex96('b')}, {2, hex96('c')}, {3, hex96('0')}};
   return p;
 }
 
@@ -389,6 +391,7 @@ TEST(ResourcePolicy, RendersThePinsIntoTheImageRule) {
                 "tdx.quote.body.rtmr_0 == \"" + hex96('a') + "\"",
                 "tdx.quote.body.rtmr_1 == \"" + hex96('b') + "\"",
                 "tdx.quote.body.rtmr_2 == \"" + hex96('c') + "\"",
+                "tdx.quote.body.rtmr_3 == \"" + hex96('0') + "\"",
             }));
   // Every allow rule: this resource, affirmed, and this image, in one of the
   // two input shapes.
@@ -412,8 +415,7 @@ TEST(ResourcePolicy, RendersThePinsIntoTheImageRule) {
       allows[1],
       testing::Contains(
           R"(this_image(input.trust_context.attestation_summary.claims.cpu0["ear.veraison.annotated-evidence"].tdx))"));
-  EXPECT_THAT(rego, HasSubstr("#   RTMR0: pinned\n#   RTMR1: pinned\n#   RTMR2: pinned\n"));
-  EXPECT_THAT(rego, HasSubstr("#   RTMR3: not checked"));
+  EXPECT_THAT(rego, HasSubstr("#   RTMR0: pinned\n#   RTMR1: pinned\n#   RTMR2: pinned\n#   RTMR3: pinned\n"));
   EXPECT_THAT(rego, HasSubstr(R"(data["resource-path"] == ["default","cvmforge","image-a"])"));
 }
 
@@ -436,11 +438,16 @@ TEST(ResourcePolicy, ReleasesImageAKeyOnlyToImageA) {
     auto zero = a;
     zero.rtmr = {hex96('0'), hex96('0'), hex96('0'), hex96('0')};
     EXPECT_FALSE(policy.allow(data, in({{"cpu0", appraisal(zero, "affirming")}}))) << "all-zero RTMRs";
-    for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t i = 0; i < 4; ++i) {
       auto changed = a;
       changed.rtmr[i] = hex96('f');
       EXPECT_FALSE(policy.allow(data, in({{"cpu0", appraisal(changed, "affirming")}}))) << "RTMR" << i;
     }
+    // After the agent's release barrier (RTMR3 extended with its marker) the
+    // same TD gets nothing again.
+    auto after_release = a;
+    after_release.rtmr[3] = "6d" + std::string(94, '5');
+    EXPECT_FALSE(policy.allow(data, in({{"cpu0", appraisal(after_release, "affirming")}}))) << "RTMR3 extended";
     auto other_mrtd = a;
     other_mrtd.mr_td = hex96('3');
     EXPECT_FALSE(policy.allow(data, in({{"cpu0", appraisal(other_mrtd, "affirming")}}))) << "MRTD";
@@ -496,7 +503,8 @@ TEST(ResourcePolicy, AnRtmrWithoutReferenceValueIsNamedAndNotChecked) {
       HasSubstr("#   RTMR0: NOT PINNED: it has no reference value (event boot.variables not predicted: no "
                 "boot variables); any value is accepted\n"));
   const StructuralRego policy(rego);
-  EXPECT_EQ(policy.bodies("this_image")[0].size(), 4U);
+  // debug, MRTD, RTMR1, RTMR2, RTMR3: no line for RTMR0.
+  EXPECT_EQ(policy.bodies("this_image")[0].size(), 5U);
   auto q = quote_a();
   q.rtmr[0] = hex96('9');
   EXPECT_TRUE(policy.allow(resource_data(k_path_a), ear_input({{"cpu0", appraisal(q, "affirming")}})));
@@ -580,7 +588,9 @@ TEST(ResourcePolicy, PinsComeFromTheReferenceValues) {
   for (int i = 0; i < 48; ++i) {
     ab += "ab";
   }
-  EXPECT_EQ(pins.rtmr, (std::map<int, std::string>{{0, ab}, {2, ab}}));
+  // RTMR3 too, by default: the release barrier only closes the window if the
+  // policy checks it.
+  EXPECT_EQ(pins.rtmr, (std::map<int, std::string>{{0, ab}, {2, ab}, {3, ab}}));
   EXPECT_EQ(pins.not_pinned,
             (std::map<int, std::string>{{1, "event shim not predicted: the shim image was not supplied"}}));
 
