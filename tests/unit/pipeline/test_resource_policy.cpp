@@ -415,7 +415,8 @@ TEST(ResourcePolicy, RendersThePinsIntoTheImageRule) {
       allows[1],
       testing::Contains(
           R"(this_image(input.trust_context.attestation_summary.claims.cpu0["ear.veraison.annotated-evidence"].tdx))"));
-  EXPECT_THAT(rego, HasSubstr("#   RTMR0: pinned\n#   RTMR1: pinned\n#   RTMR2: pinned\n#   RTMR3: pinned\n"));
+  EXPECT_THAT(rego,
+              HasSubstr("#   RTMR0: pinned\n#   RTMR1: pinned\n#   RTMR2: pinned\n#   RTMR3: pinned\n"));
   EXPECT_THAT(rego, HasSubstr(R"(data["resource-path"] == ["default","cvmforge","image-a"])"));
 }
 
@@ -447,7 +448,8 @@ TEST(ResourcePolicy, ReleasesImageAKeyOnlyToImageA) {
     // same TD gets nothing again.
     auto after_release = a;
     after_release.rtmr[3] = "6d" + std::string(94, '5');
-    EXPECT_FALSE(policy.allow(data, in({{"cpu0", appraisal(after_release, "affirming")}}))) << "RTMR3 extended";
+    EXPECT_FALSE(policy.allow(data, in({{"cpu0", appraisal(after_release, "affirming")}})))
+        << "RTMR3 extended";
     auto other_mrtd = a;
     other_mrtd.mr_td = hex96('3');
     EXPECT_FALSE(policy.allow(data, in({{"cpu0", appraisal(other_mrtd, "affirming")}}))) << "MRTD";
