@@ -88,6 +88,7 @@ public:
     item.input = std::move(input);
     item.host_control = std::move(host_control);
     item.bound_by = "nothing";
+    item.measured = false;
     item.state = BindingState::unbound;
     item.reason = std::move(reason);
     m_verdict.items.push_back(std::move(item));
@@ -332,7 +333,7 @@ to_json(const BindingVerdict &verdict) {
     ij["input"] = i.input;
     ij["host_control"] = i.host_control;
     ij["bound_by"] = i.bound_by;
-    ij["register"] = rtmr_name(i.rtmr);
+    ij["register"] = i.measured ? nlohmann::ordered_json(rtmr_name(i.rtmr)) : nlohmann::ordered_json(nullptr);
     ij["pinned_by_policy"] = i.pinned;
     ij["state"] = to_string(i.state);
     if (!i.reason.empty()) {

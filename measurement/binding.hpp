@@ -61,7 +61,8 @@ struct BindingItem {
   std::string input;               // "initramfs"
   std::string host_control;        // how the host reaches it
   std::string bound_by;            // "RTMR1 event uki (Authenticode SHA-384 of the UKI)"
-  std::optional<std::size_t> rtmr; // nullopt = MRTD
+  std::optional<std::size_t> rtmr; // nullopt = MRTD (when measured)
+  bool measured = true;            // false: no register sees this input at all
   bool pinned = false;             // the policy checks that register (reference value present)
   BindingState state = BindingState::unbound;
   std::string reason; // why unbound or the condition; empty when bound

@@ -175,6 +175,23 @@ TEST(Binding, JsonListsEveryItemWithRegisterAndPin) {
   }
 }
 
+TEST(Binding, JsonGivesNoRegisterForAnInputNothingMeasures) {
+  auto in = complete(BootMode::grub);
+  in.kernel_version = std::make_pair(6, 1);
+  const auto j = to_json(binding_verdict(in));
+  bool seen = false;
+  for (const auto &i : j["items"]) {
+    if (i["bound_by"] == "nothing") {
+      seen = true;
+      EXPECT_TRUE(i["register"].is_null()) << i.dump();
+      EXPECT_EQ(i["state"], "unbound");
+    } else {
+      EXPECT_TRUE(i["register"].is_string()) << i.dump();
+    }
+  }
+  EXPECT_TRUE(seen) << "Linux 6.1 behind GRUB: initrd and command line are measured by nothing";
+}
+
 TEST(FirmwareDb, UnknownBytesAreNotIdentified) {
   const std::vector<std::byte> bytes(4096, std::byte{0x5a});
   EXPECT_FALSE(identify_firmware(bytes).has_value());
