@@ -11,6 +11,7 @@
 #include "measurement/rtmr.hpp"
 #include "measurement/td_hob.hpp"
 #include "measurement/uefi.hpp"
+#include "measurement/uki.hpp"
 
 #include <fmt/core.h>
 
@@ -48,8 +49,30 @@ constexpr int k_systemd_stub_tcg2_only = 253;
 // tests/e2e/tpm_oracle.sh on Debian 12's 252 stub and Linux 6.1).
 constexpr int k_systemd_stub_load_image = 252;
 // The last version whose linux.c / pe.c / secure-boot.c were read for this
-// (v252..v256 decide the same way); later stubs are not predicted.
-constexpr int k_systemd_stub_load_image_checked = 256;
+// (v252..v257 decide the same way: v257 hands LoadImage() the .linux bytes
+// with a vendor media device path, STUB_PAYLOAD_GUID 55c5d1f8-…; seen by a
+// swtpm boot of Debian 13's 257.13); later stubs are not predicted.
+constexpr int k_systemd_stub_load_image_checked = 257;
+// From v256 on, systemd-stub measures through EFI_CC_MEASUREMENT_PROTOCOL
+// when the firmware has it (a TD: TDVF maps PCR 8-15 to RTMR2). What v257
+// measures without add-ons, credentials or load options: for each UKI
+// section it knows, in the UKI specification's canonical order, one EV_IPL
+// event over the section name with its NUL and one over the section's bytes
+// (PCR 11). Only v257 is modelled (Debian 13's): its canonical list, and the
+// initrd it hands the kernel (systemd_stub_257_initrd), were read from v257
+// and checked against a swtpm boot of Debian 13's 257.13 UKI (tests/e2e:
+// the attested Debian 13 `ok` and `onebyte` cases with the boot oracle).
+constexpr int k_systemd_stub_cc_measurement = 256;
+constexpr int k_systemd_stub_sections_checked = 257;
+// The canonical order (UAPI.5 UKI specification, systemd v257
+// src/fundamental/uki.c unified_sections[]). Sections cvmforge's own UKIs
+// carry (.linux .osrel .cmdline .initrd .uname, and the stub's own .sbat)
+// were seen measured by the oracle; a UKI with any other of these is not
+// predicted rather than guessed (.pcrsig is never measured).
+constexpr std::array<std::string_view, 6> k_stub_sections_seen = {
+    ".linux", ".osrel", ".cmdline", ".initrd", ".uname", ".sbat"};
+constexpr std::array<std::string_view, 8> k_stub_sections_not_modelled = {
+    ".ucode", ".splash", ".dtb", ".pcrpkey", ".profile", ".dtbauto", ".hwids", ".efifw"};
 constexpr std::uint16_t k_pe_machine_x86_64 = 0x8664;
 
 constexpr std::string_view k_sbat_note =
@@ -405,6 +428,7 @@ void add_exit_boot_services(Context &c);
 void linux_stub_events(Context &c);
 void uki_kernel_event(Context &c);
 void uki_stub_events(Context &c);
+void uki_cc_stub_events(Context &c, int stub);
 
 void
 rtmr1_and_2(Context &c, std::size_t shim_runs) {
@@ -698,6 +722,117 @@ uki_kernel_event(Context &c) {
                authenticode_sha384(a.kernel));
 }
 
+// RTMR2 on the UKI path with a systemd-stub that measures through the CC
+// protocol (k_systemd_stub_cc_measurement .. k_systemd_stub_sections_checked):
+// its section events, then those of the kernel it starts (Linux >= 6.9:
+// LoadOptions and initrd, as the kernel's EFI stub measures them after
+// systemd-stub hands them over).
+void
+uki_cc_stub_events(Context &c, int stub) {
+  const auto &a = c.artifacts;
+  const std::vector<std::string> deps = {"image.uki", "image.systemd_stub_version"};
+  UkiInfo info;
+  try {
+    info = parse_uki(*a.uki);
+  } catch (const Error &e) {
+    c.events.not_predicted(
+        2, event_type::k_ipl, "uki.section", "systemd-stub section events", deps, e.what());
+    return;
+  }
+  for (const auto name : k_stub_sections_not_modelled) {
+    if (info.sections.contains(std::string(name))) {
+      c.events.not_predicted(2,
+                             event_type::k_ipl,
+                             "uki.section",
+                             "systemd-stub section events",
+                             deps,
+                             fmt::format("the UKI has a {} section: systemd-stub {} measures it, and how is "
+                                         "not checked by the model",
+                                         name,
+                                         stub));
+      return;
+    }
+  }
+  for (const auto name : k_stub_sections_seen) {
+    const auto it = info.sections.find(std::string(name));
+    if (it == info.sections.end()) {
+      continue;
+    }
+    std::string with_nul(name);
+    with_nul.push_back('\0');
+    c.events.add(2,
+                 event_type::k_ipl,
+                 fmt::format("uki.section{}.name", name),
+                 std::string(name),
+                 deps,
+                 crypto::sha384(std::as_bytes(std::span(with_nul))));
+    c.events.add(2,
+                 event_type::k_ipl,
+                 fmt::format("uki.section{}", name),
+                 fmt::format("{} ({} bytes)", name, it->second.size()),
+                 deps,
+                 crypto::sha384(it->second));
+  }
+  const auto version = linux_version(a);
+  const std::vector<std::string> kernel_deps = {"image.uki", "image.kernel_version"};
+  if (!version) {
+    c.events.not_predicted(2,
+                           event_type::k_event_tag,
+                           "linux.load_options",
+                           "LOADED_IMAGE::LoadOptions",
+                           kernel_deps,
+                           "the kernel version could not be read from the UKI's .linux section");
+    return;
+  }
+  if (*version < k_linux_stub_cc_measurement) {
+    c.notes.push_back(fmt::format("UKI: systemd-stub {} measures the UKI's sections into RTMR2; Linux {}.{} "
+                                  "< 6.9 measures nothing more",
+                                  stub,
+                                  version->first,
+                                  version->second));
+    return;
+  }
+  // systemd-stub passes .cmdline as LoadOptions: UTF-16 with the NUL
+  // (LoadOptionsSize = strsize16). It first turns control characters into
+  // spaces and drops trailing whitespace; cvmforge writes neither, and a
+  // .cmdline that has them is not predicted.
+  const bool mangled = std::any_of(a.cmdline.begin(),
+                                   a.cmdline.end(),
+                                   [](char ch) { return static_cast<unsigned char>(ch) < 0x20; }) ||
+                       (!a.cmdline.empty() && a.cmdline.back() == ' ');
+  if (mangled) {
+    c.events.not_predicted(2,
+                           event_type::k_event_tag,
+                           "linux.load_options",
+                           "LOADED_IMAGE::LoadOptions",
+                           kernel_deps,
+                           "the UKI's .cmdline has control characters or trailing blanks, which systemd-stub "
+                           "rewrites before handing it over");
+  } else {
+    c.events.add(2,
+                 event_type::k_event_tag,
+                 "linux.load_options",
+                 "LOADED_IMAGE::LoadOptions \"" + a.cmdline + "\" (from systemd-stub)",
+                 kernel_deps,
+                 crypto::sha384(to_utf16le(a.cmdline, NulTerminator::yes)));
+  }
+  // The initrd systemd-stub hands over: .initrd, then /.extra/os-release
+  // packed from .osrel (v257 stub.c generate_embedded_initrds()), each padded
+  // to 4 bytes. Add-ons, credentials and extensions from the ESP would be
+  // appended too: they are not part of the image, so they change RTMR2.
+  if (const auto handed = systemd_stub_257_initrd(info)) {
+    c.events.add(2,
+                 event_type::k_event_tag,
+                 "linux.initrd",
+                 fmt::format("Linux initrd from systemd-stub {} ({} bytes: .initrd{})",
+                             stub,
+                             handed->size(),
+                             info.sections.contains(".osrel") ? " + /.extra/os-release" : ""),
+                 kernel_deps,
+                 crypto::sha384(*handed));
+  }
+}
+
 // RTMR2 on the UKI path. systemd-stub <= 253 measures only through the TCG2
 // protocol, which a TD without a vTPM does not have (its PCR 11/12/13 events
 // in a vTPM's log have no counterpart in a TD); a kernel < 6.9 measures
@@ -720,6 +855,10 @@ uki_stub_events(Context &c) {
                            "the systemd-stub version is unknown");
     return;
   }
+  if (*stub == k_systemd_stub_sections_checked) {
+    uki_cc_stub_events(c, *stub);
+    return;
+  }
   if (*stub > k_systemd_stub_tcg2_only) {
     c.events.not_predicted(
         2,
@@ -727,9 +866,11 @@ uki_stub_events(Context &c) {
         "uki.stub",
         "systemd-stub events",
         deps,
-        fmt::format("systemd-stub {} may measure through the CC protocol and start the kernel "
-                    "with LoadImage; the model does not predict it yet",
-                    *stub));
+        fmt::format("systemd-stub {} {}; the model does not predict it",
+                    *stub,
+                    *stub < k_systemd_stub_cc_measurement
+                        ? "measures through TCG2 only but accepts extras it measures nowhere a TD sees"
+                        : "measures through the CC protocol, and only 257's events were checked"));
     return;
   }
   if (!version) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <string_view>
 
@@ -428,6 +429,109 @@ systemd_stub_major(const UkiInfo &info) {
     return std::nullopt;
   }
   return major;
+}
+
+namespace {
+
+void
+append_text(std::vector<std::byte> &out, std::string_view text) {
+  std::transform(
+      text.begin(), text.end(), std::back_inserter(out), [](char c) { return static_cast<std::byte>(c); });
+}
+
+void
+pad4(std::vector<std::byte> &out) {
+  out.resize((out.size() + 3U) / 4U * 4U, std::byte{0});
+}
+
+// One newc record header: the magic and thirteen 8-digit lower-case hex fields.
+void
+cpio_header(std::vector<std::byte> &out,
+            std::uint32_t inode,
+            std::uint32_t mode,
+            std::size_t size,
+            std::size_t name_size) {
+  append_text(out, "070701");
+  const std::array<std::uint64_t, 13> fields = {inode, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, name_size, 0};
+  for (const auto f : fields) {
+    append_text(out, fmt::format("{:08x}", f));
+  }
+}
+
+} // namespace
+
+std::vector<std::byte>
+stub_literal_cpio(std::string_view dir, std::string_view file, std::span<const std::byte> data) {
+  if (data.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error(ErrorKind::input, "{}: {} bytes do not fit a cpio record", file, data.size());
+  }
+  std::vector<std::byte> out;
+  std::uint32_t inode = 1;
+  // Every leading directory of `dir` (mode 0555, as `dir` itself here), then `dir`.
+  for (std::size_t slash = dir.find('/'); slash != std::string_view::npos; slash = dir.find('/', slash + 1)) {
+    if (slash == 0) {
+      continue;
+    }
+    cpio_header(out, inode++, 0040555, 0, slash + 1);
+    append_text(out, dir.substr(0, slash));
+    out.push_back(std::byte{0});
+    pad4(out);
+  }
+  cpio_header(out, inode++, 0040555, 0, dir.size() + 1);
+  append_text(out, dir);
+  out.push_back(std::byte{0});
+  pad4(out);
+  cpio_header(out, inode, 0100444, data.size(), dir.size() + file.size() + 2);
+  append_text(out, dir);
+  out.push_back(std::byte{'/'});
+  append_text(out, file);
+  out.push_back(std::byte{0});
+  pad4(out);
+  out.insert(out.end(), data.begin(), data.end());
+  pad4(out);
+  // The trailer as systemd writes it (its name-size digit is upper case).
+  append_text(out, "070701");
+  for (const std::string_view field : {"00000000",
+                                       "00000000",
+                                       "00000000",
+                                       "00000000",
+                                       "00000001",
+                                       "00000000",
+                                       "00000000",
+                                       "00000000",
+                                       "00000000",
+                                       "00000000",
+                                       "00000000",
+                                       "0000000B",
+                                       "00000000"}) {
+    append_text(out, field);
+  }
+  append_text(out, "TRAILER!!!");
+  out.insert(out.end(), 4, std::byte{0});
+  return out;
+}
+
+std::optional<std::vector<std::byte>>
+systemd_stub_257_initrd(const UkiInfo &info) {
+  std::vector<std::vector<std::byte>> parts;
+  if (const auto it = info.sections.find(".initrd"); it != info.sections.end() && !it->second.empty()) {
+    parts.push_back(it->second);
+  }
+  if (const auto it = info.sections.find(".osrel"); it != info.sections.end() && !it->second.empty()) {
+    parts.push_back(stub_literal_cpio(".extra", "os-release", it->second));
+  }
+  if (parts.empty()) {
+    return std::nullopt;
+  }
+  if (parts.size() == 1) {
+    return parts.front();
+  }
+  std::vector<std::byte> out;
+  for (const auto &p : parts) {
+    out.insert(out.end(), p.begin(), p.end());
+    pad4(out);
+  }
+  return out;
 }
 
 } // namespace cvm::measure

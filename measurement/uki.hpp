@@ -71,4 +71,19 @@ UkiInfo parse_uki(std::span<const std::byte> image);
 // stub_version "systemd-stub [v]NNN..."; nullopt for anything else.
 std::optional<int> systemd_stub_major(const UkiInfo &info);
 
+// The cpio archive systemd-stub (v257) builds in memory to hand a UKI
+// section to the kernel as a file (pack_cpio_literal(): "070701" newc
+// records, inodes counted from 1, mode 040555 for each directory of `dir`
+// and 0100444 for the file, uid/gid/mtime/dev 0, nlink 1, every record
+// padded to 4 bytes, then its fixed TRAILER!!! record). v257 appends one
+// holding .osrel as /.extra/os-release to the initrd it gives the kernel.
+std::vector<std::byte>
+stub_literal_cpio(std::string_view dir, std::string_view file, std::span<const std::byte> data);
+
+// The initrd systemd-stub v257 hands the kernel through LoadFile2 when the
+// ESP holds no add-ons, credentials or extensions: the initrds it has (the
+// .initrd section, then the /.extra/os-release archive of .osrel), each
+// padded to 4 bytes when there are several. nullopt when there is none.
+std::optional<std::vector<std::byte>> systemd_stub_257_initrd(const UkiInfo &info);
+
 } // namespace cvm::measure

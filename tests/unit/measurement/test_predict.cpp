@@ -13,8 +13,10 @@
 #include "measurement/predict.hpp"
 #include "measurement/reference.hpp"
 #include "measurement/rtmr.hpp"
+#include "measurement/uki.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -607,17 +609,159 @@ TEST(PredictUki, WhatTheModelCannotTellIsNotPredicted) {
   const auto profile = profile_2g(202411, {10, 1, 0});
   EXPECT_NE(not_predicted(uki_artifacts(*in, std::nullopt), profile).find("version is unknown"),
             std::string::npos);
-  EXPECT_NE(not_predicted(uki_artifacts(*in, 257), profile).find("not modelled"), std::string::npos);
+  EXPECT_NE(not_predicted(uki_artifacts(*in, 258), profile).find("not modelled"), std::string::npos);
   auto not_pe = uki_artifacts(*in, 252);
   not_pe.kernel.assign(4096, std::byte{0x42});
   EXPECT_NE(not_predicted(not_pe, profile).find("not a PE image"), std::string::npos);
   auto secure_boot = profile;
   secure_boot.secure_boot_variables["SecureBoot"] = {std::byte{1}};
   EXPECT_NE(not_predicted(uki_artifacts(*in, 252), secure_boot).find("Secure Boot is on"), std::string::npos);
-  // 253..256 decide as 252 does (linux.c / pe.c unchanged in this respect).
-  const auto p256 = predict(uki_artifacts(*in, 256), in->firmware, profile);
-  ASSERT_NE(find(p256, "uki.kernel"), nullptr);
-  EXPECT_TRUE(find(p256, "uki.kernel")->digest.has_value());
+  // 253..257 decide as 252 does (linux.c / pe.c unchanged in this respect).
+  for (const int stub : {256, 257}) {
+    const auto p = predict(uki_artifacts(*in, stub), in->firmware, profile);
+    ASSERT_NE(find(p, "uki.kernel"), nullptr) << stub;
+    EXPECT_TRUE(find(p, "uki.kernel")->digest.has_value()) << stub;
+  }
+}
+
+// A real UKI: the host's systemd-stub (Debian 12: systemd-boot-efi) with the
+// host's kernel, as cvmforge's make-uki stage assembles it.
+std::optional<BootArtifacts>
+real_uki_artifacts(const DebianInputs &in, int stub, std::pair<int, int> linux_version) {
+  const std::filesystem::path stub_file = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+  if (!std::filesystem::exists(stub_file)) {
+    return std::nullopt;
+  }
+  UkiSections s;
+  s.osrel = "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\n";
+  s.cmdline = "root=/dev/mapper/cvmroot ro rd.shell=0 rd.emergency=poweroff console=ttyS0";
+  s.uname = "6.12.57+deb13-cloud-amd64";
+  s.kernel = in.kernel;
+  s.initrd = std::vector<std::byte>(70001, std::byte{0x37});
+  auto a = uki_artifacts(in, stub);
+  a.uki = assemble_uki(fs::read_file(stub_file), s);
+  a.kernel = s.kernel;
+  a.initrd = s.initrd;
+  a.cmdline = s.cmdline;
+  a.linux_version = linux_version;
+  return a;
+}
+
+std::vector<std::byte>
+with_nul(std::string_view name) {
+  std::vector<std::byte> out(name.size() + 1, std::byte{0});
+  std::transform(name.begin(), name.end(), out.begin(), [](char c) { return static_cast<std::byte>(c); });
+  return out;
+}
+
+// Found by the boot oracle on Debian 13's UKI (systemd-stub 257.13, Linux
+// 6.12, swtpm): RTMR2 gets a name and a data event for every UKI section in
+// the canonical order, then the kernel's LoadOptions (UTF-16 with the NUL);
+// the initrd the kernel measures is not the .initrd section, so it is not
+// predicted (the verdict then refuses the path for tdx).
+TEST(PredictUki, Stub257MeasuresTheSectionsThroughTheCcProtocol) {
+  const auto in = debian_inputs();
+  if (!in) {
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
+  }
+  const auto a = real_uki_artifacts(*in, 257, {6, 12});
+  if (!a) {
+    GTEST_SKIP()
+        << "skipped: /usr/lib/systemd/boot/efi/linuxx64.efi.stub is not installed (systemd-boot-efi)";
+  }
+  const auto p = predict(*a, in->firmware, profile_2g(202411, {10, 1, 0}));
+  const std::vector<std::string> rtmr2 = {"uki.section.linux.name",
+                                          "uki.section.linux",
+                                          "uki.section.osrel.name",
+                                          "uki.section.osrel",
+                                          "uki.section.cmdline.name",
+                                          "uki.section.cmdline",
+                                          "uki.section.initrd.name",
+                                          "uki.section.initrd",
+                                          "uki.section.uname.name",
+                                          "uki.section.uname",
+                                          "uki.section.sbat.name",
+                                          "uki.section.sbat",
+                                          "linux.load_options",
+                                          "linux.initrd"};
+  EXPECT_EQ(labels_of(p, 2), rtmr2);
+  const auto info = parse_uki(*a->uki);
+  EXPECT_EQ(*find(p, "uki.section.linux.name")->digest, crypto::sha384(with_nul(".linux")));
+  EXPECT_EQ(*find(p, "uki.section.linux")->digest, crypto::sha384(a->kernel));
+  EXPECT_EQ(*find(p, "uki.section.initrd")->digest, crypto::sha384(*a->initrd));
+  EXPECT_EQ(*find(p, "uki.section.sbat")->digest, crypto::sha384(info.sections.at(".sbat")));
+  EXPECT_EQ(*find(p, "linux.load_options")->digest,
+            crypto::sha384(to_utf16le(a->cmdline, NulTerminator::yes)));
+  // The kernel measures the initrd systemd-stub hands it: .initrd padded to
+  // 4 bytes, then .osrel as /.extra/os-release in systemd's cpio records
+  // (built here from the newc format by hand, not by the code under test).
+  std::vector<std::byte> handed = *a->initrd;
+  handed.resize((handed.size() + 3) / 4 * 4, std::byte{0});
+  const auto &osrel = info.sections.at(".osrel");
+  const auto text = [&](std::string_view t) {
+    std::transform(
+        t.begin(), t.end(), std::back_inserter(handed), [](char c) { return static_cast<std::byte>(c); });
+  };
+  // newc: magic, then inode, mode, uid, gid, nlink, mtime, size, 4 x dev, namesize, check.
+  const auto header = [&](unsigned inode, unsigned mode, std::size_t size, std::size_t name_size) {
+    text("070701");
+    for (const std::size_t f : {std::size_t{inode},
+                                std::size_t{mode},
+                                std::size_t{0},
+                                std::size_t{0},
+                                std::size_t{1},
+                                std::size_t{0},
+                                size,
+                                std::size_t{0},
+                                std::size_t{0},
+                                std::size_t{0},
+                                std::size_t{0},
+                                name_size,
+                                std::size_t{0}}) {
+      text(fmt::format("{:08x}", f));
+    }
+  };
+  header(1, 040555, 0, 7);
+  text(".extra");
+  handed.resize(handed.size() + 4, std::byte{0}); // NUL, then padding to 120 bytes
+  header(2, 0100444, osrel.size(), 18);
+  text(".extra/os-release");
+  handed.push_back(std::byte{0}); // NUL: 128 bytes, no padding
+  handed.insert(handed.end(), osrel.begin(), osrel.end());
+  handed.resize((handed.size() + 3) / 4 * 4, std::byte{0});
+  // systemd's fixed trailer: nlink 1, name size written "0000000B".
+  text("070701");
+  for (int i = 0; i < 13; ++i) {
+    text(i == 4 ? "00000001" : i == 11 ? "0000000B" : "00000000");
+  }
+  text("TRAILER!!!");
+  handed.resize(handed.size() + 4, std::byte{0});
+  ASSERT_TRUE(find(p, "linux.initrd")->digest.has_value());
+  EXPECT_EQ(*find(p, "linux.initrd")->digest, crypto::sha384(handed));
+  EXPECT_TRUE(p.rtmr[2].has_value());
+  EXPECT_EQ(find(p, "uki.stub"), nullptr);
+
+  // Linux < 6.9 measures nothing after the stub: RTMR2 is the sections only.
+  const auto old_kernel =
+      predict(*real_uki_artifacts(*in, 257, {6, 1}), in->firmware, profile_2g(202411, {10, 1, 0}));
+  EXPECT_EQ(labels_of(old_kernel, 2), std::vector<std::string>(rtmr2.begin(), rtmr2.end() - 2));
+  EXPECT_TRUE(old_kernel.rtmr[2].has_value());
+
+  // A section the model has not checked is not guessed at.
+  auto splash = *a;
+  const std::string uname = ".uname";
+  const auto at = std::search(
+      splash.uki->begin(), splash.uki->begin() + 4096, uname.begin(), uname.end(), [](std::byte b, char c) {
+        return b == static_cast<std::byte>(c);
+      });
+  ASSERT_NE(at, splash.uki->begin() + 4096);
+  const std::string renamed = ".splash";
+  std::transform(renamed.begin(), renamed.end(), at, [](char c) { return static_cast<std::byte>(c); });
+  const auto p_splash = predict(splash, in->firmware, profile_2g(202411, {10, 1, 0}));
+  const auto *section = find(p_splash, "uki.section");
+  ASSERT_NE(section, nullptr);
+  EXPECT_NE(section->not_predicted_reason.find(".splash"), std::string::npos)
+      << section->not_predicted_reason;
 }
 
 TEST(PlatformProfile, ParsesJsonAndRejectsBadValues) {
