@@ -11,9 +11,20 @@
 # released) must power off within a bounded time, with no shell prompt and no
 # key bytes on the console.
 #
+# With a software TPM (swtpm) and a UKI image, two cases are also the boot
+# oracle (tpm_lib.sh): `ok` boots with the TPM and checks the firmware's event
+# log against `cvmforge measure`'s prediction for this image, event by event;
+# `onebyte` is the binding test (issue 15): a copy of the image whose UKI has
+# one byte of the agent's configuration changed inside its initramfs and one
+# more kernel parameter. Its predicted RTMR1 must differ from the image's, the
+# firmware must measure exactly the new prediction, and the Debian GRUB path
+# with the same two changes must predict the same registers as without them
+# (nothing binds initrd and command line there: the verdict's "unbound").
+#
 # usage: attested_unlock.sh WORK_DIR CVMFORGE AGENT_BUNDLE_DIR BASE_QCOW2 [CASE...]
 # CASE: ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed
-#       (default: all)
+#       onebyte (default: all)
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 work=${1:?work dir}
 cvmforge=${2:?cvmforge binary}
@@ -21,7 +32,7 @@ agent_dir=${3:?agent bundle dir (holding cvmforge-agent-test/)}
 base=${4:?base image (a Debian fixture)}
 shift 4
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed)
+[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed onebyte)
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -34,9 +45,13 @@ py=${CVM_PYTHON:-python3}
 # for the GRUB path.
 boot_mode=${CVM_E2E_BOOT_MODE:-uki}
 [ -f "$base" ] || { echo "SKIP: base image $base missing"; exit 77; }
+. "$here/tpm_lib.sh"
+# Empty: ok and onebyte run the boot oracle.
+no_oracle=$(tpm_missing)
+[ -n "$no_oracle" ] || command -v guestfish >/dev/null 2>&1 || no_oracle="'guestfish' not found (Debian package libguestfs-tools)"
+[ "$boot_mode" = uki ] || no_oracle=${no_oracle:-"boot.mode $boot_mode: the oracle cases edit and check a UKI"}
 # KVM or TCG for guestfish below (and LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 # where /dev/kvm exists but hangs nested guests).
-# shellcheck source=../fixtures/accel.sh
 . "$src/tests/fixtures/accel.sh"
 "$py" -c 'import cryptography' 2>/dev/null || { echo "SKIP: python3-cryptography missing"; exit 77; }
 
@@ -88,7 +103,7 @@ key_hex=$(od -An -tx1 -v "$key_file" | tr -d ' \n')
 
 broker_pid=""
 stop_broker() { if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; broker_pid=""; fi; }
-trap stop_broker EXIT
+trap 'stop_broker; tpm_stop_all' EXIT
 start_broker() { # [--pki DIR] extra broker args...
   local out=$work/broker.out pki=$work/pki
   if [ "${1:-}" = --pki ]; then pki=$2; shift 2; fi
@@ -132,16 +147,34 @@ run_case() {
   echo "== $name"
   case "$name" in
     ok)
+      local tpm=() dump=()
+      if [ -z "$no_oracle" ]; then
+        oracle_artifacts
+        tpm_predict "$oracle/ok-prediction" 1024 --boot uki --uki "$oracle/uki.efi" --disk-head "$oracle/disk-head.bin" >/dev/null
+        tpm_start "$oracle/tpm-ok"
+        tpm=("${tpm_qemu_args[@]}")
+        mapfile -t dump < <(tpm_dump_args "$oracle/ok-capture.txt")
+      else
+        echo "   (no boot oracle: $no_oracle)"
+      fi
       start_broker
       mapfile -t q < <(fwd "$port")
-      if ! "$boot" "$image" --log "$log" --timeout 1500 "${q[@]}" \
+      if ! "$boot" "$image" --log "$log" --timeout 1500 "${q[@]}" "${tpm[@]}" \
           --expect 'cvmforge: root unlocked after attestation' \
           --login --run 'findmnt -no SOURCE /' --expect-output '/dev/mapper/cvmroot' \
           --run 'cat /etc/cvmforge/INSECURE-TEST' --expect-output 'INSECURE-TEST' \
-          --run 'test ! -e /run/cvmforge/header.luks2 || stat -c %a /run/cvmforge/header.luks2' ; then
+          --run 'test ! -e /run/cvmforge/header.luks2 || stat -c %a /run/cvmforge/header.luks2' "${dump[@]}"; then
         echo "FAIL: $name"; failed=$((failed + 1))
+      elif [ -z "$no_oracle" ]; then
+        oracle_check ok "$oracle/uki.efi" || failed=$((failed + 1))
       fi
+      tpm_stop_all
       stop_broker ;;
+    onebyte)
+      if [ -n "$no_oracle" ]; then
+        echo "SKIP: $name: $no_oracle"; skipped=$((skipped + 1)); return 0
+      fi
+      onebyte || failed=$((failed + 1)) ;;
     deny|tampered_jwe|wrong_ca|broker_down|swapped_header|agent_killed)
       local boot_image=$image
       case "$name" in
@@ -231,7 +264,7 @@ $cpu_line
 run
 mount /dev/sda$part /
 download /EFI/BOOT/BOOTX64.EFI "$uki"
-! "$py" "$src/tests/e2e/uki_cmdline.py" "$uki" --append "cvmforge.test_fault=$fault" >"$work/uki-cmdline.txt"
+! "$py" "$src/tests/e2e/uki_edit.py" "$uki" --append-cmdline "cvmforge.test_fault=$fault" >"$work/uki-cmdline.txt"
 upload "$uki" /EFI/BOOT/BOOTX64.EFI
 EOF_FISH
     grep -q " cvmforge.test_fault=$fault\$" "$work/uki-cmdline.txt" ||
@@ -251,6 +284,135 @@ EOF_FISH
   fi
   mv "$partial" "$out"
   rm -f "$cfg" "$uki"
+}
+
+# The boot oracle's inputs, read from the image once: its UKI and the disk's
+# first 34 sectors (the GPT event).
+oracle=$work/oracle
+oracle_artifacts() {
+  [ -f "$oracle/uki.efi" ] && [ -f "$oracle/disk-head.bin" ] && return 0
+  rm -rf "$oracle"
+  mkdir -p "$oracle"
+  local part cpu=()
+  part=$(esp_partition)
+  [ -z "${CVM_APPLIANCE_CPU:-}" ] || cpu=(config -cpu "$CVM_APPLIANCE_CPU" :)
+  guestfish --ro -a "$image" -- "${cpu[@]}" run : mount-ro "/dev/sda$part" / : \
+    download /EFI/BOOT/BOOTX64.EFI "$oracle/uki.efi.partial" >/dev/null
+  qemu-img dd -f qcow2 -O raw bs=512 count=34 if="$image" of="$oracle/disk-head.bin"
+  local want got
+  want=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot"]["uki"]["sha256"])' "$report")
+  got=$(sha256sum "$oracle/uki.efi.partial" | cut -d' ' -f1)
+  [ "$want" = "$got" ] || { echo "FAIL: the ESP's UKI is not the one the build reported"; exit 1; }
+  mv "$oracle/uki.efi.partial" "$oracle/uki.efi"
+}
+
+esp_partition() {
+  "$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); print([p["number"] for p in r["partitions"] if p["type_guid"].upper() == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"][0])' "$report"
+}
+
+# oracle_check NAME UKI: the event log of boot NAME against its prediction.
+oracle_check() {
+  local name=$1 uki=$2 stub kver
+  stub=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot"]["uki"]["stub"])' "$report")
+  kver=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["boot_artifacts"]["kernel_version"])' "$report")
+  echo "   boot oracle ($name): image layer, predicted vs. measured"
+  tpm_extract "$oracle/$name-capture.txt" "$oracle/$name-tpm-log.bin" &&
+    tpm_compare "$oracle/$name-tpm-log.bin" "$oracle/$name-prediction.json" "$oracle/$name-oracle" &&
+    tpm_check_uki "$oracle/$name-oracle" "$uki" "$stub" "$kver"
+}
+
+# The one-byte test. The edit is one a host can make: the UKI lies on the
+# unencrypted ESP. max_backoff_ms 2000 -> 2001 keeps the agent working, so
+# the test flavour (sample evidence, which does not see measurements) still
+# unlocks and the guest reaches a shell that reads the event log back.
+onebyte() {
+  local d=$oracle/onebyte edited=$work/onebyte.qcow2 log=$work/console-onebyte.log
+  local old='"max_backoff_ms": 2000' new='"max_backoff_ms": 2001' param=cvmforge.onebyte=1
+  oracle_artifacts
+  rm -rf "$d" "$edited" "$edited.partial"
+  mkdir -p "$d"
+  cp "$oracle/uki.efi" "$d/uki.efi"
+  "$py" "$here/uki_edit.py" "$d/uki.efi" --append-cmdline "$param" \
+    --initrd-edit etc/cvmforge/agent.json "$old" "$new" | sed 's/^/   /'
+  qemu-img create -f qcow2 -b "$image" -F qcow2 "$edited.partial" >/dev/null
+  local cpu=()
+  [ -z "${CVM_APPLIANCE_CPU:-}" ] || cpu=(config -cpu "$CVM_APPLIANCE_CPU" :)
+  guestfish -a "$edited.partial" -- "${cpu[@]}" run : mount "/dev/sda$(esp_partition)" / : \
+    upload "$d/uki.efi" /EFI/BOOT/BOOTX64.EFI >/dev/null
+  mv "$edited.partial" "$edited"
+
+  echo "   predictions: the image's UKI and the edited one (uki path), and both on Debian's GRUB path"
+  [ -f "$oracle/ok-prediction.json" ] ||
+    tpm_predict "$oracle/ok-prediction" 1024 --boot uki --uki "$oracle/uki.efi" --disk-head "$oracle/disk-head.bin" >/dev/null
+  tpm_predict "$oracle/onebyte-prediction" 1024 --boot uki --uki "$d/uki.efi" --disk-head "$oracle/disk-head.bin" >/dev/null
+  "$py" "$here/uki_edit.py" "$oracle/uki.efi" --extract "$d/orig" >/dev/null
+  "$py" "$here/uki_edit.py" "$d/uki.efi" --extract "$d/edited" >/dev/null
+  local v
+  for v in orig edited; do
+    tpm_predict "$d/grub-$v" 1024 --boot grub --kernel "$d/$v.linux" --initrd "$d/$v.initrd" \
+      --cmdline "$(cat "$d/$v.cmdline")" >/dev/null 2>&1
+  done
+  "$py" - "$oracle/ok-prediction.json" "$oracle/onebyte-prediction.json" "$d/grub-orig.json" "$d/grub-edited.json" <<'EOF_PY' || return 1
+import json, sys
+uki_a, uki_b, grub_a, grub_b = (json.load(open(p)) for p in sys.argv[1:5])
+def ev(d, label):
+    return next(e for e in d["events"] if e["label"] == label)
+bad = []
+# UKI path: the edit moves the UKI's digest and RTMR1, and nothing else.
+if ev(uki_a, "uki")["digest"] == ev(uki_b, "uki")["digest"]:
+    bad.append("the edited UKI has the same predicted digest")
+if not uki_a["rtmr"]["1"] or uki_a["rtmr"]["1"] == uki_b["rtmr"]["1"]:
+    bad.append(f"predicted RTMR1 did not change: {uki_a['rtmr']['1']} / {uki_b['rtmr']['1']}")
+if ev(uki_a, "uki.kernel")["digest"] != ev(uki_b, "uki.kernel")["digest"]:
+    bad.append("the embedded kernel's digest changed, but only initrd and cmdline were edited")
+print(f"   uki:  RTMR1 {uki_a['rtmr']['1'][:24]}... -> {uki_b['rtmr']['1'][:24]}... (uki event "
+      f"{ev(uki_a, 'uki')['digest'][:16]}... -> {ev(uki_b, 'uki')['digest'][:16]}...)")
+# GRUB path, same kernel, initrd and cmdline: no predicted event moves.
+digests = lambda d: [(e["label"], e.get("digest")) for e in d["events"]]
+if digests(grub_a) != digests(grub_b) or grub_a["rtmr"] != grub_b["rtmr"]:
+    bad.append("the GRUB-path prediction changed with initrd and cmdline: then it would bind them")
+items = {i["input"].split(" (")[0]: i for i in grub_b["binding"]["items"]}
+for what in ("initramfs", "kernel command line"):
+    i = items.get(what)
+    if not i or i["state"] != "unbound":
+        bad.append(f"GRUB path: the verdict does not say '{what}' is unbound: {i}")
+    else:
+        print(f"   grub: {what}: unbound ({i['reason']})")
+if grub_b["binding"]["bound"]:
+    bad.append("GRUB path: the verdict says bound")
+for b in bad:
+    print("FAIL:", b)
+sys.exit(1 if bad else 0)
+EOF_PY
+
+  echo "   boot the edited image with the TPM"
+  tpm_start "$oracle/tpm-onebyte"
+  local dump=()
+  mapfile -t dump < <(tpm_dump_args "$oracle/onebyte-capture.txt")
+  start_broker
+  mapfile -t q < <(fwd "$port")
+  local rc=0
+  "$boot" "$edited" --log "$log" --timeout 1500 "${q[@]}" "${tpm_qemu_args[@]}" \
+    --expect 'cvmforge: root unlocked after attestation' \
+    --login --run 'cat /proc/cmdline' --expect-output "$param" "${dump[@]}" || rc=$?
+  stop_broker
+  tpm_stop_all
+  [ "$rc" -eq 0 ] || { echo "FAIL: onebyte: the edited image did not boot (boot-test $rc)"; return 1; }
+  oracle_check onebyte "$d/uki.efi" || return 1
+  # Measured, not only predicted: the two boots' logs differ in the UKI event
+  # exactly as the predictions do (each log matched its own prediction above).
+  if [ -f "$oracle/ok-oracle.json" ]; then
+    "$py" - "$oracle/ok-oracle.json" "$oracle/onebyte-oracle.json" <<'EOF_PY' || return 1
+import json, sys
+def measured(path):
+    rows = json.load(open(path))["image_layer"]["events"]
+    return next(r["actual"]["digest"] for r in rows
+                if r["status"] == "match" and r.get("expected", {}).get("label") == "uki")
+a, b = measured(sys.argv[1]), measured(sys.argv[2])
+print(f"   measured uki event: {a[:16]}... -> {b[:16]}...")
+sys.exit("FAIL: the firmware measured the same UKI digest for both" if a == b else 0)
+EOF_PY
+  fi
 }
 
 for c in "${cases[@]}"; do run_case "$c"; done
