@@ -221,7 +221,9 @@ reproducibility: {{seed: {}}}
     if (user) {
       // The unprivileged user owns the scratch tree (and nothing else).
       exec::run({"chown", "-R", *user, b->dir.string()});
-      exec::run({"chmod", "0755", b->dir.parent_path().string()});
+      // It must reach the tree through its parent: add search permission
+      // there, never take any away (the parent may be a shared directory).
+      stdfs::permissions(b->dir.parent_path(), stdfs::perms::others_exec, stdfs::perm_options::add);
     }
     b->base_sha256_before = sha256_of_file(b->base);
     b->result = run_cvmforge({"--json", "build", (b->dir / "manifest.yaml").string()}, user);
