@@ -182,7 +182,16 @@ bash_completion(const CLI::App &top) {
   std::string value_cases;
   const auto add = [&](const std::string &path, const CLI::App &app, const auto &self) -> void {
     std::vector<std::string> words;
-    for (const CLI::Option *opt : visible_options(app)) {
+    std::vector<const CLI::Option *> options = visible_options(app);
+    if (&app != &top) {
+      // Global options are accepted after the verb too.
+      for (const CLI::Option *opt : visible_options(top)) {
+        if (opt->get_name() != "--help" && opt->get_name() != "--version") {
+          options.push_back(opt);
+        }
+      }
+    }
+    for (const CLI::Option *opt : options) {
       if (opt->get_positional()) {
         continue;
       }

@@ -104,6 +104,7 @@ complete_words() { # complete_words WORD... (the last one is being completed)
 [ "$(complete_words cvmforge bu)" = "build " ] && ok || fail "completion: verbs ($(complete_words cvmforge bu))"
 [ "$(complete_words cvmforge inspect --image-format '')" = "qcow2 raw " ] && ok || fail "completion: choices"
 complete_words cvmforge measure replay --t | grep -q -- '--tpm-log' && ok || fail "completion: nested verb flags"
+complete_words cvmforge build --j | grep -q -- '--json' && ok || fail "completion: global options after the verb"
 [ "$(complete_words cvmforge help me)" = "measure " ] && ok || fail "completion: help VERB"
 complete_words cvmforge generate | grep -q generate && fail "completion: hidden verb offered" || ok
 
