@@ -29,7 +29,7 @@ global_options_text(const CLI::App &top) {
     if (opt->get_group().empty() || name == "-h,--help" || name == "--version") {
       continue;
     }
-    text += fmt::format("  {:<22}{}\n", name, opt->get_description());
+    text += fmt::format("  {:<28}{}\n", name, opt->get_description());
   }
   return text;
 }
@@ -51,6 +51,17 @@ wrap_description(const std::string &description) {
 // verbs' own footers stay plain so the man page can use them as they are.
 class Formatter : public CLI::Formatter {
 public:
+  // CLI11 leaves an empty line for a group of hidden options (inspect's
+  // deprecated --format); one empty line between sections is enough.
+  std::string
+  make_help(const CLI::App *app, std::string name, CLI::AppFormatMode mode) const override {
+    std::string help = CLI::Formatter::make_help(app, std::move(name), mode);
+    for (auto pos = help.find("\n\n\n"); pos != std::string::npos; pos = help.find("\n\n\n", pos)) {
+      help.erase(pos, 1);
+    }
+    return help;
+  }
+
   // Descriptions are rewrapped to fit 100 columns after the name column.
   std::string
   make_option_desc(const CLI::Option *opt) const override {
