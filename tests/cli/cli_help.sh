@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015 # `cond && ok || fail`: ok always succeeds
 # SPDX-License-Identifier: Apache-2.0
 # The command line as a newcomer meets it, pinned as golden text:
 #   golden/help-*.txt      `cvmforge [VERB] --help` for every verb (and
@@ -46,7 +47,7 @@ done
 
 # Help fits a 100-column terminal.
 wide=$(awk 'length($0) > 100 { print FILENAME ": " $0 }' "$golden"/help-*.txt)
-[ -z "$wide" ] && ok || { fail "help wider than 100 columns"; echo "$wide" | sed 's/^/    /'; }
+[ -z "$wide" ] && ok || { fail "help wider than 100 columns"; printf '    %s\n' "$wide"; }
 
 # --- usage errors: one transcript -----------------------------------------
 cd "$scratch" || exit 1
@@ -54,6 +55,7 @@ mkdir outdir
 printf 'not firmware' >garbage.fd
 run() { # run ARGS... : append "$ cvmforge ARGS", "[rc]" and stderr to the transcript
   printf '$ cvmforge %s\n' "$*"
+  # shellcheck disable=SC2069 # stderr into the transcript, stdout dropped
   "$cli" "$@" 2>&1 >/dev/null
   printf '[exit %s]\n\n' "$?"
 }
@@ -79,7 +81,8 @@ run() { # run ARGS... : append "$ cvmforge ARGS", "[rc]" and stderr to the trans
 } >"$scratch/errors.out"
 compare "usage errors" errors.txt <"$scratch/errors.out"
 # Nothing was written next to the refused output directory.
-[ -z "$(ls -A outdir)" ] && [ ! -e "$scratch/.outdir.tmp-"* ] && ok || fail "-o DIR left files behind"
+hidden=("$scratch"/.[!.]*)
+[ -z "$(ls -A outdir)" ] && [ ! -e "${hidden[0]}" ] && ok || fail "-o DIR left files behind"
 
 # --- man page: generated from the CLI definition; every flag of every verb -
 if [ "${CVM_UPDATE_GOLDEN:-}" != 1 ]; then
