@@ -5,6 +5,7 @@
 #include "lib/util/log.hpp"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -90,8 +91,9 @@ main(int argc, char **argv) {
     cvm::log::set_level(cvm::log::Level::debug);
   }
   if (!*app.action) {
-    fmt::print(stderr, "{}", app.cli->help());
-    return 2;
+    return usage_error(
+        fmt::format("no command given (commands: {})", fmt::join(cvm::cli::verb_names(*app.cli), ", ")),
+        "cvmforge help");
   }
   try {
     return (*app.action)();

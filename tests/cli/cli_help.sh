@@ -54,12 +54,13 @@ cd "$scratch" || exit 1
 mkdir outdir
 printf 'not firmware' >garbage.fd
 run() { # run ARGS... : append "$ cvmforge ARGS", "[rc]" and stderr to the transcript
-  printf '$ cvmforge %s\n' "$*"
+  printf '$ %s\n' "cvmforge${*:+ $*}"
   # shellcheck disable=SC2069 # stderr into the transcript, stdout dropped
   "$cli" "$@" 2>&1 >/dev/null
   printf '[exit %s]\n\n' "$?"
 }
 {
+  run
   run frobnicate
   run biuld x.yaml
   run --json biuld
