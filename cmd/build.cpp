@@ -65,8 +65,7 @@ void
 register_build(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App *sub = app.add_subcommand(
-      "build",
-      "Convert the manifest's base image into a LUKS2-encrypted confidential-VM image (no root needed)");
+      "build", "Make the LUKS2-encrypted confidential-VM image, its key file and report (no root)");
   sub->add_option("manifest", args->manifest, "Manifest file")->required()->type_name("MANIFEST");
   sub->add_flag("--force", args->force, "Replace an existing output image, key file and report");
   sub->add_flag(

@@ -3,6 +3,7 @@
 // cvmforge built: its layout and the LUKS2 header parameters (no key needed).
 #include "cmd/app.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/log.hpp"
 
 #ifdef CVM_WITH_IMAGE
 #include "lib/guestfs/inspect.hpp"
@@ -23,17 +24,107 @@ namespace {
 struct InspectArgs {
   std::string image;
   std::string format = "qcow2";
+  bool image_format_flag = false;
+  bool deprecated_format_flag = false; // --format, the spelling before --image-format
 };
 
 #ifdef CVM_WITH_IMAGE
 
+// "argon2id, 4 iterations, 1 GiB, 4 threads" from a keyslot's pbkdf JSON.
+std::string
+kdf_summary(const nlohmann::ordered_json &pbkdf) {
+  const std::string type = pbkdf.value("type", std::string("?"));
+  if (type == "pbkdf2") {
+    return fmt::format("pbkdf2-{}, {} iterations",
+                       pbkdf.value("hash", std::string("?")),
+                       pbkdf.value("iterations", std::uint64_t{0}));
+  }
+  return fmt::format("{}, {} iterations, {}, {} threads",
+                     type,
+                     pbkdf.value("time_cost", std::uint64_t{0}),
+                     manifest::values::format_size(pbkdf.value("memory_kib", std::uint64_t{0}) << 10U),
+                     pbkdf.value("parallel", std::uint64_t{0}));
+}
+
+// How the image boots, from what its ESP holds: GRUB (grub-install's
+// grubx64.efi or its /EFI/debian directory), else a unified kernel image as
+// the removable-media loader, else nothing (the host passes the kernel).
+std::string
+boot_mode(guestfs::Session &s, const nlohmann::ordered_json &parts) {
+  for (const auto &p : parts) {
+    if (p["filesystem"].get<std::string>() != "vfat") {
+      continue;
+    }
+    try {
+      s.mount_options("ro", p["device"].get<std::string>(), "/");
+      const bool grub = s.is_file("/EFI/BOOT/grubx64.efi") || s.is_dir("/EFI/debian");
+      const bool loader = s.is_file("/EFI/BOOT/BOOTX64.EFI");
+      s.umount_all();
+      if (grub) {
+        return "grub (shim/GRUB on the ESP)";
+      }
+      if (loader) {
+        return "uki (a unified kernel image on the ESP)";
+      }
+    } catch (const Error &e) {
+      log::debug("boot mode: {} not readable: {}", p["device"].get<std::string>(), e.what());
+    }
+  }
+  return "direct (the host passes kernel, initrd and command line)";
+}
+
+// The cvmforge facts an encrypted image cannot show without its key, from the
+// build report written next to it (null when there is none).
+nlohmann::ordered_json
+report_facts(const std::string &image) {
+  const std::string path = image + ".report.json";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return nullptr;
+  }
+  nlohmann::json r;
+  try {
+    r = nlohmann::json::parse(fs::read_text(path));
+  } catch (const nlohmann::json::exception &e) {
+    log::warning("{}: not JSON: {}", path, e.what());
+    return nullptr;
+  }
+  nlohmann::ordered_json out;
+  out["report"] = path;
+  out["name"] = r.value("name", std::string());
+  out["cvmforge_version"] = r.value("cvmforge_version", std::string());
+  out["insecure_test"] = r.value("insecure_test", false);
+  out["not_bound"] = r.contains("not_bound_marker");
+  const auto att = r.value("attestation", nlohmann::json());
+  if (att.is_object() && !att.empty()) {
+    const auto kbs = att.value("kbs", nlohmann::json::object());
+    out["attestation"] = fmt::format("{} ({} evidence), key from {}{}",
+                                     att.value("agent", std::string("?")),
+                                     att.value("tee", std::string("?")),
+                                     kbs.value("kbs_urls", nlohmann::json::array()).dump(),
+                                     out["not_bound"].get<bool>() ? "; NOT BOUND to its boot chain" : "");
+  } else {
+    out["attestation"] = "none (recovery passphrase only)";
+  }
+  const std::string ref = image + ".reference.json";
+  out["reference_values"] = std::filesystem::is_regular_file(ref, ec) ? ref : "none";
+  return out;
+}
+
 int
 run_inspect(const InspectArgs &a, const GlobalOptions &g) {
-  if (!std::filesystem::exists(a.image)) {
-    throw Error(ErrorKind::input, "{}: no such file", a.image);
+  if (a.deprecated_format_flag && a.image_format_flag) {
+    throw Error(ErrorKind::usage, "--format is the old spelling of --image-format: give one of them");
+  }
+  if (a.deprecated_format_flag) {
+    log::warning(
+        "inspect --format is deprecated; use --image-format (measure --format is the output format)");
   }
   guestfs::Session s;
   s.add_drive(a.image, a.format, guestfs::ReadOnly::yes);
+  // The appliance takes from seconds (KVM) to half a minute (TCG) to start:
+  // say what is happening instead of staying silent.
+  log::info("starting the libguestfs appliance to read {} (read-only)...", a.image);
   try {
     s.launch();
   } catch (const Error &e) {
@@ -45,6 +136,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
   const auto devices = s.list_devices();
   j["virtual_size"] = devices.empty() ? 0 : s.blockdev_getsize64(devices[0]);
 
+  log::info("reading the partition table and filesystems...");
   // Partitions and filesystems, whatever the image is.
   nlohmann::ordered_json parts = nlohmann::ordered_json::array();
   std::optional<std::string> luks_partition;
@@ -55,6 +147,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     nlohmann::ordered_json pj{{"device", p}, {"number", num}, {"filesystem", type}, {"uuid", s.vfs_uuid(p)}};
     if (s.part_get_parttype(dev) == "gpt") {
       pj["gpt_type"] = s.part_get_gpt_type(dev, num);
+      pj["gpt_type_name"] = guestfs::gpt_type_name(pj["gpt_type"].get<std::string>());
     }
     if (type == "crypto_LUKS" && !luks_partition) {
       luks_partition = p;
@@ -70,10 +163,13 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     const auto header = tmp.path() / "header.luks2";
     const std::int64_t size = s.blockdev_getsize64(*luks_partition);
     s.download_offset(*luks_partition, header, 0, std::min<std::int64_t>(size, 32LL << 20));
+    log::info("reading the LUKS2 header...");
     j["cvmforge_built"] = true;
     j["luks"] = luks::header_info_to_json(luks::read_header_info(header));
+    j["boot_mode"] = boot_mode(s, parts);
   } else {
     j["cvmforge_built"] = false;
+    log::info("inspecting the guest operating system...");
     const auto facts = guestfs::inspect_base(s);
     std::vector<std::string> kernels;
     for (const auto &k : facts.kernels) {
@@ -96,6 +192,9 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     j["efi_binaries"] = facts.efi_binaries;
   }
   s.shutdown();
+  if (j["cvmforge_built"].get<bool>()) {
+    j["build_report"] = report_facts(a.image);
+  }
 
   if (g.json) {
     fmt::print("{}\n", j.dump(2));
@@ -108,12 +207,12 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
              format_size(j["virtual_size"].get<std::uint64_t>()));
   fmt::print("Partitions\n");
   for (const auto &p : j["partitions"]) {
-    fmt::print("  {:<10} #{} {:<12} {}{}\n",
+    fmt::print("  {:<10} #{} {:<28} {:<12} {}\n",
                p["device"].get<std::string>(),
                p["number"].get<int>(),
+               p.contains("gpt_type_name") ? p["gpt_type_name"].get<std::string>() : "",
                p["filesystem"].get<std::string>(),
-               p["uuid"].get<std::string>(),
-               p.contains("gpt_type") ? "  type " + p["gpt_type"].get<std::string>() : "");
+               p["uuid"].get<std::string>());
   }
   if (j["cvmforge_built"].get<bool>()) {
     const auto &l = j["luks"];
@@ -125,11 +224,25 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     fmt::print(
         "            uuid {}  label {}\n", l["uuid"].get<std::string>(), l["label"].get<std::string>());
     for (const auto &k : l["keyslots"]) {
-      fmt::print("  keyslot {}  {}\n", k["slot"].get<int>(), k["pbkdf"].dump());
+      fmt::print("  keyslot {}  {}\n", k["slot"].get<int>(), kdf_summary(k["pbkdf"]));
     }
     fmt::print("  tokens {}  requirement flags {}\n",
                l["tokens"].get<std::size_t>(),
                l["requirement_flags"].get<int>());
+    fmt::print("Boot        {}\n", j["boot_mode"].get<std::string>());
+    const auto &r = j["build_report"];
+    if (r.is_null()) {
+      fmt::print("Build       no {}.report.json next to the image (attestation facts are in it)\n", a.image);
+    } else {
+      fmt::print("Build       {} (cvmforge {})\n",
+                 r.value("name", std::string("?")),
+                 r.value("cvmforge_version", std::string("?")));
+      fmt::print("Attestation {}\n", r.value("attestation", std::string("?")));
+      fmt::print("Reference   {}\n", r.value("reference_values", std::string("?")));
+      if (r.value("insecure_test", false)) {
+        fmt::print("INSECURE-TEST image (test agent, sample evidence): never deploy it\n");
+      }
+    }
   } else {
     fmt::print("OS          {}\n", j["os"]["product_name"].get<std::string>());
     fmt::print("Root        {} {} ({} used)\n",
@@ -160,9 +273,19 @@ void
 register_inspect(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto args = std::make_shared<InspectArgs>();
   CLI::App *sub = app.add_subcommand("inspect", "Show what an image contains (read-only; no key needed)");
-  sub->add_option("image", args->image, "Disk image")->required()->type_name("IMAGE");
-  sub->add_option("--format", args->format, "Image format (never guessed)")
-      ->check(CLI::IsMember({"qcow2", "raw"}));
+  sub->add_option("image", args->image, "Disk image")
+      ->required()
+      ->type_name("IMAGE")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--image-format", args->format, "qcow2 or raw (default qcow2; never guessed)")
+      ->check(CLI::IsMember({"qcow2", "raw"}))
+      ->each([args](const std::string &) { args->image_format_flag = true; });
+  // The old spelling, hidden: `measure --format` is an output format, and one
+  // flag name should not mean two things. Kept so existing scripts still work.
+  sub->add_option("--format", args->format, "Deprecated spelling of --image-format")
+      ->check(CLI::IsMember({"qcow2", "raw"}))
+      ->group("")
+      ->each([args](const std::string &) { args->deprecated_format_flag = true; });
   sub->callback(
       [args, &global, action]() { *action = [args, &global]() { return run_inspect(*args, global); }; });
 }

@@ -37,6 +37,9 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
+// Where --help sends readers: the installed copy of measurement/README.md.
+const std::string k_measure_doc = std::string(CVM_DOC_DIR) + "/measurement/README.md";
+
 // Untrusted inputs are bounded: firmware and kernels well below this.
 constexpr std::size_t k_max_input_size = std::size_t{512} << 20U;
 
@@ -84,6 +87,24 @@ struct ReplayOptions {
   std::string format;
   std::string output;
 };
+
+bool
+is_dir(const std::string &path) {
+  std::error_code ec;
+  return stdfs::is_directory(path, ec);
+}
+
+// -o names the file to write: a directory is refused before any work is
+// done (the file is written next to it atomically, never inside "/").
+const CLI::Validator k_output_file(
+    [](std::string &path) -> std::string {
+      if (path.empty() || path.back() == '/' || is_dir(path)) {
+        return path + " is a directory; give the name of the file to write, e.g. " +
+               (stdfs::path(path) / "reference.json").string();
+      }
+      return {};
+    },
+    "FILE");
 
 std::vector<std::byte>
 read_input(const std::string &path) {
@@ -183,6 +204,10 @@ load_profile(const MeasureOptions &o) {
     }
     p = measure::parse_platform_profile(json, [&](const std::string &path) {
       const stdfs::path full = stdfs::path(path).is_absolute() ? stdfs::path(path) : base / path;
+      if (!stdfs::exists(full)) {
+        // Like a file named in a manifest: a wrong name is a usage error (2).
+        throw Error(ErrorKind::usage, "--platform {}: {} does not exist", o.platform, full.string());
+      }
       return read_input(full.string());
     });
   }
@@ -486,9 +511,6 @@ run_measure(MeasureOptions o, const GlobalOptions &g) {
   check_firmware_version(firmware, o.firmware, profile);
   const auto prediction = measure::predict(artifacts, firmware, profile);
   const auto verdict = verdict_for(artifacts, profile, prediction);
-  for (const auto &note : prediction.notes) {
-    log::info("{}", note);
-  }
   for (std::size_t i = 0; i < prediction.rtmr.size(); ++i) {
     if (!prediction.rtmr[i]) {
       log::warning("RTMR{} is not predicted: some of its events depend on inputs not supplied", i);
@@ -503,6 +525,12 @@ run_measure(MeasureOptions o, const GlobalOptions &g) {
                  measure::unbound_summary(verdict));
   }
   const std::string format = effective_format(o.format, g);
+  if (format != "text") {
+    // The text report lists the notes itself; print them once, not twice.
+    for (const auto &note : prediction.notes) {
+      log::info("{}", note);
+    }
+  }
   if (format == "json") {
     emit(json.dump(2) + "\n", o.output);
   } else if (format == "trustee") {
@@ -657,20 +685,19 @@ run_replay(const ReplayOptions &o, const GlobalOptions &g) {
 void
 register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto o = std::make_shared<MeasureOptions>();
-  CLI::App *sub = app.add_subcommand(
-      "measure",
-      "Compute TDX reference values (both MRTD candidates, RTMR0-3 with per-event lists) from boot\n"
-      "artifacts, a firmware file and a platform profile; `measure replay` checks a real event log.");
+  CLI::App *sub =
+      app.add_subcommand("measure",
+                         "Compute TDX reference values (MRTD, RTMR0-3, event by event) from boot artifacts,\n"
+                         "a firmware file and a platform profile; `measure replay` checks a real event log.");
   sub->footer(
       "What each register depends on:\n"
       "  MRTD   the firmware file only (both page-add orders are reported: per page on KVM/QEMU >= 9,\n"
       "         per section on QEMU 8.x stacks).\n"
-      "  RTMR0  the platform: TD HOB (memory size, TDVF sections), the firmware's variable store, Secure "
-      "Boot\n"
-      "         variables, QEMU's three ACPI blobs (vCPUs, memory, devices, QEMU version), boot variables.\n"
-      "  RTMR1  the boot chain: EFI actions, the GPT (grub boot), Authenticode digests of shim, grub and "
-      "the\n"
-      "         kernel (direct boot: the kernel as QEMU patched it up to 10.1, unpatched later).\n"
+      "  RTMR0  the platform: TD HOB (memory size, TDVF sections), the firmware's variable store,\n"
+      "         Secure Boot variables, QEMU's three ACPI blobs (vCPUs, memory, devices, QEMU version),\n"
+      "         boot variables.\n"
+      "  RTMR1  the boot chain: EFI actions, the GPT (grub boot), Authenticode digests of shim, grub\n"
+      "         and the kernel (direct boot: the kernel as QEMU patched it up to 10.1, unpatched later).\n"
       "  RTMR2  the kernel command line and initrd (Linux >= 6.9 EFI stub), grub's commands and files where\n"
       "         the guest's grub measures them, shim's MOK lists.\n"
       "  RTMR3  runtime only; never predicted.\n"
@@ -678,32 +705,42 @@ register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Act
       "inputs once from a reference TD with the same VM shape: the fw_cfg blobs etc/table-loader,\n"
       "etc/acpi/rsdp and etc/acpi/tables from /sys/firmware/qemu_fw_cfg/by_name/ (modprobe qemu_fw_cfg),\n"
       "BootOrder/Boot#### from /sys/firmware/efi/efivars (drop the 4-byte attribute prefix), or simply its\n"
-      "event log /sys/firmware/acpi/tables/data/CCEL for --reference-ccel. Details: measurement/README.md.");
+      "event log /sys/firmware/acpi/tables/data/CCEL for --reference-ccel. Details, schemas and the\n"
+      "platform profile format: " +
+      k_measure_doc);
   sub->require_subcommand(0, 1);
-  sub->add_option("--firmware", o->firmware, "Unified OVMF/TDVF image loaded with -bios (e.g. OVMF.fd)");
-  sub->add_option("--platform", o->platform, "Platform profile JSON (see measurement/README.md)");
+  sub->add_option("--firmware", o->firmware, "Unified OVMF/TDVF image loaded with -bios (e.g. OVMF.fd)")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--platform", o->platform, "Platform profile JSON (format: see below)")
+      ->check(CLI::ExistingFile);
   sub->add_option(
-      "--artifacts",
-      o->artifacts,
-      "Directory of boot artifacts extracted by `cvmforge build` (vmlinuz, initrd.img, cmdline, ...)");
+         "--artifacts",
+         o->artifacts,
+         "Directory of boot artifacts extracted by `cvmforge build` (vmlinuz, initrd.img, cmdline, ...)")
+      ->check(CLI::ExistingDirectory);
   sub->add_option("--image", o->image, "A built image (needs the image pipeline; use --artifacts)");
   sub->add_option("--boot", o->boot, "direct (QEMU -kernel), grub (shim + grub from disk) or uki (ESP)")
       ->check(CLI::IsMember({"direct", "grub", "uki"}));
-  sub->add_option("--uki", o->uki, "Unified kernel image the firmware starts (--boot uki)");
-  sub->add_option("--kernel", o->kernel, "Kernel (bzImage / EFI stub) as on disk");
-  sub->add_option("--initrd", o->initrd, "Initrd as served to the kernel");
+  sub->add_option("--uki", o->uki, "Unified kernel image the firmware starts (--boot uki)")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--kernel", o->kernel, "Kernel (bzImage / EFI stub) as on disk")->check(CLI::ExistingFile);
+  sub->add_option("--initrd", o->initrd, "Initrd as served to the kernel")->check(CLI::ExistingFile);
   sub->add_option("--cmdline", o->cmdline, "Kernel command line (direct: -append; grub: as grub passes it)")
       ->each([o](const std::string &) { o->cmdline_set = true; });
   sub->add_option("--linux-version", o->linux_version, "MAJOR.MINOR, if the bzImage header does not say");
-  sub->add_option("--shim", o->shim, "shimx64.efi (grub boot)");
-  sub->add_option("--grub", o->grub, "grubx64.efi (grub boot)");
-  sub->add_option("--fallback", o->fallback, "fbx64.efi, with --shim-fallback-run");
+  sub->add_option("--shim", o->shim, "shimx64.efi (grub boot)")->check(CLI::ExistingFile);
+  sub->add_option("--grub", o->grub, "grubx64.efi (grub boot)")->check(CLI::ExistingFile);
+  sub->add_option("--fallback", o->fallback, "fbx64.efi, with --shim-fallback-run")->check(CLI::ExistingFile);
   sub->add_flag("--shim-fallback-run", o->shim_fallback_run, "shim runs twice (BOOTX64 -> fbx64 -> shim)");
-  sub->add_option("--disk-head", o->disk_head, "First 34 sectors of the disk (GPT event)");
-  sub->add_option("--sbat-level", o->sbat_level_file, "File with shim's SbatLevel content");
-  sub->add_option("--grub-records", o->grub_records, "JSON list of grub's measured commands/files");
+  sub->add_option("--disk-head", o->disk_head, "First 34 sectors of the disk (GPT event)")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--sbat-level", o->sbat_level_file, "File with shim's SbatLevel content")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--grub-records", o->grub_records, "JSON list of grub's measured commands/files")
+      ->check(CLI::ExistingFile);
   sub->add_option("--grub-flavor", o->grub_flavor, "none, upstream or rhel (how grub measures)");
-  sub->add_option("--mok-digests", o->mok_digests, "JSON {MokList: hex, MokListX: hex, MokListTrusted: hex}");
+  sub->add_option("--mok-digests", o->mok_digests, "JSON {MokList: hex, MokListX: hex, MokListTrusted: hex}")
+      ->check(CLI::ExistingFile);
   sub->add_option("--vcpus", o->vcpus, "vCPU count (overrides the profile)");
   sub->add_option("--memory", o->memory, "RAM, QEMU -m syntax: 2048, 2048M, 4G (overrides the profile)");
   sub->add_option("--qemu-version", o->qemu_version, "Host QEMU version, e.g. 10.2.1");
@@ -711,17 +748,20 @@ register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Act
       "--ovmf-version", o->ovmf_version, "edk2 tag the firmware was built from, e.g. edk2-stable202411");
   sub->add_option("--page-add-order", o->page_add_order, "single_pass, two_pass or both (default both)")
       ->check(CLI::IsMember({"single_pass", "two_pass", "both"}));
-  sub->add_option("--acpi-tables", o->acpi_tables, "fw_cfg etc/acpi/tables captured from a reference TD");
-  sub->add_option("--acpi-rsdp", o->acpi_rsdp, "fw_cfg etc/acpi/rsdp");
-  sub->add_option("--acpi-loader", o->acpi_loader, "fw_cfg etc/table-loader");
+  sub->add_option("--acpi-tables", o->acpi_tables, "fw_cfg etc/acpi/tables captured from a reference TD")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--acpi-rsdp", o->acpi_rsdp, "fw_cfg etc/acpi/rsdp")->check(CLI::ExistingFile);
+  sub->add_option("--acpi-loader", o->acpi_loader, "fw_cfg etc/table-loader")->check(CLI::ExistingFile);
   sub->add_option("--reference-ccel",
                   o->reference_ccel,
                   "Event log of a reference TD with the same VM shape: ACPI digests, Secure Boot and\n"
-                  "boot variables not given otherwise are taken from its RTMR0 events");
+                  "boot variables not given otherwise are taken from its RTMR0 events")
+      ->check(CLI::ExistingFile);
   sub->add_option(
          "--format", o->format, "json, trustee, ita, ita-rego or text (default text; json with --json)")
       ->check(CLI::IsMember({"json", "trustee", "ita", "ita-rego", "text"}));
-  sub->add_option("-o,--output", o->output, "Write the result to this file instead of stdout");
+  sub->add_option("-o,--output", o->output, "Write the result to this file instead of stdout")
+      ->check(k_output_file);
 
   auto r = std::make_shared<ReplayOptions>();
   CLI::App *replay = sub->add_subcommand(
@@ -729,22 +769,29 @@ register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Act
       "Replay a CC event log (CCEL) into RTMR0-3, check it against a quote and diff it event by\n"
       "event against a prediction (`cvmforge measure --format json` output). With --tpm-log, the\n"
       "log of a VM with a software TPM: its PCRs are mapped to RTMRs and only the image layer is\n"
-      "compared (see measurement/README.md, \"Boot oracle\").");
-  replay->add_option("--ccel", r->ccel, "CCEL log area (/sys/firmware/acpi/tables/data/CCEL)");
-  replay->add_option("--tpm-log",
-                     r->tpm_log,
-                     "Instead of --ccel: a TPM event log (binary_bios_measurements of a VM with a\n"
-                     "software TPM and a SHA-384 bank); PCRs map to RTMRs as in TDVF and only the\n"
-                     "image layer is compared with --expected (the boot oracle)");
+      "compared (\"Boot oracle\" in " +
+          k_measure_doc + ").");
+  replay->footer(""); // CLI11 copies the parent's footer: the register table is measure's
+  replay->add_option("--ccel", r->ccel, "CCEL log area (/sys/firmware/acpi/tables/data/CCEL)")
+      ->check(CLI::ExistingFile);
+  replay
+      ->add_option("--tpm-log",
+                   r->tpm_log,
+                   "Instead of --ccel: a TPM event log (binary_bios_measurements of a VM with a\n"
+                   "software TPM and a SHA-384 bank); PCRs map to RTMRs as in TDVF and only the\n"
+                   "image layer is compared with --expected (the boot oracle)")
+      ->check(CLI::ExistingFile);
   replay->add_flag("--image-layer",
                    r->image_layer,
                    "With --expected: compare only the image layer (GPT, boot applications, kernel\n"
                    "stub, shim and grub events in RTMR1/RTMR2), aligned per register and event type");
-  replay->add_option("--quote", r->quote, "TD quote (v4/v5) whose RTMRs the log must reproduce");
-  replay->add_option("--expected", r->expected, "Prediction JSON to diff against");
+  replay->add_option("--quote", r->quote, "TD quote (v4/v5) whose RTMRs the log must reproduce")
+      ->check(CLI::ExistingFile);
+  replay->add_option("--expected", r->expected, "Prediction JSON to diff against")->check(CLI::ExistingFile);
   replay->add_option("--format", r->format, "json or text (default text; json with --json)")
       ->check(CLI::IsMember({"json", "text"}));
-  replay->add_option("-o,--output", r->output, "Write the report to this file instead of stdout");
+  replay->add_option("-o,--output", r->output, "Write the report to this file instead of stdout")
+      ->check(k_output_file);
   replay->callback(
       [r, action, &global]() { *action = [r, &global]() -> int { return run_replay(*r, global); }; });
 

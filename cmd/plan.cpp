@@ -12,8 +12,8 @@ namespace cvm::cli {
 void
 register_plan(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto path = std::make_shared<std::string>();
-  CLI::App *sub = app.add_subcommand(
-      "plan", "Print the resolved manifest and the ordered build stages (with skip reasons)");
+  CLI::App *sub =
+      app.add_subcommand("plan", "Show the resolved manifest, every file a build writes, and the stages");
   sub->add_option("manifest", *path, "Manifest file")->required()->type_name("MANIFEST");
   sub->callback([path, &global, action]() {
     *action = [path, &global]() {

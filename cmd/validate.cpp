@@ -3,6 +3,7 @@
 #include "cmd/app.hpp"
 #include "lib/manifest/manifest.hpp"
 #include "lib/plan/binding.hpp"
+#include "lib/plan/plan.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -39,13 +40,20 @@ run_validate(const ValidateOptions &o, const GlobalOptions &g) {
     }
     const bool valid = result.manifest.has_value();
     all_valid = all_valid && valid;
+    const bool insecure = valid && plan::insecure_test(*result.manifest);
+    if (insecure) {
+      log::warning("{}: INSECURE-TEST: attestation.tee is sample (the test agent accepts sample evidence "
+                   "from any machine); for tests only, never deploy the image",
+                   path);
+    }
     if (valid) {
       log::info("{}: valid", path);
     } else {
       const std::size_t n = result.diagnostics.error_count();
       log::info("{}: {} error{}", path, n, n == 1 ? "" : "s");
     }
-    results.push_back({{"manifest", path}, {"valid", valid}, {"diagnostics", diags}});
+    results.push_back(
+        {{"manifest", path}, {"valid", valid}, {"insecure_test", insecure}, {"diagnostics", diags}});
   }
   if (g.json) {
     fmt::print("{}\n", nlohmann::ordered_json{{"valid", all_valid}, {"manifests", results}}.dump(2));

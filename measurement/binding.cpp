@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "measurement/binding.hpp"
 
+#include "lib/util/text.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -354,17 +356,18 @@ to_text(const BindingVerdict &verdict) {
                                 : verdict.bindable() ? "bound if the conditions below hold"
                                                      : "NOT BOUND");
   for (const auto &i : verdict.items) {
-    out += fmt::format("  {:<11} {}\n", to_string(i.state), i.input);
-    out += fmt::format("              host: {}\n", i.host_control);
-    out += fmt::format("              by:   {}{}\n", i.bound_by, i.pinned ? " (pinned)" : "");
+    out += text::wrap(i.input, fmt::format("  {:<11} ", to_string(i.state)), "              ");
+    out += text::wrap(i.host_control, "              host: ", "                    ");
+    out += text::wrap(
+        i.bound_by + (i.pinned ? " (pinned)" : ""), "              by:   ", "                    ");
     if (!i.reason.empty()) {
-      out += fmt::format("              why:  {}\n", i.reason);
+      out += text::wrap(i.reason, "              why:  ", "                    ");
     }
   }
   if (!verdict.ways_out.empty()) {
     out += "  Ways out:\n";
     for (const auto &w : verdict.ways_out) {
-      out += fmt::format("    - {}\n", w);
+      out += text::wrap(w, "    - ", "      ");
     }
   }
   return out;

@@ -4,6 +4,7 @@
 #include "lib/util/base64.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/hex.hpp"
+#include "lib/util/text.hpp"
 #include "measurement/eventlog.hpp"
 
 #include <fmt/core.h>
@@ -209,15 +210,16 @@ ita_policy_rego(const Prediction &p) {
 
 std::string
 prediction_to_text(const Prediction &p) {
+  // At most text::k_report_width columns: a 96-digit value goes under its name.
   std::string out;
-  out += fmt::format("MRTD single_pass {}{}\n",
-                     to_hex(p.mrtd.single_pass),
-                     p.selected_page_add_order == PageAddOrder::single_pass ? "  (selected)" : "");
-  out += fmt::format("MRTD two_pass    {}{}\n",
-                     to_hex(p.mrtd.two_pass),
-                     p.selected_page_add_order == PageAddOrder::two_pass ? "  (selected)" : "");
+  out += fmt::format("MRTD (single_pass){}\n  {}\n",
+                     p.selected_page_add_order == PageAddOrder::single_pass ? "  selected" : "",
+                     to_hex(p.mrtd.single_pass));
+  out += fmt::format("MRTD (two_pass){}\n  {}\n",
+                     p.selected_page_add_order == PageAddOrder::two_pass ? "  selected" : "",
+                     to_hex(p.mrtd.two_pass));
   for (std::size_t i = 0; i < p.rtmr.size(); ++i) {
-    out += fmt::format("RTMR{}            {}\n", i, p.rtmr[i] ? to_hex(*p.rtmr[i]) : "not predicted");
+    out += fmt::format("RTMR{}\n  {}\n", i, p.rtmr[i] ? to_hex(*p.rtmr[i]) : "not predicted");
   }
   std::size_t current = 99;
   for (const auto &e : p.events) {
@@ -229,20 +231,20 @@ prediction_to_text(const Prediction &p) {
                        e.label,
                        event_type_name(e.type),
                        e.digest ? to_hex(*e.digest).substr(0, 16) + "…" : "NOT PREDICTED");
-    out += fmt::format("      {}\n", e.description);
+    out += text::wrap(e.description, "      ", "      ");
     if (!e.digest) {
-      out += fmt::format("      reason: {}\n", e.not_predicted_reason);
+      out += text::wrap(e.not_predicted_reason, "      reason: ", "        ");
     }
     std::string deps;
     for (const auto &d : e.depends_on) {
       deps += (deps.empty() ? "" : ", ") + d;
     }
-    out += fmt::format("      depends on: {}\n", deps);
+    out += text::wrap(deps, "      depends on: ", "        ");
   }
   if (!p.notes.empty()) {
     out += "\nnotes:\n";
     for (const auto &n : p.notes) {
-      out += "  - " + n + "\n";
+      out += text::wrap(n, "  - ", "    ");
     }
   }
   return out;

@@ -14,6 +14,32 @@
 
 namespace cvm::guestfs {
 
+std::string
+gpt_type_name(std::string_view guid) {
+  // The types a cvmforge image or a common Linux base image has (UEFI spec,
+  // Discoverable Partitions Specification).
+  static const std::pair<std::string_view, std::string_view> k_names[] = {
+      {"C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "EFI system partition (ESP)"},
+      {"0FC63DAF-8483-4772-8E79-3D69D8477DE4", "Linux filesystem"},
+      {"CA7D7CCB-63ED-4C53-861C-1742536059CC", "LUKS"},
+      {"BC13C2FF-59E6-4262-A352-B275FD6F7172", "Linux extended boot (/boot)"},
+      {"4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709", "Linux root (x86-64)"},
+      {"21686148-6449-6E6F-744E-656564454649", "BIOS boot"},
+      {"0657FD6D-A4AB-43C4-84E5-0933C84B4F4F", "Linux swap"},
+      {"E6D6D379-F507-44C2-A23C-238F2A3DF928", "Linux LVM"},
+  };
+  std::string upper(guid);
+  for (char &c : upper) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  for (const auto &[g, name] : k_names) {
+    if (upper == g) {
+      return std::string(name);
+    }
+  }
+  return std::string(guid);
+}
+
 namespace {
 
 bool

@@ -19,6 +19,11 @@ namespace cvm::guestfs {
 // The GPT partition type of an EFI system partition.
 inline constexpr std::string_view k_esp_type_guid = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 
+// A readable name for a GPT partition type GUID (any case): "EFI system
+// partition (ESP)", "Linux filesystem", "LUKS", ...; the GUID itself when
+// unknown.
+std::string gpt_type_name(std::string_view guid);
+
 enum class InitramfsGenerator { initramfs_tools, dracut };
 
 enum class Bootloader { grub_efi, unknown };

@@ -740,6 +740,59 @@ read_top(Reader &r, const YAML::Node &root, Manifest &m) {
   read_reproducibility(r, root, m);
 }
 
+// yaml-cpp reports a misplaced line where the parse fails, which for an
+// indentation mistake is the line after the cause. Say where to look.
+std::string
+yaml_hint(const std::string &text, int error_line) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  const auto content = [&](int n) {
+    if (n < 1 || n > static_cast<int>(lines.size())) {
+      return false;
+    }
+    const auto &l = lines[static_cast<std::size_t>(n - 1)];
+    const auto first = l.find_first_not_of(' ');
+    return first != std::string::npos && l[first] != '#';
+  };
+  const auto indent = [&](int n) {
+    return static_cast<int>(lines[static_cast<std::size_t>(n - 1)].find_first_not_of(' '));
+  };
+  int line = error_line;
+  while (line >= 1 && !content(line)) {
+    --line;
+  }
+  int above = line - 1;
+  while (above >= 1 && !content(above)) {
+    --above;
+  }
+  if (line < 1 || above < 1) {
+    return {};
+  }
+  const std::string generic = "YAML nests by indentation: check the columns of this line and the lines above";
+  if (indent(line) > indent(above)) {
+    const auto &prev = lines[static_cast<std::size_t>(above - 1)];
+    const auto colon = prev.find(':');
+    const bool has_value =
+        colon != std::string::npos && prev.find_first_not_of(' ', colon + 1) != std::string::npos;
+    if (has_value) {
+      return fmt::format("this line is indented more than line {} (column {}), which already has a value: "
+                         "is line {} at the wrong column?",
+                         above,
+                         indent(above) + 1,
+                         above);
+    }
+  }
+  return generic;
+}
+
 } // namespace
 
 Location
@@ -763,7 +816,10 @@ load_from_string(const std::string &text, const std::filesystem::path &path, con
   } catch (const YAML::Exception &e) {
     result.diagnostics.error(
         {file_name, e.mark.line >= 0 ? e.mark.line + 1 : 1, e.mark.column >= 0 ? e.mark.column + 1 : 1},
-        fmt::format("not valid YAML: {}", e.msg));
+        fmt::format("not valid YAML: {}", e.msg),
+        e.mark.line >= 0 && e.msg != "end of map flow not found" && e.msg != "end of sequence flow not found"
+            ? yaml_hint(text, e.mark.line + 1)
+            : std::string());
     return result;
   }
   Reader reader(file_name, m.manifest_path.parent_path(), result.diagnostics, m.locations, options);

@@ -61,6 +61,9 @@ to_json(const Manifest &m) {
   };
   j["partitions"] = {
       {"esp", part(m.partitions.esp)}, {"boot", part(m.partitions.boot)}, {"root", part(m.partitions.root)}};
+  // The ESP is always FAT (the firmware reads it); the schema's filesystem
+  // type covers /boot and root only.
+  j["partitions"]["esp"]["filesystem"] = "vfat";
   nlohmann::ordered_json recovery{{"enabled", m.luks.recovery.enabled}};
   if (m.luks.recovery.enabled) {
     recovery["passphrase_file"] = opt_path(m.luks.recovery.passphrase_file);

@@ -21,6 +21,41 @@ run() {
 
 } // namespace
 
+bool
+insecure_test(const Manifest &m) {
+  return m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
+}
+
+std::vector<OutputFile>
+output_files(const Manifest &m) {
+  const std::string out = m.output.path.string();
+  std::vector<OutputFile> files{
+      {"output.path", m.output.path, "the encrypted image", false},
+      {"output.key_file", m.output.key_file, "the disk key (0600): upload it to your key broker", true},
+      {"output.report", m.output.report, "the build report (no key material)", false}};
+  if (m.luks.recovery.enabled && !m.luks.recovery.passphrase_file) {
+    files.push_back({"output.path", out + ".recovery", "the generated recovery passphrase (0600)", true});
+  }
+  if (!m.measurement.profile.empty()) {
+    files.push_back({"output.reference_values",
+                     m.output.reference_values,
+                     "TDX reference values (MRTD, RTMR0-2) for profile " + m.measurement.profile,
+                     false});
+  }
+  if (m.attestation.enabled) {
+    files.push_back(
+        {"output.path", out + ".kbs.json", "what the key broker needs: resource path, URLs", false});
+    files.push_back({"output.path", out + ".resource-policy.rego", "the Trustee resource policy", false});
+  }
+  if (m.boot.mode == manifest::BootMode::direct) {
+    for (const char *name : {"vmlinuz", "initrd.img", "cmdline"}) {
+      files.push_back(
+          {"output.path", out + "." + name, "direct boot: QEMU -kernel/-initrd/-append input", false});
+    }
+  }
+  return files;
+}
+
 BuildPlan
 make_plan(Manifest m) {
   BuildPlan plan;
@@ -80,6 +115,12 @@ to_json(const BuildPlan &plan) {
     stages.push_back(sj);
   }
   j["stages"] = stages;
+  auto outputs = nlohmann::ordered_json::array();
+  for (const auto &f : output_files(plan.manifest)) {
+    outputs.push_back({{"path", f.path.string()}, {"what", f.what}, {"secret", f.secret}});
+  }
+  j["outputs"] = outputs;
+  j["insecure_test"] = insecure_test(plan.manifest);
   if (plan.binding) {
     j["binding"] = measure::to_json(*plan.binding);
     j["binding"]["insecure_allow_unbound"] = plan.manifest.attestation.insecure_allow_unbound;
@@ -101,7 +142,9 @@ to_text(const BuildPlan &plan) {
                          : fmt::format("fit + {}%, at least {}",
                                        m.output.headroom_percent,
                                        manifest::values::format_size(m.output.headroom_min_bytes)));
-  out += fmt::format("Key file  {} ({})\n", m.output.key_file.string(), manifest::to_string(m.key.source));
+  out += fmt::format("Key       {}\n",
+                     m.key.source == manifest::KeySource::generate ? "generated (fresh randomness)"
+                                                                   : "read from key.file");
   out += fmt::format("Layout    GPT: ESP {} | /boot ext4 {} | LUKS2 root ({})\n",
                      manifest::values::format_size(m.partitions.esp.size_bytes),
                      manifest::values::format_size(m.partitions.boot.size_bytes),
@@ -125,6 +168,30 @@ to_text(const BuildPlan &plan) {
                        m.attestation.resource_path);
   } else {
     out += "Attest    disabled (recovery passphrase only)\n";
+  }
+  if (m.measurement.profile.empty()) {
+    out += "Measure   no measurement.profile: no reference values are computed\n";
+  } else {
+    const auto it = m.measurement.profiles.find(m.measurement.profile);
+    if (it != m.measurement.profiles.end()) {
+      const auto &p = it->second;
+      out += fmt::format("Measure   profile {}: {} vCPUs, {}, QEMU {}, {}\n",
+                         p.name.empty() ? m.measurement.profile : p.name,
+                         p.vcpus,
+                         manifest::values::format_size(p.memory_bytes),
+                         p.qemu_version,
+                         p.ovmf_version.empty() ? "firmware version not given" : p.ovmf_version);
+    } else {
+      out += fmt::format("Measure   profile {}\n", m.measurement.profile);
+    }
+  }
+  if (insecure_test(m)) {
+    out += "\nINSECURE-TEST: attestation.tee is sample: the test flavour of the agent accepts sample\n"
+           "evidence from any machine. For tests only; never deploy this image or its key.\n";
+  }
+  out += "\nWrites\n";
+  for (const auto &f : output_files(m)) {
+    out += fmt::format("  {}\n      {}{}\n", f.path.string(), f.what, f.secret ? "  [secret]" : "");
   }
   if (plan.binding) {
     out += "\n" + measure::to_text(*plan.binding);

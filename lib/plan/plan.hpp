@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,22 @@ struct BuildPlan {
   // manifest tells (the build completes it after inspecting the base).
   std::optional<measure::BindingVerdict> binding;
 };
+
+// One file `cvmforge build` writes.
+struct OutputFile {
+  std::string key;            // the manifest key that names or implies it ("output.path")
+  std::filesystem::path path; // where it goes
+  std::string what;           // "the disk key (0600): upload it to your key broker"
+  bool secret = false;        // written 0600; never commit it, never print it
+};
+
+// Every file a build of `manifest` writes, in the order `build` checks them;
+// `plan` shows the same list (so it never understates what a build writes).
+std::vector<OutputFile> output_files(const manifest::Manifest &manifest);
+
+// True for test-flavour manifests (attestation.tee: sample): images that
+// must never be deployed.
+bool insecure_test(const manifest::Manifest &manifest);
 
 // The stage order of `cvmforge build`; it lives here and only here. The
 // executor (lib/pipeline) runs exactly these names in this order.

@@ -84,6 +84,13 @@ read_text(const stdfs::path &path, std::size_t max_size) {
 AtomicFile::AtomicFile(stdfs::path final_path, mode_t mode, NoReplace no_replace)
   : m_final_path(std::move(final_path))
   , m_no_replace(no_replace) {
+  // The temporary lives next to the final name, so a directory given as the
+  // final name would put it in the directory's parent (for "/tmp": in "/")
+  // and fail only at the rename. Refuse it before creating anything.
+  std::error_code ec;
+  if (!m_final_path.has_filename() || stdfs::is_directory(m_final_path, ec)) {
+    throw Error(ErrorKind::io, "{} is a directory; a file name is needed", m_final_path.string());
+  }
   const stdfs::path dir = m_final_path.has_parent_path() ? m_final_path.parent_path() : ".";
   std::string templ = (dir / ("." + m_final_path.filename().string() + ".tmp-XXXXXX")).string();
   m_fd = ::mkostemp(templ.data(), O_CLOEXEC);

@@ -70,5 +70,30 @@ check plan-invalid 2 "$cli" plan "$manifests/invalid/unknown-key.yaml"
 check quiet-valid 0 "$cli" --quiet validate "$manifests/examples/demo.yaml"
 expect quiet-is-quiet test -z "$err"
 
+# Global options work after the verb too (every verb's --help says so).
+check json-after-verb 0 "$cli" validate --json "$manifests/examples/demo.yaml"
+expect json-after-verb-parses python3 -c 'import json,sys; assert json.load(sys.stdin)["valid"] is True' <<<"$out"
+# plan lists every file the build writes, secrets marked.
+check plan-writes 0 "$cli" plan "$manifests/examples/test-sample-attestation.yaml"
+for suffix in "" .key .report.json .recovery .kbs.json .resource-policy.rego; do
+  expect "plan-writes$suffix" grep -qxF "  $CVM_OUT/test-sample.qcow2$suffix" <<<"$out"
+done
+expect plan-writes-secret grep -q 'disk key.*\[secret\]' <<<"$out"
+expect plan-insecure-test grep -q '^INSECURE-TEST: ' <<<"$out"
+check plan-writes-reference 0 "$cli" --json plan "$manifests/examples/debian12-uki.yaml"
+expect plan-json-outputs python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+paths={o["path"].rsplit("/",1)[1]: o for o in d["outputs"]}
+assert paths["debian12-web.qcow2.key"]["secret"] is True, paths
+assert "debian12-web.qcow2.reference.json" in paths and "debian12-web.qcow2.recovery" in paths, paths
+assert d["insecure_test"] is False
+assert d["manifest"]["partitions"]["esp"]["filesystem"]=="vfat"' <<<"$out"
+check validate-insecure-test 0 "$cli" validate "$manifests/examples/test-sample-attestation.yaml"
+expect validate-insecure-test-warns grep -q 'INSECURE-TEST' <<<"$err"
+# Without CVM_OUT the examples refuse to put the key anywhere (no default in the checkout).
+check no-cvm-out 2 env -u CVM_OUT "$cli" plan "$manifests/examples/demo.yaml"
+expect no-cvm-out-says-why grep -q 'environment variable CVM_OUT is not set' <<<"$err"
+
 echo "cli_basics: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

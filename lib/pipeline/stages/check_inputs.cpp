@@ -3,6 +3,7 @@
 // output would be overwritten without --force. Nothing is written yet.
 #include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/stages.hpp"
+#include "lib/plan/plan.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -56,20 +57,8 @@ check_inputs(BuildContext &ctx) {
                 declared);
   }
 
-  std::vector<std::pair<std::string, std::filesystem::path>> outputs{{"output.path", m.output.path},
-                                                                     {"output.key_file", m.output.key_file},
-                                                                     {"output.report", m.output.report}};
-  if (m.luks.recovery.enabled && !m.luks.recovery.passphrase_file) {
-    outputs.emplace_back("output.path", m.output.path.string() + ".recovery");
-  }
-  if (!m.measurement.profile.empty()) {
-    outputs.emplace_back("output.reference_values", m.output.reference_values);
-  }
-  if (m.attestation.enabled) {
-    outputs.emplace_back("output.path", m.output.path.string() + ".kbs.json");
-    outputs.emplace_back("output.path", agent::resource_policy_path(m));
-  }
-  for (const auto &[key, path] : outputs) {
+  for (const auto &file : plan::output_files(m)) {
+    const auto &path = file.path;
     std::error_code ec;
     if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
       if (ctx.options.overwrite == Overwrite::no) {

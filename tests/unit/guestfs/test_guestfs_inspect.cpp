@@ -253,3 +253,12 @@ TEST(GuestfsInspect, RefusesUnknownInitramfsGenerator) {
 
 } // namespace
 } // namespace cvm::guestfs
+
+TEST(GptTypeName, NamesTheTypesOfACvmforgeImageInAnyCase) {
+  EXPECT_EQ(cvm::guestfs::gpt_type_name("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"),
+            "EFI system partition (ESP)");
+  EXPECT_EQ(cvm::guestfs::gpt_type_name("0fc63daf-8483-4772-8e79-3d69d8477de4"), "Linux filesystem");
+  EXPECT_EQ(cvm::guestfs::gpt_type_name("CA7D7CCB-63ED-4C53-861C-1742536059CC"), "LUKS");
+  EXPECT_EQ(cvm::guestfs::gpt_type_name("00000000-1111-2222-3333-444444444444"),
+            "00000000-1111-2222-3333-444444444444");
+}

@@ -3,6 +3,7 @@
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "lib/util/text.hpp"
 #include "measurement/byte_reader.hpp"
 #include "measurement/compare.hpp"
 #include "measurement/event_builder.hpp"
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 namespace cvm::measure {
 namespace {
@@ -381,6 +383,17 @@ TEST(Predict, ProvidedAcpiBlobsCompleteRtmr0AndJsonRoundTrips) {
   EXPECT_EQ(ita["policy"]["tdx_appraisal"]["tdx_rtmr1"], to_hex(*p.rtmr[1]));
   EXPECT_NE(ita_policy_rego(p).find("input.tdx_is_debuggable == false"), std::string::npos);
   EXPECT_NE(prediction_to_text(p).find("RTMR1 events:"), std::string::npos);
+  // The text report fits a 100-column terminal, notes included.
+  auto with_note = p;
+  with_note.notes.push_back(std::string(30, 'n') + " " + std::string(200, 'w') +
+                            " a long note that wraps at the "
+                            "report width, word by word, with a hanging indent under its bullet");
+  std::istringstream lines(prediction_to_text(with_note));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(std::string(200, 'w')) == std::string::npos) { // one over-long word may overflow
+      EXPECT_LE(cvm::text::columns(line), cvm::text::k_report_width) << line;
+    }
+  }
 }
 
 TEST(Reference, EventsFromJsonRejectsBadDocuments) {
