@@ -150,7 +150,7 @@ run_case() {
       local tpm=() dump=()
       if [ -z "$no_oracle" ]; then
         oracle_artifacts
-        tpm_predict "$oracle/ok-prediction" 1024 --boot uki --uki "$oracle/uki.efi" --disk-head "$oracle/disk-head.bin" >/dev/null
+        tpm_predict "$oracle/ok-prediction" 1024 --boot uki --uki "$oracle/uki.efi" --disk-head "$oracle/disk-head.bin"
         tpm_start "$oracle/tpm-ok"
         tpm=("${tpm_qemu_args[@]}")
         mapfile -t dump < <(tpm_dump_args "$oracle/ok-capture.txt")
@@ -333,24 +333,27 @@ onebyte() {
   mkdir -p "$d"
   cp "$oracle/uki.efi" "$d/uki.efi"
   "$py" "$here/uki_edit.py" "$d/uki.efi" --append-cmdline "$param" \
-    --initrd-edit etc/cvmforge/agent.json "$old" "$new" | sed 's/^/   /'
+    --initrd-edit etc/cvmforge/agent.json "$old" "$new" >"$d/edit.txt" || { cat "$d/edit.txt"; return 1; }
+  sed 's/^/   /' "$d/edit.txt"
   qemu-img create -f qcow2 -b "$image" -F qcow2 "$edited.partial" >/dev/null
   local cpu=()
   [ -z "${CVM_APPLIANCE_CPU:-}" ] || cpu=(config -cpu "$CVM_APPLIANCE_CPU" :)
   guestfish -a "$edited.partial" -- "${cpu[@]}" run : mount "/dev/sda$(esp_partition)" / : \
-    upload "$d/uki.efi" /EFI/BOOT/BOOTX64.EFI >/dev/null
+    upload "$d/uki.efi" /EFI/BOOT/BOOTX64.EFI >/dev/null || return 1
   mv "$edited.partial" "$edited"
 
   echo "   predictions: the image's UKI and the edited one (uki path), and both on Debian's GRUB path"
   [ -f "$oracle/ok-prediction.json" ] ||
-    tpm_predict "$oracle/ok-prediction" 1024 --boot uki --uki "$oracle/uki.efi" --disk-head "$oracle/disk-head.bin" >/dev/null
-  tpm_predict "$oracle/onebyte-prediction" 1024 --boot uki --uki "$d/uki.efi" --disk-head "$oracle/disk-head.bin" >/dev/null
-  "$py" "$here/uki_edit.py" "$oracle/uki.efi" --extract "$d/orig" >/dev/null
-  "$py" "$here/uki_edit.py" "$d/uki.efi" --extract "$d/edited" >/dev/null
+    tpm_predict "$oracle/ok-prediction" 1024 --boot uki --uki "$oracle/uki.efi" --disk-head "$oracle/disk-head.bin" ||
+    return 1
+  tpm_predict "$oracle/onebyte-prediction" 1024 --boot uki --uki "$d/uki.efi" --disk-head "$oracle/disk-head.bin" ||
+    return 1
+  "$py" "$here/uki_edit.py" "$oracle/uki.efi" --extract "$d/orig" >/dev/null || return 1
+  "$py" "$here/uki_edit.py" "$d/uki.efi" --extract "$d/edited" >/dev/null || return 1
   local v
   for v in orig edited; do
     tpm_predict "$d/grub-$v" 1024 --boot grub --kernel "$d/$v.linux" --initrd "$d/$v.initrd" \
-      --cmdline "$(cat "$d/$v.cmdline")" >/dev/null 2>&1
+      --cmdline "$(cat "$d/$v.cmdline")" || return 1
   done
   "$py" - "$oracle/ok-prediction.json" "$oracle/onebyte-prediction.json" "$d/grub-orig.json" "$d/grub-edited.json" <<'EOF_PY' || return 1
 import json, sys
