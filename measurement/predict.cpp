@@ -836,10 +836,10 @@ uki_cc_stub_events(Context &c, int stub) {
 // RTMR2 on the UKI path. systemd-stub <= 253 measures only through the TCG2
 // protocol, which a TD without a vTPM does not have (its PCR 11/12/13 events
 // in a vTPM's log have no counterpart in a TD); a kernel < 6.9 measures
-// nothing either (its PCR 9 events are TCG2 only). Other
-// combinations (systemd-stub >= 254, or Linux >= 6.9 with its initrd and
-// command-line events) are not modelled yet: their RTMR2 events are "not
-// predicted" rather than guessed.
+// nothing either (its PCR 9 events are TCG2 only). systemd-stub 257
+// measures through the CC protocol: uki_cc_stub_events(). Other
+// combinations (systemd-stub 254-256 or >= 258, or Linux >= 6.9 behind a
+// stub <= 253) are "not predicted" rather than guessed.
 void
 uki_stub_events(Context &c) {
   const auto &a = c.artifacts;
