@@ -361,7 +361,10 @@ uki_a, uki_b, grub_a, grub_b = (json.load(open(p)) for p in sys.argv[1:5])
 def ev(d, label):
     return next(e for e in d["events"] if e["label"] == label)
 bad = []
-# UKI path: the edit moves the UKI's digest and RTMR1, and nothing else.
+# UKI path: the edit moves the UKI's digest and RTMR1; the embedded kernel
+# stays. With systemd-stub 257 and Linux >= 6.9 (Debian 13) the stub's
+# section events and the kernel's initrd and LoadOptions events in RTMR2
+# move too.
 if ev(uki_a, "uki")["digest"] == ev(uki_b, "uki")["digest"]:
     bad.append("the edited UKI has the same predicted digest")
 if not uki_a["rtmr"]["1"] or uki_a["rtmr"]["1"] == uki_b["rtmr"]["1"]:
@@ -370,17 +373,36 @@ if ev(uki_a, "uki.kernel")["digest"] != ev(uki_b, "uki.kernel")["digest"]:
     bad.append("the embedded kernel's digest changed, but only initrd and cmdline were edited")
 print(f"   uki:  RTMR1 {uki_a['rtmr']['1'][:24]}... -> {uki_b['rtmr']['1'][:24]}... (uki event "
       f"{ev(uki_a, 'uki')['digest'][:16]}... -> {ev(uki_b, 'uki')['digest'][:16]}...)")
-# GRUB path, same kernel, initrd and cmdline: no predicted event moves.
-digests = lambda d: [(e["label"], e.get("digest")) for e in d["events"]]
-if digests(grub_a) != digests(grub_b) or grub_a["rtmr"] != grub_b["rtmr"]:
-    bad.append("the GRUB-path prediction changed with initrd and cmdline: then it would bind them")
+rtmr2_events = [e["label"] for e in uki_a["events"] if e["rtmr"] == 2 and e.get("digest")]
+for label in ("uki.section.cmdline", "uki.section.initrd", "linux.load_options", "linux.initrd"):
+    if label in rtmr2_events and ev(uki_a, label)["digest"] == ev(uki_b, label)["digest"]:
+        bad.append(f"RTMR2 event {label} did not change")
+if rtmr2_events:
+    if uki_a["rtmr"]["2"] == uki_b["rtmr"]["2"]:
+        bad.append("predicted RTMR2 did not change although its events cover initrd and cmdline")
+    print(f"   uki:  RTMR2 {uki_a['rtmr']['2'][:24]}... -> {uki_b['rtmr']['2'][:24]}... "
+          f"({', '.join(l for l in rtmr2_events if l.startswith('linux.') or l.endswith(('.initrd', '.cmdline')))})")
+# GRUB path, same kernel, initrd and cmdline. Linux < 6.9 (Debian 11, 12):
+# no predicted event moves, and the verdict calls initramfs and command line
+# unbound. Linux >= 6.9 (Debian 13): its EFI stub binds them in RTMR2, but
+# GRUB's own configuration stays unbound: either way the verdict refuses.
 items = {i["input"].split(" (")[0]: i for i in grub_b["binding"]["items"]}
-for what in ("initramfs", "kernel command line"):
-    i = items.get(what)
-    if not i or i["state"] != "unbound":
-        bad.append(f"GRUB path: the verdict does not say '{what}' is unbound: {i}")
+digests = lambda d: [(e["label"], e.get("digest")) for e in d["events"]]
+if all(items.get(w, {}).get("state") == "unbound" for w in ("initramfs", "kernel command line")):
+    if digests(grub_a) != digests(grub_b) or grub_a["rtmr"] != grub_b["rtmr"]:
+        bad.append("the GRUB-path prediction changed with initrd and cmdline, yet the verdict calls them unbound")
+    for what in ("initramfs", "kernel command line"):
+        print(f"   grub: {what}: unbound ({items[what]['reason']})")
+else:
+    for label in ("linux.initrd", "linux.load_options"):
+        if ev(grub_a, label)["digest"] == ev(grub_b, label)["digest"]:
+            bad.append(f"GRUB path: {label} is said to bind but did not change")
+    cfg = items.get("GRUB configuration and commands")
+    if not cfg or cfg["state"] != "unbound":
+        bad.append(f"GRUB path: with a measuring kernel, GRUB's configuration should still be unbound: {cfg}")
     else:
-        print(f"   grub: {what}: unbound ({i['reason']})")
+        print(f"   grub: initramfs and command line bound by the kernel's EFI stub (RTMR2); "
+              f"GRUB configuration and commands: unbound ({cfg['reason']})")
 if grub_b["binding"]["bound"]:
     bad.append("GRUB path: the verdict says bound")
 for b in bad:
