@@ -34,25 +34,7 @@ read_all(const std::filesystem::path &path, std::size_t max_size) {
   if (!fd) {
     throw Error(ErrorKind::io, "open {}: {}", path.string(), fs::errno_text(errno));
   }
-  std::vector<std::byte> out;
-  std::array<std::byte, 8192> buf{};
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw Error(ErrorKind::io, "read {}: {}", path.string(), fs::errno_text(errno));
-    }
-    if (n == 0) {
-      break;
-    }
-    out.insert(out.end(), buf.begin(), buf.begin() + n);
-    if (out.size() > max_size) {
-      throw Error(ErrorKind::input, "{} is larger than {} bytes", path.string(), max_size);
-    }
-  }
-  return out;
+  return fs::read_to_end(fd.get(), max_size, path.string());
 }
 
 std::string
