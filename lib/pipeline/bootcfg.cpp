@@ -103,13 +103,13 @@ rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std:
 }
 
 std::vector<std::string>
-kernel_parameters(std::string_view initramfs_backend,
+kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
                   std::string_view mapper_name,
                   std::string_view luks_uuid,
                   const std::vector<std::string> &manifest_additions) {
   std::vector<std::string> p;
   p.push_back(fmt::format("root=/dev/mapper/{}", mapper_name));
-  if (initramfs_backend == "dracut") {
+  if (initramfs_backend == guestfs::InitramfsGenerator::dracut) {
     // systemd-cryptsetup in the initrd names the mapping; no shell, and
     // power off instead of an emergency prompt.
     p.push_back(fmt::format("rd.luks.name={}={}", luks_uuid, mapper_name));

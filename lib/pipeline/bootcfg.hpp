@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/guestfs/inspect.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +39,7 @@ std::string
 rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std::string_view mapper_name);
 
 // Kernel parameters cvmforge adds for fail-closed boot and root unlock.
-std::vector<std::string> kernel_parameters(std::string_view initramfs_backend,
+std::vector<std::string> kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
                                            std::string_view mapper_name,
                                            std::string_view luks_uuid,
                                            const std::vector<std::string> &manifest_additions);
