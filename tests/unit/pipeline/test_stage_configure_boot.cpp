@@ -64,6 +64,17 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults) {
   EXPECT_EQ(ctx.report["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
 }
 
+TEST_F(StageFixture, ConfHookKeepsWhatTheBaseSet) {
+  g.mkdir_p("/etc/cryptsetup-initramfs");
+  g.write_text("/etc/cryptsetup-initramfs/conf-hook", "#CRYPTSETUP=\nKEYFILE_PATTERN=\"/etc/keys/*.key\"\n");
+  auto ctx = context();
+  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::initramfs_tools;
+  pipeline::stages::write_boot_config(ctx, g);
+  const auto conf = g.read_text("/etc/cryptsetup-initramfs/conf-hook");
+  EXPECT_THAT(conf, HasSubstr("#CRYPTSETUP=\nKEYFILE_PATTERN=\"/etc/keys/*.key\"\n"));
+  EXPECT_THAT(conf, HasSubstr("\nCRYPTSETUP=y\n"));
+}
+
 TEST_F(StageFixture, DracutGetsItsConfigAndFailClosedParameters) {
   auto ctx = context();
   ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::dracut;
