@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Shared by the ci/ scripts: repository root, logging, root-or-sudo.
 set -euo pipefail
 CVM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

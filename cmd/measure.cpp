@@ -4,12 +4,11 @@
 // event log against a quote and against a prediction. All computation lives
 // in measurement/; this file only reads files and prints.
 #include "cmd/app.hpp"
-#include "lib/crypto/crypto.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
-#include "lib/util/hex.hpp"
 #include "lib/util/log.hpp"
 #include "measurement/binding.hpp"
+#include "measurement/boot_inputs.hpp"
 #include "measurement/compare.hpp"
 #include "measurement/eventlog.hpp"
 #include "measurement/firmware_db.hpp"
@@ -19,7 +18,6 @@
 #include "measurement/reference.hpp"
 #include "measurement/rtmr.hpp"
 #include "measurement/tpm_log.hpp"
-#include "measurement/uki.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -133,83 +131,18 @@ parse_memory(std::string_view text) {
   return value << shift;
 }
 
-std::string
-first_existing(const stdfs::path &dir, std::initializer_list<const char *> names) {
-  for (const char *n : names) {
-    if (stdfs::exists(dir / n)) {
-      return (dir / n).string();
-    }
-  }
-  return {};
-}
-
-// Fills unset artifact paths from the directory the build extracts boot
-// assets into (layout in measurement/README.md).
-void
-apply_artifacts_dir(MeasureOptions &o) {
-  const stdfs::path dir = o.artifacts;
-  if (!stdfs::is_directory(dir)) {
-    throw Error(ErrorKind::usage, "--artifacts {}: not a directory", o.artifacts);
-  }
-  const auto fill = [&](std::string &field, std::initializer_list<const char *> names) {
-    if (field.empty()) {
-      field = first_existing(dir, names);
-    }
-  };
-  if (o.boot == "uki") {
-    // The UKI holds kernel, initrd and command line; the GPT is measured too.
-    fill(o.uki, {"uki.efi"});
-    fill(o.disk_head, {"disk-head.bin"});
-    return;
-  }
-  fill(o.kernel, {"vmlinuz", "kernel"});
-  fill(o.initrd, {"initrd.img", "initrd"});
-  if (!o.cmdline_set && stdfs::exists(dir / "cmdline")) {
-    std::string text = fs::read_text(dir / "cmdline");
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-      text.pop_back();
-    }
-    o.cmdline = text;
-    o.cmdline_set = true;
-  }
-  if (o.boot != "grub") {
-    return;
-  }
-  // Removable-path layout, as the build extracts it: with shim, BOOTX64.EFI
-  // is shim and grubx64.efi sits next to it; without shim, BOOTX64.EFI is
-  // grub itself.
-  fill(o.grub, {"grubx64.efi"});
-  if (o.grub.empty()) {
-    fill(o.grub, {"BOOTX64.EFI"});
-    fill(o.shim, {"shimx64.efi"});
-  } else {
-    fill(o.shim, {"shimx64.efi", "BOOTX64.EFI"});
-  }
-  fill(o.fallback, {"fbx64.efi"});
-  fill(o.disk_head, {"disk-head.bin"});
-  fill(o.grub_records, {"grub-records.json"});
-  fill(o.sbat_level_file, {"SbatLevel.txt"});
+// Explicit files are read with the CLI's size bound; a missing one is reported
+// by the loader.
+std::optional<std::vector<std::byte>>
+read_if_exists(const stdfs::path &path) {
+  return fs::read_file_if_exists(path, k_max_input_size);
 }
 
 measure::PlatformProfile
 load_profile(const MeasureOptions &o) {
   measure::PlatformProfile p;
   if (!o.platform.empty()) {
-    const stdfs::path base = stdfs::path(o.platform).parent_path();
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(fs::read_text(o.platform));
-    } catch (const nlohmann::json::exception &e) {
-      throw Error(ErrorKind::usage, "--platform {}: not JSON: {}", o.platform, e.what());
-    }
-    p = measure::parse_platform_profile(json, [&](const std::string &path) {
-      const stdfs::path full = stdfs::path(path).is_absolute() ? stdfs::path(path) : base / path;
-      if (!stdfs::exists(full)) {
-        // Like a file named in a manifest: a wrong name is a usage error (2).
-        throw Error(ErrorKind::usage, "--platform {}: {} does not exist", o.platform, full.string());
-      }
-      return read_input(full.string());
-    });
+    p = measure::load_platform_profile(o.platform, read_if_exists);
   }
   if (o.vcpus) {
     p.vcpus = *o.vcpus;
@@ -240,11 +173,7 @@ load_profile(const MeasureOptions &o) {
     p.acpi_table_loader = read_input(o.acpi_loader);
   }
   if (!o.reference_ccel.empty()) {
-    try {
-      measure::adopt_reference_log(p, measure::parse_event_log(read_input(o.reference_ccel)));
-    } catch (const Error &e) {
-      throw e.with_context(o.reference_ccel);
-    }
+    measure::adopt_reference_log_file(p, o.reference_ccel, read_if_exists);
   }
   if (p.memory_bytes == 0 || p.qemu_version == measure::QemuVersion{} || p.ovmf_version == 0) {
     throw Error(ErrorKind::usage,
@@ -254,137 +183,50 @@ load_profile(const MeasureOptions &o) {
   return p;
 }
 
-measure::GrubRecord::Kind
-grub_kind(const std::string &kind) {
-  if (kind == "command") {
-    return measure::GrubRecord::Kind::command;
-  }
-  if (kind == "kernel_cmdline") {
-    return measure::GrubRecord::Kind::kernel_cmdline;
-  }
-  if (kind == "module_cmdline") {
-    return measure::GrubRecord::Kind::module_cmdline;
-  }
-  if (kind == "file") {
-    return measure::GrubRecord::Kind::file;
-  }
-  throw Error(ErrorKind::usage, "grub records: unknown kind \"{}\"", kind);
-}
-
 measure::BootArtifacts
 load_artifacts(const MeasureOptions &o) {
-  measure::BootArtifacts a;
+  measure::BootFiles f;
   if (o.boot == "grub") {
-    a.mode = measure::BootMode::grub;
+    f.mode = measure::BootMode::grub;
   } else if (o.boot == "uki") {
-    a.mode = measure::BootMode::uki;
-    if (o.uki.empty()) {
-      throw Error(ErrorKind::usage,
-                  "--boot uki needs the unified kernel image (--uki FILE or --artifacts DIR)");
-    }
-    a.uki = read_input(o.uki);
-    measure::UkiInfo info;
-    try {
-      info = measure::parse_uki(*a.uki);
-    } catch (const Error &e) {
-      throw e.with_context(o.uki);
-    }
-    a.systemd_stub_version = measure::systemd_stub_major(info);
-    const auto section = [&](const char *name) -> const std::vector<std::byte> * {
-      const auto it = info.sections.find(name);
-      return it == info.sections.end() ? nullptr : &it->second;
-    };
-    if (section(".linux") == nullptr) {
-      throw Error(ErrorKind::input, "{}: the UKI has no .linux section", o.uki);
-    }
-    a.kernel = *section(".linux");
-    a.kernel_name = stdfs::path(o.uki).filename().string() + ":.linux";
-    if (const auto *initrd = section(".initrd")) {
-      a.initrd = *initrd;
-      a.initrd_name = stdfs::path(o.uki).filename().string() + ":.initrd";
-    }
-    if (const auto *cmdline = section(".cmdline")) {
-      a.cmdline.assign(reinterpret_cast<const char *>(cmdline->data()), cmdline->size()); // NOLINT
-    }
-    if (!o.disk_head.empty()) {
-      a.disk_head = read_input(o.disk_head);
-    }
-    return a;
+    f.mode = measure::BootMode::uki;
   } else if (o.boot != "direct") {
     throw Error(ErrorKind::usage, "--boot must be direct, grub or uki");
   }
-  if (o.kernel.empty()) {
-    throw Error(ErrorKind::usage, "a kernel is required (--kernel FILE or --artifacts DIR)");
+  if (!o.artifacts.empty() && !stdfs::is_directory(o.artifacts)) {
+    throw Error(ErrorKind::usage, "--artifacts {}: not a directory", o.artifacts);
   }
-  a.kernel = read_input(o.kernel);
-  a.kernel_name = stdfs::path(o.kernel).filename().string();
-  if (!o.initrd.empty()) {
-    a.initrd = read_input(o.initrd);
-    a.initrd_name = stdfs::path(o.initrd).filename().string();
+  f.artifacts_dir = o.artifacts;
+  f.uki = o.uki;
+  f.kernel = o.kernel;
+  f.initrd = o.initrd;
+  if (o.cmdline_set) {
+    f.cmdline = o.cmdline;
   }
-  a.cmdline = o.cmdline;
   if (!o.linux_version.empty()) {
     int major = 0;
     int minor = 0;
     if (std::sscanf(o.linux_version.c_str(), "%d.%d", &major, &minor) != 2) {
       throw Error(ErrorKind::usage, "--linux-version \"{}\": expected MAJOR.MINOR", o.linux_version);
     }
-    a.linux_version = std::make_pair(major, minor);
+    f.linux_version = std::make_pair(major, minor);
   }
-  if (a.mode == measure::BootMode::grub) {
-    if (!o.shim.empty()) {
-      a.shim = read_input(o.shim);
-    }
-    if (!o.grub.empty()) {
-      a.grub = read_input(o.grub);
-    }
-    if (!o.fallback.empty()) {
-      a.fallback = read_input(o.fallback);
-    }
-    a.shim_fallback_run = o.shim_fallback_run;
-    if (!o.disk_head.empty()) {
-      a.disk_head = read_input(o.disk_head);
-    }
-    if (!o.sbat_level_file.empty()) {
-      a.sbat_level = fs::read_text(o.sbat_level_file);
-    }
-    if (o.grub_flavor == "upstream") {
-      a.grub_flavor = measure::GrubFlavor::upstream;
-    } else if (o.grub_flavor == "rhel") {
-      a.grub_flavor = measure::GrubFlavor::rhel;
-    } else if (o.grub_flavor != "none") {
-      throw Error(ErrorKind::usage, "--grub-flavor must be none, upstream or rhel");
-    }
-    try {
-      if (!o.grub_records.empty()) {
-        const stdfs::path base = stdfs::path(o.grub_records).parent_path();
-        for (const auto &r : nlohmann::json::parse(fs::read_text(o.grub_records))) {
-          measure::GrubRecord rec;
-          rec.kind = grub_kind(r.at("kind").get<std::string>());
-          rec.text = r.at("text").get<std::string>();
-          if (rec.kind == measure::GrubRecord::Kind::file) {
-            const stdfs::path f = r.at("file").get<std::string>();
-            rec.bytes = read_input((f.is_absolute() ? f : base / f).string());
-          }
-          a.grub_records.push_back(std::move(rec));
-        }
-      }
-      if (!o.mok_digests.empty()) {
-        for (const auto &[name, hex] : nlohmann::json::parse(fs::read_text(o.mok_digests)).items()) {
-          const auto d = from_hex(hex.get<std::string>());
-          if (!d || d->size() != 48) {
-            throw Error(ErrorKind::usage, "--mok-digests: {} is not a SHA-384 hex digest", name);
-          }
-          crypto::Sha384 digest{};
-          std::copy(d->begin(), d->end(), digest.begin());
-          a.mok_digests[name] = digest;
-        }
-      }
-    } catch (const nlohmann::json::exception &e) {
-      throw Error(ErrorKind::usage, "grub records / MOK digests: {}", e.what());
-    }
+  f.disk_head = o.disk_head;
+  f.shim = o.shim;
+  f.grub = o.grub;
+  f.fallback = o.fallback;
+  f.shim_fallback_run = o.shim_fallback_run;
+  f.sbat_level = o.sbat_level_file;
+  f.grub_records = o.grub_records;
+  f.mok_digests = o.mok_digests;
+  if (o.grub_flavor == "upstream") {
+    f.grub_flavor = measure::GrubFlavor::upstream;
+  } else if (o.grub_flavor == "rhel") {
+    f.grub_flavor = measure::GrubFlavor::rhel;
+  } else if (o.grub_flavor != "none") {
+    throw Error(ErrorKind::usage, "--grub-flavor must be none, upstream or rhel");
   }
-  return a;
+  return measure::load_boot_artifacts(f, read_if_exists);
 }
 
 void
@@ -492,7 +334,7 @@ verdict_for(const measure::BootArtifacts &a,
 }
 
 int
-run_measure(MeasureOptions o, const GlobalOptions &g) {
+run_measure(const MeasureOptions &o, const GlobalOptions &g) {
   if (!o.image.empty()) {
     throw Error(ErrorKind::usage,
                 "--image: reading a disk image needs the image pipeline; pass the boot artifacts "
@@ -502,9 +344,6 @@ run_measure(MeasureOptions o, const GlobalOptions &g) {
     throw Error(ErrorKind::usage, "--firmware FILE (the unified OVMF/TDVF image) is required");
   }
   refuse_inapplicable(o);
-  if (!o.artifacts.empty()) {
-    apply_artifacts_dir(o);
-  }
   const auto profile = load_profile(o);
   const auto artifacts = load_artifacts(o);
   const auto firmware = read_input(o.firmware);

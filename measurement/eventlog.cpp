@@ -305,6 +305,20 @@ parse_event_log(std::span<const std::byte> data) {
   return log;
 }
 
+std::vector<std::byte>
+trim_ccel(std::span<const std::byte> data) {
+  const std::size_t end = parse_event_log(data).end_offset;
+  if (data.size() - end < 8) {
+    throw Error(ErrorKind::input,
+                "{}: no end-of-log marker after the last record (offset {:#x} of {} bytes)",
+                k_what,
+                end,
+                data.size());
+  }
+  const auto records = data.first(end);
+  return {records.begin(), records.end()};
+}
+
 std::string
 describe_event(const Event &event) {
   const std::span<const std::byte> data(event.data);

@@ -113,6 +113,13 @@ struct EventLog {
 // past the end of the input.
 EventLog parse_event_log(std::span<const std::byte> data);
 
+// The records of a CCEL log area without the padding after them:
+// data[0, parse_event_log(data).end_offset), for a KBS that wants only the
+// events. Throws cvm::Error(input) where parse_event_log does, and if the
+// records are not followed by an end marker or padding (at least 8 bytes
+// of 0xff or 0x00): a log that fills its area may have been cut short.
+std::vector<std::byte> trim_ccel(std::span<const std::byte> data);
+
 // A one-line human description of the event payload: the action string, the
 // variable name, the tagged-event description, the image device path … or ""
 // when the payload has no readable form.

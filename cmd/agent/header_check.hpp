@@ -5,8 +5,8 @@
 
 #include <filesystem>
 
-// The agent's pre-release LUKS2 header check (key-release.md S4/S5 with
-// header swapping): the device's header is read ONCE, checked against the
+// The agent's pre-release LUKS2 header check, against a host that swaps the
+// disk's header for one whose keyslots it controls: the device's header is read ONCE, checked against the
 // header policy baked into the measured initramfs, and the checked bytes are
 // written to a private file that `cryptsetup open --header` then uses, so the
 // host cannot swap the header between the check and activation.

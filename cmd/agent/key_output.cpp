@@ -29,16 +29,8 @@ require_pipe_or_socket(int fd, std::string_view what) {
 
 void
 write_all(int fd, const SecretBytes &key, std::string_view what) {
-  std::size_t done = 0;
-  while (done < key.size()) {
-    const ssize_t n = ::write(fd, key.data() + done, key.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw Error(ErrorKind::io, "writing the key to {}: {}", what, fs::errno_text(errno));
-    }
-    done += static_cast<std::size_t>(n);
+  if (!fs::write_full(fd, std::span<const std::byte>(key.data(), key.size()))) {
+    throw Error(ErrorKind::io, "writing the key to {}: {}", what, fs::errno_text(errno));
   }
 }
 

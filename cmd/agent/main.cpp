@@ -174,8 +174,8 @@ run(int argc, char **argv) {
   }
   cvm::agent::fault_point(config, "key-received");
   // Before the key leaves this process: later quotes must not match the one
-  // that obtained it, or code in the root filesystem could ask again
-  // (key-release.md S10). A register that exists but does not extend is an
+  // that obtained it, or code in the root filesystem could attest as the
+  // initramfs and ask again. A register that exists but does not extend is an
   // error, so the VM powers off without the key.
   if (evidence->close_release_window()) {
     cvm::log::info("RTMR3 extended with the release marker: later quotes of this TD differ");

@@ -160,6 +160,45 @@ parse_agent_config(std::string_view json_text) {
   return config;
 }
 
+std::string
+agent_config_json(const AgentConfig &config) {
+  nlohmann::ordered_json j;
+  j["kbs_urls"] = config.kbs_urls;
+  if (config.ca_cert) {
+    j["ca_cert"] = config.ca_cert->string();
+  }
+  j["resource"] = config.resource.str();
+  j["tee"] = config.tee;
+  j["key_size"] = config.key_size;
+  j["timeouts"] = {{"connect_ms", config.http.connect_timeout.count()},
+                   {"io_ms", config.http.io_timeout.count()}};
+  j["retries"] = {{"attempts", config.retry.attempts},
+                  {"initial_backoff_ms", config.retry.initial_backoff.count()},
+                  {"max_backoff_ms", config.retry.max_backoff.count()}};
+  if (config.luks) {
+    auto &luks = j["luks"];
+    luks["device"] = config.luks->device;
+    luks["name"] = config.luks->name;
+    if (config.luks->header_policy) {
+      luks["header_policy"] = config.luks->header_policy->string();
+    }
+    luks["header_copy"] = config.luks->header_copy.string();
+  }
+  if (config.has_test_section) {
+    auto &test = j["test"] = nlohmann::ordered_json::object();
+    const auto put = [&test](const char *name, const std::optional<std::filesystem::path> &value) {
+      if (value) {
+        test[name] = value->string();
+      }
+    };
+    put("tsm_report_root", config.test_tsm_report_root);
+    put("ccel", config.test_ccel);
+    put("measurements", config.test_measurements);
+    put("cmdline", config.test_cmdline);
+  }
+  return j.dump(2) + "\n";
+}
+
 AgentConfig
 load_agent_config(const std::filesystem::path &path) {
   try {

@@ -58,6 +58,14 @@ struct AgentConfig {
 // Parses `json_text`. Throws cvm::Error(usage) naming the offending member.
 AgentConfig parse_agent_config(std::string_view json_text);
 
+// The file for `config`, as the build writes it into the image: members in
+// the order above, 2-space indented, a final newline. `ca_cert` is written
+// only if set, `luks.header_policy` likewise, "test" only with
+// has_test_section; `http.ca_file` and `http.max_body_size` are not written
+// (the first mirrors ca_cert, the second is fixed). parse_agent_config of the
+// result gives `config` back.
+std::string agent_config_json(const AgentConfig &config);
+
 // Reads (at most 64 KiB) and parses `path`.
 AgentConfig load_agent_config(const std::filesystem::path &path);
 

@@ -31,7 +31,7 @@ public:
   // After the key was released and before it is handed over: make this TEE's
   // later evidence differ from the evidence that obtained the key, so code
   // that runs after the initramfs (the root filesystem) cannot attest as the
-  // initramfs and obtain the key again (key-release.md S10). Returns false
+  // initramfs and obtain the key again. Returns false
   // if the TEE or kernel offers no way to do so (nothing changed); throws
   // cvm::Error if it does but the change did not take effect.
   virtual bool close_release_window() = 0;

@@ -102,8 +102,7 @@ public:
       ssl->enable_server_certificate_verification(true);
       // The TD's clock comes from the host, and an initramfs has no NTP:
       // validity periods can only add failures, not security, against the
-      // party that controls the clock. The pinned CA is the trust decision
-      // (key-release.md S14).
+      // party that controls the clock. The pinned CA is the trust decision.
       X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ssl->ssl_context());
       if (param == nullptr || X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME) != 1) {
         throw Error(ErrorKind::crypto, "cannot configure certificate verification");

@@ -2,7 +2,6 @@
 #include "lib/kbs/tdx_evidence.hpp"
 
 #include "lib/crypto/crypto.hpp"
-#include "lib/kbs/ccel.hpp"
 #include "lib/kbs/protocol.hpp"
 #include "lib/kbs/tdx_quote.hpp"
 #include "lib/util/base64.hpp"
@@ -10,6 +9,7 @@
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
 #include "lib/util/log.hpp"
+#include "measurement/eventlog.hpp"
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -34,25 +34,7 @@ read_all(const std::filesystem::path &path, std::size_t max_size) {
   if (!fd) {
     throw Error(ErrorKind::io, "open {}: {}", path.string(), fs::errno_text(errno));
   }
-  std::vector<std::byte> out;
-  std::array<std::byte, 8192> buf{};
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw Error(ErrorKind::io, "read {}: {}", path.string(), fs::errno_text(errno));
-    }
-    if (n == 0) {
-      break;
-    }
-    out.insert(out.end(), buf.begin(), buf.begin() + n);
-    if (out.size() > max_size) {
-      throw Error(ErrorKind::input, "{} is larger than {} bytes", path.string(), max_size);
-    }
-  }
-  return out;
+  return fs::read_to_end(fd.get(), max_size, path.string());
 }
 
 std::string
@@ -189,7 +171,7 @@ TdxEvidenceProvider::primary_evidence(std::span<const std::byte> digest) {
   nlohmann::json eventlog = nullptr;
   std::error_code ec;
   if (std::filesystem::exists(m_paths.ccel, ec)) {
-    std::vector<std::byte> ccel = trim_ccel(read_all(m_paths.ccel, k_max_ccel_size));
+    std::vector<std::byte> ccel = measure::trim_ccel(read_all(m_paths.ccel, k_max_ccel_size));
     // End-of-log marker, as the reference attester appends it.
     ccel.insert(ccel.end(), 8, std::byte{0xff});
     eventlog = base64_encode(ccel);

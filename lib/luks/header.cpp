@@ -426,16 +426,8 @@ constant_time_equal(std::span<const std::byte> a, std::span<const std::byte> b) 
 
 void
 pwrite_all(int fd, std::span<const std::byte> data, std::string_view what) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      throw Error(ErrorKind::io, "write LUKS2 header copy {}: {}", what, fs::errno_text(errno));
-    }
-    done += static_cast<std::size_t>(n);
+  if (!fs::pwrite_full(fd, data, 0)) {
+    throw Error(ErrorKind::io, "write LUKS2 header copy {}: {}", what, fs::errno_text(errno));
   }
 }
 
@@ -449,10 +441,7 @@ pread_to(int fd, std::vector<std::byte> &buffer, std::uint64_t end) {
   buffer.resize(static_cast<std::size_t>(end));
   std::size_t done = start;
   while (done < buffer.size()) {
-    const ssize_t n = ::pread(fd, buffer.data() + done, buffer.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
+    const ssize_t n = fs::pread_some(fd, std::span(buffer).subspan(done), static_cast<off_t>(done));
     if (n < 0) {
       throw Error(ErrorKind::io, "read LUKS2 header: {}", fs::errno_text(errno));
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/pipeline/agent_install.hpp"
 
+#include "lib/kbs/agent_config.hpp"
 #include "lib/plan/binding.hpp"
 #include "lib/template/template.hpp"
 #include "lib/util/error.hpp"
@@ -94,35 +95,37 @@ kernel_can_extend_rtmr(std::string_view kernel_version) {
 std::string
 agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::size_t key_size) {
   const auto &a = m.attestation;
-  nlohmann::ordered_json j;
-  j["kbs_urls"] = a.kbs_urls;
+  kbs::AgentConfig config;
+  config.kbs_urls = a.kbs_urls;
   if (a.ca_cert) {
-    j["ca_cert"] = k_ca_cert;
+    config.ca_cert = k_ca_cert;
   }
-  j["resource"] = a.resource_path;
-  j["tee"] = manifest::to_string(a.tee);
-  j["key_size"] = key_size;
-  j["timeouts"] = {{"connect_ms", std::uint64_t{a.timeouts.connect_s} * 1000U},
-                   {"io_ms", std::uint64_t{a.timeouts.request_s} * 1000U}};
-  j["retries"] = {{"attempts", a.retries.attempts},
-                  {"initial_backoff_ms", a.retries.backoff_initial_ms},
-                  {"max_backoff_ms", a.retries.backoff_max_ms}};
-  j["luks"] = {{"device", luks_device(luks_uuid)},
-               {"name", m.luks.mapper_name},
-               {"header_policy", k_header_policy},
-               {"header_copy", k_header_copy}};
-  return j.dump(2) + "\n";
+  config.resource = kbs::ResourcePath::parse(a.resource_path);
+  config.tee = manifest::to_string(a.tee);
+  config.key_size = key_size;
+  config.http.connect_timeout = std::chrono::seconds(a.timeouts.connect_s);
+  config.http.io_timeout = std::chrono::seconds(a.timeouts.request_s);
+  config.retry.attempts = a.retries.attempts;
+  config.retry.initial_backoff = std::chrono::milliseconds(a.retries.backoff_initial_ms);
+  config.retry.max_backoff = std::chrono::milliseconds(a.retries.backoff_max_ms);
+  config.luks = kbs::LuksTarget{luks_device(luks_uuid), m.luks.mapper_name, k_header_policy, k_header_copy};
+  std::string text = kbs::agent_config_json(config);
+  // The agent refuses a config it cannot parse at boot, with no way to fix
+  // the image then: refuse it now instead.
+  (void)kbs::parse_agent_config(text);
+  return text;
 }
 
 std::vector<std::string>
-attestation_kernel_parameters(std::string_view initramfs_backend, std::vector<std::string> params) {
+attestation_kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
+                              std::vector<std::string> params) {
   std::erase_if(params, [](const std::string &p) {
     return p.starts_with("rd.luks.name=") || p.starts_with("rd.luks.uuid=") || p.starts_with("ip=") ||
            p.starts_with("rd.neednet=") || p.starts_with("rd.luks=");
   });
   // After root= (first), before the manifest's additions would be nicer, but
   // order does not matter to the kernel or either initramfs.
-  if (initramfs_backend == "dracut") {
+  if (initramfs_backend == guestfs::InitramfsGenerator::dracut) {
     params.emplace_back("rd.neednet=1");
     params.emplace_back("ip=dhcp");
     params.emplace_back("rd.luks=0");
@@ -319,7 +322,7 @@ kbs_info(const manifest::Manifest &m, const Flavour &flavour) {
 }
 
 std::vector<TemplateInstall>
-templates_for(std::string_view initramfs_backend,
+templates_for(guestfs::InitramfsGenerator initramfs_backend,
               const manifest::Manifest &m,
               const Flavour &flavour,
               std::string_view luks_uuid) {
@@ -336,7 +339,7 @@ templates_for(std::string_view initramfs_backend,
       {"etc_dir", q(k_etc_dir)},
   };
   std::vector<TemplateInstall> out;
-  if (initramfs_backend == "dracut") {
+  if (initramfs_backend == guestfs::InitramfsGenerator::dracut) {
     const std::string mod = "/usr/lib/dracut/modules.d/90cvmforge/";
     out.push_back({"dracut/module-setup.sh.in", mod + "module-setup.sh", 0755, install_vars});
     out.push_back({"dracut/cvmforge-unlock.sh.in", mod + "cvmforge-unlock.sh", 0755, script_vars});

@@ -102,14 +102,38 @@ rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std:
   return out;
 }
 
+std::string
+set_shell_variable(std::string_view conf,
+                   std::string_view name,
+                   std::string_view value,
+                   std::string_view why) {
+  const std::string assignment = fmt::format("{}={}", name, value);
+  const std::string prefix = fmt::format("{}=", name);
+  std::string out;
+  bool found = false;
+  for (const auto &line : lines_of(conf)) {
+    const auto start = line.find_first_not_of(" \t");
+    if (start != std::string::npos && std::string_view(line).substr(start).starts_with(prefix)) {
+      out += assignment + "\n";
+      found = true;
+    } else {
+      out += line + "\n";
+    }
+  }
+  if (!found) {
+    out += fmt::format("# {}\n{}\n", why, assignment);
+  }
+  return out;
+}
+
 std::vector<std::string>
-kernel_parameters(std::string_view initramfs_backend,
+kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
                   std::string_view mapper_name,
                   std::string_view luks_uuid,
                   const std::vector<std::string> &manifest_additions) {
   std::vector<std::string> p;
   p.push_back(fmt::format("root=/dev/mapper/{}", mapper_name));
-  if (initramfs_backend == "dracut") {
+  if (initramfs_backend == guestfs::InitramfsGenerator::dracut) {
     // systemd-cryptsetup in the initrd names the mapping; no shell, and
     // power off instead of an emergency prompt.
     p.push_back(fmt::format("rd.luks.name={}={}", luks_uuid, mapper_name));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/guestfs/inspect.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,8 +38,20 @@ std::string crypttab_line(std::string_view mapper_name, std::string_view luks_uu
 std::string
 rewrite_crypttab(std::string_view old_crypttab, std::string_view root_line, std::string_view mapper_name);
 
+// `conf`, a shell-sourced configuration file (such as initramfs-tools'
+// /etc/cryptsetup-initramfs/conf-hook, a dpkg conffile), with the variable
+// `name` set to `value` (written as is: quote it if it needs quoting) and
+// nothing else changed: every assignment "name=..." (leading blanks allowed)
+// is replaced, so a duplicate cannot override it; commented-out ones
+// ("#name=...") are kept as documentation. Without an assignment, "# `why`"
+// and the assignment are appended.
+std::string set_shell_variable(std::string_view conf,
+                               std::string_view name,
+                               std::string_view value,
+                               std::string_view why);
+
 // Kernel parameters cvmforge adds for fail-closed boot and root unlock.
-std::vector<std::string> kernel_parameters(std::string_view initramfs_backend,
+std::vector<std::string> kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
                                            std::string_view mapper_name,
                                            std::string_view luks_uuid,
                                            const std::vector<std::string> &manifest_additions);

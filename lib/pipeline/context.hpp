@@ -55,7 +55,7 @@ struct BuildContext {
   // The base image.
   guestfs::BaseImageFacts facts;
   ContentSizes content;
-  std::string initramfs_backend; // "initramfs-tools" | "dracut"
+  guestfs::InitramfsGenerator initramfs_backend = guestfs::InitramfsGenerator::initramfs_tools;
 
   // The output image.
   DiskLayout layout;

@@ -116,18 +116,8 @@ run(const std::vector<std::string> &argv, const Options &options) {
     struct sigaction old {};
     ign.sa_handler = SIG_IGN; // NOLINT
     ::sigaction(SIGPIPE, &ign, &old);
-    const std::string &data = *options.stdin_data;
-    std::size_t off = 0;
-    while (off < data.size()) {
-      const ssize_t n = ::write(in.write.get(), data.data() + off, data.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        break;
-      }
-      off += static_cast<std::size_t>(n);
-    }
+    // A child that stops reading early is not an error here: its exit status tells.
+    (void)fs::write_full(in.write.get(), std::as_bytes(std::span(*options.stdin_data)));
     ::sigaction(SIGPIPE, &old, nullptr);
   }
   in.write.close();
@@ -161,10 +151,10 @@ run(const std::vector<std::string> &argv, const Options &options) {
       if (pfds[i].fd < 0 || pfds[i].revents == 0) {
         continue;
       }
-      const ssize_t got = ::read(pfds[i].fd, buf.data(), buf.size());
+      const ssize_t got = fs::read_some(pfds[i].fd, std::as_writable_bytes(std::span(buf)));
       if (got > 0) {
         (i == 0 ? result.out : result.err).append(buf.data(), static_cast<std::size_t>(got));
-      } else if (got == 0 || errno != EINTR) {
+      } else {
         pfds[i].fd = -1;
         --open_streams;
       }

@@ -22,24 +22,85 @@ errno_text(int err) {
   return std::strerror(err); // NOLINT(concurrency-mt-unsafe): messages only
 }
 
+ssize_t
+read_some(int fd, std::span<std::byte> buffer) noexcept {
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n >= 0 || errno != EINTR) {
+      return n;
+    }
+  }
+}
+
+ssize_t
+pread_some(int fd, std::span<std::byte> buffer, off_t offset) noexcept {
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+    if (n >= 0 || errno != EINTR) {
+      return n;
+    }
+  }
+}
+
 namespace {
 
-void
-write_all(int fd, const std::byte *data, std::size_t size, const stdfs::path &what) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
+// `write_once(data)` is one write(2)/pwrite(2) call for the rest of the data.
+template<typename WriteOnce>
+bool
+write_loop(std::span<const std::byte> data, WriteOnce write_once) noexcept {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write_once(data.subspan(done), done);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
-      throw Error(ErrorKind::io, "write {}: {}", what.string(), errno_text(errno));
+      return false;
     }
-    data += n;
-    size -= static_cast<std::size_t>(n);
+    if (n == 0) {
+      // Not an error POSIX defines for a non-empty write, but looping on it would never end.
+      errno = EIO;
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
   }
+  return true;
 }
 
 } // namespace
+
+bool
+write_full(int fd, std::span<const std::byte> data) noexcept {
+  return write_loop(data, [fd](std::span<const std::byte> rest, std::size_t) {
+    return ::write(fd, rest.data(), rest.size());
+  });
+}
+
+bool
+pwrite_full(int fd, std::span<const std::byte> data, off_t offset) noexcept {
+  return write_loop(data, [fd, offset](std::span<const std::byte> rest, std::size_t done) {
+    return ::pwrite(fd, rest.data(), rest.size(), offset + static_cast<off_t>(done));
+  });
+}
+
+std::vector<std::byte>
+read_to_end(int fd, std::size_t max_size, std::string_view what) {
+  std::vector<std::byte> out;
+  std::vector<std::byte> buf(65536);
+  for (;;) {
+    const ssize_t n = read_some(fd, buf);
+    if (n < 0) {
+      throw Error(ErrorKind::io, "read {}: {}", what, errno_text(errno));
+    }
+    if (n == 0) {
+      return out;
+    }
+    if (out.size() + static_cast<std::size_t>(n) > max_size) {
+      throw Error(ErrorKind::input, "{} is larger than the {} bytes allowed", what, max_size);
+    }
+    out.insert(out.end(), buf.begin(), buf.begin() + n);
+  }
+}
 
 std::vector<std::byte>
 read_file(const stdfs::path &path, std::size_t max_size) {
@@ -54,25 +115,16 @@ read_file(const stdfs::path &path, std::size_t max_size) {
   if (S_ISDIR(st.st_mode)) {
     throw Error(ErrorKind::input, "{} is a directory, not a file", path.string());
   }
-  std::vector<std::byte> out;
-  std::byte buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw Error(ErrorKind::io, "read {}: {}", path.string(), errno_text(errno));
-    }
-    if (n == 0) {
-      break;
-    }
-    if (out.size() + static_cast<std::size_t>(n) > max_size) {
-      throw Error(ErrorKind::input, "{} is larger than the {} bytes allowed", path.string(), max_size);
-    }
-    out.insert(out.end(), buf, buf + n);
+  return read_to_end(fd.get(), max_size, path.string());
+}
+
+std::optional<std::vector<std::byte>>
+read_file_if_exists(const stdfs::path &path, std::size_t max_size) {
+  std::error_code ec;
+  if (!stdfs::exists(path, ec) && !ec) {
+    return std::nullopt;
   }
-  return out;
+  return read_file(path, max_size);
 }
 
 std::string
@@ -124,7 +176,9 @@ AtomicFile::~AtomicFile() {
 
 void
 AtomicFile::write(std::span<const std::byte> data) {
-  write_all(m_fd, data.data(), data.size(), m_temp_path);
+  if (!write_full(m_fd, data)) {
+    throw Error(ErrorKind::io, "write {}: {}", m_temp_path.string(), errno_text(errno));
+  }
 }
 
 void

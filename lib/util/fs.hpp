@@ -20,6 +20,10 @@ std::vector<std::byte> read_file(const std::filesystem::path &path,
 
 std::string read_text(const std::filesystem::path &path, std::size_t max_size = std::size_t{64} << 20U);
 
+// As read_file, but nullopt if `path` does not exist (other failures throw).
+std::optional<std::vector<std::byte>> read_file_if_exists(const std::filesystem::path &path,
+                                                          std::size_t max_size = std::size_t{1} << 30U);
+
 // A file that appears at its final path only when commit() succeeds. Data is
 // written to "<dir>/.<name>.tmp-XXXXXX", fsync'ed, then renamed over the final
 // name (or, with NoReplace::yes, linked so an existing file is never
@@ -124,5 +128,23 @@ private:
 
 // errno as text, e.g. "No such file or directory".
 std::string errno_text(int err);
+
+// Descriptor I/O that retries calls interrupted by a signal (EINTR), so no
+// caller writes that loop again.
+
+// read(2) / pread(2) of up to `buffer.size()` bytes: the count read, 0 at end
+// of file, or -1 with errno set (never EINTR).
+ssize_t read_some(int fd, std::span<std::byte> buffer) noexcept;
+ssize_t pread_some(int fd, std::span<std::byte> buffer, off_t offset) noexcept;
+
+// Writes all of `data` (at `offset` for pwrite_full), continuing after short
+// writes. false with errno set on failure; some of `data` may have been written.
+bool write_full(int fd, std::span<const std::byte> data) noexcept;
+bool pwrite_full(int fd, std::span<const std::byte> data, off_t offset) noexcept;
+
+// Everything `fd` yields until end of file. Throws cvm::Error(io) "read
+// `what`: <errno>" on a read error, cvm::Error(input) once more than
+// `max_size` bytes arrive (untrusted inputs stay bounded).
+std::vector<std::byte> read_to_end(int fd, std::size_t max_size, std::string_view what);
 
 } // namespace cvm::fs

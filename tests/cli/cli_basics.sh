@@ -16,7 +16,7 @@ check() { # check NAME EXPECTED_RC CMD... ; stdout in $out, stderr in $err
   local rc=$?
   out=$(cat "$scratch/out.txt"); err=$(cat "$scratch/err.txt")
   if [ "$rc" -ne "$want" ]; then
-    echo "FAIL $name: exit $rc, want $want"; echo "$err" | sed 's/^/    /'; failed=$((failed + 1)); return 1
+    echo "FAIL $name: exit $rc, want $want"; printf '%s\n' "$err" | sed 's/^/    /'; failed=$((failed + 1)); return 1
   fi
   passed=$((passed + 1))
 }

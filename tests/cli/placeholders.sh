@@ -3,6 +3,7 @@
 # manifests name (validate checks that inputs exist, and parses the firmware).
 # Needs $scratch; exits 77 (skipped) where Debian's OVMF.fd is missing.
 # shellcheck shell=bash
+: "${scratch:?placeholders.sh needs \$scratch}"
 export CVM_IMAGES=$scratch/images CVM_OUT=$scratch/out CVM_KBS_CA=$scratch/kbs-ca.pem
 export CVM_TDX_FIRMWARE=$scratch/tdvf.fd CVM_REFERENCE_CCEL=$scratch/reference.ccel
 mkdir -p "$CVM_IMAGES"

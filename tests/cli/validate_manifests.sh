@@ -19,7 +19,7 @@ checked=0
 for m in "$manifests"/examples/*.yaml; do
   checked=$((checked + 1))
   if ! out=$("$cli" validate "$m" 2>&1); then
-    echo "FAIL: $m should be valid:"; echo "$out" | sed 's/^/    /'
+    echo "FAIL: $m should be valid:"; printf '%s\n' "$out" | sed 's/^/    /'
     failures=$((failures + 1))
   fi
 done
@@ -28,7 +28,9 @@ for m in "$manifests"/invalid/*.yaml; do
   checked=$((checked + 1))
   dir=$(cd "$(dirname "$m")" && pwd)
   expected=$(sed -n 's/^# expect: //p' "$m" | while IFS= read -r line; do
+    # shellcheck disable=SC2016 # the manifests' literal ${...} text, replaced here
     line=${line//'${MANIFEST_DIR}'/$dir}
+    # shellcheck disable=SC2016
     line=${line//'${CVM_IMAGES}'/$CVM_IMAGES}
     printf '%s:%s\n' "$m" "$line"
   done)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Attested unlock end to end (key-release.md T2): build an image of the base
+# Attested unlock end to end, under QEMU TCG without TDX: build an image of the base
 # (a Debian fixture) with the test flavour of the agent (INSECURE-TEST: sample
 # evidence), serve its key over HTTPS with tests/kbs/kbs_broker.py on
 # 127.0.0.1 and a throw-away PKI whose CA the image trusts, boot it with

@@ -3,7 +3,8 @@
 
 // TEST FLAVOUR ONLY. This file is compiled only into cvm_kbs_sample, which
 // only the test-flavour agent and the tests link; the production agent has
-// no sample code path (key-release.md S9).
+// no sample code path: sample evidence proves nothing about the TEE, and
+// Trustee's default resource policy refuses it (kbs/sample_policies/default.rego).
 #ifndef CVM_AGENT_TEST_FLAVOUR
 #error "sample evidence is only available in the test flavour (CVM_AGENT_TEST_FLAVOUR)"
 #endif

@@ -56,9 +56,10 @@ write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
 
   const std::string old_crypttab = g.exists("/etc/crypttab") ? g.read_text("/etc/crypttab") : std::string();
   const bool attested = m.attestation.enabled;
-  const std::string options = attested                            ? "none (attested unlock by cvmforge-agent)"
-                              : ctx.initramfs_backend == "dracut" ? "luks,discard"
-                                                                  : "luks,discard,initramfs";
+  const std::string options = attested ? "none (attested unlock by cvmforge-agent)"
+                              : ctx.initramfs_backend == guestfs::InitramfsGenerator::dracut
+                                  ? "luks,discard"
+                                  : "luks,discard,initramfs";
   // Attested unlock: the initramfs agent script opens the root from the
   // policy-checked header copy, so the root must NOT be in crypttab (cryptroot
   // / systemd-cryptsetup would otherwise prompt for a passphrase).
@@ -76,12 +77,20 @@ write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
         agent::attestation_kernel_parameters(ctx.initramfs_backend, ctx.kernel_parameters);
   }
   const auto tdir = tmpl::templates_dir();
-  if (ctx.initramfs_backend == "initramfs-tools") {
+  if (ctx.initramfs_backend == guestfs::InitramfsGenerator::initramfs_tools) {
     // Always include cryptsetup in the initramfs, whatever the chroot's view
     // of the root device at generation time.
+    // The file is a dpkg conffile of cryptsetup-initramfs: edit the one
+    // setting, keep whatever else the base image set there.
+    const std::string conf_hook = "/etc/cryptsetup-initramfs/conf-hook";
     g.mkdir_p("/etc/cryptsetup-initramfs");
-    g.write_text("/etc/cryptsetup-initramfs/conf-hook",
-                 tmpl::render_file(tdir / "rootfs" / "cryptsetup-initramfs-conf-hook.in", {}));
+    const std::string old_conf = g.exists(conf_hook) ? g.read_text(conf_hook) : std::string();
+    g.write_text(conf_hook,
+                 bootcfg::set_shell_variable(old_conf,
+                                             "CRYPTSETUP",
+                                             "y",
+                                             "Set by cvmforge: the root filesystem is LUKS2-encrypted "
+                                             "(/etc/crypttab), so cryptsetup is always in the initramfs."));
   } else {
     g.mkdir_p("/etc/dracut.conf.d");
     g.write_text("/etc/dracut.conf.d/90-cvmforge.conf",

@@ -57,7 +57,9 @@ inspect_base(BuildContext &ctx) {
 
   // What the unlock path needs from the guest's own tools.
   const std::string generator(guestfs::to_string(f.initramfs_generator));
-  if (m.initramfs != manifest::InitramfsBackend::automatic && generator != manifest::to_string(m.initramfs)) {
+  const bool is_dracut = f.initramfs_generator == guestfs::InitramfsGenerator::dracut;
+  if (m.initramfs != manifest::InitramfsBackend::automatic &&
+      (m.initramfs == manifest::InitramfsBackend::dracut) != is_dracut) {
     const auto loc = m.where("initramfs.backend");
     throw Error(ErrorKind::input,
                 "{}:{}:{}: initramfs.backend is {}, but the base image uses {} ({})",
@@ -68,7 +70,7 @@ inspect_base(BuildContext &ctx) {
                 generator,
                 f.initramfs_reason);
   }
-  ctx.initramfs_backend = generator;
+  ctx.initramfs_backend = f.initramfs_generator;
   if (f.initramfs_generator == guestfs::InitramfsGenerator::initramfs_tools &&
       !any_exists(s, {"/usr/share/initramfs-tools/hooks/cryptroot"})) {
     throw Error(ErrorKind::input,

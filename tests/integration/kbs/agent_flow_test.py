@@ -429,7 +429,7 @@ RTMR3_MARKER = hashlib.sha384(b"cvmforge: disk key released, leaving the initram
 
 
 def case_tdx_fake_rtmr3_closes_release_window(c):
-    # key-release.md S10: once the key is released the agent extends RTMR3, so
+    # Once the key is released the agent extends RTMR3 (cmd/agent/README.md), so
     # a second attestation of the same TD (code in the root filesystem) is
     # refused by a policy that pins RTMR3 to its boot value.
     fake = TsmFake(c, "none")

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // TEST TOOL: a FUSE fake of the Linux configfs-tsm report interface
 // (/sys/kernel/config/tsm/report), so the agent's TDX evidence path runs end to
-// end without TDX hardware (key-release.md T3). Mount it, point the test-flavour
+// end without TDX hardware (configfs-tsm cannot be faked with plain files: the
+// report is generated when outblob is read). Mount it, point the test-flavour
 // agent's "test.tsm_report_root" at <mountpoint>/report, and every outblob read
 // returns a synthetic TDX v4 quote whose REPORTDATA is the last inblob. The
 // quote is unsigned: only REPORTDATA-checking verifiers accept it.

@@ -6,6 +6,8 @@
 
 namespace {
 
+using cvm::kbs::agent_config_json;
+using cvm::kbs::AgentConfig;
 using cvm::kbs::parse_agent_config;
 
 TEST(AgentConfig, FullConfig) {
@@ -73,6 +75,84 @@ TEST(AgentConfig, TestSectionIsRecorded) {
   EXPECT_TRUE(config.has_test_section);
   EXPECT_EQ(config.test_tsm_report_root, std::filesystem::path("/tmp/tsm"));
   EXPECT_FALSE(config.ca_cert);
+}
+
+AgentConfig
+full_config() {
+  AgentConfig c;
+  c.kbs_urls = {"https://kbs1.example:8080", "https://kbs2.example"};
+  c.ca_cert = "/etc/cvmforge/kbs-ca.pem";
+  c.http.ca_file = c.ca_cert;
+  c.resource = cvm::kbs::ResourcePath::parse("cvmforge/img-1/luks");
+  c.key_size = 32;
+  c.http.connect_timeout = std::chrono::milliseconds(2000);
+  c.http.io_timeout = std::chrono::milliseconds(9000);
+  c.retry.attempts = 3;
+  c.retry.initial_backoff = std::chrono::milliseconds(500);
+  c.retry.max_backoff = std::chrono::milliseconds(4000);
+  c.luks = cvm::kbs::LuksTarget{"/dev/vda3", "cryptroot", "/etc/cvmforge/policy.json", "/run/x/h.luks2"};
+  return c;
+}
+
+void
+expect_same(const AgentConfig &a, const AgentConfig &b) {
+  EXPECT_EQ(a.kbs_urls, b.kbs_urls);
+  EXPECT_EQ(a.ca_cert, b.ca_cert);
+  EXPECT_EQ(a.http.ca_file, b.http.ca_file);
+  EXPECT_EQ(a.resource.str(), b.resource.str());
+  EXPECT_EQ(a.tee, b.tee);
+  EXPECT_EQ(a.key_size, b.key_size);
+  EXPECT_EQ(a.http.connect_timeout, b.http.connect_timeout);
+  EXPECT_EQ(a.http.io_timeout, b.http.io_timeout);
+  EXPECT_EQ(a.retry.attempts, b.retry.attempts);
+  EXPECT_EQ(a.retry.initial_backoff, b.retry.initial_backoff);
+  EXPECT_EQ(a.retry.max_backoff, b.retry.max_backoff);
+  ASSERT_EQ(a.luks.has_value(), b.luks.has_value());
+  if (a.luks) {
+    EXPECT_EQ(a.luks->device, b.luks->device);
+    EXPECT_EQ(a.luks->name, b.luks->name);
+    EXPECT_EQ(a.luks->header_policy, b.luks->header_policy);
+    EXPECT_EQ(a.luks->header_copy, b.luks->header_copy);
+  }
+  EXPECT_EQ(a.has_test_section, b.has_test_section);
+  EXPECT_EQ(a.test_tsm_report_root, b.test_tsm_report_root);
+  EXPECT_EQ(a.test_ccel, b.test_ccel);
+  EXPECT_EQ(a.test_measurements, b.test_measurements);
+  EXPECT_EQ(a.test_cmdline, b.test_cmdline);
+}
+
+TEST(AgentConfig, WriteThenParseGivesTheConfigBack) {
+  const auto config = full_config();
+  const std::string text = agent_config_json(config);
+  expect_same(parse_agent_config(text), config);
+  EXPECT_EQ(agent_config_json(parse_agent_config(text)), text) << "the text is stable too";
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(AgentConfig, WriteThenParseOptionalParts) {
+  AgentConfig minimal;
+  minimal.kbs_urls = {"http://127.0.0.1:1"};
+  minimal.resource = cvm::kbs::ResourcePath::parse("a/b/c");
+  minimal.tee = "sample";
+  const std::string text = agent_config_json(minimal);
+  EXPECT_EQ(text.find("ca_cert"), std::string::npos);
+  EXPECT_EQ(text.find("luks"), std::string::npos);
+  EXPECT_EQ(text.find("test"), std::string::npos);
+  expect_same(parse_agent_config(text), minimal);
+
+  auto with_test = minimal;
+  with_test.has_test_section = true;
+  with_test.test_ccel = "/tmp/ccel";
+  with_test.test_cmdline = "/tmp/cmdline";
+  with_test.luks = cvm::kbs::LuksTarget{"/dev/vda3", "root", std::nullopt, "/run/h"};
+  expect_same(parse_agent_config(agent_config_json(with_test)), with_test);
+}
+
+TEST(AgentConfig, EveryDefaultSurvivesTheRoundTrip) {
+  AgentConfig defaults;
+  defaults.kbs_urls = {"http://k"};
+  defaults.resource = cvm::kbs::ResourcePath::parse("a/b/c");
+  expect_same(parse_agent_config(agent_config_json(defaults)), defaults);
 }
 
 } // namespace

@@ -21,8 +21,9 @@ using cvm::base64url_decode;
 using cvm::base64url_encode;
 using nlohmann::json;
 
-// The cvmforge vector of key-release.md §5.4: nonce = base64(0..31),
-// x = 32 x 0x01, y = 32 x 0x02.
+// cvmforge's own vector, its expected digest computed independently with
+// Python's json.dumps(sort_keys=True, separators=(",", ":")) and hashlib:
+// nonce = base64(0..31), x = 32 x 0x01, y = 32 x 0x02.
 json
 vector_jwk() {
   const std::vector<std::byte> x(32, std::byte{0x01});

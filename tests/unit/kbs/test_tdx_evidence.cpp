@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/kbs/ccel.hpp"
 #include "lib/kbs/tdx_evidence.hpp"
 #include "lib/kbs/tdx_quote.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "measurement/eventlog.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +17,7 @@
 namespace {
 
 using namespace cvm::kbs;
+using cvm::measure::trim_ccel;
 
 void
 put_le(std::vector<std::byte> &q, std::size_t offset, std::uint64_t value, std::size_t size) {
@@ -137,6 +138,10 @@ TEST(TdxRtmr, RegisterOfTheWrongSizeIsRejectedBeforeAnyWrite) {
   EXPECT_EQ(cvm::fs::read_file(reg), short_value);
 }
 
+// The Spec ID event's size and the first record's.
+constexpr std::uint32_t k_spec_id_size = 16 + 4 + 4 + 4 + 4 + 1;
+constexpr std::size_t k_first_record_size = 32 + k_spec_id_size;
+
 std::vector<std::byte>
 synthetic_ccel() {
   std::vector<std::byte> log;
@@ -149,12 +154,23 @@ synthetic_ccel() {
     log.push_back(static_cast<std::byte>(v & 0xffU));
     log.push_back(static_cast<std::byte>(v >> 8U));
   };
-  // TCG_PCR_EVENT (EV_NO_ACTION) with 5 bytes of data.
+  // TCG_PCR_EVENT (EV_NO_ACTION) carrying a Spec ID event that declares SHA-384.
   u32(0);
   u32(3);
   log.insert(log.end(), 20, std::byte{0});
-  u32(5);
-  log.insert(log.end(), 5, std::byte{0x53});
+  u32(k_spec_id_size);
+  for (const char c : std::string_view("Spec ID Event03")) {
+    log.push_back(static_cast<std::byte>(c));
+  }
+  log.push_back(std::byte{0});
+  u32(0);                                 // platformClass
+  log.insert(log.end(), 2, std::byte{2}); // specVersionMinor, specVersionMajor
+  log.push_back(std::byte{0});            // specErrata
+  log.push_back(std::byte{2});            // uintnSize
+  u32(1);                                 // numberOfAlgorithms
+  u16(0x000c);
+  u16(48);
+  log.push_back(std::byte{0}); // vendorInfoSize
   // Two TCG_PCR_EVENT2 records with one SHA-384 digest each.
   for (int e = 0; e < 2; ++e) {
     u32(1);
@@ -184,8 +200,8 @@ TEST(Ccel, RejectsTruncatedOrUnknownDigest) {
   EXPECT_THROW(trim_ccel(std::span(events).first(40)), cvm::Error);
   auto unknown = events;
   unknown.insert(unknown.end(), 8, std::byte{0xff});
-  // The first EVENT2's algorithm id sits after the 37-byte first event + 12.
-  unknown[37 + 12] = std::byte{0x99};
+  // The first EVENT2's algorithm id sits 12 bytes into it.
+  unknown[k_first_record_size + 12] = std::byte{0x99};
   EXPECT_THROW(trim_ccel(unknown), cvm::Error);
 }
 

@@ -28,6 +28,13 @@ namespace {
 
 constexpr const char *k_uuid = "11111111-2222-8333-8444-555555555555";
 
+// The generator a backend name (as the tests loop over them) stands for.
+cvm::guestfs::InitramfsGenerator
+generator(std::string_view name) {
+  return name == "dracut" ? cvm::guestfs::InitramfsGenerator::dracut
+                          : cvm::guestfs::InitramfsGenerator::initramfs_tools;
+}
+
 manifest::Manifest
 sample_manifest() {
   manifest::Manifest m;
@@ -135,7 +142,7 @@ TEST(AgentInstall, KernelParametersPerBackend) {
                                            "rd.shell=0",
                                            "rd.emergency=poweroff",
                                            "console=ttyS0"};
-  const auto d = pipeline::agent::attestation_kernel_parameters("dracut", dracut);
+  const auto d = pipeline::agent::attestation_kernel_parameters(generator("dracut"), dracut);
   EXPECT_THAT(d, Contains("rd.luks=0"));
   EXPECT_THAT(d, Contains("rd.neednet=1"));
   EXPECT_THAT(d, Contains("ip=dhcp"));
@@ -145,7 +152,7 @@ TEST(AgentInstall, KernelParametersPerBackend) {
     EXPECT_FALSE(p.starts_with("rd.luks.name=")) << p;
   }
   const auto i = pipeline::agent::attestation_kernel_parameters(
-      "initramfs-tools", {"root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0"});
+      generator("initramfs-tools"), {"root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0"});
   EXPECT_EQ(i,
             (std::vector<std::string>{"root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0", "ip=dhcp"}));
 }
@@ -170,7 +177,7 @@ TEST(AgentTemplates, EveryTemplateRendersWithItsVariables) {
   const auto flavour = pipeline::agent::flavour_for(m.attestation);
   std::set<std::string> used;
   for (const char *backend : {"initramfs-tools", "dracut"}) {
-    for (const auto &t : pipeline::agent::templates_for(backend, m, flavour, k_uuid)) {
+    for (const auto &t : pipeline::agent::templates_for(generator(backend), m, flavour, k_uuid)) {
       EXPECT_TRUE(used.insert(t.source).second) << t.source;
       const auto path = tmpl::templates_dir() / "initramfs" / t.source;
       std::string text;
@@ -210,7 +217,7 @@ TEST(AgentTemplates, ScriptsRunTheAgentThroughAPipeAndPowerOff) {
   auto m = sample_manifest();
   m.luks.mapper_name = "cvmroot";
   const auto flavour = pipeline::agent::flavour_for(m.attestation);
-  for (const auto &t : pipeline::agent::templates_for("initramfs-tools", m, flavour, k_uuid)) {
+  for (const auto &t : pipeline::agent::templates_for(generator("initramfs-tools"), m, flavour, k_uuid)) {
     if (t.source != "initramfs-tools/local-top.in") {
       continue;
     }
@@ -237,7 +244,7 @@ TEST(AgentTemplates, ScriptsKeepTheirStateOutOfInitramfsToolsNames) {
   const std::set<std::string> allowed = {"PREREQ", "i"};
   const std::regex assignment(R"(^\s*([A-Za-z_][A-Za-z0-9_]*)=[^)\s]*(\s|$))");
   for (const std::string backend : {"initramfs-tools", "dracut"}) {
-    for (const auto &t : pipeline::agent::templates_for(backend, m, flavour, k_uuid)) {
+    for (const auto &t : pipeline::agent::templates_for(generator(backend), m, flavour, k_uuid)) {
       if (t.source.find("local-top") == std::string::npos &&
           t.source.find("unlock.sh") == std::string::npos) {
         continue;
@@ -276,7 +283,7 @@ TEST(AgentInstall, InstallWritesBundleConfigPolicyTemplatesAndMarker) {
   m.luks.mapper_name = "cvmroot";
   m.attestation.ca_cert = dir.path() / "ca.pem";
   const auto flavour = pipeline::agent::flavour_for(m.attestation);
-  const auto templates = pipeline::agent::templates_for("initramfs-tools", m, flavour, k_uuid);
+  const auto templates = pipeline::agent::templates_for(generator("initramfs-tools"), m, flavour, k_uuid);
   pipeline::agent::install(g,
                            "/cvmforge-dst",
                            bundle,
@@ -305,7 +312,7 @@ TEST(AgentInstall, InstallWritesBundleConfigPolicyTemplatesAndMarker) {
                            "/cvmforge-dst",
                            fb.make("cvmforge-agent"),
                            prod,
-                           pipeline::agent::templates_for("dracut", m, prod, k_uuid),
+                           pipeline::agent::templates_for(generator("dracut"), m, prod, k_uuid),
                            "{}\n",
                            "{}\n",
                            std::nullopt);
@@ -330,7 +337,7 @@ TEST(AgentBoot, AttestedCrypttabHasNoRootEntryAndCmdlineHasNetwork) {
     ctx.boot_fs_uuid = "boot-uuid";
     ctx.esp_fs_uuid = "ABCD-1234";
     ctx.facts.esp_mountpoint = "/boot/efi";
-    ctx.initramfs_backend = backend;
+    ctx.initramfs_backend = generator(backend);
     pipeline::stages::write_boot_config(ctx, g);
     const auto crypttab = g.read_text("/etc/crypttab");
     EXPECT_THAT(crypttab, HasSubstr("swap /dev/sdb2 /dev/urandom swap\n")) << backend;

@@ -144,11 +144,34 @@ TEST(PipelineBootcfg, Crypttab) {
             "# comment\nswap /dev/x /dev/urandom swap\n" + line);
 }
 
+TEST(PipelineBootcfg, ShellVariableIsSetWhereItIsAssigned) {
+  const auto set = [](std::string_view conf) {
+    return bootcfg::set_shell_variable(conf, "CRYPTSETUP", "y", "why");
+  };
+  // Debian's conf-hook: the setting only as a commented example.
+  const std::string debian =
+      "#\n# CRYPTSETUP: [ y | n ]\n#CRYPTSETUP=\n\n# KEYFILE_PATTERN=\nKEYFILE_PATTERN=/k/*\n";
+  EXPECT_EQ(set(debian), debian + "# why\nCRYPTSETUP=y\n") << "comments kept, setting appended";
+  // Present: replaced in place, the rest kept.
+  EXPECT_EQ(set("A=1\nCRYPTSETUP=n\nB=2\n"), "A=1\nCRYPTSETUP=y\nB=2\n");
+  EXPECT_EQ(set("  CRYPTSETUP=\"n\"\n"), "CRYPTSETUP=y\n");
+  // Duplicated: the shell takes the last one, so every one is set.
+  EXPECT_EQ(set("CRYPTSETUP=n\n#CRYPTSETUP=n\nCRYPTSETUP=\n"), "CRYPTSETUP=y\n#CRYPTSETUP=n\nCRYPTSETUP=y\n");
+  // Absent, or no file at all; a last line without its newline gets one.
+  EXPECT_EQ(set(""), "# why\nCRYPTSETUP=y\n");
+  EXPECT_EQ(set("A=1"), "A=1\n# why\nCRYPTSETUP=y\n");
+  // Only that name: a longer name that starts with it is another variable.
+  EXPECT_EQ(set("CRYPTSETUP_X=n\n"), "CRYPTSETUP_X=n\n# why\nCRYPTSETUP=y\n");
+  // Idempotent.
+  EXPECT_EQ(set(set(debian)), set(debian));
+}
+
 TEST(PipelineBootcfg, KernelParametersAreFailClosed) {
-  EXPECT_THAT(bootcfg::kernel_parameters("initramfs-tools", "cvmroot", "u", {"console=ttyS0"}),
+  EXPECT_THAT(bootcfg::kernel_parameters(
+                  cvm::guestfs::InitramfsGenerator::initramfs_tools, "cvmroot", "u", {"console=ttyS0"}),
               ::testing::ElementsAre("root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0"));
   EXPECT_THAT(
-      bootcfg::kernel_parameters("dracut", "cvmroot", "u", {}),
+      bootcfg::kernel_parameters(cvm::guestfs::InitramfsGenerator::dracut, "cvmroot", "u", {}),
       ::testing::ElementsAre(
           "root=/dev/mapper/cvmroot", "rd.luks.name=u=cvmroot", "rd.shell=0", "rd.emergency=poweroff"));
 }

@@ -44,7 +44,7 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults) {
   g.write_text("/etc/fstab",
                "UUID=old / ext4 errors=remount-ro 0 1\nUUID=AAAA-BBBB /boot/efi vfat umask=0077 0 1\n");
   auto ctx = context();
-  ctx.initramfs_backend = "initramfs-tools";
+  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::initramfs_tools;
   pipeline::stages::write_boot_config(ctx, g);
 
   const auto fstab = g.read_text("/etc/fstab");
@@ -64,9 +64,20 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults) {
   EXPECT_EQ(ctx.report["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
 }
 
+TEST_F(StageFixture, ConfHookKeepsWhatTheBaseSet) {
+  g.mkdir_p("/etc/cryptsetup-initramfs");
+  g.write_text("/etc/cryptsetup-initramfs/conf-hook", "#CRYPTSETUP=\nKEYFILE_PATTERN=\"/etc/keys/*.key\"\n");
+  auto ctx = context();
+  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::initramfs_tools;
+  pipeline::stages::write_boot_config(ctx, g);
+  const auto conf = g.read_text("/etc/cryptsetup-initramfs/conf-hook");
+  EXPECT_THAT(conf, HasSubstr("#CRYPTSETUP=\nKEYFILE_PATTERN=\"/etc/keys/*.key\"\n"));
+  EXPECT_THAT(conf, HasSubstr("\nCRYPTSETUP=y\n"));
+}
+
 TEST_F(StageFixture, DracutGetsItsConfigAndFailClosedParameters) {
   auto ctx = context();
-  ctx.initramfs_backend = "dracut";
+  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::dracut;
   pipeline::stages::write_boot_config(ctx, g);
   EXPECT_THAT(g.read_text("/etc/dracut.conf.d/90-cvmforge.conf"),
               HasSubstr("add_dracutmodules+=\" crypt \""));
@@ -84,7 +95,7 @@ TEST_F(StageFixture, DracutGetsItsConfigAndFailClosedParameters) {
 TEST_F(StageFixture, DirectBootWritesNoGrubDefaults) {
   m.boot.mode = manifest::BootMode::direct;
   auto ctx = context();
-  ctx.initramfs_backend = "initramfs-tools";
+  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::initramfs_tools;
   pipeline::stages::write_boot_config(ctx, g);
   EXPECT_FALSE(g.exists("/etc/default/grub.d/90-cvmforge.cfg"));
   EXPECT_EQ(pipeline::stages::kernel_parameters_string(ctx), "root=/dev/mapper/cvmroot panic=-1");
@@ -93,7 +104,7 @@ TEST_F(StageFixture, DirectBootWritesNoGrubDefaults) {
 TEST_F(StageFixture, ExistingCrypttabLinesAreKept) {
   g.write_text("/etc/crypttab", "# <target> <source> <key> <options>\nswap /dev/vdb /dev/urandom swap\n");
   auto ctx = context();
-  ctx.initramfs_backend = "initramfs-tools";
+  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::initramfs_tools;
   pipeline::stages::write_boot_config(ctx, g);
   EXPECT_EQ(g.read_text("/etc/crypttab"),
             "# <target> <source> <key> <options>\nswap /dev/vdb /dev/urandom swap\n"
