@@ -25,8 +25,10 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cvm::cli {
@@ -115,7 +117,7 @@ parse_memory(std::string_view text) {
   std::uint64_t value = 0;
   const auto res = std::from_chars(text.data(), text.data() + text.size(), value);
   if (res.ec != std::errc{} || value == 0) {
-    throw Error(ErrorKind::usage, "--memory \"{}\": expected a size like 2048, 2048M or 4G", text);
+    throw Error(ErrorKind::usage, R"(--memory "{}": expected a size like 2048, 2048M or 4G)", text);
   }
   const std::string_view suffix(res.ptr, static_cast<std::size_t>(text.data() + text.size() - res.ptr));
   unsigned shift = 20;
@@ -126,7 +128,7 @@ parse_memory(std::string_view text) {
   } else if (suffix == "T" || suffix == "t") {
     shift = 40;
   } else if (!suffix.empty() && suffix != "M" && suffix != "m") {
-    throw Error(ErrorKind::usage, "--memory \"{}\": unknown unit \"{}\"", text, suffix);
+    throw Error(ErrorKind::usage, R"(--memory "{}": unknown unit "{}")", text, suffix);
   }
   return value << shift;
 }
@@ -183,50 +185,70 @@ load_profile(const MeasureOptions &o) {
   return p;
 }
 
+// `value` of the option `flag`, one of `choices` (name, meaning).
+template<typename T>
+T
+choice(std::string_view flag,
+       std::string_view value,
+       std::initializer_list<std::pair<std::string_view, T>> choices) {
+  for (const auto &[name, meaning] : choices) {
+    if (value == name) {
+      return meaning;
+    }
+  }
+  std::string names;
+  for (const auto &c : choices) {
+    names += (names.empty() ? "" : ", ") + std::string(c.first);
+  }
+  throw Error(ErrorKind::usage, "{} must be one of {}", flag, names);
+}
+
+std::optional<std::pair<int, int>>
+linux_version(const std::string &text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  int major = 0;
+  int minor = 0;
+  const char *end = text.data() + text.size();
+  const auto dot = std::from_chars(text.data(), end, major);
+  if (dot.ec != std::errc{} || dot.ptr == end || *dot.ptr != '.' ||
+      std::from_chars(dot.ptr + 1, end, minor).ec != std::errc{}) {
+    throw Error(ErrorKind::usage, R"(--linux-version "{}": expected MAJOR.MINOR)", text);
+  }
+  return std::make_pair(major, minor);
+}
+
 measure::BootArtifacts
 load_artifacts(const MeasureOptions &o) {
-  measure::BootFiles f;
-  if (o.boot == "grub") {
-    f.mode = measure::BootMode::grub;
-  } else if (o.boot == "uki") {
-    f.mode = measure::BootMode::uki;
-  } else if (o.boot != "direct") {
-    throw Error(ErrorKind::usage, "--boot must be direct, grub or uki");
-  }
+  using measure::BootMode;
+  using measure::GrubFlavor;
   if (!o.artifacts.empty() && !stdfs::is_directory(o.artifacts)) {
     throw Error(ErrorKind::usage, "--artifacts {}: not a directory", o.artifacts);
   }
-  f.artifacts_dir = o.artifacts;
-  f.uki = o.uki;
-  f.kernel = o.kernel;
-  f.initrd = o.initrd;
-  if (o.cmdline_set) {
-    f.cmdline = o.cmdline;
-  }
-  if (!o.linux_version.empty()) {
-    int major = 0;
-    int minor = 0;
-    if (std::sscanf(o.linux_version.c_str(), "%d.%d", &major, &minor) != 2) {
-      throw Error(ErrorKind::usage, "--linux-version \"{}\": expected MAJOR.MINOR", o.linux_version);
-    }
-    f.linux_version = std::make_pair(major, minor);
-  }
-  f.disk_head = o.disk_head;
-  f.shim = o.shim;
-  f.grub = o.grub;
-  f.fallback = o.fallback;
-  f.shim_fallback_run = o.shim_fallback_run;
-  f.sbat_level = o.sbat_level_file;
-  f.grub_records = o.grub_records;
-  f.mok_digests = o.mok_digests;
-  if (o.grub_flavor == "upstream") {
-    f.grub_flavor = measure::GrubFlavor::upstream;
-  } else if (o.grub_flavor == "rhel") {
-    f.grub_flavor = measure::GrubFlavor::rhel;
-  } else if (o.grub_flavor != "none") {
-    throw Error(ErrorKind::usage, "--grub-flavor must be none, upstream or rhel");
-  }
-  return measure::load_boot_artifacts(f, read_if_exists);
+  const measure::BootFiles files{
+      .mode = choice<BootMode>(
+          "--boot", o.boot, {{"direct", BootMode::direct}, {"grub", BootMode::grub}, {"uki", BootMode::uki}}),
+      .artifacts_dir = o.artifacts,
+      .uki = o.uki,
+      .kernel = o.kernel,
+      .initrd = o.initrd,
+      .cmdline = o.cmdline_set ? std::optional(o.cmdline) : std::nullopt,
+      .linux_version = linux_version(o.linux_version),
+      .disk_head = o.disk_head,
+      .shim = o.shim,
+      .grub = o.grub,
+      .fallback = o.fallback,
+      .shim_fallback_run = o.shim_fallback_run,
+      .sbat_level = o.sbat_level_file,
+      .grub_records = o.grub_records,
+      .mok_digests = o.mok_digests,
+      .grub_flavor = choice<GrubFlavor>(
+          "--grub-flavor",
+          o.grub_flavor,
+          {{"none", GrubFlavor::none}, {"upstream", GrubFlavor::upstream}, {"rhel", GrubFlavor::rhel}}),
+  };
+  return measure::load_boot_artifacts(files, read_if_exists);
 }
 
 void
@@ -522,6 +544,7 @@ run_replay(const ReplayOptions &o, const GlobalOptions &g) {
 } // namespace
 
 void
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the signature of every register_* (app.hpp)
 register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
   auto o = std::make_shared<MeasureOptions>();
   CLI::App *sub =

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <utility>
 
 namespace cvm::measure {
 
@@ -26,8 +27,8 @@ as_text(const std::vector<std::byte> &bytes) {
 // of `names` that exists in the artifacts directory, if any.
 class Finder {
 public:
-  Finder(const stdfs::path &dir, const ReadFile &read)
-    : m_dir(dir)
+  Finder(stdfs::path dir, const ReadFile &read)
+    : m_dir(std::move(dir))
     , m_read(read) {}
 
   std::optional<std::vector<std::byte>>

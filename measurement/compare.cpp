@@ -2,6 +2,7 @@
 #include "measurement/compare.hpp"
 
 #include "lib/util/hex.hpp"
+#include "measurement/reference.hpp"
 
 #include <fmt/core.h>
 
@@ -47,12 +48,7 @@ expected_json(const PredictedEvent &e) {
                       {"type", event_type_name(e.type)},
                       {"description", e.description},
                       {"depends_on", e.depends_on}};
-  if (e.digest) {
-    j["digest"] = to_hex(*e.digest);
-  } else {
-    j["digest"] = nullptr;
-    j["not_predicted"] = e.not_predicted_reason;
-  }
+  put_predicted_digest(j, e);
   return j;
 }
 

@@ -72,6 +72,7 @@ constexpr std::array k_type_names = {
 void
 parse_spec_id(ByteReader &r, EventLog &log) {
   const auto signature = r.bytes(16, "Spec ID signature");
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the bytes viewed as characters
   const std::string_view sig(reinterpret_cast<const char *>(signature.data()), signature.size());
   if (sig.substr(0, k_spec_id_signature.size()) != k_spec_id_signature ||
       sig[k_spec_id_signature.size()] != '\0') {
@@ -128,7 +129,8 @@ ascii_or_empty(std::span<const std::byte> bytes) {
   if (bytes.empty() || !is_printable(bytes)) {
     return {};
   }
-  return std::string(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the bytes viewed as characters
+  return {reinterpret_cast<const char *>(bytes.data()), bytes.size()};
 }
 
 // The bytes as text if they are printable ASCII, or printable ASCII as

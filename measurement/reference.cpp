@@ -63,6 +63,16 @@ type_from_name(const std::string &name) {
 
 } // namespace
 
+void
+put_predicted_digest(nlohmann::json &j, const PredictedEvent &event) {
+  if (event.digest) {
+    j["digest"] = to_hex(*event.digest);
+  } else {
+    j["digest"] = nullptr;
+    j["not_predicted"] = event.not_predicted_reason;
+  }
+}
+
 nlohmann::json
 prediction_to_json(const Prediction &p) {
   nlohmann::json events = nlohmann::json::array();
@@ -74,12 +84,7 @@ prediction_to_json(const Prediction &p) {
                         {"label", e.label},
                         {"description", e.description},
                         {"depends_on", e.depends_on}};
-    if (e.digest) {
-      j["digest"] = to_hex(*e.digest);
-    } else {
-      j["digest"] = nullptr;
-      j["not_predicted"] = e.not_predicted_reason;
-    }
+    put_predicted_digest(j, e);
     events.push_back(std::move(j));
   }
   nlohmann::json rtmr = nlohmann::json::object();

@@ -20,6 +20,10 @@ inline constexpr std::string_view k_measurement_schema = "cvmforge.tdx-measureme
 // and dependencies, registers (null when not predicted), notes.
 nlohmann::json prediction_to_json(const Prediction &prediction);
 
+// Sets `j`'s "digest" to the event's lower-case hex digest, or to null with
+// "not_predicted" saying why (as in prediction_to_json's events).
+void put_predicted_digest(nlohmann::json &j, const PredictedEvent &event);
+
 // Reads the "events" of a prediction_to_json() document back (for `measure
 // replay --expected`). Throws cvm::Error(input) naming the event on bad input.
 std::vector<PredictedEvent> events_from_json(const nlohmann::json &document);

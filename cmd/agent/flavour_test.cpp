@@ -45,7 +45,7 @@ fault_point(const kbs::AgentConfig &config, std::string_view stage) {
   if (!std::filesystem::exists(cmdline, ec)) {
     return;
   }
-  if (const auto signal = test_fault_signal(fs::read_text(cmdline, 64 * 1024), stage)) {
+  if (const auto signal = test_fault_signal(fs::read_text(cmdline, std::size_t{64} * 1024U), stage)) {
     log::warning("TEST FAULT: dying by signal {} at stage {}", *signal, stage);
     (void)std::signal(*signal, SIG_DFL);
     (void)std::raise(*signal);

@@ -199,7 +199,7 @@ main(int argc, char **argv) {
   cvm::log::set_sink([](cvm::log::Level level, std::string_view message) {
     static constexpr std::string_view k_names[] = {"error", "warning", "info", "debug", "trace"};
     fmt::print(stderr, "{}: {}: {}\n", k_program, k_names[static_cast<int>(level)], message);
-    std::fflush(stderr);
+    (void)std::fflush(stderr);
   });
   try {
     return run(argc, argv);

@@ -94,7 +94,7 @@ parse_agent_config(std::string_view json_text) {
   if (root.contains("tee")) {
     config.tee = string_member(root, "tee", "top level");
     if (config.tee != "tdx" && config.tee != "sample") {
-      bad("tee", "must be \"tdx\" (or \"sample\" in the test flavour)");
+      bad("tee", R"x(must be "tdx" (or "sample" in the test flavour))x");
     }
   }
   config.key_size = number_member(root, "key_size", "top level", 0, 4096, 64);
@@ -118,7 +118,7 @@ parse_agent_config(std::string_view json_text) {
     only_members(*l, "luks", {"device", "name", "header_policy", "header_copy"});
     LuksTarget luks;
     if (!l->contains("device") || !l->contains("name")) {
-      bad("luks", "needs \"device\" and \"name\"");
+      bad("luks", R"(needs "device" and "name")");
     }
     luks.device = string_member(*l, "device", "luks");
     luks.name = string_member(*l, "name", "luks");

@@ -86,6 +86,8 @@ public:
   }
   ReportDir(const ReportDir &) = delete;
   ReportDir &operator=(const ReportDir &) = delete;
+  ReportDir(ReportDir &&) = delete;
+  ReportDir &operator=(ReportDir &&) = delete;
   ~ReportDir() {
     if (::rmdir(m_path.c_str()) != 0) {
       log::debug("configfs-tsm: rmdir {}: {}", m_path.string(), fs::errno_text(errno));
@@ -202,7 +204,7 @@ extend_rtmr(const std::filesystem::path &register_file, std::span<const std::byt
     throw Error(ErrorKind::io, "stat {}: {}", register_file.string(), fs::errno_text(errno));
   }
   const auto read_register = [&register_file] {
-    const auto value = read_all(register_file, 4096);
+    auto value = read_all(register_file, 4096);
     if (value.size() != 48) {
       throw Error(
           ErrorKind::input, "{} holds {} bytes, not a SHA-384 digest", register_file.string(), value.size());

@@ -299,11 +299,12 @@ members_by_id(const Json &object, const std::string &path) {
   }
   std::vector<std::pair<std::uint64_t, std::pair<std::string, const Json *>>> sorted;
   for (const auto &[key, value] : object.items()) {
-    const auto id = parse_u64_string(key, path + "." + key);
+    const auto id = parse_u64_string(key, fmt::format("{}.{}", path, key));
     sorted.push_back({id, {key, &value}});
   }
   std::sort(sorted.begin(), sorted.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
   std::vector<std::pair<std::string, const Json *>> out;
+  out.reserve(sorted.size());
   for (auto &entry : sorted) {
     out.push_back(std::move(entry.second));
   }

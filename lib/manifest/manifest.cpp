@@ -69,7 +69,7 @@ read_pbkdf(Reader &r, const YAML::Node &node, const std::string &path, Pbkdf &ou
   });
   with(r, node, path, "memory_kib", [&](const YAML::Node &n, const std::string &p) {
     // libcryptsetup's argon2 bounds: 32 KiB to 4 GiB.
-    if (auto v = r.uint(n, p, 32, 4U * 1024U * 1024U)) {
+    if (auto v = r.uint(n, p, 32, std::uint64_t{4} * 1024U * 1024U)) {
       out.memory_kib = static_cast<std::uint32_t>(*v);
     }
   });
@@ -586,7 +586,7 @@ read_measurement(Reader &r, const YAML::Node &root, Manifest &m) {
       }
       for (const auto &entry : profiles) {
         const std::string name = entry.first.Scalar();
-        const std::string np = pp + "." + name;
+        const std::string np = fmt::format("{}.{}", pp, name);
         r.remember(np, entry.first);
         static const std::regex k_name("[A-Za-z0-9._-]{1,64}");
         if (!std::regex_match(name, k_name)) {

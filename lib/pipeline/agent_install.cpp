@@ -391,7 +391,7 @@ install(guestfs::Guest &g,
   std::sort(entries.begin(), entries.end());
   for (const auto &p : entries) {
     const std::string rel = p.lexically_relative(bundle_dir).generic_string();
-    const std::string dest = guest_dir + "/" + rel;
+    const std::string dest = fmt::format("{}/{}", guest_dir, rel);
     const auto st = std::filesystem::symlink_status(p);
     if (std::filesystem::is_symlink(st)) {
       g.ln_s(std::filesystem::read_symlink(p).string(), at(dest));

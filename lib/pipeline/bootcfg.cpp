@@ -137,12 +137,12 @@ kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
     // systemd-cryptsetup in the initrd names the mapping; no shell, and
     // power off instead of an emergency prompt.
     p.push_back(fmt::format("rd.luks.name={}={}", luks_uuid, mapper_name));
-    p.push_back("rd.shell=0");
-    p.push_back("rd.emergency=poweroff");
+    p.emplace_back("rd.shell=0");
+    p.emplace_back("rd.emergency=poweroff");
   } else {
     // initramfs-tools: panic() reboots at once instead of offering a shell;
     // QEMU with -no-reboot turns that into power-off.
-    p.push_back("panic=-1");
+    p.emplace_back("panic=-1");
   }
   for (const auto &a : manifest_additions) {
     p.push_back(a);

@@ -34,7 +34,7 @@ Error::Error(ErrorKind kind, const std::string &message)
 
 Error
 Error::with_context(std::string_view context) const {
-  return Error(m_kind, fmt::format("{}: {}", context, what()));
+  return {m_kind, fmt::format("{}: {}", context, what())};
 }
 
 } // namespace cvm

@@ -46,7 +46,7 @@ public:
   Error with_context(std::string_view context) const;
 
 private:
-  ErrorKind m_kind;
+  ErrorKind m_kind{};
 };
 
 } // namespace cvm

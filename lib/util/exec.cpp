@@ -86,6 +86,7 @@ run(const std::vector<std::string> &argv, const Options &options) {
     env_storage.push_back(e);
   }
   std::vector<char *> c_env;
+  c_env.reserve(env_storage.size() + 1);
   for (auto &e : env_storage) {
     c_env.push_back(e.data());
   }

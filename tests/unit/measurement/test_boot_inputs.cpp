@@ -34,28 +34,35 @@ struct Files {
   }
 };
 
+// A `mode` boot whose files are looked for in the directory /a.
+BootFiles
+in_dir_a(BootMode mode) {
+  BootFiles files;
+  files.mode = mode;
+  files.artifacts_dir = "/a";
+  return files;
+}
+
 std::size_t
 size_of(const std::optional<std::vector<std::byte>> &bytes) {
   return bytes ? bytes->size() : 0;
 }
 
 TEST(BootInputs, ArtifactsDirectoryForGrubBootWithEverything) {
-  Files f;
-  f.put("/a/vmlinuz", "kernel");
-  f.put("/a/initrd.img", "initrd!");
-  f.put("/a/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/mapper/r\r\n");
-  f.put("/a/BOOTX64.EFI", "shim");
-  f.put("/a/grubx64.efi", "grub.");
-  f.put("/a/fbx64.efi", "fb");
-  f.put("/a/disk-head.bin", "gpt");
-  f.put("/a/SbatLevel.txt", "sbat,1,2022052400\n");
-  f.put("/a/grub-records.json",
-        R"([{"kind": "command", "text": "set x=1"}, {"kind": "file", "text": "/g.cfg", "file": "g.cfg"}])");
-  f.put("/a/g.cfg", "cfg");
-  BootFiles files;
-  files.mode = BootMode::grub;
-  files.artifacts_dir = "/a";
-  const auto a = load_boot_artifacts(files, f.reader());
+  const Files f{{
+      {"/a/vmlinuz", "kernel"},
+      {"/a/initrd.img", "initrd!"},
+      {"/a/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/mapper/r\r\n"},
+      {"/a/BOOTX64.EFI", "shim"},
+      {"/a/grubx64.efi", "grub."},
+      {"/a/fbx64.efi", "fb"},
+      {"/a/disk-head.bin", "gpt"},
+      {"/a/SbatLevel.txt", "sbat,1,2022052400\n"},
+      {"/a/grub-records.json",
+       R"([{"kind": "command", "text": "set x=1"}, {"kind": "file", "text": "/g.cfg", "file": "g.cfg"}])"},
+      {"/a/g.cfg", "cfg"},
+  }};
+  const auto a = load_boot_artifacts(in_dir_a(BootMode::grub), f.reader());
   EXPECT_EQ(a.mode, BootMode::grub);
   EXPECT_EQ(a.kernel.size(), 6U);
   EXPECT_EQ(a.kernel_name, "vmlinuz");
@@ -74,14 +81,11 @@ TEST(BootInputs, ArtifactsDirectoryForGrubBootWithEverything) {
 }
 
 TEST(BootInputs, GrubWithoutShimAndGivenFilesOverride) {
-  Files f;
-  f.put("/a/vmlinuz", "kernel");
-  f.put("/a/cmdline", "c\n");
-  f.put("/a/BOOTX64.EFI", "grub");
-  f.put("/x/other-kernel", "k2");
-  BootFiles files;
-  files.mode = BootMode::grub;
-  files.artifacts_dir = "/a";
+  const Files f{{{"/a/vmlinuz", "kernel"},
+                 {"/a/cmdline", "c\n"},
+                 {"/a/BOOTX64.EFI", "grub"},
+                 {"/x/other-kernel", "k2"}}};
+  auto files = in_dir_a(BootMode::grub);
   files.kernel = "/x/other-kernel";
   files.cmdline = "given";
   const auto a = load_boot_artifacts(files, f.reader());
@@ -93,14 +97,11 @@ TEST(BootInputs, GrubWithoutShimAndGivenFilesOverride) {
 }
 
 TEST(BootInputs, DirectBootIgnoresGrubFiles) {
-  Files f;
-  f.put("/a/kernel", "kernel");
-  f.put("/a/initrd", "i");
-  f.put("/a/grubx64.efi", "grub");
-  f.put("/a/SbatLevel.txt", "sbat");
-  BootFiles files;
-  files.artifacts_dir = "/a";
-  const auto a = load_boot_artifacts(files, f.reader());
+  const Files f{{{"/a/kernel", "kernel"},
+                 {"/a/initrd", "i"},
+                 {"/a/grubx64.efi", "grub"},
+                 {"/a/SbatLevel.txt", "sbat"}}};
+  const auto a = load_boot_artifacts(in_dir_a(BootMode::direct), f.reader());
   EXPECT_EQ(a.kernel_name, "kernel") << "the second name of the layout";
   EXPECT_EQ(a.initrd_name, "initrd");
   EXPECT_FALSE(a.grub);

@@ -160,18 +160,8 @@ TEST(EventLogRobustness, SyntheticTruncationAndCorruption) {
                  digest_of("b"),
                  "0123456789abcdef0123456789abcdef0123456789"},
                 {3, event_type::k_event_tag, digest_of("c"), "tagged-event-data"}});
-  for (std::size_t len = 0; len <= full.size(); ++len) {
-    parse_and_replay_or_input_error(std::span(full).first(len));
-  }
-  test::Lcg rng(1);
-  for (int round = 0; round < 5000; ++round) {
-    auto bad = full;
-    const auto flips = 1 + rng.next() % 4;
-    for (std::uint64_t i = 0; i < flips; ++i) {
-      bad[rng.next() % bad.size()] = static_cast<std::byte>(rng.next() & 0xff);
-    }
-    parse_and_replay_or_input_error(bad);
-  }
+  test::for_each_truncation_and_corruption(
+      full, 1, [](std::span<const std::byte> bytes) { parse_and_replay_or_input_error(bytes); });
 }
 
 TEST(EventLogRobustness, RealLogTruncationAndCorruption) {

@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,25 @@ public:
 private:
   std::uint64_t m_state;
 };
+
+// Calls `check` with every prefix of `bytes`, then with 5000 copies that
+// have 1 to 4 bytes overwritten at random (deterministic from `seed`).
+template<typename Check>
+void
+for_each_truncation_and_corruption(const std::vector<std::byte> &bytes, std::uint64_t seed, Check check) {
+  for (std::size_t len = 0; len <= bytes.size(); ++len) {
+    check(std::span(bytes).first(len));
+  }
+  Lcg rng(seed);
+  for (int round = 0; round < 5000; ++round) {
+    auto bad = bytes;
+    const auto flips = 1 + rng.next() % 4;
+    for (std::uint64_t i = 0; i < flips; ++i) {
+      bad[rng.next() % bad.size()] = static_cast<std::byte>(rng.next() & 0xffU);
+    }
+    check(std::span<const std::byte>(bad));
+  }
+}
 
 } // namespace cvm::measure::test
 
