@@ -395,10 +395,19 @@ class TsmFake:
 
 
 def synthetic_ccel(path):
-    """A small TCG2 log: spec-id-like first event, two SHA-384 events, 0xff padding."""
+    """A small TCG2 crypto-agile log as a TD's CCEL starts: a Spec ID event
+    (TCG_PCR_EVENT, EV_NO_ACTION, "Spec ID Event03" declaring SHA-384), two
+    SHA-384 events, then the unused part of the log area (0xff)."""
     def u32(v):
         return v.to_bytes(4, "little")
-    log = u32(0) + u32(3) + bytes(20) + u32(5) + b"Spec\0"
+
+    def u16(v):
+        return v.to_bytes(2, "little")
+    spec_id = (b"Spec ID Event03\0" + u32(0)  # platformClass
+               + bytes([0, 2, 0, 2])  # specVersionMinor, specVersionMajor, specErrata, uintnSize
+               + u32(1) + u16(0x000c) + u16(48)  # one algorithm: SHA-384, 48 bytes
+               + bytes([0]))  # vendorInfoSize
+    log = u32(0) + u32(3) + bytes(20) + u32(len(spec_id)) + spec_id
     for _ in range(2):
         log += u32(1) + u32(0x80000001) + u32(1) + (0x000c).to_bytes(2, "little")
         log += bytes([0xaa]) * 48 + u32(3) + b"abc"
