@@ -7,9 +7,12 @@
 
 #include <fmt/core.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace cvm::cli {
 
@@ -152,15 +155,16 @@ find_command(const CLI::App &app, const std::vector<std::string> &words) {
 std::string
 help_text(const CLI::App &sub) {
   // CLI11 prints "Usage: <parents> <name>"; the parents' path is passed in.
-  std::string prefix;
+  std::vector<std::string> parents;
   for (const CLI::App *p = sub.get_parent(); p != nullptr; p = p->get_parent()) {
-    prefix = prefix.empty() ? p->get_name() : p->get_name() + " " + prefix;
+    parents.push_back(p->get_name());
   }
-  return sub.help(prefix);
+  std::reverse(parents.begin(), parents.end());
+  return sub.help(fmt::format("{}", fmt::join(parents, " ")));
 }
 
 void
-register_help(CLI::App &app, const GlobalOptions & /*global*/, std::shared_ptr<Action> action) {
+register_help(CLI::App &app, const GlobalOptions & /*global*/, const std::shared_ptr<Action> &action) {
   auto words = std::make_shared<std::vector<std::string>>();
   CLI::App *sub =
       app.add_subcommand("help", "Show the help of cvmforge or of one command (help measure replay)");

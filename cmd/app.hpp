@@ -59,13 +59,13 @@ const CLI::App *find_command(const CLI::App &app, const std::vector<std::string>
 // --help text of `sub` exactly as `cvmforge <path> --help` prints it.
 std::string help_text(const CLI::App &sub);
 
-void register_build(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
-void register_plan(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
-void register_validate(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
-void register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
-void register_inspect(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
-void register_version(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
-void register_help(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
-void register_docs(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action);
+void register_build(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
+void register_plan(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
+void register_validate(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
+void register_measure(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
+void register_inspect(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
+void register_version(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
+void register_help(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
+void register_docs(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action);
 
 } // namespace cvm::cli

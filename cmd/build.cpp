@@ -35,7 +35,7 @@ run_build(const BuildArgs &a, const GlobalOptions &g) {
     // One JSON object per line on stdout as the build progresses.
     o.on_event = [](const nlohmann::ordered_json &event) {
       fmt::print("{}\n", event.dump());
-      std::fflush(stdout);
+      (void)std::fflush(stdout); // a failing stdout shows at the next print
     };
   }
   const auto result = pipeline::run_build(plan, o);
@@ -62,7 +62,7 @@ run_build(const BuildArgs &a, const GlobalOptions &g) {
 } // namespace
 
 void
-register_build(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
+register_build(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action) {
   auto args = std::make_shared<BuildArgs>();
   CLI::App *sub = app.add_subcommand(
       "build", "Make the LUKS2-encrypted confidential-VM image, its key file and report (no root)");
@@ -72,7 +72,8 @@ register_build(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Actio
       "--keep-failed", args->keep_failed, "Keep the partial image and scratch files when the build fails");
   sub->footer(
       "Environment: LIBGUESTFS_* as documented by libguestfs; CVM_ACCEL=kvm|tcg overrides the KVM probe;\n"
-      "TMPDIR for scratch files. Secrets (disk key, recovery passphrase) go only to their 0600 files.");
+      "CVM_LAUNCH_TIMEOUT bounds an appliance launch (seconds, default 300); TMPDIR for scratch files.\n"
+      "Secrets (disk key, recovery passphrase) go only to their 0600 files.");
   sub->callback(
       [args, &global, action]() { *action = [args, &global]() { return run_build(*args, global); }; });
 }

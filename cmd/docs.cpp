@@ -153,6 +153,8 @@ man_page(const CLI::App &top) {
   out += fmt::format(".SH EXIT STATUS\n{}\n", roff(k_exit_codes));
   out += ".SH ENVIRONMENT\n"
          ".TP\n.B CVM_ACCEL\n\\fBkvm\\fR or \\fBtcg\\fR: skip the KVM probe and use this accelerator.\n"
+         ".TP\n.B CVM_LAUNCH_TIMEOUT\nSeconds an appliance launch may take before cvmforge stops it and "
+         "fails (default 300).\n"
          ".TP\n.B LIBGUESTFS_*\nHonoured as documented by libguestfs (backend, memory size, debug); an "
          "explicit LIBGUESTFS_BACKEND_SETTINGS wins over the KVM probe.\n"
          ".TP\n.B TMPDIR\nWhere scratch files go (default /var/tmp).\n"
@@ -279,7 +281,7 @@ struct DocsArgs {
 } // namespace
 
 void
-register_docs(CLI::App &app, const GlobalOptions & /*global*/, std::shared_ptr<Action> action) {
+register_docs(CLI::App &app, const GlobalOptions & /*global*/, const std::shared_ptr<Action> &action) {
   auto args = std::make_shared<DocsArgs>();
   CLI::App *sub = app.add_subcommand("generate-docs", "Write the man page or the bash completion");
   sub->group(""); // hidden: a build step, not a user command

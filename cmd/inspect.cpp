@@ -270,7 +270,7 @@ run_inspect(const InspectArgs & /*a*/, const GlobalOptions & /*g*/) {
 } // namespace
 
 void
-register_inspect(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
+register_inspect(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action) {
   auto args = std::make_shared<InspectArgs>();
   CLI::App *sub = app.add_subcommand("inspect", "Show what an image contains (read-only; no key needed)");
   sub->add_option("image", args->image, "Disk image")

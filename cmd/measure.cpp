@@ -545,7 +545,7 @@ run_replay(const ReplayOptions &o, const GlobalOptions &g) {
 
 void
 // NOLINTNEXTLINE(performance-unnecessary-value-param): the signature of every register_* (app.hpp)
-register_measure(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
+register_measure(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action) {
   auto o = std::make_shared<MeasureOptions>();
   CLI::App *sub =
       app.add_subcommand("measure",

@@ -10,7 +10,7 @@
 namespace cvm::cli {
 
 void
-register_plan(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
+register_plan(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action) {
   auto path = std::make_shared<std::string>();
   CLI::App *sub =
       app.add_subcommand("plan", "Show the resolved manifest, every file a build writes, and the stages");

@@ -64,7 +64,7 @@ run_validate(const ValidateOptions &o, const GlobalOptions &g) {
 } // namespace
 
 void
-register_validate(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
+register_validate(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action) {
   auto opts = std::make_shared<ValidateOptions>();
   CLI::App *sub = app.add_subcommand(
       "validate", "Check manifests: every problem, with file:line:column; touches nothing");

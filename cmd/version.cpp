@@ -7,7 +7,7 @@
 namespace cvm::cli {
 
 void
-register_version(CLI::App &app, const GlobalOptions &global, std::shared_ptr<Action> action) {
+register_version(CLI::App &app, const GlobalOptions &global, const std::shared_ptr<Action> &action) {
   CLI::App *sub = app.add_subcommand("version", "Print the cvmforge version and build features");
   sub->callback([&global, action]() {
     *action = [&global]() {

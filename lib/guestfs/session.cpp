@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/guestfs/session.hpp"
 
+#include "lib/guestfs/launch_watchdog.hpp"
 #include "lib/util/c_handle.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
@@ -26,7 +27,8 @@ CVM_DEFINE_C_PTR(Guestfs, struct guestfs_h, guestfs_close);
 struct FreeDeleter {
   void
   operator()(void *p) const noexcept {
-    std::free(p); // NOLINT(cppcoreguidelines-no-malloc)
+    std::free(p); // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): libguestfs allocates
+                  // with malloc
   }
 };
 using CString = std::unique_ptr<char, FreeDeleter>;
@@ -38,9 +40,11 @@ struct StringListDeleter {
       return;
     }
     for (char **p = list; *p != nullptr; ++p) {
-      std::free(*p); // NOLINT(cppcoreguidelines-no-malloc)
+      std::free(*p); // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): libguestfs
+                     // allocates with malloc
     }
-    std::free(list); // NOLINT(cppcoreguidelines-no-malloc)
+    std::free(list); // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): libguestfs
+                     // allocates with malloc
   }
 };
 using StringList = std::unique_ptr<char *, StringListDeleter>;
@@ -197,7 +201,9 @@ event_callback(guestfs_h * /*g*/,
 
 Session::Session(const SessionOptions &options)
   : m_state(std::make_unique<State>())
-  , m_accel(options.accel ? *options.accel : accel_decision().accel) {
+  , m_accel(options.accel ? *options.accel : accel_decision().accel)
+  , m_launch_timeout(options.launch_timeout ? *options.launch_timeout : launch_timeout_from_env())
+  , m_cancel_launch(options.cancel_launch) {
   // guestfs_create (not _flags with NO_ENVIRONMENT): LIBGUESTFS_* is honoured.
   m_state->g.reset(guestfs_create());
   if (!m_state->g) {
@@ -270,6 +276,9 @@ Session::operator=(Session &&other) noexcept {
     close_best_effort();
     m_state = std::move(other.m_state);
     m_accel = other.m_accel;
+    m_launch_timeout = other.m_launch_timeout;
+    m_cancel_launch = std::move(other.m_cancel_launch);
+    m_launch_timed_out = other.m_launch_timed_out;
   }
   return *this;
 }
@@ -430,8 +439,30 @@ Session::add_drive(const std::filesystem::path &path, const std::string &format,
 void
 Session::launch() {
   guestfs_h *g = checked_handle("launch");
-  log::debug("libguestfs: launching the appliance ({})", to_string(m_accel));
-  check(g, guestfs_launch(g), "launch", {});
+  log::debug(
+      "libguestfs: launching the appliance ({}, at most {} s)", to_string(m_accel), m_launch_timeout.count());
+  LaunchWatchdog::Options watch;
+  watch.timeout = m_launch_timeout;
+  watch.cancel = m_cancel_launch;
+  LaunchWatchdog watchdog(std::move(watch));
+  const int rc = guestfs_launch(g);
+  switch (watchdog.stop()) {
+  case WatchdogVerdict::timed_out:
+    m_launch_timed_out = true;
+    throw Error(
+        ErrorKind::guest,
+        "launch: the libguestfs appliance did not start within {} s (accelerator {}) and was stopped; {}",
+        m_launch_timeout.count(),
+        to_string(m_accel),
+        m_accel == Accel::kvm ? "nested virtualisation can hang KVM guests: try CVM_ACCEL=tcg, or a "
+                                "longer CVM_LAUNCH_TIMEOUT on a loaded host"
+                              : "a slow or loaded host may need a longer CVM_LAUNCH_TIMEOUT");
+  case WatchdogVerdict::cancelled:
+    throw Error(ErrorKind::interrupted, "launch: interrupted while the appliance was starting");
+  case WatchdogVerdict::none:
+    break;
+  }
+  check(g, rc, "launch", {});
 }
 
 void

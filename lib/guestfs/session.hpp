@@ -5,8 +5,10 @@
 #include "lib/guestfs/guest.hpp"
 #include "lib/util/secret.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -29,6 +31,12 @@ struct SessionOptions {
   std::optional<int> memsize_mib;
   // Appliance vCPUs; nullopt: 1.
   std::optional<int> smp;
+  // How long launch() may take before the appliance is killed and launch()
+  // fails; nullopt: CVM_LAUNCH_TIMEOUT or 5 minutes (see launch_watchdog.hpp).
+  std::optional<std::chrono::seconds> launch_timeout;
+  // Polled during launch(); true ends the launch at once with an
+  // ErrorKind::interrupted error (the pipeline passes its SIGINT/SIGTERM flag).
+  std::function<bool()> cancel_launch;
 };
 
 // Cache mode of an added drive.
@@ -172,8 +180,16 @@ public:
   void add_drive(const std::filesystem::path &path, const AddDriveOptions &options);
   // Shorthand: add_drive(path, {format, read_only}).
   void add_drive(const std::filesystem::path &path, const std::string &format, ReadOnly read_only);
-  // Starts the appliance (20-35 s under TCG).
+  // Starts the appliance (8-35 s under TCG), watched by a LaunchWatchdog: a
+  // launch that outlasts the launch timeout fails with ErrorKind::guest, one
+  // cancelled (SessionOptions::cancel_launch) with ErrorKind::interrupted.
   void launch();
+  // Whether the last launch() failed because it outlasted the launch timeout
+  // (callers that explain launch failures as bad input must not do so then).
+  [[nodiscard]] bool
+  launch_timed_out() const noexcept {
+    return m_launch_timed_out;
+  }
   // Orderly shutdown of the appliance, writing the disks out; THROWS on
   // failure, which must not be ignored. Idempotent.
   void shutdown();
@@ -344,6 +360,9 @@ private:
   struct State;
   std::unique_ptr<State> m_state; // handle + callback state (stable address)
   Accel m_accel = Accel::tcg;
+  std::chrono::seconds m_launch_timeout{std::chrono::minutes(5)};
+  std::function<bool()> m_cancel_launch;
+  bool m_launch_timed_out = false;
 
   guestfs_h *checked_handle(const char *call) const;
   // guestfs_shutdown (errors logged at debug level) and guestfs_close.

@@ -19,5 +19,7 @@ template<auto free_fn> struct CDeleter {
 };
 } // namespace cvm::detail
 
+// A macro, not a template: it names the alias (FooPtr) as well.
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage)
 #define CVM_DEFINE_C_PTR(alias, c_type, free_fn)                                                             \
   using alias##Ptr = std::unique_ptr<c_type, ::cvm::detail::CDeleter<&(free_fn)>>

@@ -53,6 +53,7 @@ create_output(BuildContext &ctx) {
   // it the host's cores (also under TCG, which is multi-threaded on x86) and
   // room for a compressing mkinitramfs.
   guestfs::SessionOptions session_options;
+  session_options.cancel_launch = [] { return interrupted_by() != 0; };
   session_options.smp = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 4U));
   if (std::getenv("LIBGUESTFS_MEMSIZE") == nullptr) { // NOLINT(concurrency-mt-unsafe): the user's choice wins
     session_options.memsize_mib = 1536;

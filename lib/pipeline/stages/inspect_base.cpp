@@ -29,11 +29,16 @@ any_exists(guestfs::Guest &g, std::initializer_list<const char *> paths) {
 void
 inspect_base(BuildContext &ctx) {
   const auto &m = ctx.manifest;
-  guestfs::Session s;
+  guestfs::SessionOptions session_options;
+  session_options.cancel_launch = [] { return interrupted_by() != 0; };
+  guestfs::Session s(session_options);
   s.add_drive(m.base.path, manifest::to_string(m.base.format), guestfs::ReadOnly::yes);
   try {
     s.launch();
   } catch (const Error &e) {
+    if (e.kind() == ErrorKind::interrupted || interrupted_by() != 0 || s.launch_timed_out()) {
+      throw;
+    }
     throw Error(ErrorKind::input,
                 "{}: cannot open {} as a {} disk image: {}",
                 m.base.path.string(),
