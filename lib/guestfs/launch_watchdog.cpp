@@ -17,7 +17,7 @@ namespace cvm::guestfs {
 
 namespace {
 
-template <typename T>
+template<typename T>
 std::optional<T>
 parse_number(std::string_view text) {
   T value{};
@@ -59,7 +59,9 @@ parse_proc_stat(std::string_view stat) {
 }
 
 std::vector<pid_t>
-find_children(const std::filesystem::path &proc_root, pid_t parent, const std::vector<std::string> &comm_prefixes) {
+find_children(const std::filesystem::path &proc_root,
+              pid_t parent,
+              const std::vector<std::string> &comm_prefixes) {
   std::vector<pid_t> found;
   std::error_code ec;
   std::filesystem::directory_iterator it(proc_root, ec);
@@ -160,9 +162,7 @@ launch_timeout_from_env(std::chrono::seconds fallback) {
   }
   const auto seconds = parse_number<long>(value);
   if (!seconds || *seconds <= 0 || *seconds > 86400) {
-    throw Error(ErrorKind::input,
-                "CVM_LAUNCH_TIMEOUT={}: expected whole seconds between 1 and 86400",
-                value);
+    throw Error(ErrorKind::input, "CVM_LAUNCH_TIMEOUT={}: expected whole seconds between 1 and 86400", value);
   }
   return std::chrono::seconds(*seconds);
 }

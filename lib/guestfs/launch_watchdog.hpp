@@ -55,7 +55,7 @@ class LaunchWatchdog {
 public:
   struct Options {
     std::chrono::milliseconds timeout{std::chrono::minutes(5)};
-    std::function<bool()> cancel;  // polled; true = end the launch now (may be empty)
+    std::function<bool()> cancel; // polled; true = end the launch now (may be empty)
     std::chrono::milliseconds poll_interval{std::chrono::milliseconds(100)};
     std::filesystem::path proc_root = "/proc";
     // Kills one process; the default sends SIGKILL. Tests replace it.

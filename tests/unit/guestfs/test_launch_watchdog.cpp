@@ -77,8 +77,8 @@ TEST_F(FakeProc, FindsOnlyTheApplianceChildrenOfTheParent) {
   const pid_t self = 1000;
   add(1001, self, "qemu-system-x86");
   add(1002, self, "supermin");
-  add(1003, self, "cvm-agent");        // another child: never touched
-  add(1004, 999, "qemu-system-x86");   // someone else's QEMU
+  add(1003, self, "cvm-agent");      // another child: never touched
+  add(1004, 999, "qemu-system-x86"); // someone else's QEMU
   add(1005, self, "qemu-kvm");
   std::filesystem::create_directories(m_root / "self"); // non-numeric entries are skipped
   std::filesystem::create_directories(m_root / "1006"); // no stat: vanished process
