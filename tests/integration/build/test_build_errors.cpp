@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -79,6 +80,49 @@ protected:
     return exec::run(argv, {std::nullopt, std::chrono::seconds(1800), {}});
   }
 
+  // Starts `cvmforge --json build MANIFEST` in the background with stdout in
+  // m_log and stderr in m_log.err. `env_overrides` ("NAME=value") replace
+  // same-named variables of this process's environment.
+  pid_t
+  spawn_build(const stdfs::path &m, const std::vector<std::string> &env_overrides = {}) {
+    m_log = m_dir->path() / "build.log";
+    std::vector<std::string> args{env("CVM_CLI"), "--json", "build", m.string()};
+    std::vector<char *> argv;
+    for (auto &a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    std::vector<std::string> envs(env_overrides);
+    for (char **e = environ; *e != nullptr; ++e) {
+      const std::string_view kv(*e);
+      const auto overridden = [&](const std::string &o) {
+        return kv.starts_with(o.substr(0, o.find('=') + 1));
+      };
+      if (std::none_of(env_overrides.begin(), env_overrides.end(), overridden)) {
+        envs.emplace_back(kv);
+      }
+    }
+    std::vector<char *> envp;
+    for (auto &e : envs) {
+      envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, m_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(
+        &fa, 2, (m_log.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = -1;
+    EXPECT_EQ(::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+  }
+
+  std::string
+  stderr_text() {
+    return fs::read_text(m_log.string() + ".err");
+  }
+
   std::vector<std::string>
   leftovers() {
     std::vector<std::string> out;
@@ -94,6 +138,7 @@ protected:
 
   std::optional<fs::TempDir> m_dir;
   std::optional<std::string> m_old_tmpdir;
+  stdfs::path m_log;
 };
 
 } // namespace
@@ -145,22 +190,9 @@ TEST_F(BuildErrors, AlreadyEncryptedRoot) {
 
 TEST_F(BuildErrors, InterruptLeavesNothingBehind) {
   // Start a real build, wait until it is copying, then SIGINT it.
-  const auto m = manifest(env("CVM_FIXTURE"));
-  const auto log = m_dir->path() / "build.log";
-  std::vector<std::string> args{env("CVM_CLI"), "--json", "build", m.string()};
-  std::vector<char *> argv;
-  for (auto &a : args) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(
-      &fa, 2, (log.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = -1;
-  ASSERT_EQ(::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t pid = spawn_build(manifest(env("CVM_FIXTURE")));
+  ASSERT_GT(pid, 0);
+  const auto &log = m_log;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(20);
   bool copying = false;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -210,40 +242,11 @@ protected:
     stdfs::permissions(m_hv, stdfs::perms::owner_all);
   }
 
-  // Starts `cvmforge --json build` on a valid manifest with the hanging
-  // hypervisor; stdout/stderr go to files.
+  // `cvmforge --json build` on a valid manifest with the hanging hypervisor.
   pid_t
-  spawn_build(const std::vector<std::string> &extra_env) {
-    const auto m = manifest(env("CVM_FIXTURE"));
-    m_log = m_dir->path() / "build.log";
-    std::vector<std::string> args{env("CVM_CLI"), "--json", "build", m.string()};
-    std::vector<char *> argv;
-    for (auto &a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    std::vector<std::string> envs{"LIBGUESTFS_HV=" + m_hv.string()};
-    envs.insert(envs.end(), extra_env.begin(), extra_env.end());
-    for (char **e = environ; *e != nullptr; ++e) {
-      const std::string_view kv(*e);
-      if (!kv.starts_with("LIBGUESTFS_HV=") && !kv.starts_with("CVM_LAUNCH_TIMEOUT=")) {
-        envs.emplace_back(kv);
-      }
-    }
-    std::vector<char *> envp;
-    for (auto &e : envs) {
-      envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, m_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(
-        &fa, 2, (m_log.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = -1;
-    EXPECT_EQ(::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
+  spawn_hung_build(const std::string &launch_timeout) {
+    return spawn_build(manifest(env("CVM_FIXTURE")),
+                       {"LIBGUESTFS_HV=" + m_hv.string(), "CVM_LAUNCH_TIMEOUT=" + launch_timeout});
   }
 
   // Waits for the build to exit; its exit status, or -1 if it is still running
@@ -263,19 +266,13 @@ protected:
     return -1;
   }
 
-  std::string
-  stderr_text() {
-    return fs::read_text(m_log.string() + ".err");
-  }
-
   stdfs::path m_hv;
-  stdfs::path m_log;
 };
 
 } // namespace
 
 TEST_F(BuildLaunch, HungApplianceEndsTheBuildAfterTheLaunchTimeout) {
-  const pid_t pid = spawn_build({"CVM_LAUNCH_TIMEOUT=5"});
+  const pid_t pid = spawn_hung_build("5");
   // Without the watchdog the build would wait for ever; 10 minutes is the
   // "for ever" of this test.
   const int code = wait_exit(pid, std::chrono::minutes(10));
@@ -289,7 +286,7 @@ TEST_F(BuildLaunch, HungApplianceEndsTheBuildAfterTheLaunchTimeout) {
 
 TEST_F(BuildLaunch, SigtermDuringTheLaunchIsActedOnAtOnce) {
   // The launch timeout is far away: only the signal can end this launch.
-  const pid_t pid = spawn_build({"CVM_LAUNCH_TIMEOUT=3600"});
+  const pid_t pid = spawn_hung_build("3600");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   bool launching = false;
   while (!launching && std::chrono::steady_clock::now() < deadline) {

@@ -104,22 +104,33 @@ struct Kills {
     u.erase(std::unique(u.begin(), u.end()), u.end());
     return u;
   }
+  // Waits (at most 20 s) until something has been killed.
+  void
+  wait_for_any() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (unique().empty() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
 };
+
+// Watchdog options on the fake /proc, polling every 5 ms, killing into `kills`.
+LaunchWatchdog::Options
+fake_options(const std::filesystem::path &root, Kills &kills, std::chrono::milliseconds timeout) {
+  LaunchWatchdog::Options o;
+  o.timeout = timeout;
+  o.poll_interval = std::chrono::milliseconds(5);
+  o.proc_root = root;
+  o.kill = kills.recorder();
+  return o;
+}
 
 TEST_F(FakeProc, TimeoutKillsTheApplianceAndSaysSo) {
   add(2001, ::getpid(), "qemu-system-x86");
   add(2002, ::getpid(), "sh");
   Kills kills;
-  LaunchWatchdog::Options o;
-  o.timeout = std::chrono::milliseconds(50);
-  o.poll_interval = std::chrono::milliseconds(5);
-  o.proc_root = m_root;
-  o.kill = kills.recorder();
-  LaunchWatchdog dog(std::move(o));
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (kills.unique().empty() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  LaunchWatchdog dog(fake_options(m_root, kills, std::chrono::milliseconds(50)));
+  kills.wait_for_any();
   EXPECT_EQ(dog.stop(), WatchdogVerdict::timed_out);
   EXPECT_THAT(kills.unique(), ElementsAre(2001));
 }
@@ -128,20 +139,13 @@ TEST_F(FakeProc, CancelEndsTheLaunchBeforeTheTimeout) {
   add(3001, ::getpid(), "qemu-system-x86");
   Kills kills;
   std::atomic<bool> cancel{false};
-  LaunchWatchdog::Options o;
-  o.timeout = std::chrono::hours(1);
-  o.poll_interval = std::chrono::milliseconds(5);
-  o.proc_root = m_root;
-  o.kill = kills.recorder();
+  auto o = fake_options(m_root, kills, std::chrono::hours(1));
   o.cancel = [&] { return cancel.load(); };
   LaunchWatchdog dog(std::move(o));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   EXPECT_TRUE(kills.unique().empty()) << "nothing is killed before the cancel";
   cancel = true;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (kills.unique().empty() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  kills.wait_for_any();
   EXPECT_EQ(dog.stop(), WatchdogVerdict::cancelled);
   EXPECT_THAT(kills.unique(), ElementsAre(3001));
 }
@@ -149,11 +153,7 @@ TEST_F(FakeProc, CancelEndsTheLaunchBeforeTheTimeout) {
 TEST_F(FakeProc, ALaunchThatReturnsInTimeIsLeftAlone) {
   add(4001, ::getpid(), "qemu-system-x86");
   Kills kills;
-  LaunchWatchdog::Options o;
-  o.timeout = std::chrono::hours(1);
-  o.poll_interval = std::chrono::milliseconds(5);
-  o.proc_root = m_root;
-  o.kill = kills.recorder();
+  auto o = fake_options(m_root, kills, std::chrono::hours(1));
   o.cancel = [] { return false; };
   LaunchWatchdog dog(std::move(o));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
