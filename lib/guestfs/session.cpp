@@ -785,6 +785,36 @@ Session::part_set_gpt_type(const std::string &device, int partnum, const std::st
 }
 
 void
+Session::part_set_disk_guid(const std::string &device, const std::string &guid) {
+  guestfs_h *g = checked_handle("part_set_disk_guid");
+  check(g, guestfs_part_set_disk_guid(g, device.c_str(), guid.c_str()), "part_set_disk_guid", {device, guid});
+}
+
+void
+Session::part_set_gpt_guid(const std::string &device, int partnum, const std::string &guid) {
+  guestfs_h *g = checked_handle("part_set_gpt_guid");
+  check(g,
+        guestfs_part_set_gpt_guid(g, device.c_str(), partnum, guid.c_str()),
+        "part_set_gpt_guid",
+        {device, std::to_string(partnum), guid});
+}
+
+std::string
+Session::part_get_disk_guid(const std::string &device) {
+  guestfs_h *g = checked_handle("part_get_disk_guid");
+  return take_string(g, guestfs_part_get_disk_guid(g, device.c_str()), "part_get_disk_guid", {device});
+}
+
+std::string
+Session::part_get_gpt_guid(const std::string &device, int partnum) {
+  guestfs_h *g = checked_handle("part_get_gpt_guid");
+  return take_string(g,
+                     guestfs_part_get_gpt_guid(g, device.c_str(), partnum),
+                     "part_get_gpt_guid",
+                     {device, std::to_string(partnum)});
+}
+
+void
 Session::part_set_name(const std::string &device, int partnum, const std::string &name) {
   guestfs_h *g = checked_handle("part_set_name");
   check(g,

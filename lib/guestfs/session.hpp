@@ -258,6 +258,11 @@ public:
                 std::int64_t end_sector);
   void part_set_gpt_type(const std::string &device, int partnum, const std::string &guid);
   void part_set_name(const std::string &device, int partnum, const std::string &name);
+  // The GPT disk GUID and a partition's unique GUID (canonical UUID text).
+  void part_set_disk_guid(const std::string &device, const std::string &guid);
+  void part_set_gpt_guid(const std::string &device, int partnum, const std::string &guid);
+  std::string part_get_disk_guid(const std::string &device);
+  std::string part_get_gpt_guid(const std::string &device, int partnum);
   std::vector<PartitionInfo> part_list(const std::string &device);
 
   // --- Filesystems ---

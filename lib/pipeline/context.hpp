@@ -7,6 +7,7 @@
 #include "lib/manifest/manifest.hpp"
 #include "lib/pipeline/build.hpp"
 #include "lib/pipeline/layout.hpp"
+#include "lib/pipeline/reproducibility.hpp"
 #include "lib/plan/binding.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/secret.hpp"
@@ -69,7 +70,9 @@ struct BuildContext {
   bool mapper_open = false;
   bool chroot_layout = false; // new root mounted at "/" (phase 2)
 
-  // Identifiers.
+  // Identifiers (seed-derived with reproducibility.seed) and the time the
+  // guest's boot tools stamp on what they generate.
+  std::optional<SourceDateEpoch> source_date_epoch;
   std::string luks_uuid;
   std::string root_fs_uuid;
   std::string boot_fs_uuid;

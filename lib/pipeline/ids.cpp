@@ -2,7 +2,10 @@
 #include "lib/pipeline/ids.hpp"
 
 #include "lib/crypto/crypto.hpp"
+#include "lib/util/error.hpp"
 #include "lib/util/hex.hpp"
+
+#include <fmt/format.h>
 
 #include <array>
 #include <cstring>
@@ -47,6 +50,86 @@ random_uuid() {
 std::string
 make_uuid(std::string_view seed, std::string_view purpose) {
   return seed.empty() ? random_uuid() : uuid_from_seed(seed, purpose);
+}
+
+std::string
+gpt_partition_purpose(std::string_view role) {
+  return "gpt-partition-" + std::string(role);
+}
+
+std::uint32_t
+fat_volume_id_from_seed(std::string_view seed) {
+  const std::string u = uuid_from_seed(seed, purpose::esp_fs);
+  // The first 8 hex digits of the UUID are its first four bytes.
+  std::uint32_t id = 0;
+  for (int i = 3; i >= 0; --i) {
+    const auto byte = std::stoul(u.substr(static_cast<std::size_t>(i) * 2, 2), nullptr, 16);
+    id = (id << 8U) | static_cast<std::uint32_t>(byte);
+  }
+  return id;
+}
+
+std::string
+format_fat_volume_id(std::uint32_t id) {
+  return fmt::format("{:04X}-{:04X}", id >> 16U, id & 0xffffU);
+}
+
+namespace {
+
+std::uint16_t
+le16(std::span<const std::byte> b, std::size_t at) {
+  return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) | (static_cast<unsigned>(b[at + 1]) << 8U));
+}
+
+// The BPB fields this needs (Microsoft's FAT specification, "BPB"):
+// BPB_BytsPerSec at 11, BPB_FATSz16 at 22 (0 on FAT32), and on FAT32
+// BPB_BkBootSec at 50; the extended boot signature 0x29 at 38 (FAT12/16) or
+// 66 (FAT32) announces BS_VolID at 39 or 67; 0x55 0xAA at 510.
+constexpr std::size_t k_sector_min = 512;
+
+} // namespace
+
+std::vector<std::size_t>
+set_fat_volume_id(std::span<std::byte> head, std::uint32_t id) {
+  if (head.size() < k_sector_min) {
+    throw Error(ErrorKind::guest, "FAT boot sector: {} bytes given, need {}", head.size(), k_sector_min);
+  }
+  if (head[510] != std::byte{0x55} || head[511] != std::byte{0xAA}) {
+    throw Error(ErrorKind::guest, "FAT boot sector: no boot signature 55 AA at byte 510");
+  }
+  const std::size_t sector = le16(head, 11);
+  if (sector < 512 || sector > 4096 || (sector & (sector - 1)) != 0) {
+    throw Error(ErrorKind::guest, "FAT boot sector: {} bytes per sector is not a FAT sector size", sector);
+  }
+  const bool fat32 = le16(head, 22) == 0;
+  const std::size_t sig_at = fat32 ? 66 : 38;
+  if (head[sig_at] != std::byte{0x29}) {
+    throw Error(ErrorKind::guest,
+                "FAT boot sector: no extended boot signature 0x29 at byte {}, so no volume ID field",
+                sig_at);
+  }
+  std::vector<std::size_t> sectors{0};
+  if (fat32) {
+    const std::size_t backup = le16(head, 50);
+    if (backup != 0 && backup != 0xffff) {
+      if ((backup + 1) * sector > head.size()) {
+        throw Error(ErrorKind::guest,
+                    "FAT32 backup boot sector {} lies beyond the {} bytes given",
+                    backup,
+                    head.size());
+      }
+      sectors.push_back(backup * sector);
+    }
+  }
+  std::vector<std::size_t> written;
+  for (const std::size_t base : sectors) {
+    const std::size_t at = base + sig_at + 1;
+    for (std::size_t i = 0; i < 4; ++i) {
+      head[at + i] = static_cast<std::byte>((id >> (8U * i)) & 0xffU);
+    }
+    written.push_back(at);
+  }
+  return written;
 }
 
 SecretBytes

@@ -11,6 +11,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace cvm::pipeline::stages {
 
 namespace {
@@ -27,6 +29,9 @@ void
 check_inputs(BuildContext &ctx) {
   const auto &m = ctx.manifest;
   agent::require_policy_reference_values(m);
+  // Before anything is written: a malformed SOURCE_DATE_EPOCH is an input error.
+  ctx.source_date_epoch = resolve_source_date_epoch(
+      m, std::getenv("SOURCE_DATE_EPOCH")); // NOLINT(concurrency-mt-unsafe): read once, before any thread
   if (::access(m.base.path.c_str(), R_OK) != 0) {
     throw Error(
         ErrorKind::input, "{}: cannot read the base image {}", at(m, "base.path"), m.base.path.string());
@@ -83,6 +88,7 @@ check_inputs(BuildContext &ctx) {
   std::filesystem::create_directories(ctx.artifacts_dir);
   ctx.output_tmp = out_dir / fmt::format(".{}.partial-{}", m.output.path.filename().string(), ::getpid());
   ctx.report["base"] = {{"path", m.base.path.string()}, {"format", declared}};
+  ctx.report["reproducibility"] = reproducibility_report(m, ctx.source_date_epoch);
 }
 
 } // namespace cvm::pipeline::stages

@@ -2,6 +2,7 @@
 // Stage create-output: size the new disk, create it as a sparse qcow2 under a
 // temporary name next to the final path, and write its GPT.
 #include "lib/manifest/values.hpp"
+#include "lib/pipeline/ids.hpp"
 #include "lib/pipeline/interrupt.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
@@ -87,6 +88,15 @@ create_output(BuildContext &ctx) {
                static_cast<std::int64_t>(p->end_sector_inclusive()));
     g.part_set_gpt_type(ctx.out_disk, p->number, p->type_guid);
     g.part_set_name(ctx.out_disk, p->number, p->name);
+  }
+  // The GPT's own GUIDs are random unless the build is reproducible: the
+  // firmware measures the whole header and entry array (the GPT event).
+  if (const auto &seed = m.reproducibility.seed; !seed.empty()) {
+    g.part_set_disk_guid(ctx.out_disk, uuid_from_seed(seed, purpose::gpt_disk));
+    for (const auto &[p, role] :
+         {std::pair{&l.esp, "esp"}, std::pair{&l.boot, "boot"}, std::pair{&l.root, "root"}}) {
+      g.part_set_gpt_guid(ctx.out_disk, p->number, uuid_from_seed(seed, gpt_partition_purpose(role)));
+    }
   }
   const auto parts = g.part_list(ctx.out_disk);
   if (parts.size() != 3) {

@@ -18,7 +18,7 @@ namespace {
 
 SecretBytes
 read_secret_file(const std::filesystem::path &path) {
-  auto bytes = fs::read_file(path, 64U * 1024U);
+  auto bytes = fs::read_file(path, std::size_t{64} * 1024U);
   SecretBytes s = SecretBytes::copy_of(bytes);
   ::explicit_bzero(bytes.data(), bytes.size());
   return s;
@@ -77,9 +77,9 @@ prepare_key(BuildContext &ctx) {
   ctx.build_passphrase = generate_build_passphrase();
 
   const auto &seed = m.reproducibility.seed;
-  ctx.luks_uuid = make_uuid(seed, "luks");
-  ctx.root_fs_uuid = make_uuid(seed, "root-fs");
-  ctx.boot_fs_uuid = make_uuid(seed, "boot-fs");
+  ctx.luks_uuid = make_uuid(seed, purpose::luks);
+  ctx.root_fs_uuid = make_uuid(seed, purpose::root_fs);
+  ctx.boot_fs_uuid = make_uuid(seed, purpose::boot_fs);
   ctx.report["key"] = {{"source", manifest::to_string(m.key.source)}, {"bytes", ctx.unlock_key.size()}};
 }
 

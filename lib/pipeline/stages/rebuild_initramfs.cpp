@@ -129,15 +129,19 @@ run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
     for (const auto &k : ctx.facts.kernels) {
       const std::string image = k.initrd_path.value_or("/boot/initrd.img-" + k.version);
       log::info("  dracut {}", k.version);
-      g.command({first_existing(g, {"/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"}),
-                 "--force",
-                 image,
-                 k.version});
+      g.command(boot_tool_argv({first_existing(g, {"/usr/bin/dracut", "/usr/sbin/dracut", "/sbin/dracut"}),
+                                "--force",
+                                image,
+                                k.version},
+                               ctx.source_date_epoch,
+                               true));
     }
   } else {
     log::info("  update-initramfs -u -k all");
-    g.command(
-        {first_existing(g, {"/usr/sbin/update-initramfs", "/sbin/update-initramfs"}), "-u", "-k", "all"});
+    g.command(boot_tool_argv(
+        {first_existing(g, {"/usr/sbin/update-initramfs", "/sbin/update-initramfs"}), "-u", "-k", "all"},
+        ctx.source_date_epoch,
+        false));
   }
 
   scratch.release();
@@ -148,20 +152,27 @@ run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
     // path EFI/BOOT/BOOTX64.EFI, which is what --removable installs. A vendor
     // directory the base had (EFI/debian) is refreshed too.
     const std::string grub_install = first_existing(g, {"/usr/sbin/grub-install", "/sbin/grub-install"});
-    g.command({grub_install, "--target=x86_64-efi", "--efi-directory=" + esp, "--no-nvram", "--removable"});
+    g.command(boot_tool_argv(
+        {grub_install, "--target=x86_64-efi", "--efi-directory=" + esp, "--no-nvram", "--removable"},
+        ctx.source_date_epoch,
+        false));
     const bool vendor_dir =
         std::any_of(ctx.facts.efi_binaries.begin(), ctx.facts.efi_binaries.end(), [](const std::string &b) {
           return b.find("/EFI/BOOT/") == std::string::npos;
         });
     if (vendor_dir) {
-      g.command({grub_install, "--target=x86_64-efi", "--efi-directory=" + esp, "--no-nvram"});
+      g.command(boot_tool_argv({grub_install, "--target=x86_64-efi", "--efi-directory=" + esp, "--no-nvram"},
+                               ctx.source_date_epoch,
+                               false));
     }
     if (g.exists("/usr/sbin/update-grub")) {
-      g.command({"/usr/sbin/update-grub"});
+      g.command(boot_tool_argv({"/usr/sbin/update-grub"}, ctx.source_date_epoch, false));
     } else {
-      g.command({first_existing(g, {"/usr/sbin/grub-mkconfig", "/sbin/grub-mkconfig"}),
-                 "-o",
-                 "/boot/grub/grub.cfg"});
+      g.command(boot_tool_argv({first_existing(g, {"/usr/sbin/grub-mkconfig", "/sbin/grub-mkconfig"}),
+                                "-o",
+                                "/boot/grub/grub.cfg"},
+                               ctx.source_date_epoch,
+                               false));
     }
     const std::string cfg = g.read_text("/boot/grub/grub.cfg");
     if (cfg.find("root=/dev/mapper/" + ctx.manifest.luks.mapper_name) == std::string::npos) {

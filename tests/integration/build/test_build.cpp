@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -528,6 +530,18 @@ TEST_F(Build, TreeAndBootConfigurationArePreserved) {
   }
   EXPECT_EQ(g.vfs_uuid(out_boot), pipeline::uuid_from_seed(k_seed, "boot-fs"));
   EXPECT_EQ(g.vfs_uuid("/dev/mapper/it"), pipeline::uuid_from_seed(k_seed, "root-fs"));
+  // Issue 17: the GPT the firmware measures and the ESP follow the seed too.
+  auto upper = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+    return s;
+  };
+  EXPECT_EQ(upper(g.part_get_disk_guid(devices[1])), upper(pipeline::uuid_from_seed(k_seed, "gpt-disk")));
+  for (const auto &[n, role] : {std::pair{1, "esp"}, std::pair{2, "boot"}, std::pair{3, "root"}}) {
+    EXPECT_EQ(upper(g.part_get_gpt_guid(devices[1], n)),
+              upper(pipeline::uuid_from_seed(k_seed, pipeline::gpt_partition_purpose(role))))
+        << "partition " << n;
+  }
+  EXPECT_EQ(g.vfs_uuid(out_esp), pipeline::format_fat_volume_id(pipeline::fat_volume_id_from_seed(k_seed)));
   g.umount_all();
   g.cryptsetup_close("/dev/mapper/it");
   g.shutdown();

@@ -90,6 +90,48 @@ TEST_F(RebuildFixture, DracutRunsPerKernel) {
   EXPECT_EQ(g.commands_run[5], k_umount_run);
 }
 
+TEST_F(RebuildFixture, WithSourceDateEpochEveryBootToolSeesIt) {
+  auto ctx = context();
+  ctx.source_date_epoch = pipeline::SourceDateEpoch{1735689600, "manifest"};
+  pipeline::stages::run_guest_boot_tools(ctx, g);
+  const Argv env = {"/usr/bin/env", "SOURCE_DATE_EPOCH=1735689600"};
+  auto with_env = [&](const Argv &a) {
+    Argv out = env;
+    out.insert(out.end(), a.begin(), a.end());
+    return out;
+  };
+  EXPECT_THAT(g.commands_run,
+              ElementsAre(k_mount_run,
+                          k_mount_var_tmp,
+                          with_env(k_update_initramfs),
+                          k_umount_var_tmp,
+                          k_umount_run,
+                          with_env({"/usr/sbin/grub-install",
+                                    "--target=x86_64-efi",
+                                    "--efi-directory=/boot/efi",
+                                    "--no-nvram",
+                                    "--removable"}),
+                          with_env({"/usr/sbin/update-grub"})));
+}
+
+TEST_F(RebuildFixture, ReproducibleDracutGetsItsFlagAndTheEpoch) {
+  g.mkdir_p("/usr/bin");
+  g.write_text("/usr/bin/dracut", "");
+  auto ctx = context();
+  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::dracut;
+  ctx.source_date_epoch = pipeline::SourceDateEpoch{42, "environment"};
+  pipeline::stages::run_guest_boot_tools(ctx, g);
+  ASSERT_GE(g.commands_run.size(), 3U);
+  EXPECT_EQ(g.commands_run[2],
+            (Argv{"/usr/bin/env",
+                  "SOURCE_DATE_EPOCH=42",
+                  "/usr/bin/dracut",
+                  "--reproducible",
+                  "--force",
+                  "/boot/initrd.img-6.1.0-1-amd64",
+                  "6.1.0-1-amd64"}));
+}
+
 TEST_F(RebuildFixture, AFailingGeneratorStillUnmountsInReverseOrder) {
   g.on_command = [](const Argv &argv) -> std::string {
     if (argv.front() == "/usr/sbin/update-initramfs") {
