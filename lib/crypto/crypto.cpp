@@ -3,13 +3,17 @@
 
 #include "lib/util/c_handle.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
 
 #include <climits>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace cvm::crypto {
 
@@ -131,6 +135,30 @@ sha384(std::span<const std::byte> data) {
 Sha256
 sha256(std::span<const std::byte> data) {
   const auto d = digest(HashAlgorithm::sha256, data);
+  Sha256 out{};
+  std::copy(d.begin(), d.end(), out.begin());
+  return out;
+}
+
+Sha256
+sha256_of_file(const std::filesystem::path &path) {
+  const fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); // NOLINT(cppcoreguidelines-pro-type-vararg)
+  if (!fd) {
+    throw Error(ErrorKind::io, "cannot open {}: {}", path.string(), fs::errno_text(errno));
+  }
+  Hasher h(HashAlgorithm::sha256);
+  std::vector<std::byte> buf(std::size_t{1} << 20U);
+  for (;;) {
+    const ssize_t n = fs::read_some(fd.get(), buf);
+    if (n < 0) {
+      throw Error(ErrorKind::io, "cannot read {}: {}", path.string(), fs::errno_text(errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    h.update(std::span(buf).first(static_cast<std::size_t>(n)));
+  }
+  const auto d = h.final();
   Sha256 out{};
   std::copy(d.begin(), d.end(), out.begin());
   return out;

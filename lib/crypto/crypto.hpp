@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -25,8 +26,8 @@ public:
   explicit Hasher(HashAlgorithm algorithm);
   Hasher(const Hasher &) = delete;
   Hasher &operator=(const Hasher &) = delete;
-  Hasher(Hasher &&) noexcept;
-  Hasher &operator=(Hasher &&) noexcept;
+  Hasher(Hasher &&other) noexcept;
+  Hasher &operator=(Hasher &&other) noexcept;
   ~Hasher();
 
   Hasher &update(std::span<const std::byte> data);
@@ -44,6 +45,9 @@ using Sha256 = std::array<std::byte, 32>;
 
 Sha384 sha384(std::span<const std::byte> data);
 Sha256 sha256(std::span<const std::byte> data);
+// SHA-256 of a whole file, read in 1 MiB pieces (a multi-GiB base image
+// never sits in memory). Throws Error(io) naming the file.
+Sha256 sha256_of_file(const std::filesystem::path &path);
 
 // PBKDF2-HMAC-`algorithm` (RFC 8018) of `password` and `salt` with `iterations`
 // rounds, `size` bytes long. Used to check a LUKS2 volume-key digest. Throws

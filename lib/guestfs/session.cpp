@@ -800,6 +800,12 @@ Session::part_set_gpt_guid(const std::string &device, int partnum, const std::st
 }
 
 std::string
+Session::checksum(const std::string &type, const std::string &path) {
+  guestfs_h *g = checked_handle("checksum");
+  return take_string(g, guestfs_checksum(g, type.c_str(), path.c_str()), "checksum", {type, path});
+}
+
+std::string
 Session::part_get_disk_guid(const std::string &device) {
   guestfs_h *g = checked_handle("part_get_disk_guid");
   return take_string(g, guestfs_part_get_disk_guid(g, device.c_str()), "part_get_disk_guid", {device});

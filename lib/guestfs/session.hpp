@@ -287,6 +287,9 @@ public:
   // Every path below `directory`, relative to it but with a leading "/"
   // (find("/etc") gives "/default", "/default/grub", ...), sorted.
   std::vector<std::string> find(const std::string &directory);
+  // Checksum of a file or device, computed in the appliance: `type` is
+  // "sha256", "sha512", "md5", ... (guestfs_checksum); lower-case hex.
+  std::string checksum(const std::string &type, const std::string &path);
   // Disk usage of `path` in bytes (du -s).
   std::int64_t du(const std::string &path);
   void touch(const std::string &path);

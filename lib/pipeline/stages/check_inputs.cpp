@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stage check-inputs: the base image is what the manifest says it is, and no
 // output would be overwritten without --force. Nothing is written yet.
+#include "lib/crypto/crypto.hpp"
 #include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/plan/plan.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/hex.hpp"
 #include "lib/util/log.hpp"
 
 #include <fmt/format.h>
@@ -87,7 +89,10 @@ check_inputs(BuildContext &ctx) {
   ctx.artifacts_dir = ctx.work->path() / "boot-artifacts";
   std::filesystem::create_directories(ctx.artifacts_dir);
   ctx.output_tmp = out_dir / fmt::format(".{}.partial-{}", m.output.path.filename().string(), ::getpid());
-  ctx.report["base"] = {{"path", m.base.path.string()}, {"format", declared}};
+  // What a third party rebuilding this image needs to find the same base.
+  ctx.report["base"] = {{"path", m.base.path.string()},
+                        {"format", declared},
+                        {"sha256", to_hex(crypto::sha256_of_file(m.base.path))}};
   ctx.report["reproducibility"] = reproducibility_report(m, ctx.source_date_epoch);
 }
 
