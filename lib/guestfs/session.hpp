@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lib/guestfs/accel.hpp"
+#include "lib/guestfs/appliance.hpp"
 #include "lib/guestfs/guest.hpp"
 #include "lib/util/secret.hpp"
 
@@ -39,60 +40,12 @@ struct SessionOptions {
   std::function<bool()> cancel_launch;
 };
 
-// Cache mode of an added drive.
-enum class CacheMode {
-  writeback, // safe: every flush reaches the disk image (the default)
-  unsafe,    // flushes ignored: faster, but only correct if the caller ends
-             // with sync() + shutdown() and treats any exception as a failed
-             // build (which the pipeline does; virt-resize does the same)
-};
-
-struct AddDriveOptions {
-  std::string format = "qcow2"; // never probed: probing is a security hole
-  ReadOnly read_only = ReadOnly::yes;
-  CacheMode cache_mode = CacheMode::writeback;
-  std::optional<std::string> label; // exposes the drive as /dev/disk/guestfs/<label>
-  // Pass discards (fstrim) through to the image, so freed blocks become
-  // unallocated qcow2 clusters again ("besteffort": where the stack allows).
-  bool discard = false;
-};
-
 enum class Preallocation { off, metadata, full };
 
 struct DiskCreateOptions {
   Preallocation preallocation = Preallocation::off;
   std::optional<std::filesystem::path> backing_file; // none by default
   std::optional<std::string> backing_format;
-};
-
-struct MkfsOptions {
-  std::optional<int> block_size;
-  std::optional<std::string> label;
-  std::optional<std::string> features; // passed to mkfs -O
-};
-
-// An mke2fs extended option (-E) that guestfs_mke2fs can pass.
-enum class Mke2fsExtended {
-  lazy_itable_init,  // -E lazy_itable_init=1: inode tables left unzeroed
-  lazy_journal_init, // -E lazy_journal_init=1: journal left unzeroed
-  no_discard,        // -E nodiscard: no discard of the device first
-};
-
-// The mke2fs optional arguments the pipeline uses (guestfs_mke2fs).
-struct Mke2fsOptions {
-  std::string fs_type = "ext4";
-  std::optional<std::int64_t> block_size;
-  std::optional<std::int64_t> journal_size; // MiB (mke2fs -J size=)
-  std::optional<std::string> label;
-  std::optional<std::string> uuid;
-  // ONE extended option, not a set: guestfs_mke2fs passes each of its
-  // extended options as a separate "-E", and mke2fs (e2fsprogs 1.47) keeps
-  // only the last -E on its command line, silently. Asking for lazy journal
-  // init and nodiscard together got nodiscard alone, and a zeroed journal
-  // (through dm-crypt: megabytes of allocated ciphertext). Newer e2fsprogs
-  // may reject several -E instead; either way, one is all that works.
-  std::optional<Mke2fsExtended> extended;
-  std::optional<bool> force_create;
 };
 
 struct StatNs {
@@ -106,13 +59,6 @@ struct StatNs {
   std::int64_t blocks = 0;
   std::int64_t mtime_sec = 0;
   std::int64_t mtime_nsec = 0;
-};
-
-struct PartitionInfo {
-  int number = 0;
-  std::uint64_t start = 0; // bytes
-  std::uint64_t end = 0;   // bytes, inclusive
-  std::uint64_t size = 0;  // bytes
 };
 
 struct Xattr {
@@ -150,7 +96,7 @@ struct TarOptions {
 // * Finishing: call sync() (if you wrote) and shutdown() on the success path;
 //   shutdown() throws if the appliance could not write the disks out. The
 //   destructor only closes best-effort (errors logged at debug level).
-class Session final : public Guest {
+class Session final : public Appliance {
 public:
   // Throws cvm::Error(guest) if the handle cannot be created or configured.
   explicit Session(const SessionOptions &options = {});
@@ -192,7 +138,7 @@ public:
   }
   // Orderly shutdown of the appliance, writing the disks out; THROWS on
   // failure, which must not be ignored. Idempotent.
-  void shutdown();
+  void shutdown() override;
   // Enables or disables guestfs trace output (to cvm::log at trace level).
   void set_trace(bool enabled);
   bool get_trace();
@@ -246,43 +192,45 @@ public:
   std::vector<std::string> inspect_get_filesystems(const std::string &root);
 
   // --- Devices and partitions ---
-  std::vector<std::string> list_devices();
+  std::vector<std::string> list_devices() override;
   std::int64_t blockdev_getsize64(const std::string &device);
   // part_init: `parttype` "gpt" or "msdos".
-  void part_init(const std::string &device, const std::string &parttype);
+  void part_init(const std::string &device, const std::string &parttype) override;
   // part_add: `prlogex` "p"/"primary", sectors (512 bytes), `end_sector` inclusive
   // (-N counts from the end of the disk).
   void part_add(const std::string &device,
                 const std::string &prlogex,
                 std::int64_t start_sector,
-                std::int64_t end_sector);
-  void part_set_gpt_type(const std::string &device, int partnum, const std::string &guid);
-  void part_set_name(const std::string &device, int partnum, const std::string &name);
+                std::int64_t end_sector) override;
+  void part_set_gpt_type(const std::string &device, int partnum, const std::string &guid) override;
+  void part_set_name(const std::string &device, int partnum, const std::string &name) override;
   // The GPT disk GUID and a partition's unique GUID (canonical UUID text).
-  void part_set_disk_guid(const std::string &device, const std::string &guid);
-  void part_set_gpt_guid(const std::string &device, int partnum, const std::string &guid);
+  void part_set_disk_guid(const std::string &device, const std::string &guid) override;
+  void part_set_gpt_guid(const std::string &device, int partnum, const std::string &guid) override;
   std::string part_get_disk_guid(const std::string &device);
   std::string part_get_gpt_guid(const std::string &device, int partnum);
-  std::vector<PartitionInfo> part_list(const std::string &device);
+  std::vector<PartitionInfo> part_list(const std::string &device) override;
 
   // --- Filesystems ---
-  void mkfs(const std::string &fstype, const std::string &device, const MkfsOptions &options = {});
-  void mke2fs(const std::string &device, const Mke2fsOptions &options);
+  void mkfs(const std::string &fstype, const std::string &device, const MkfsOptions &options = {}) override;
+  void mke2fs(const std::string &device, const Mke2fsOptions &options) override;
   void set_uuid(const std::string &device, const std::string &uuid);
   void set_label(const std::string &mountable, const std::string &label);
   // mount -o `options`.
-  void mount_options(const std::string &options, const std::string &mountable, const std::string &mountpoint);
+  void mount_options(const std::string &options,
+                     const std::string &mountable,
+                     const std::string &mountpoint) override;
   // Mount points outside the guest's root (e.g. to mount two roots at once).
   // Before any mount.
-  void mkmountpoint(const std::string &path);
+  void mkmountpoint(const std::string &path) override;
   // e2fsck -f (with `correct`, fix automatically; else report only).
   void e2fsck(const std::string &device, bool correct);
-  void fstrim(const std::string &mountpoint);
+  void fstrim(const std::string &mountpoint) override;
 
   // --- File operations beyond Guest ---
   void cp(const std::string &src, const std::string &dest);
   // cp -a (preserves ownership, modes, timestamps, symlinks).
-  void cp_a(const std::string &src, const std::string &dest);
+  void cp_a(const std::string &src, const std::string &dest) override;
   bool is_dir_follow(const std::string &path);
   // Every path below `directory`, relative to it but with a leading "/"
   // (find("/etc") gives "/default", "/default/grub", ...), sorted.
@@ -291,9 +239,9 @@ public:
   // "sha256", "sha512", "md5", ... (guestfs_checksum); lower-case hex.
   std::string checksum(const std::string &type, const std::string &path);
   // Disk usage of `path` in bytes (du -s).
-  std::int64_t du(const std::string &path);
+  std::int64_t du(const std::string &path) override;
   void touch(const std::string &path);
-  void chown(int owner, int group, const std::string &path);
+  void chown(int owner, int group, const std::string &path) override;
   std::string realpath(const std::string &path);
   StatNs lstatns(const std::string &path);
   std::vector<Xattr> getxattrs(const std::string &path);
@@ -301,16 +249,17 @@ public:
 
   // --- Transfers between host and guest ---
   // Host file `host_file` -> guest file or device `guest_path`.
-  void upload(const std::filesystem::path &host_file, const std::string &guest_path);
+  void upload(const std::filesystem::path &host_file, const std::string &guest_path) override;
   // Host file -> guest file/device at byte `offset`.
-  void
-  upload_offset(const std::filesystem::path &host_file, const std::string &guest_path, std::int64_t offset);
+  void upload_offset(const std::filesystem::path &host_file,
+                     const std::string &guest_path,
+                     std::int64_t offset) override;
   // Guest file or device -> host file `host_file`.
-  void download(const std::string &guest_path, const std::filesystem::path &host_file);
+  void download(const std::string &guest_path, const std::filesystem::path &host_file) override;
   void download_offset(const std::string &guest_path,
                        const std::filesystem::path &host_file,
                        std::int64_t offset,
-                       std::int64_t size);
+                       std::int64_t size) override;
   // tar -x of host `tarfile` into guest `directory`.
   void
   tar_in(const std::filesystem::path &tarfile, const std::string &directory, const TarOptions &options = {});
@@ -331,14 +280,14 @@ public:
   void cryptsetup_open(const std::string &device,
                        const SecretBytes &key,
                        const std::string &mapname,
-                       ReadOnly read_only = ReadOnly::no);
-  void cryptsetup_close(const std::string &device);
+                       ReadOnly read_only = ReadOnly::no) override;
+  void cryptsetup_close(const std::string &device) override;
 
   // --- Appliance process and mountpoints ---
   // The appliance's process id (for a signal handler that must stop it).
-  int appliance_pid();
+  int appliance_pid() override;
   // Removes a mountpoint made by mkmountpoint() (nothing may be mounted there).
-  void rmmountpoint(const std::string &path);
+  void rmmountpoint(const std::string &path) override;
 
   // --- Creating special files (tests use these to build fixtures) ---
   // Hard link `linkname` -> `target`.

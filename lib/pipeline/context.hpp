@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/guestfs/appliance.hpp"
 #include "lib/guestfs/inspect.hpp"
-#include "lib/guestfs/session.hpp"
 #include "lib/luks/luks_volume.hpp"
 #include "lib/manifest/manifest.hpp"
 #include "lib/pipeline/build.hpp"
@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -38,20 +40,52 @@ inline constexpr const char *k_output_ext4_mount_options = "noinit_itable,noload
 // The guest's systemd EFI stub, from which boot.mode uki builds the UKI.
 inline constexpr const char *k_systemd_efi_stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 
+enum class StageStatus { running, ok, skipped };
+
+// One stage as the executor ran it (the report's "stages").
+struct StageRecord {
+  std::string name;
+  StageStatus status = StageStatus::running;
+  std::string skip_reason;
+  std::optional<double> seconds; // rounded to 0.1 s; none while running
+};
+
+// What inject-agent installed (attested images only).
+struct InstalledAgent {
+  std::string flavour;
+  bool insecure_test = false;
+  nlohmann::ordered_json kbs; // what the key broker needs (<output>.kbs.json)
+};
+
+// What the stages reach outside the process through: libguestfs appliances
+// and libcryptsetup in a build (real_backends()), fakes in unit tests.
+struct Backends {
+  std::unique_ptr<guestfs::Launcher> launcher;
+  std::unique_ptr<luks::LuksVolume> luks;
+};
+
+// libguestfs and libcryptsetup.
+Backends real_backends();
+
 struct BuildContext {
-  BuildContext(const manifest::Manifest &manifest_in, const BuildOptions &options_in)
+  BuildContext(const manifest::Manifest &manifest_in, const BuildOptions &options_in, Backends backends = {})
     : manifest(manifest_in)
-    , options(options_in) {}
+    , options(options_in)
+    , launcher(std::move(backends.launcher))
+    , luks(std::move(backends.luks)) {}
 
   const manifest::Manifest &manifest;
   const BuildOptions &options;
-  std::unique_ptr<luks::LuksVolume> luks = nullptr;
+  std::unique_ptr<guestfs::Launcher> launcher;
+  std::unique_ptr<luks::LuksVolume> luks;
 
   // Host side.
   std::optional<fs::TempDir> work;     // private scratch (headers, artifacts)
   std::filesystem::path output_tmp;    // the image while it is being built
   std::filesystem::path artifacts_dir; // extracted kernel/initrd/cmdline
   bool committed = false;              // output, key and report are in place
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::vector<StageRecord> stage_log; // filled by the executor
 
   // The base image.
   guestfs::BaseImageFacts facts;
@@ -60,8 +94,8 @@ struct BuildContext {
 
   // The output image.
   DiskLayout layout;
-  std::unique_ptr<guestfs::Session> guest; // base (read-only) + output, launched
-  std::string base_disk;                   // API device names
+  std::unique_ptr<guestfs::Appliance> guest; // base (read-only) + output, launched
+  std::string base_disk;                     // API device names
   std::string out_disk;
   std::string out_esp;
   std::string out_boot;
@@ -90,9 +124,12 @@ struct BuildContext {
 
   std::vector<std::string> kernel_parameters;
   std::string uki_cmdline;                         // boot.mode uki: the command line inside the UKI
+  std::uint64_t uki_size = 0;                      // boot.mode uki: bytes of the UKI on the ESP
   std::vector<guestfs::KernelImage> kernels_after; // in the output, after rebuild
 
   std::string reference_values; // JSON; written by commit when set
+
+  std::optional<InstalledAgent> agent; // set by inject-agent
 
   // Attested images: what binds the key to the image (inspect-base, then
   // completed by make-uki and measure).

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "lib/guestfs/session.hpp"
+#include "lib/luks/cryptsetup.hpp"
 #include "lib/pipeline/build.hpp"
 #include "lib/pipeline/context.hpp"
 #include "lib/pipeline/interrupt.hpp"
-#include "lib/pipeline/stages.hpp"
+#include "lib/pipeline/stage_table.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -18,32 +20,6 @@ namespace cvm::pipeline {
 
 namespace {
 
-using StageFn = void (*)(BuildContext &);
-
-// Stage names (their order lives in lib/plan) to implementations.
-const std::map<std::string, StageFn, std::less<>> &
-stage_table() {
-  static const std::map<std::string, StageFn, std::less<>> k_table{
-      {"check-inputs", stages::check_inputs},
-      {"inspect-base", stages::inspect_base},
-      {"prepare-key", stages::prepare_key},
-      {"create-output", stages::create_output},
-      {"format-luks", stages::format_luks},
-      {"copy-esp", stages::copy_esp},
-      {"copy-root", stages::copy_root},
-      {"inject-files", stages::inject_files},
-      {"inject-agent", stages::inject_agent},
-      {"configure-boot", stages::configure_boot},
-      {"rebuild-initramfs", stages::rebuild_initramfs},
-      {"make-uki", stages::make_uki},
-      {"extract-boot-artifacts", stages::extract_boot_artifacts},
-      {"close-image", stages::close_image},
-      {"measure", stages::measure},
-      {"commit", stages::commit},
-  };
-  return k_table;
-}
-
 double
 seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -51,13 +27,16 @@ seconds_since(std::chrono::steady_clock::time_point t0) {
 
 } // namespace
 
+Backends
+real_backends() {
+  return {guestfs::make_session_launcher(), luks::make_cryptsetup_volume()};
+}
+
 BuildResult
 run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
   const auto &m = plan.manifest;
-  BuildContext ctx(m, options);
+  BuildContext ctx(m, options, real_backends());
   InterruptGuard interrupts;
-  const auto t_build = std::chrono::steady_clock::now();
-  nlohmann::ordered_json stage_report = nlohmann::ordered_json::array();
   ctx.report["cvmforge_version"] = CVM_VERSION;
   ctx.report["manifest"] = m.manifest_path.string();
   ctx.report["name"] = m.name;
@@ -104,33 +83,22 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
       if (s.skip_reason) {
         log::info("[{}/{}] {}: skipped ({})", i + 1, n, s.name, *s.skip_reason);
         ctx.emit({{"event", "stage"}, {"stage", s.name}, {"status", "skipped"}, {"reason", *s.skip_reason}});
-        stage_report.push_back({{"name", s.name}, {"status", "skipped"}, {"reason", *s.skip_reason}});
+        ctx.stage_log.push_back({s.name, StageStatus::skipped, *s.skip_reason, std::nullopt});
         continue;
-      }
-      const auto it = stage_table().find(s.name);
-      if (it == stage_table().end()) {
-        throw Error(ErrorKind::internal, "plan names unknown stage '{}'", s.name);
       }
       log::info("[{}/{}] {}", i + 1, n, s.heading);
       ctx.emit({{"event", "stage"}, {"stage", s.name}, {"status", "started"}});
       const auto t0 = std::chrono::steady_clock::now();
-      if (s.name == "commit") {
-        // The report the commit stage writes already lists its own timing slot.
-        stage_report.push_back({{"name", s.name}, {"status", "ok"}});
-        ctx.report["stages"] = stage_report;
-        ctx.report["seconds"] = std::round(seconds_since(t_build) * 10.0) / 10.0;
-      }
-      it->second(ctx);
+      ctx.stage_log.push_back({s.name, StageStatus::running, {}, std::nullopt});
+      stage_function(s.id)(ctx);
       const double secs = seconds_since(t0);
+      ctx.stage_log.back().status = StageStatus::ok;
+      ctx.stage_log.back().seconds = std::round(secs * 10.0) / 10.0;
       log::info("      done in {:.1f} s", secs);
       ctx.emit({{"event", "stage"},
                 {"stage", s.name},
                 {"status", "done"},
                 {"seconds", std::round(secs * 10.0) / 10.0}});
-      if (s.name != "commit") {
-        stage_report.push_back(
-            {{"name", s.name}, {"status", "ok"}, {"seconds", std::round(secs * 10.0) / 10.0}});
-      }
     }
   } catch (const Error &e) {
     const Error contextual = interrupted_by() != 0 && e.kind() != ErrorKind::interrupted
@@ -146,7 +114,7 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
   result.key_file = m.output.key_file;
   result.report = m.output.report;
   result.report_json = ctx.report;
-  log::info("built {} in {:.0f} s", m.output.path.string(), seconds_since(t_build));
+  log::info("built {} in {:.0f} s", m.output.path.string(), seconds_since(ctx.started));
   return result;
 }
 

@@ -5,7 +5,8 @@
 #include "measurement/predict.hpp"
 
 // One function per stage, one file per function (lib/pipeline/stages/). The
-// order lives in lib/plan/plan.cpp; pipeline.cpp maps names to these.
+// stages, their order, headings and skip rules are lib/plan/stages.hpp;
+// lib/pipeline/stage_table.cpp binds each to its function here.
 namespace cvm::pipeline::stages {
 
 void check_inputs(BuildContext &ctx);

@@ -12,15 +12,6 @@ namespace cvm::plan {
 
 using manifest::Manifest;
 
-namespace {
-
-std::optional<std::string>
-run() {
-  return std::nullopt;
-}
-
-} // namespace
-
 bool
 insecure_test(const Manifest &m) {
   return m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
@@ -59,42 +50,9 @@ output_files(const Manifest &m) {
 BuildPlan
 make_plan(Manifest m) {
   BuildPlan plan;
-  auto add = [&](std::string name, std::string heading, std::optional<std::string> skip) {
-    plan.stages.push_back({std::move(name), std::move(heading), std::move(skip)});
-  };
-  add("check-inputs", "Checking inputs and outputs", run());
-  add("inspect-base", "Inspecting the base image", run());
-  add("prepare-key",
-      m.key.source == manifest::KeySource::file ? "Reading the disk key file" : "Generating the disk key",
-      run());
-  add("create-output", "Creating the output image and its partition table", run());
-  add("format-luks", "Writing the LUKS2 header", run());
-  add("copy-esp", "Copying the EFI system partition", run());
-  add("copy-root", "Copying the root filesystem into the LUKS2 volume", run());
-  add("inject-files",
-      "Injecting files",
-      m.files.empty() ? std::optional<std::string>("the manifest lists no files") : std::nullopt);
-  add("inject-agent",
-      "Installing the attestation agent and initramfs hooks",
-      m.attestation.enabled ? std::nullopt : std::optional<std::string>("attestation is disabled"));
-  add("configure-boot", "Writing fstab, crypttab and the boot loader configuration", run());
-  add("rebuild-initramfs",
-      m.boot.mode == manifest::BootMode::grub
-          ? "Regenerating the initramfs and GRUB with the guest's own tools"
-          : "Regenerating the initramfs with the guest's own tools",
-      run());
-  add("make-uki",
-      "Assembling the unified kernel image (guest's systemd EFI stub) onto the ESP",
-      m.boot.mode == manifest::BootMode::uki
-          ? std::nullopt
-          : std::optional<std::string>(fmt::format("boot.mode is {}", manifest::to_string(m.boot.mode))));
-  add("extract-boot-artifacts", "Extracting kernel, initrd and command line for measurement", run());
-  add("close-image", "Closing the image (final LUKS2 header, checked shutdown)", run());
-  add("measure",
-      "Computing TDX reference values",
-      m.measurement.profile.empty() ? std::optional<std::string>("no measurement.profile in the manifest")
-                                    : std::nullopt);
-  add("commit", "Putting the image, key file and report in place", run());
+  for (const StageSpec &s : stage_specs()) {
+    plan.stages.push_back({s.id, std::string(s.name), s.heading(m), s.skip(m)});
+  }
   if (m.attestation.enabled) {
     plan.binding = binding_verdict(m);
   }

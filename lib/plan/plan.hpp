@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lib/manifest/manifest.hpp"
+#include "lib/plan/stages.hpp"
 #include "measurement/binding.hpp"
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@ namespace cvm::plan {
 
 // One step of `cvmforge build`, as decided before anything is touched.
 struct StagePlan {
+  Stage id;
   std::string name;                       // "copy-root"
   std::string heading;                    // "Copying the root filesystem into the LUKS2 volume"
   std::optional<std::string> skip_reason; // nullopt = runs
@@ -44,8 +46,8 @@ std::vector<OutputFile> output_files(const manifest::Manifest &manifest);
 // must never be deployed.
 bool insecure_test(const manifest::Manifest &manifest);
 
-// The stage order of `cvmforge build`; it lives here and only here. The
-// executor (lib/pipeline) runs exactly these names in this order.
+// The stages of `cvmforge build` for `manifest`: the stage table
+// (lib/plan/stages.hpp) with each heading and skip rule applied.
 BuildPlan make_plan(manifest::Manifest manifest);
 
 nlohmann::ordered_json to_json(const BuildPlan &plan);

@@ -41,8 +41,7 @@ check_inputs(BuildContext &ctx) {
   // The format is declared, never probed for use (probing a raw image that
   // contains a qcow2 header is a known hole); but a declared format that does
   // not match the file is certainly a mistake.
-  guestfs::Session probe;
-  const std::string detected = probe.disk_format(m.base.path);
+  const std::string detected = ctx.launcher->disk_format(m.base.path);
   const std::string declared = manifest::to_string(m.base.format);
   if (detected == "unknown" && m.base.format == manifest::ImageFormat::qcow2) {
     throw Error(ErrorKind::input, "{}: {} is not a disk image", at(m, "base.path"), m.base.path.string());

@@ -69,11 +69,33 @@ private:
   std::vector<std::filesystem::path> m_paths;
 };
 
+// The stages as the executor ran them, this one included: the report is
+// written at its end, so if it exists at all, commit succeeded.
+nlohmann::ordered_json
+stages_json(const std::vector<StageRecord> &log) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto &r : log) {
+    if (r.status == StageStatus::skipped) {
+      out.push_back({{"name", r.name}, {"status", "skipped"}, {"reason", r.skip_reason}});
+    } else if (r.seconds) {
+      out.push_back({{"name", r.name}, {"status", "ok"}, {"seconds", *r.seconds}});
+    } else {
+      out.push_back({{"name", r.name}, {"status", "ok"}});
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 void
 commit(BuildContext &ctx) {
   const auto &m = ctx.manifest;
+  ctx.report["stages"] = stages_json(ctx.stage_log);
+  ctx.report["seconds"] =
+      std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count() *
+                 10.0) /
+      10.0;
   const auto no_replace = ctx.options.overwrite == Overwrite::yes ? fs::AtomicFile::NoReplace::no
                                                                   : fs::AtomicFile::NoReplace::yes;
   const std::uint64_t allocated = allocated_bytes(ctx.output_tmp);
@@ -81,9 +103,7 @@ commit(BuildContext &ctx) {
       ctx.facts.root_used_bytes + (ctx.facts.boot_device ? ctx.content.boot_used : 0);
   // Content the build adds by design counts as content: the UKI is a second
   // copy of kernel and initramfs (tens of MiB) that no layout can avoid.
-  const std::uint64_t added = ctx.report.contains("boot") && ctx.report["boot"].contains("uki")
-                                  ? ctx.report["boot"]["uki"]["size"].get<std::uint64_t>()
-                                  : 0;
+  const std::uint64_t added = ctx.uki_size;
   const std::uint64_t content = base_used + added;
   const double ratio = content == 0 ? 0.0 : static_cast<double>(allocated) / static_cast<double>(content);
   ctx.report["output"]["allocated_bytes"] = allocated;
@@ -98,8 +118,7 @@ commit(BuildContext &ctx) {
 
   // The resource policy first: if it cannot pin the image (no reference
   // values, no predicted RTMR) the build fails here, with nothing written.
-  const bool kbs_files = m.attestation.enabled && ctx.report.contains("attestation") &&
-                         ctx.report["attestation"].contains("kbs");
+  const bool kbs_files = ctx.agent.has_value();
   std::string resource_policy;
   if (kbs_files) {
     // RTMR0-2 by default, and whatever else the binding verdict relies on.
@@ -177,7 +196,7 @@ commit(BuildContext &ctx) {
   if (kbs_files) {
     // What the key broker needs: the resource path and the key file to upload.
     const std::filesystem::path kbs = m.output.path.string() + ".kbs.json";
-    fs::write_file_atomic(kbs, ctx.report["attestation"]["kbs"].dump(2) + "\n", 0644, no_replace);
+    fs::write_file_atomic(kbs, ctx.agent->kbs.dump(2) + "\n", 0644, no_replace);
     rollback.add(kbs);
     const auto policy = agent::resource_policy_path(m);
     fs::write_file_atomic(policy, resource_policy, 0644, no_replace);

@@ -53,22 +53,22 @@ create_output(BuildContext &ctx) {
   // The appliance runs the guest's initramfs generator and GRUB tools: give
   // it the host's cores (also under TCG, which is multi-threaded on x86) and
   // room for a compressing mkinitramfs.
-  guestfs::SessionOptions session_options;
-  session_options.cancel_launch = [] { return interrupted_by() != 0; };
-  session_options.smp = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 4U));
+  guestfs::LaunchSpec spec;
+  spec.cancel_launch = [] { return interrupted_by() != 0; };
+  spec.smp = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1U, 4U));
   if (std::getenv("LIBGUESTFS_MEMSIZE") == nullptr) { // NOLINT(concurrency-mt-unsafe): the user's choice wins
-    session_options.memsize_mib = 1536;
+    spec.memsize_mib = 1536;
   }
-  ctx.guest = std::make_unique<guestfs::Session>(session_options);
-  auto &g = *ctx.guest;
-  g.disk_create(ctx.output_tmp, "qcow2", static_cast<std::int64_t>(l.disk_size));
-  g.add_drive(
-      m.base.path,
-      {manifest::to_string(m.base.format), guestfs::ReadOnly::yes, guestfs::CacheMode::writeback, "base"});
+  ctx.launcher->disk_create(ctx.output_tmp, "qcow2", static_cast<std::int64_t>(l.disk_size));
+  spec.drives.push_back(
+      {m.base.path,
+       {manifest::to_string(m.base.format), guestfs::ReadOnly::yes, guestfs::CacheMode::writeback, "base"}});
   // Unsafe caching is sound here: the image is only kept after sync() and a
   // checked shutdown(); any failure deletes it.
-  g.add_drive(ctx.output_tmp, {"qcow2", guestfs::ReadOnly::no, guestfs::CacheMode::unsafe, "output", true});
-  g.launch();
+  spec.drives.push_back(
+      {ctx.output_tmp, {"qcow2", guestfs::ReadOnly::no, guestfs::CacheMode::unsafe, "output", true}});
+  ctx.guest = ctx.launcher->launch(spec);
+  auto &g = *ctx.guest;
   set_interrupt_victim(g.appliance_pid());
   throw_if_interrupted();
 

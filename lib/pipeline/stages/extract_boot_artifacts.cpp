@@ -124,7 +124,7 @@ extract_boot_artifacts(BuildContext &ctx) {
           ka.initrd_path ? nlohmann::ordered_json(*ka.initrd_path) : nlohmann::ordered_json(nullptr)}});
   }
   ctx.report["kernels"] = kernels;
-  if (ctx.report.contains("attestation")) {
+  if (ctx.agent) {
     // Whether the agent can close the release window (extend RTMR3) depends
     // on the image's kernel, so the build can tell.
     const auto can_extend = agent::kernel_can_extend_rtmr(k.version);

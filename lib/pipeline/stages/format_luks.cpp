@@ -6,8 +6,9 @@
 // disk key, keyslot 1: the recovery passphrase) and a build-only one whose
 // single keyslot opens with a random printable passphrase -- the libguestfs
 // API passes keys as C strings, and the disk key is 64 arbitrary bytes. The
-// appliance opens the volume with the build header; finalize replaces it
-// with the final header, so the build passphrase dies with the build.
+// appliance opens the volume with the build header (copy-root encrypts the
+// root through it); close-image replaces it with the final header, so the
+// build passphrase dies with the build.
 #include "lib/luks/cryptsetup.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
@@ -34,9 +35,6 @@ to_luks(const manifest::Pbkdf &p) {
 void
 format_luks(BuildContext &ctx) {
   const auto &m = ctx.manifest;
-  if (!ctx.luks) {
-    ctx.luks = luks::make_cryptsetup_volume();
-  }
   const auto spec = luks::parse_cipher_spec(m.luks.cipher);
   luks::LuksParams params;
   params.cipher = spec.cipher;

@@ -48,6 +48,7 @@ inject_agent(BuildContext &ctx) {
   for (const auto &t : templates) {
     files.push_back(t.destination);
   }
+  ctx.agent = InstalledAgent{flavour.name, flavour.insecure_test, agent::kbs_info(m, flavour)};
   ctx.report["attestation"] = {{"agent", flavour.name},
                                {"agent_bundle", bundle.string()},
                                {"insecure_test", flavour.insecure_test},
@@ -55,7 +56,7 @@ inject_agent(BuildContext &ctx) {
                                {"luks_device", agent::luks_device(ctx.luks_uuid)},
                                {"header_policy", agent::k_header_policy},
                                {"initramfs_files", files},
-                               {"kbs", agent::kbs_info(m, flavour)}};
+                               {"kbs", ctx.agent->kbs}};
   if (flavour.insecure_test) {
     ctx.report["insecure_test_marker"] = "INSECURE-TEST";
   }

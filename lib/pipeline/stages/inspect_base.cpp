@@ -29,14 +29,18 @@ any_exists(guestfs::Guest &g, std::initializer_list<const char *> paths) {
 void
 inspect_base(BuildContext &ctx) {
   const auto &m = ctx.manifest;
-  guestfs::SessionOptions session_options;
-  session_options.cancel_launch = [] { return interrupted_by() != 0; };
-  guestfs::Session s(session_options);
-  s.add_drive(m.base.path, manifest::to_string(m.base.format), guestfs::ReadOnly::yes);
+  guestfs::LaunchSpec spec;
+  spec.cancel_launch = [] { return interrupted_by() != 0; };
+  guestfs::AddDriveOptions base_drive;
+  base_drive.format = manifest::to_string(m.base.format);
+  base_drive.read_only = guestfs::ReadOnly::yes;
+  spec.drives.push_back({m.base.path, base_drive});
+  std::unique_ptr<guestfs::Appliance> appliance;
   try {
-    s.launch();
+    appliance = ctx.launcher->launch(spec);
   } catch (const Error &e) {
-    if (e.kind() == ErrorKind::interrupted || interrupted_by() != 0 || s.launch_timed_out()) {
+    if (e.kind() == ErrorKind::interrupted || interrupted_by() != 0 ||
+        ctx.launcher->last_launch_timed_out()) {
       throw;
     }
     throw Error(ErrorKind::input,
@@ -47,6 +51,7 @@ inspect_base(BuildContext &ctx) {
                 e.what());
   }
   throw_if_interrupted();
+  auto &s = *appliance;
   ctx.facts = guestfs::inspect_base(s);
   const auto &f = ctx.facts;
 

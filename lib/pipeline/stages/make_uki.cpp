@@ -102,6 +102,7 @@ make_uki(BuildContext &ctx) {
             k.version,
             ctx.uki_cmdline);
 
+  ctx.uki_size = uki.size();
   ctx.report["boot"]["uki"] = {{"path", esp + "/EFI/BOOT/BOOTX64.EFI"},
                                {"size", uki.size()},
                                {"sha256", to_hex(crypto::sha256(uki))},
