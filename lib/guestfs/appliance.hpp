@@ -166,6 +166,8 @@ public:
   Launcher &operator=(Launcher &&) = default;
   virtual ~Launcher() = default;
 
+  // The accelerator appliances run with ("kvm", "tcg"), for the report.
+  virtual std::string accelerator() = 0;
   // The format qemu-img would detect ("qcow2", "raw", "unknown"): for
   // checking a declared format, never for choosing one.
   virtual std::string disk_format(const std::filesystem::path &path) = 0;

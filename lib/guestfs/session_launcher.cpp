@@ -10,6 +10,11 @@ namespace {
 class SessionLauncher final : public Launcher {
 public:
   std::string
+  accelerator() override {
+    return accel_name();
+  }
+
+  std::string
   disk_format(const std::filesystem::path &path) override {
     Session probe;
     return probe.disk_format(path);

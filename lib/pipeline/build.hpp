@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/guestfs/appliance.hpp"
+#include "lib/luks/luks_volume.hpp"
 #include "lib/plan/plan.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 // `cvmforge build`: execute a BuildPlan against real images.
@@ -25,6 +28,16 @@ struct BuildOptions {
   std::filesystem::path agent_dir;
 };
 
+// What the stages reach outside the process through: libguestfs appliances
+// and libcryptsetup in a build (real_backends()), fakes in unit tests.
+struct Backends {
+  std::unique_ptr<guestfs::Launcher> launcher;
+  std::unique_ptr<luks::LuksVolume> luks;
+};
+
+// libguestfs and libcryptsetup.
+Backends real_backends();
+
 struct BuildResult {
   std::filesystem::path output;
   std::filesystem::path key_file;
@@ -37,5 +50,7 @@ struct BuildResult {
 // new is left at those paths and temporaries are removed (unless
 // `keep_failed`). Throws cvm::Error.
 BuildResult run_build(const plan::BuildPlan &plan, const BuildOptions &options);
+// The same with other backends (unit tests run the whole pipeline on fakes).
+BuildResult run_build(const plan::BuildPlan &plan, const BuildOptions &options, Backends backends);
 
 } // namespace cvm::pipeline

@@ -57,16 +57,6 @@ struct InstalledAgent {
   nlohmann::ordered_json kbs; // what the key broker needs (<output>.kbs.json)
 };
 
-// What the stages reach outside the process through: libguestfs appliances
-// and libcryptsetup in a build (real_backends()), fakes in unit tests.
-struct Backends {
-  std::unique_ptr<guestfs::Launcher> launcher;
-  std::unique_ptr<luks::LuksVolume> luks;
-};
-
-// libguestfs and libcryptsetup.
-Backends real_backends();
-
 struct BuildContext {
   BuildContext(const manifest::Manifest &manifest_in, const BuildOptions &options_in, Backends backends = {})
     : manifest(manifest_in)

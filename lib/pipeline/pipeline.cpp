@@ -34,13 +34,18 @@ real_backends() {
 
 BuildResult
 run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
+  return run_build(plan, options, real_backends());
+}
+
+BuildResult
+run_build(const plan::BuildPlan &plan, const BuildOptions &options, Backends backends) {
   const auto &m = plan.manifest;
-  BuildContext ctx(m, options, real_backends());
+  BuildContext ctx(m, options, std::move(backends));
   InterruptGuard interrupts;
   ctx.report["cvmforge_version"] = CVM_VERSION;
   ctx.report["manifest"] = m.manifest_path.string();
   ctx.report["name"] = m.name;
-  ctx.report["accel"] = guestfs::accel_name();
+  ctx.report["accel"] = ctx.launcher->accelerator();
 
   std::string current;
   // Whatever ends the build early -- cvm::Error, another exception -- the

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// FakeGuest: an in-memory cvm::guestfs::Guest for unit tests of pipeline
-// stages and of inspection logic. It models devices (each with its own file
-// tree), a partition table per disk, a mount table, inspection results and
-// in-guest commands (recorded; their output is scripted). Errors are thrown
-// as cvm::Error(ErrorKind::guest) with libguestfs-like messages.
+// FakeGuest: an in-memory cvm::guestfs::Appliance (and so Guest) for unit
+// tests of pipeline stages and of inspection logic. It models devices (each
+// with its own file tree and raw bytes), a partition table per disk, a mount
+// table, inspection results, in-guest commands (recorded; their output is
+// scripted), mkfs, LUKS open/close, copies and host transfers. Errors are
+// thrown as cvm::Error(ErrorKind::guest) with libguestfs-like messages.
+// FakeLauncher (below) hands FakeGuests to stages that launch appliances.
 //
 //   FakeGuest g;
 //   g.add_partition("/dev/sda", 1, "vfat", "ABCD-1234", k_esp_type_guid);
@@ -13,13 +15,21 @@
 //   g.tree("/dev/sda2").put_file("/etc/os-release", "ID=debian\n");
 //   g.oses.push_back({.root = "/dev/sda2", .type = "linux", .distro = "debian", ...});
 
+#include "lib/guestfs/appliance.hpp"
 #include "lib/guestfs/guest.hpp"
 #include "lib/util/error.hpp"
+#include "lib/util/fs.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -146,7 +156,7 @@ private:
   std::map<std::string, Node> m_nodes;
 };
 
-class FakeGuest : public Guest {
+class FakeGuest : public Appliance {
 public:
   struct Device {
     std::string type = "unknown"; // vfs type: "ext4", "vfat", "crypto_LUKS" ...
@@ -158,6 +168,16 @@ public:
     bool lv = false;
     FsUsage usage{4096, 1024 * 1024 * 1024, 512 * 1024 * 1024, 512 * 1024 * 1024};
     FakeTree tree;
+    std::vector<std::byte> raw; // bytes written to the device itself (upload, upload_offset)
+    std::string opened_as;      // LUKS: the /dev/mapper name it is open as
+    std::string mkfs_options;   // what mkfs/mke2fs was asked for, as text
+  };
+
+  // What happened, kept past the appliance's life (tests copy the pointer
+  // before a stage takes ownership and destroys the appliance).
+  struct Journal {
+    bool shut_down = false;
+    std::vector<std::string> calls; // "upload /host/file /dev/sdb3", "cryptsetup_open ...", ...
   };
 
   // --- Scenario set-up (public on purpose: tests poke at it) ---
@@ -170,6 +190,18 @@ public:
   std::vector<std::vector<std::string>> commands_run;
   std::vector<std::pair<std::string, std::string>> mount_log; // (mountable, mountpoint)
   int sync_count = 0;
+  std::shared_ptr<Journal> journal = std::make_shared<Journal>();
+  // Make shutdown() throw (an appliance that could not write the disks out).
+  bool fail_shutdown = false;
+  // The secret cryptsetup_open() must be given for a device (by device);
+  // devices not listed open with any key that is not empty.
+  std::map<std::string, std::string> luks_keys;
+
+  // Adds whole disk `disk` (as launching with a drive does).
+  void
+  add_disk(const std::string &disk) {
+    devices[disk];
+  }
 
   // Adds partition `disk` + `partnum` (e.g. "/dev/sda", 2 -> "/dev/sda2").
   Device &
@@ -198,6 +230,16 @@ public:
   const std::vector<std::pair<std::string, std::string>> &
   mounts() const {
     return m_mounts;
+  }
+  // What is mounted at `mountpoint`, or "".
+  std::string
+  mounted_at(const std::string &mountpoint) const {
+    for (const auto &[mp, mountable] : m_mounts) {
+      if (mp == mountpoint) {
+        return mountable;
+      }
+    }
+    return {};
   }
 
   // --- Guest ---
@@ -320,7 +362,7 @@ public:
   mount(const std::string &mountable, const std::string &mountpoint, ReadOnly read_only) override {
     device(mountable, "mount");
     if (mountpoint != "/") {
-      if (!is_dir(mountpoint)) {
+      if (m_appliance_dirs.count(mountpoint) == 0 && !is_dir(mountpoint)) {
         fail("mount", mountable + " " + mountpoint, "mount point is not a directory");
       }
     } else if (!m_mounts.empty()) {
@@ -374,7 +416,12 @@ public:
   }
   std::string
   vfs_uuid(const std::string &mountable) override {
-    return device(mountable, "vfs_uuid").uuid;
+    const Device &d = device(mountable, "vfs_uuid");
+    if (d.type == "vfat" && d.raw.size() >= 512 && d.raw[66] == std::byte{0x29}) {
+      auto at = [&](std::size_t i) { return std::to_integer<unsigned>(d.raw[i]); };
+      return fmt::format("{:02X}{:02X}-{:02X}{:02X}", at(70), at(69), at(68), at(67));
+    }
+    return d.uuid;
   }
   std::string
   vfs_label(const std::string &mountable) override {
@@ -422,10 +469,292 @@ public:
     return oses;
   }
 
+  // --- Appliance ---
+  std::vector<std::string>
+  list_devices() override {
+    std::set<std::string> out; // disks with a partition table, and bare disks
+    for (const auto &[disk, type] : part_types) {
+      out.insert(disk);
+    }
+    for (const auto &[name, d] : devices) {
+      if (!d.disk && name.rfind("/dev/mapper/", 0) != 0) {
+        out.insert(name);
+      }
+    }
+    return {out.begin(), out.end()};
+  }
+  void
+  part_init(const std::string &disk, const std::string &parttype) override {
+    device(disk, "part_init");
+    log("part_init " + disk + " " + parttype);
+    part_types[disk] = parttype;
+    std::erase_if(devices, [&](const auto &e) { return e.second.disk == disk; });
+    m_parts.erase(disk);
+  }
+  void
+  part_add(const std::string &disk,
+           const std::string &prlogex,
+           std::int64_t start,
+           std::int64_t end) override {
+    if (part_types.count(disk) == 0) {
+      fail("part_add", disk, "unrecognised disk label");
+    }
+    log("part_add " + disk + " " + prlogex + " " + std::to_string(start) + " " + std::to_string(end));
+    auto &parts = m_parts[disk];
+    const int number = static_cast<int>(parts.size()) + 1;
+    parts.push_back({number,
+                     static_cast<std::uint64_t>(start) * 512U,
+                     static_cast<std::uint64_t>(end) * 512U + 511U,
+                     static_cast<std::uint64_t>(end - start + 1) * 512U});
+    add_partition(disk, number, "unknown", "");
+  }
+  void
+  part_set_gpt_type(const std::string &disk, int partnum, const std::string &guid) override {
+    partition(disk, partnum, "part_set_gpt_type").gpt_type = guid;
+  }
+  void
+  part_set_name(const std::string &disk, int partnum, const std::string &name) override {
+    partition(disk, partnum, "part_set_name").label = name;
+  }
+  void
+  part_set_disk_guid(const std::string &disk, const std::string &guid) override {
+    device(disk, "part_set_disk_guid");
+    disk_guids[disk] = guid;
+  }
+  void
+  part_set_gpt_guid(const std::string &disk, int partnum, const std::string &guid) override {
+    partition(disk, partnum, "part_set_gpt_guid");
+    partition_guids[disk + std::to_string(partnum)] = guid;
+  }
+  std::vector<PartitionInfo>
+  part_list(const std::string &disk) override {
+    device(disk, "part_list");
+    return m_parts[disk];
+  }
+  void
+  mkfs(const std::string &fstype, const std::string &dev, const MkfsOptions &options = {}) override {
+    Device &d = device(dev, "mkfs");
+    d.type = fstype;
+    d.label = options.label.value_or("");
+    d.uuid = "mkfs-uuid-" + std::to_string(++m_uuid_counter);
+    d.tree = FakeTree();
+    d.mkfs_options = "mkfs " + fstype;
+    if (fstype == "vfat") {
+      // A FAT32 boot sector as mkfs.vfat writes one (512-byte sectors, the
+      // backup at sector 6, volume ID 0x12345678); vfs_uuid() reads the ID back.
+      d.raw.assign(std::size_t{64} * 1024, std::byte{0});
+      for (const std::size_t at : {std::size_t{0}, std::size_t{6} * 512}) {
+        d.raw[at + 11] = std::byte{0x00};
+        d.raw[at + 12] = std::byte{0x02};
+        d.raw[at + 50] = std::byte{6};
+        d.raw[at + 66] = std::byte{0x29};
+        d.raw[at + 67] = std::byte{0x78};
+        d.raw[at + 68] = std::byte{0x56};
+        d.raw[at + 69] = std::byte{0x34};
+        d.raw[at + 70] = std::byte{0x12};
+        d.raw[at + 510] = std::byte{0x55};
+        d.raw[at + 511] = std::byte{0xAA};
+      }
+    }
+    log("mkfs " + fstype + " " + dev);
+  }
+  void
+  mke2fs(const std::string &dev, const Mke2fsOptions &options) override {
+    Device &d = device(dev, "mke2fs");
+    d.type = options.fs_type;
+    d.label = options.label.value_or("");
+    d.uuid = options.uuid.value_or("mke2fs-uuid-" + std::to_string(++m_uuid_counter));
+    d.tree = FakeTree();
+    d.mkfs_options = "mke2fs -t " + options.fs_type +
+                     (options.journal_size ? " -J size=" + std::to_string(*options.journal_size) : "") +
+                     (options.extended ? " -E" + std::to_string(static_cast<int>(*options.extended)) : "");
+    log("mke2fs " + dev);
+  }
+  void
+  mount_options(const std::string &options,
+                const std::string &mountable,
+                const std::string &mountpoint) override {
+    mount(mountable, mountpoint, ReadOnly::no);
+    log("mount -o " + options + " " + mountable + " " + mountpoint);
+  }
+  void
+  mkmountpoint(const std::string &path) override {
+    m_appliance_dirs.insert(path);
+  }
+  void
+  rmmountpoint(const std::string &path) override {
+    if (is_mountpoint(path)) {
+      fail("rmmountpoint", path, "Device or resource busy");
+    }
+    if (m_appliance_dirs.erase(path) == 0) {
+      fail("rmmountpoint", path, "No such file or directory");
+    }
+  }
+  void
+  fstrim(const std::string &mountpoint) override {
+    mount_for(mountpoint, "fstrim");
+    log("fstrim " + mountpoint);
+  }
+  // Copies through the Guest calls, so it crosses mounts as cp -a does.
+  // "src/." copies the contents of src into dest; "src/x" copies x into dest.
+  void
+  cp_a(const std::string &src, const std::string &dest) override {
+    log("cp_a " + src + " " + dest);
+    if (src.size() >= 2 && src.compare(src.size() - 2, 2, "/.") == 0) {
+      const std::string dir = src.substr(0, src.size() - 2);
+      for (const auto &name : ls(dir)) {
+        copy_node(join(dir, name), join(dest, name));
+      }
+    } else {
+      copy_node(src, join(dest, src.substr(src.rfind('/') + 1)));
+    }
+  }
+  std::int64_t
+  du(const std::string &path) override {
+    if (is_file(path)) {
+      return static_cast<std::int64_t>(read_file(path).size());
+    }
+    std::int64_t total = 0;
+    if (is_dir(path)) {
+      for (const auto &name : ls(path)) {
+        total += du(join(path, name));
+      }
+    }
+    return total;
+  }
+  void
+  chown(int owner, int group, const std::string &path) override {
+    if (!exists(path)) {
+      fail("chown", path, "No such file or directory");
+    }
+    owners[path] = {owner, group};
+  }
+  void
+  upload(const std::filesystem::path &host_file, const std::string &guest_path) override {
+    const auto bytes = fs::read_file(host_file);
+    log("upload " + host_file.string() + " " + guest_path);
+    if (devices.count(guest_path) != 0) {
+      devices[guest_path].raw = bytes;
+      return;
+    }
+    write(guest_path, bytes);
+  }
+  void
+  upload_offset(const std::filesystem::path &host_file,
+                const std::string &guest_path,
+                std::int64_t offset) override {
+    const auto bytes = fs::read_file(host_file);
+    log("upload_offset " + host_file.string() + " " + guest_path + " " + std::to_string(offset));
+    auto &raw = device(guest_path, "upload_offset").raw;
+    const auto at = static_cast<std::size_t>(offset);
+    if (raw.size() < at + bytes.size()) {
+      raw.resize(at + bytes.size());
+    }
+    std::copy(bytes.begin(), bytes.end(), raw.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  void
+  download(const std::string &guest_path, const std::filesystem::path &host_file) override {
+    log("download " + guest_path + " " + host_file.string());
+    const auto it = devices.find(guest_path);
+    fs::write_file_atomic(host_file, it != devices.end() ? it->second.raw : read_file(guest_path));
+  }
+  void
+  download_offset(const std::string &guest_path,
+                  const std::filesystem::path &host_file,
+                  std::int64_t offset,
+                  std::int64_t size) override {
+    log("download_offset " + guest_path + " " + std::to_string(offset) + " " + std::to_string(size));
+    const auto &raw = device(guest_path, "download_offset").raw;
+    std::vector<std::byte> out(static_cast<std::size_t>(size));
+    for (std::size_t i = 0; i < out.size() && static_cast<std::size_t>(offset) + i < raw.size(); ++i) {
+      out[i] = raw[static_cast<std::size_t>(offset) + i];
+    }
+    fs::write_file_atomic(host_file, out);
+  }
+  void
+  cryptsetup_open(const std::string &dev,
+                  const SecretBytes &key,
+                  const std::string &mapname,
+                  ReadOnly /*read_only*/ = ReadOnly::no) override {
+    Device &d = device(dev, "cryptsetup_open");
+    const auto it = luks_keys.find(dev);
+    const std::string given(key.chars(), key.size());
+    if (key.empty() || (it != luks_keys.end() && it->second != given)) {
+      fail("cryptsetup_open", dev, "No key available with this passphrase.");
+    }
+    if (!d.opened_as.empty()) {
+      fail("cryptsetup_open", dev, "Device already open");
+    }
+    d.opened_as = mapname;
+    devices["/dev/mapper/" + mapname];
+    log("cryptsetup_open " + dev + " " + mapname);
+  }
+  void
+  cryptsetup_close(const std::string &mapper_device) override {
+    device(mapper_device, "cryptsetup_close");
+    for (auto &[name, d] : devices) {
+      if (!d.opened_as.empty() && "/dev/mapper/" + d.opened_as == mapper_device) {
+        d.opened_as.clear();
+      }
+    }
+    log("cryptsetup_close " + mapper_device);
+  }
+  void
+  shutdown() override {
+    log("shutdown");
+    if (fail_shutdown) {
+      fail("shutdown", "", "appliance did not exit cleanly");
+    }
+    journal->shut_down = true;
+  }
+  int
+  appliance_pid() override {
+    return 0;
+  }
+
+  // Set by the GPT calls.
+  std::map<std::string, std::string> disk_guids;      // disk -> GUID
+  std::map<std::string, std::string> partition_guids; // partition -> GUID
+  std::map<std::string, std::pair<int, int>> owners;  // path -> (uid, gid)
+
 private:
   [[noreturn]] static void
   fail(const std::string &call, const std::string &args, const std::string &why) {
     throw Error(ErrorKind::guest, "{} {}: {}", call, args, why);
+  }
+
+  void
+  log(std::string line) {
+    journal->calls.push_back(std::move(line));
+  }
+
+  static std::string
+  join(const std::string &dir, const std::string &name) {
+    return dir == "/" ? "/" + name : dir + "/" + name;
+  }
+
+  void
+  copy_node(const std::string &from, const std::string &to) {
+    if (is_symlink(from)) {
+      ln_s(readlink(from), to);
+    } else if (is_dir(from)) {
+      mkdir_p(to);
+      for (const auto &name : ls(from)) {
+        copy_node(join(from, name), join(to, name));
+      }
+    } else {
+      write(to, read_file(from));
+    }
+  }
+
+  Device &
+  partition(const std::string &disk, int partnum, const char *call) {
+    for (auto &[name, d] : devices) {
+      if (d.disk == disk && d.partnum == partnum) {
+        return d;
+      }
+    }
+    fail(call, disk + " " + std::to_string(partnum), "no such partition");
   }
 
   Device &
@@ -489,6 +818,61 @@ private:
 
   std::vector<std::pair<std::string, std::string>> m_mounts; // (mountpoint, mountable)
   std::map<std::string, bool> m_read_only;
+  std::set<std::string> m_appliance_dirs; // mkmountpoint()
+  std::map<std::string, std::vector<PartitionInfo>> m_parts;
+  int m_uuid_counter = 0;
+};
+
+// Hands out the FakeGuests a test prepared, one per launch(), and records
+// what was asked.
+class FakeLauncher final : public Launcher {
+public:
+  std::deque<std::unique_ptr<FakeGuest>> appliances; // launch() takes the first
+  std::vector<LaunchSpec> launches;
+  std::string format = "qcow2";                                        // what disk_format() says
+  std::vector<std::pair<std::filesystem::path, std::int64_t>> created; // disk_create()
+  std::optional<Error> fail_launch;                                    // thrown by the next launch()
+  bool timed_out = false;                                              // with fail_launch: a launch timeout
+
+  std::string
+  accelerator() override {
+    return "fake";
+  }
+  std::string
+  disk_format(const std::filesystem::path & /*path*/) override {
+    return format;
+  }
+  void
+  disk_create(const std::filesystem::path &path,
+              const std::string & /*format*/,
+              std::int64_t size_bytes) override {
+    created.emplace_back(path, size_bytes);
+    fs::write_file_atomic(path, std::string_view("fake qcow2\n"));
+  }
+  std::unique_ptr<Appliance>
+  launch(const LaunchSpec &spec) override {
+    launches.push_back(spec);
+    m_timed_out = false;
+    if (fail_launch) {
+      const Error e = *fail_launch;
+      fail_launch.reset();
+      m_timed_out = timed_out;
+      throw e;
+    }
+    if (appliances.empty()) {
+      throw Error(ErrorKind::internal, "FakeLauncher: no appliance prepared for this launch");
+    }
+    auto a = std::move(appliances.front());
+    appliances.pop_front();
+    return a;
+  }
+  [[nodiscard]] bool
+  last_launch_timed_out() const override {
+    return m_timed_out;
+  }
+
+private:
+  bool m_timed_out = false;
 };
 
 } // namespace cvm::guestfs::test
