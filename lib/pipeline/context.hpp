@@ -57,6 +57,24 @@ struct InstalledAgent {
   nlohmann::ordered_json kbs; // what the key broker needs (<output>.kbs.json)
 };
 
+// How the output's filesystems are mounted in the appliance. Each phase is
+// entered by one function and checked by the stages that need it
+// (require_mounts), so a stage moved to the wrong place fails at once.
+enum class OutputMounts {
+  none, // nothing of the output is mounted
+  // copy-root to inject-agent (mount_for_copy): the base's root read-only at
+  // k_src (its /boot below it), the new root at k_dst, the new /boot below it.
+  copy,
+  // configure-boot to close-image (mount_output_as_root): the new root at
+  // "/", /boot and the ESP where the guest mounts them; chrooted tools run here.
+  root,
+};
+
+struct BuildContext;
+
+// Throws cvm::Error(internal) unless the output is mounted as `expected`.
+void require_mounts(const BuildContext &ctx, OutputMounts expected, std::string_view stage);
+
 struct BuildContext {
   BuildContext(const manifest::Manifest &manifest_in, const BuildOptions &options_in, Backends backends = {})
     : manifest(manifest_in)
@@ -90,9 +108,10 @@ struct BuildContext {
   std::string out_esp;
   std::string out_boot;
   std::string out_root;
-  std::string mapper_device; // /dev/mapper/<mapper_name>
-  bool mapper_open = false;
-  bool chroot_layout = false; // new root mounted at "/" (phase 2)
+  // "/dev/mapper/<mapper_name>" while the LUKS2 volume is open in the
+  // appliance (copy-root to close-image); empty otherwise.
+  std::string mapper_device;
+  OutputMounts mounts = OutputMounts::none;
 
   // Identifiers (seed-derived with reproducibility.seed) and the time the
   // guest's boot tools stamp on what they generate.

@@ -12,9 +12,10 @@ close_image(BuildContext &ctx) {
   auto &g = *ctx.guest;
   g.sync();
   g.umount_all();
-  if (ctx.mapper_open) {
+  ctx.mounts = OutputMounts::none;
+  if (!ctx.mapper_device.empty()) {
     g.cryptsetup_close(ctx.mapper_device);
-    ctx.mapper_open = false;
+    ctx.mapper_device.clear();
   }
   // Same size as the build header (format-luks checked), so every byte of the
   // build keyslot is overwritten.

@@ -15,9 +15,10 @@ namespace cvm::pipeline::stages {
 
 void
 mount_output_as_root(BuildContext &ctx) {
-  if (ctx.chroot_layout) {
+  if (ctx.mounts == OutputMounts::root) {
     return;
   }
+  require_mounts(ctx, OutputMounts::copy, "mounting the output as the guest's root");
   auto &g = *ctx.guest;
   g.umount_all();
   g.rmmountpoint(k_src);
@@ -27,7 +28,7 @@ mount_output_as_root(BuildContext &ctx) {
   const std::string esp = ctx.facts.esp_mountpoint.value_or("/boot/efi");
   g.mkdir_p(esp);
   g.mount(ctx.out_esp, esp);
-  ctx.chroot_layout = true;
+  ctx.mounts = OutputMounts::root;
 }
 
 std::string

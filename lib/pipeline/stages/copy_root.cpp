@@ -25,8 +25,8 @@ copy_root(BuildContext &ctx) {
   auto &g = *ctx.guest;
   const auto &f = ctx.facts;
 
+  require_mounts(ctx, OutputMounts::none, "copy-root");
   g.cryptsetup_open(ctx.out_root, ctx.build_passphrase, m.luks.mapper_name);
-  ctx.mapper_open = true;
   ctx.mapper_device = "/dev/mapper/" + m.luks.mapper_name;
 
   guestfs::Mke2fsOptions root_fs;
@@ -66,6 +66,7 @@ copy_root(BuildContext &ctx) {
   g.mount_options(k_output_ext4_mount_options, ctx.mapper_device, k_dst);
   g.mkdir_p(std::string(k_dst) + "/boot");
   g.mount_options(k_output_ext4_mount_options, ctx.out_boot, std::string(k_dst) + "/boot");
+  ctx.mounts = OutputMounts::copy;
 
   {
     const std::uint64_t total = ctx.content.root_used + ctx.content.boot_used;

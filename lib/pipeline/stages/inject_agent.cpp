@@ -16,6 +16,7 @@ namespace cvm::pipeline::stages {
 void
 inject_agent(BuildContext &ctx) {
   const auto &m = ctx.manifest;
+  require_mounts(ctx, OutputMounts::copy, "inject-agent");
   const auto flavour = agent::flavour_for(m.attestation);
   const auto bundle = agent::find_bundle(ctx.options.agent_dir, flavour);
   if (flavour.insecure_test) {

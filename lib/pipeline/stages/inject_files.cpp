@@ -7,6 +7,7 @@ namespace cvm::pipeline::stages {
 
 void
 inject_files(BuildContext &ctx) {
+  require_mounts(ctx, OutputMounts::copy, "inject-files");
   auto &g = *ctx.guest;
   for (const auto &f : ctx.manifest.files) {
     const std::string dest = std::string(k_dst) + f.dest;

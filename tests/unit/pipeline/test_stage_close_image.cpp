@@ -21,7 +21,7 @@ struct CloseImage : StageTest {
     journal = g->journal;
     g->cryptsetup_open(k_out_root, secret("build-passphrase"), "cvmroot");
     ctx->mapper_device = "/dev/mapper/cvmroot";
-    ctx->mapper_open = true;
+    ctx->mounts = pipeline::OutputMounts::root;
     ctx->final_header = ctx->work->path() / "final.luks2";
     fs::write_file_atomic(ctx->final_header, std::string_view("FINAL HEADER"));
     g->devices[k_out_root].raw = {
@@ -35,7 +35,8 @@ TEST_F(CloseImage, SwapsInTheFinalHeaderAfterClosingAndShutsDownChecked) {
   pipeline::stages::close_image(*ctx);
   // The appliance is gone: what it did is in the journal.
   EXPECT_FALSE(ctx->guest);
-  EXPECT_FALSE(ctx->mapper_open);
+  EXPECT_TRUE(ctx->mapper_device.empty());
+  EXPECT_EQ(ctx->mounts, pipeline::OutputMounts::none);
   EXPECT_TRUE(journal->shut_down);
   const auto &calls = journal->calls;
   const auto close = std::find(calls.begin(), calls.end(), "cryptsetup_close /dev/mapper/cvmroot");

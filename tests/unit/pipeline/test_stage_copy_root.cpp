@@ -23,7 +23,7 @@ TEST_F(StageTest, CopyRootFillsTheOpenedVolumeAndTheBootPartition) {
 
   EXPECT_EQ(g.devices[k_out_root].opened_as, "cvmroot");
   EXPECT_EQ(ctx->mapper_device, k_mapper);
-  EXPECT_TRUE(ctx->mapper_open);
+  EXPECT_EQ(ctx->mounts, pipeline::OutputMounts::copy);
   const auto &root = g.devices[k_mapper];
   const auto &boot = g.devices[k_out_boot];
   EXPECT_EQ(root.type, "ext4");
@@ -49,6 +49,7 @@ TEST_F(StageTest, CopyRootStopsWhenTheVolumeDoesNotOpen) {
   const auto e = error_of([&] { pipeline::stages::copy_root(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("No key available"));
-  EXPECT_FALSE(ctx->mapper_open);
+  EXPECT_TRUE(ctx->mapper_device.empty());
+  EXPECT_EQ(ctx->mounts, pipeline::OutputMounts::none);
   EXPECT_EQ(g.devices.count(k_mapper), 0U);
 }
