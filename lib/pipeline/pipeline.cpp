@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "lib/host/accel.hpp"
 #include "lib/pipeline/build.hpp"
 #include "lib/pipeline/context.hpp"
 #include "lib/pipeline/interrupt.hpp"
@@ -61,7 +62,7 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options) {
   ctx.report["cvmforge_version"] = CVM_VERSION;
   ctx.report["manifest"] = m.manifest_path.string();
   ctx.report["name"] = m.name;
-  ctx.report["accel"] = guestfs::accel_name();
+  ctx.report["accel"] = host::accel_name();
 
   std::string current;
   // Whatever ends the build early -- cvm::Error, another exception -- the

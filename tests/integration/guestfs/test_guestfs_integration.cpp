@@ -9,9 +9,9 @@
 // $CVM_GUESTFS_FIXTURE_DIR if set (kept across runs, so ctest's one process
 // per test does not rebuild them; guarded by a lock file) or else into a
 // temporary directory for this process.
-#include "lib/guestfs/accel.hpp"
 #include "lib/guestfs/inspect.hpp"
 #include "lib/guestfs/session.hpp"
+#include "lib/host/accel.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/exec.hpp"
 #include "lib/util/fs.hpp"
@@ -197,7 +197,7 @@ build_fixtures(const Fixtures &f) {
   log::info(
       "guestfs fixtures built in {} s ({})",
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count(),
-      describe_accel());
+      host::describe_accel());
 }
 
 class GuestfsIntegration : public ::testing::Test {
@@ -209,7 +209,7 @@ protected:
     if (std::getenv("CVM_TEST_VERBOSE") != nullptr) { // NOLINT(concurrency-mt-unsafe)
       log::set_level(log::Level::debug);
     }
-    log::info("accelerator: {}", describe_accel());
+    log::info("accelerator: {}", host::describe_accel());
     const char *env_dir = std::getenv("CVM_GUESTFS_FIXTURE_DIR"); // NOLINT
     std::filesystem::path dir;
     if (env_dir != nullptr && *env_dir != '\0') {
