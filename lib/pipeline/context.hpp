@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 #include "lib/guestfs/session.hpp"
 #include "lib/luks/luks_volume.hpp"
 #include "lib/manifest/manifest.hpp"
@@ -54,9 +54,9 @@ struct BuildContext {
   bool committed = false;              // output, key and report are in place
 
   // The base image.
-  guestfs::BaseImageFacts facts;
+  baseimage::BaseImageFacts facts;
   ContentSizes content;
-  guestfs::InitramfsGenerator initramfs_backend = guestfs::InitramfsGenerator::initramfs_tools;
+  baseimage::InitramfsGenerator initramfs_backend = baseimage::InitramfsGenerator::initramfs_tools;
 
   // The output image.
   DiskLayout layout;
@@ -90,7 +90,7 @@ struct BuildContext {
 
   std::vector<std::string> kernel_parameters;
   std::string uki_cmdline;                         // boot.mode uki: the command line inside the UKI
-  std::vector<guestfs::KernelImage> kernels_after; // in the output, after rebuild
+  std::vector<baseimage::KernelImage> kernels_after; // in the output, after rebuild
 
   std::string reference_values; // JSON; written by commit when set
 

@@ -9,7 +9,7 @@
 // $CVM_GUESTFS_FIXTURE_DIR if set (kept across runs, so ctest's one process
 // per test does not rebuild them; guarded by a lock file) or else into a
 // temporary directory for this process.
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 #include "lib/guestfs/session.hpp"
 #include "lib/host/accel.hpp"
 #include "lib/util/error.hpp"
@@ -36,6 +36,12 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+using baseimage::BaseImageFacts;
+using baseimage::Bootloader;
+using baseimage::inspect_base_image;
+using baseimage::InitramfsGenerator;
+using baseimage::k_esp_type_guid;
 
 constexpr std::int64_t k_mib = 1024 * 1024;
 constexpr const char *k_fixture_version = "phony-v1";
