@@ -186,7 +186,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     j["boot"] = facts.boot_device ? nlohmann::ordered_json{{"device", *facts.boot_device}}
                                   : nlohmann::ordered_json(nullptr);
     j["kernels"] = kernels;
-    j["initramfs"] = {{"generator", std::string(baseimage::to_string(facts.initramfs_generator))},
+    j["initramfs"] = {{"generator", std::string(manifest::to_string(facts.initramfs_generator))},
                       {"reason", facts.initramfs_reason}};
     j["bootloader"] = std::string(baseimage::to_string(facts.bootloader));
     j["efi_binaries"] = facts.efi_binaries;

@@ -216,11 +216,6 @@ initrd_candidates(std::string_view version) {
 }
 
 std::string_view
-to_string(InitramfsGenerator generator) noexcept {
-  return generator == InitramfsGenerator::dracut ? "dracut" : "initramfs-tools";
-}
-
-std::string_view
 to_string(Bootloader bootloader) noexcept {
   return bootloader == Bootloader::grub_efi ? "grub-efi" : "unknown";
 }
@@ -375,7 +370,7 @@ inspect_base(Guest &guest) {
              facts.root_uuid,
              facts.esp_device,
              facts.kernels.size(),
-             to_string(facts.initramfs_generator),
+             manifest::to_string(facts.initramfs_generator),
              to_string(facts.bootloader));
   return facts;
 }

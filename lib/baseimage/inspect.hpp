@@ -3,6 +3,7 @@
 
 #include "lib/guestfs/guest.hpp"
 #include "lib/guestfs/session.hpp"
+#include "lib/manifest/manifest.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -26,8 +27,6 @@ inline constexpr std::string_view k_esp_type_guid = "C12A7328-F81F-11D2-BA4B-00A
 // unknown.
 std::string gpt_type_name(std::string_view guid);
 
-enum class InitramfsGenerator { initramfs_tools, dracut };
-
 enum class Bootloader { grub_efi, unknown };
 
 struct KernelImage {
@@ -44,7 +43,7 @@ struct BaseImageFacts {
   std::string distro;  // "debian" or "ubuntu"
   int major_version = 0;
   int minor_version = 0;
-  std::string product_name;                 // "Debian GNU/Linux 12 (bookworm)"
+  std::string product_name;                          // "Debian GNU/Linux 12 (bookworm)"
   std::vector<guestfs::MountpointEntry> mountpoints; // the guest's fstab as resolved
 
   // Root filesystem.
@@ -70,7 +69,7 @@ struct BaseImageFacts {
 
   // Boot chain.
   std::vector<KernelImage> kernels; // oldest first (version order), so back() is newest
-  InitramfsGenerator initramfs_generator = InitramfsGenerator::initramfs_tools;
+  manifest::InitramfsGenerator initramfs_generator = manifest::InitramfsGenerator::initramfs_tools;
   std::string initramfs_reason; // why that generator was chosen
   Bootloader bootloader = Bootloader::unknown;
   std::optional<std::string> grub_cfg;   // "/boot/grub/grub.cfg"
@@ -103,11 +102,9 @@ struct InitramfsEvidence {
 };
 
 struct InitramfsChoice {
-  InitramfsGenerator generator;
+  manifest::InitramfsGenerator generator;
   std::string reason;
 };
-
-std::string_view to_string(InitramfsGenerator generator) noexcept;
 
 std::string_view to_string(Bootloader bootloader) noexcept;
 

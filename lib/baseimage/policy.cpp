@@ -11,6 +11,7 @@
 namespace cvm::baseimage {
 
 using guestfs::OsInfo;
+using manifest::InitramfsGenerator;
 
 void
 refuse_encrypted_partition(const std::string &partition, std::string_view vfs_type) {
@@ -25,7 +26,8 @@ refuse_encrypted_partition(const std::string &partition, std::string_view vfs_ty
 const OsInfo &
 require_one_supported_os(const std::vector<OsInfo> &oses, std::string_view filesystems) {
   if (oses.empty()) {
-    throw Error(ErrorKind::input, "no operating system found in the base image (filesystems: {})", filesystems);
+    throw Error(
+        ErrorKind::input, "no operating system found in the base image (filesystems: {})", filesystems);
   }
   if (oses.size() > 1) {
     std::vector<std::string> roots;
@@ -38,11 +40,11 @@ require_one_supported_os(const std::vector<OsInfo> &oses, std::string_view files
                 fmt::join(roots, ", "));
   }
   const OsInfo &os = oses.front();
-  if (os.type != "linux" ||
-      std::find(k_supported_distros.begin(), k_supported_distros.end(), os.distro) == k_supported_distros.end()) {
+  const bool supported_distro =
+      std::ranges::find(k_supported_distros, os.distro) != k_supported_distros.end();
+  if (os.type != "linux" || !supported_distro) {
     throw Error(ErrorKind::input,
-                "unsupported distribution in the base image: {} {} ({}.{}, \"{}\"); supported: "
-                "{}",
+                "unsupported distribution in the base image: {} {} ({}.{}, \"{}\"); supported: {}",
                 os.type,
                 os.distro,
                 os.major_version,

@@ -56,7 +56,7 @@ struct BuildContext {
   // The base image.
   baseimage::BaseImageFacts facts;
   ContentSizes content;
-  baseimage::InitramfsGenerator initramfs_backend = baseimage::InitramfsGenerator::initramfs_tools;
+  manifest::InitramfsGenerator initramfs_backend = manifest::InitramfsGenerator::initramfs_tools;
 
   // The output image.
   DiskLayout layout;
@@ -89,7 +89,7 @@ struct BuildContext {
   luks::FormatResult header_layout;
 
   std::vector<std::string> kernel_parameters;
-  std::string uki_cmdline;                         // boot.mode uki: the command line inside the UKI
+  std::string uki_cmdline;                           // boot.mode uki: the command line inside the UKI
   std::vector<baseimage::KernelImage> kernels_after; // in the output, after rebuild
 
   std::string reference_values; // JSON; written by commit when set

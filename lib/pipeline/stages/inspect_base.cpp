@@ -61,10 +61,8 @@ inspect_base(BuildContext &ctx) {
       f.boot_device ? f.root_used_bytes : f.root_used_bytes - std::min(boot_used, f.root_used_bytes);
 
   // What the unlock path needs from the guest's own tools.
-  const std::string generator(baseimage::to_string(f.initramfs_generator));
-  const bool is_dracut = f.initramfs_generator == baseimage::InitramfsGenerator::dracut;
-  if (m.initramfs != manifest::InitramfsBackend::automatic &&
-      (m.initramfs == manifest::InitramfsBackend::dracut) != is_dracut) {
+  const std::string generator(manifest::to_string(f.initramfs_generator));
+  if (m.initramfs && *m.initramfs != f.initramfs_generator) {
     const auto loc = m.where("initramfs.backend");
     throw Error(ErrorKind::input,
                 "{}:{}:{}: initramfs.backend is {}, but the base image uses {} ({})",
@@ -76,13 +74,13 @@ inspect_base(BuildContext &ctx) {
                 f.initramfs_reason);
   }
   ctx.initramfs_backend = f.initramfs_generator;
-  if (f.initramfs_generator == baseimage::InitramfsGenerator::initramfs_tools &&
+  if (f.initramfs_generator == manifest::InitramfsGenerator::initramfs_tools &&
       !any_exists(s, {"/usr/share/initramfs-tools/hooks/cryptroot"})) {
     throw Error(ErrorKind::input,
                 "the base image has no cryptsetup-initramfs, so its initramfs could not unlock a LUKS2 root; "
                 "install the package in the base image first (apt-get install cryptsetup-initramfs)");
   }
-  if (f.initramfs_generator == baseimage::InitramfsGenerator::dracut &&
+  if (f.initramfs_generator == manifest::InitramfsGenerator::dracut &&
       (!any_exists(s, {"/usr/lib/dracut/modules.d/90crypt"}) ||
        !any_exists(s, {"/usr/sbin/cryptsetup", "/sbin/cryptsetup", "/usr/bin/cryptsetup"}))) {
     throw Error(ErrorKind::input,
@@ -92,7 +90,7 @@ inspect_base(BuildContext &ctx) {
   // Attested unlock brings the network up in the initramfs: dracut needs its
   // network module (Debian's dracut-network package), which the crypt-only
   // path does not. Found now rather than by dracut after the copy.
-  if (m.attestation.enabled && f.initramfs_generator == baseimage::InitramfsGenerator::dracut &&
+  if (m.attestation.enabled && f.initramfs_generator == manifest::InitramfsGenerator::dracut &&
       !any_exists(s, {"/usr/lib/dracut/modules.d/40network"})) {
     throw Error(
         ErrorKind::input,

@@ -40,8 +40,8 @@ using ::testing::Not;
 using baseimage::BaseImageFacts;
 using baseimage::Bootloader;
 using baseimage::inspect_base_image;
-using baseimage::InitramfsGenerator;
 using baseimage::k_esp_type_guid;
+using manifest::InitramfsGenerator;
 
 constexpr std::int64_t k_mib = 1024 * 1024;
 constexpr const char *k_fixture_version = "phony-v1";

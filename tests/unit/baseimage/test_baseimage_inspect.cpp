@@ -11,6 +11,7 @@ namespace {
 
 using guestfs::OsInfo;
 using guestfs::test::FakeGuest;
+using manifest::InitramfsGenerator;
 using ::testing::HasSubstr;
 
 constexpr const char *k_root_uuid = "0f8e4a2c-1111-4222-8333-944455556666";

@@ -11,6 +11,7 @@ namespace cvm::baseimage {
 namespace {
 
 using guestfs::OsInfo;
+using manifest::InitramfsGenerator;
 using ::testing::HasSubstr;
 
 TEST(BaseImagePolicy, InitramfsGeneratorDecision) {
