@@ -67,7 +67,7 @@ def main():
     if os.environ.get("CVM_ACCEL", "tcg") != "kvm" and "LIBGUESTFS_BACKEND_SETTINGS" not in os.environ:
         g.set_backend_settings(["force_tcg"])
         # The same CPU model cvmforge's appliance gets under TCG (see
-        # lib/guestfs/accel.hpp): like for like.
+        # lib/guestfs/backend_settings.hpp): like for like.
         g.config("-cpu", os.environ.get("CVM_NAIVE_CPU", "max,la57=off,cx16=off"))
     g.set_smp(max(1, min(os.cpu_count() or 1, 4)))
     g.set_memsize(1536)

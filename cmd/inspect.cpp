@@ -6,7 +6,7 @@
 #include "lib/util/log.hpp"
 
 #ifdef CVM_WITH_IMAGE
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 #include "lib/guestfs/session.hpp"
 #include "lib/luks/cryptsetup.hpp"
 #include "lib/manifest/values.hpp"
@@ -147,7 +147,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     nlohmann::ordered_json pj{{"device", p}, {"number", num}, {"filesystem", type}, {"uuid", s.vfs_uuid(p)}};
     if (s.part_get_parttype(dev) == "gpt") {
       pj["gpt_type"] = s.part_get_gpt_type(dev, num);
-      pj["gpt_type_name"] = guestfs::gpt_type_name(pj["gpt_type"].get<std::string>());
+      pj["gpt_type_name"] = baseimage::gpt_type_name(pj["gpt_type"].get<std::string>());
     }
     if (type == "crypto_LUKS" && !luks_partition) {
       luks_partition = p;
@@ -170,7 +170,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
   } else {
     j["cvmforge_built"] = false;
     log::info("inspecting the guest operating system...");
-    const auto facts = guestfs::inspect_base(s);
+    const auto facts = baseimage::inspect_base(s);
     std::vector<std::string> kernels;
     for (const auto &k : facts.kernels) {
       kernels.push_back(k.version);
@@ -186,9 +186,9 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     j["boot"] = facts.boot_device ? nlohmann::ordered_json{{"device", *facts.boot_device}}
                                   : nlohmann::ordered_json(nullptr);
     j["kernels"] = kernels;
-    j["initramfs"] = {{"generator", std::string(guestfs::to_string(facts.initramfs_generator))},
+    j["initramfs"] = {{"generator", std::string(manifest::to_string(facts.initramfs_generator))},
                       {"reason", facts.initramfs_reason}};
-    j["bootloader"] = std::string(guestfs::to_string(facts.bootloader));
+    j["bootloader"] = std::string(baseimage::to_string(facts.bootloader));
     j["efi_binaries"] = facts.efi_binaries;
   }
   s.shutdown();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/guestfs/session.hpp"
 
-#include "lib/guestfs/launch_watchdog.hpp"
+#include "lib/guestfs/backend_settings.hpp"
+#include "lib/host/launch_watchdog.hpp"
 #include "lib/util/c_handle.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
@@ -201,8 +202,8 @@ event_callback(guestfs_h * /*g*/,
 
 Session::Session(const SessionOptions &options)
   : m_state(std::make_unique<State>())
-  , m_accel(options.accel ? *options.accel : accel_decision().accel)
-  , m_launch_timeout(options.launch_timeout ? *options.launch_timeout : launch_timeout_from_env())
+  , m_accel(options.accel ? *options.accel : host::accel_decision().accel)
+  , m_launch_timeout(options.launch_timeout ? *options.launch_timeout : host::launch_timeout_from_env())
   , m_cancel_launch(options.cancel_launch) {
   // guestfs_create (not _flags with NO_ENVIRONMENT): LIBGUESTFS_* is honoured.
   m_state->g.reset(guestfs_create());
@@ -441,25 +442,25 @@ Session::launch() {
   guestfs_h *g = checked_handle("launch");
   log::debug(
       "libguestfs: launching the appliance ({}, at most {} s)", to_string(m_accel), m_launch_timeout.count());
-  LaunchWatchdog::Options watch;
+  host::LaunchWatchdog::Options watch;
   watch.timeout = m_launch_timeout;
   watch.cancel = m_cancel_launch;
-  LaunchWatchdog watchdog(std::move(watch));
+  host::LaunchWatchdog watchdog(std::move(watch));
   const int rc = guestfs_launch(g);
   switch (watchdog.stop()) {
-  case WatchdogVerdict::timed_out:
+  case host::WatchdogVerdict::timed_out:
     m_launch_timed_out = true;
     throw Error(
         ErrorKind::guest,
         "launch: the libguestfs appliance did not start within {} s (accelerator {}) and was stopped; {}",
         m_launch_timeout.count(),
         to_string(m_accel),
-        m_accel == Accel::kvm ? "nested virtualisation can hang KVM guests: try CVM_ACCEL=tcg, or a "
-                                "longer CVM_LAUNCH_TIMEOUT on a loaded host"
-                              : "a slow or loaded host may need a longer CVM_LAUNCH_TIMEOUT");
-  case WatchdogVerdict::cancelled:
+        m_accel == host::Accel::kvm ? "nested virtualisation can hang KVM guests: try CVM_ACCEL=tcg, or a "
+                                      "longer CVM_LAUNCH_TIMEOUT on a loaded host"
+                                    : "a slow or loaded host may need a longer CVM_LAUNCH_TIMEOUT");
+  case host::WatchdogVerdict::cancelled:
     throw Error(ErrorKind::interrupted, "launch: interrupted while the appliance was starting");
-  case WatchdogVerdict::none:
+  case host::WatchdogVerdict::none:
     break;
   }
   check(g, rc, "launch", {});

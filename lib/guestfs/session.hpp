@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "lib/guestfs/accel.hpp"
 #include "lib/guestfs/appliance.hpp"
 #include "lib/guestfs/guest.hpp"
+#include "lib/host/accel.hpp"
 #include "lib/util/secret.hpp"
 
 #include <chrono>
@@ -27,13 +27,13 @@ namespace cvm::guestfs {
 // _TRACE, _MEMSIZE, ...), which the handle honours.
 struct SessionOptions {
   // nullopt: accel_decision() (probe, cached per process, CVM_ACCEL wins).
-  std::optional<Accel> accel;
+  std::optional<host::Accel> accel;
   // Appliance memory in MiB; nullopt: libguestfs default or LIBGUESTFS_MEMSIZE.
   std::optional<int> memsize_mib;
   // Appliance vCPUs; nullopt: 1.
   std::optional<int> smp;
   // How long launch() may take before the appliance is killed and launch()
-  // fails; nullopt: CVM_LAUNCH_TIMEOUT or 5 minutes (see launch_watchdog.hpp).
+  // fails; nullopt: CVM_LAUNCH_TIMEOUT or 5 minutes (see lib/host/launch_watchdog.hpp).
   std::optional<std::chrono::seconds> launch_timeout;
   // Polled during launch(); true ends the launch at once with an
   // ErrorKind::interrupted error (the pipeline passes its SIGINT/SIGTERM flag).
@@ -92,7 +92,7 @@ struct TarOptions {
 // * Library, appliance and trace events go to cvm::log at debug / trace level.
 //   If the cvm log level is trace, guestfs verbose and trace modes are enabled.
 // * Accelerator: unless the user set LIBGUESTFS_BACKEND_SETTINGS, TCG means
-//   backend setting "force_tcg" (see accel.hpp).
+//   backend setting "force_tcg" (see backend_settings.hpp).
 // * Finishing: call sync() (if you wrote) and shutdown() on the success path;
 //   shutdown() throws if the appliance could not write the disks out. The
 //   destructor only closes best-effort (errors logged at debug level).
@@ -107,7 +107,7 @@ public:
   ~Session() override;
 
   // The accelerator this handle was configured for.
-  Accel
+  host::Accel
   accel() const noexcept {
     return m_accel;
   }
@@ -316,7 +316,7 @@ public:
 private:
   struct State;
   std::unique_ptr<State> m_state; // handle + callback state (stable address)
-  Accel m_accel = Accel::tcg;
+  host::Accel m_accel = host::Accel::tcg;
   std::chrono::seconds m_launch_timeout{std::chrono::minutes(5)};
   std::function<bool()> m_cancel_launch;
   bool m_launch_timed_out = false;

@@ -2,6 +2,7 @@
 // Launcher over libguestfs: each launch is a new Session.
 #include "lib/guestfs/appliance.hpp"
 #include "lib/guestfs/session.hpp"
+#include "lib/host/accel.hpp"
 
 namespace cvm::guestfs {
 
@@ -11,7 +12,7 @@ class SessionLauncher final : public Launcher {
 public:
   std::string
   accelerator() override {
-    return accel_name();
+    return host::accel_name();
   }
 
   std::string

@@ -361,9 +361,13 @@ read_initramfs(Reader &r, const YAML::Node &root, Manifest &m) {
     }
     with(r, node, path, "backend", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.choice(n, p, {"auto", "initramfs-tools", "dracut"})) {
-        m.initramfs = *v == "dracut"            ? InitramfsBackend::dracut
-                      : *v == "initramfs-tools" ? InitramfsBackend::initramfs_tools
-                                                : InitramfsBackend::automatic;
+        if (*v == "dracut") {
+          m.initramfs = InitramfsGenerator::dracut;
+        } else if (*v == "initramfs-tools") {
+          m.initramfs = InitramfsGenerator::initramfs_tools;
+        } else {
+          m.initramfs = std::nullopt; // "auto"
+        }
       }
     });
   });
@@ -865,16 +869,12 @@ to_string(SizePolicy v) {
   return v == SizePolicy::fixed ? "fixed" : "fit";
 }
 const char *
-to_string(InitramfsBackend v) {
-  switch (v) {
-  case InitramfsBackend::initramfs_tools:
-    return "initramfs-tools";
-  case InitramfsBackend::dracut:
-    return "dracut";
-  case InitramfsBackend::automatic:
-    break;
-  }
-  return "auto";
+to_string(InitramfsGenerator v) {
+  return v == InitramfsGenerator::dracut ? "dracut" : "initramfs-tools";
+}
+const char *
+to_string(const std::optional<InitramfsGenerator> &v) {
+  return v ? to_string(*v) : "auto";
 }
 const char *
 to_string(KeySource v) {

@@ -18,7 +18,9 @@ namespace cvm::manifest {
 
 enum class ImageFormat { qcow2, raw };
 enum class SizePolicy { fit, fixed };
-enum class InitramfsBackend { automatic, initramfs_tools, dracut };
+// The guest's initramfs generator: the one type for what the manifest asks
+// for (initramfs.backend) and what inspection of the base image finds.
+enum class InitramfsGenerator { initramfs_tools, dracut };
 enum class KeySource { generate, file };
 enum class PbkdfType { pbkdf2, argon2i, argon2id };
 enum class BootMode { grub, direct, uki };
@@ -158,7 +160,7 @@ struct Manifest {
   Layout partitions;
   Luks luks;
   Key key;
-  InitramfsBackend initramfs = InitramfsBackend::automatic;
+  std::optional<InitramfsGenerator> initramfs; // initramfs.backend; nullopt: "auto", the base image's own
   Attestation attestation;
   Boot boot;
   std::vector<FileToInject> files;
@@ -195,7 +197,9 @@ load_from_string(const std::string &text, const std::filesystem::path &path, con
 // Enum names as written in the manifest.
 const char *to_string(ImageFormat v);
 const char *to_string(SizePolicy v);
-const char *to_string(InitramfsBackend v);
+const char *to_string(InitramfsGenerator v);
+// initramfs.backend: "auto" for nullopt.
+const char *to_string(const std::optional<InitramfsGenerator> &v);
 const char *to_string(KeySource v);
 const char *to_string(PbkdfType v);
 const char *to_string(BootMode v);

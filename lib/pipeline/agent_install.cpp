@@ -117,7 +117,7 @@ agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::
 }
 
 std::vector<std::string>
-attestation_kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
+attestation_kernel_parameters(manifest::InitramfsGenerator initramfs_backend,
                               std::vector<std::string> params) {
   std::erase_if(params, [](const std::string &p) {
     return p.starts_with("rd.luks.name=") || p.starts_with("rd.luks.uuid=") || p.starts_with("ip=") ||
@@ -125,7 +125,7 @@ attestation_kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
   });
   // After root= (first), before the manifest's additions would be nicer, but
   // order does not matter to the kernel or either initramfs.
-  if (initramfs_backend == guestfs::InitramfsGenerator::dracut) {
+  if (initramfs_backend == manifest::InitramfsGenerator::dracut) {
     params.emplace_back("rd.neednet=1");
     params.emplace_back("ip=dhcp");
     params.emplace_back("rd.luks=0");
@@ -322,7 +322,7 @@ kbs_info(const manifest::Manifest &m, const Flavour &flavour) {
 }
 
 std::vector<TemplateInstall>
-templates_for(guestfs::InitramfsGenerator initramfs_backend,
+templates_for(manifest::InitramfsGenerator initramfs_backend,
               const manifest::Manifest &m,
               const Flavour &flavour,
               std::string_view luks_uuid) {
@@ -339,7 +339,7 @@ templates_for(guestfs::InitramfsGenerator initramfs_backend,
       {"etc_dir", q(k_etc_dir)},
   };
   std::vector<TemplateInstall> out;
-  if (initramfs_backend == guestfs::InitramfsGenerator::dracut) {
+  if (initramfs_backend == manifest::InitramfsGenerator::dracut) {
     const std::string mod = "/usr/lib/dracut/modules.d/90cvmforge/";
     out.push_back({"dracut/module-setup.sh.in", mod + "module-setup.sh", 0755, install_vars});
     out.push_back({"dracut/cvmforge-unlock.sh.in", mod + "cvmforge-unlock.sh", 0755, script_vars});

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/baseimage/inspect.hpp"
 #include "lib/guestfs/guest.hpp"
-#include "lib/guestfs/inspect.hpp"
 #include "lib/manifest/manifest.hpp"
 #include "measurement/predict.hpp"
 
@@ -71,7 +71,7 @@ std::string agent_config_json(const manifest::Manifest &m, std::string_view luks
 // them, with the backend's network and "no systemd-cryptsetup" additions
 // (initramfs-tools: ip=dhcp; dracut: rd.neednet=1 ip=dhcp rd.luks=0 instead of
 // rd.luks.name=).
-std::vector<std::string> attestation_kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
+std::vector<std::string> attestation_kernel_parameters(manifest::InitramfsGenerator initramfs_backend,
                                                        std::vector<std::string> params);
 
 // What the KBS operator needs, written as <output>.kbs.json.
@@ -131,7 +131,7 @@ struct TemplateInstall {
   int mode = 0644;
   std::map<std::string, std::string> variables;
 };
-std::vector<TemplateInstall> templates_for(guestfs::InitramfsGenerator initramfs_backend,
+std::vector<TemplateInstall> templates_for(manifest::InitramfsGenerator initramfs_backend,
                                            const manifest::Manifest &m,
                                            const Flavour &flavour,
                                            std::string_view luks_uuid);

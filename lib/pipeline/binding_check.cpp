@@ -53,7 +53,7 @@ check_binding_after_inspection(BuildContext &ctx) {
     // picks the same).
     const auto newest = std::max_element(
         ctx.facts.kernels.begin(), ctx.facts.kernels.end(), [](const auto &a, const auto &b) {
-          return guestfs::compare_versions(a.version, b.version) < 0;
+          return baseimage::compare_versions(a.version, b.version) < 0;
         });
     gf.kernel_version = plan::kernel_major_minor(newest->version);
   }

@@ -127,13 +127,13 @@ set_shell_variable(std::string_view conf,
 }
 
 std::vector<std::string>
-kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
+kernel_parameters(manifest::InitramfsGenerator initramfs_backend,
                   std::string_view mapper_name,
                   std::string_view luks_uuid,
                   const std::vector<std::string> &manifest_additions) {
   std::vector<std::string> p;
   p.push_back(fmt::format("root=/dev/mapper/{}", mapper_name));
-  if (initramfs_backend == guestfs::InitramfsGenerator::dracut) {
+  if (initramfs_backend == manifest::InitramfsGenerator::dracut) {
     // systemd-cryptsetup in the initrd names the mapping; no shell, and
     // power off instead of an emergency prompt.
     p.push_back(fmt::format("rd.luks.name={}={}", luks_uuid, mapper_name));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 
 #include <string>
 #include <string_view>
@@ -51,7 +51,7 @@ std::string set_shell_variable(std::string_view conf,
                                std::string_view why);
 
 // Kernel parameters cvmforge adds for fail-closed boot and root unlock.
-std::vector<std::string> kernel_parameters(guestfs::InitramfsGenerator initramfs_backend,
+std::vector<std::string> kernel_parameters(manifest::InitramfsGenerator initramfs_backend,
                                            std::string_view mapper_name,
                                            std::string_view luks_uuid,
                                            const std::vector<std::string> &manifest_additions);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/baseimage/inspect.hpp"
 #include "lib/guestfs/appliance.hpp"
-#include "lib/guestfs/inspect.hpp"
 #include "lib/luks/luks_volume.hpp"
 #include "lib/manifest/manifest.hpp"
 #include "lib/pipeline/build.hpp"
@@ -96,9 +96,9 @@ struct BuildContext {
   std::vector<StageRecord> stage_log; // filled by the executor
 
   // The base image.
-  guestfs::BaseImageFacts facts;
+  baseimage::BaseImageFacts facts;
   ContentSizes content;
-  guestfs::InitramfsGenerator initramfs_backend = guestfs::InitramfsGenerator::initramfs_tools;
+  manifest::InitramfsGenerator initramfs_backend = manifest::InitramfsGenerator::initramfs_tools;
 
   // The output image.
   DiskLayout layout;
@@ -132,9 +132,9 @@ struct BuildContext {
   luks::FormatResult header_layout;
 
   std::vector<std::string> kernel_parameters;
-  std::string uki_cmdline;                         // boot.mode uki: the command line inside the UKI
-  std::uint64_t uki_size = 0;                      // boot.mode uki: bytes of the UKI on the ESP
-  std::vector<guestfs::KernelImage> kernels_after; // in the output, after rebuild
+  std::string uki_cmdline;                           // boot.mode uki: the command line inside the UKI
+  std::uint64_t uki_size = 0;                        // boot.mode uki: bytes of the UKI on the ESP
+  std::vector<baseimage::KernelImage> kernels_after; // in the output, after rebuild
 
   std::string reference_values; // JSON; written by commit when set
 

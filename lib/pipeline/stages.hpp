@@ -56,7 +56,7 @@ void check_binding_after_inspection(BuildContext &ctx);
 
 // The kernels in the new /boot with their initrds, oldest first; throws if
 // there is none. Mounts the output as root.
-std::vector<guestfs::KernelImage> kernels_in_output(BuildContext &ctx);
+std::vector<baseimage::KernelImage> kernels_in_output(BuildContext &ctx);
 
 // The kernel command line additions as one string.
 std::string kernel_parameters_string(const BuildContext &ctx);

@@ -81,7 +81,7 @@ TEST_F(ManifestTest, MinimalManifestGetsDefaults) {
   EXPECT_EQ(man.luks.recovery.pbkdf.type, m::PbkdfType::argon2id);
   EXPECT_EQ(man.key.bytes, 64U);
   EXPECT_EQ(man.boot.mode, m::BootMode::grub);
-  EXPECT_EQ(man.initramfs, m::InitramfsBackend::automatic);
+  EXPECT_EQ(man.initramfs, std::nullopt);
   EXPECT_FALSE(man.attestation.enabled);
 }
 
@@ -135,7 +135,7 @@ reproducibility: {source_date_epoch: 1700000000, seed: web-01-v1}
   EXPECT_EQ(man.partitions.boot.label, "bootfs");
   EXPECT_EQ(man.luks.pbkdf.hash, "sha512");
   EXPECT_EQ(man.luks.recovery.pbkdf.memory_kib, 65536U);
-  EXPECT_EQ(man.initramfs, m::InitramfsBackend::dracut);
+  EXPECT_EQ(man.initramfs, m::InitramfsGenerator::dracut);
   ASSERT_EQ(man.attestation.kbs_urls.size(), 2U);
   EXPECT_EQ(man.attestation.ca_cert, m_dir / "ca.pem");
   EXPECT_EQ(man.attestation.retries.attempts, 3U);

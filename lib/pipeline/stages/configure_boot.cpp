@@ -58,7 +58,7 @@ write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
   const std::string old_crypttab = g.exists("/etc/crypttab") ? g.read_text("/etc/crypttab") : std::string();
   const bool attested = m.attestation.enabled;
   const std::string options = attested ? "none (attested unlock by cvmforge-agent)"
-                              : ctx.initramfs_backend == guestfs::InitramfsGenerator::dracut
+                              : ctx.initramfs_backend == manifest::InitramfsGenerator::dracut
                                   ? "luks,discard"
                                   : "luks,discard,initramfs";
   // Attested unlock: the initramfs agent script opens the root from the
@@ -78,7 +78,7 @@ write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
         agent::attestation_kernel_parameters(ctx.initramfs_backend, ctx.kernel_parameters);
   }
   const auto tdir = tmpl::templates_dir();
-  if (ctx.initramfs_backend == guestfs::InitramfsGenerator::initramfs_tools) {
+  if (ctx.initramfs_backend == manifest::InitramfsGenerator::initramfs_tools) {
     // Always include cryptsetup in the initramfs, whatever the chroot's view
     // of the root device at generation time.
     // The file is a dpkg conffile of cryptsetup-initramfs: edit the one

@@ -47,18 +47,18 @@ grub_kernel_cmdline(std::string_view grub_cfg) {
   throw Error(ErrorKind::guest, "grub.cfg has no 'linux' line");
 }
 
-std::vector<guestfs::KernelImage>
+std::vector<baseimage::KernelImage>
 kernels_in_output(BuildContext &ctx) {
   mount_output_as_root(ctx);
   auto &g = *ctx.guest;
-  std::vector<guestfs::KernelImage> kernels;
+  std::vector<baseimage::KernelImage> kernels;
   for (const auto &name : g.ls("/boot")) {
-    const auto version = guestfs::kernel_version_from_filename(name);
+    const auto version = baseimage::kernel_version_from_filename(name);
     if (!version) {
       continue;
     }
-    guestfs::KernelImage k{*version, "/boot/" + name, std::nullopt};
-    for (const auto &candidate : guestfs::initrd_candidates(*version)) {
+    baseimage::KernelImage k{*version, "/boot/" + name, std::nullopt};
+    for (const auto &candidate : baseimage::initrd_candidates(*version)) {
       if (g.exists("/boot/" + candidate)) {
         k.initrd_path = "/boot/" + candidate;
         break;
@@ -67,7 +67,7 @@ kernels_in_output(BuildContext &ctx) {
     kernels.push_back(k);
   }
   std::sort(kernels.begin(), kernels.end(), [](const auto &a, const auto &b) {
-    return guestfs::compare_versions(a.version, b.version) < 0;
+    return baseimage::compare_versions(a.version, b.version) < 0;
   });
   if (kernels.empty()) {
     throw Error(ErrorKind::guest, "no kernel in the new /boot");

@@ -52,7 +52,7 @@ inspect_base(BuildContext &ctx) {
   }
   throw_if_interrupted();
   auto &s = *appliance;
-  ctx.facts = guestfs::inspect_base(s);
+  ctx.facts = baseimage::inspect_base(s);
   const auto &f = ctx.facts;
 
   // Sizes: the root content without /boot (which gets its own partition).
@@ -66,10 +66,8 @@ inspect_base(BuildContext &ctx) {
       f.boot_device ? f.root_used_bytes : f.root_used_bytes - std::min(boot_used, f.root_used_bytes);
 
   // What the unlock path needs from the guest's own tools.
-  const std::string generator(guestfs::to_string(f.initramfs_generator));
-  const bool is_dracut = f.initramfs_generator == guestfs::InitramfsGenerator::dracut;
-  if (m.initramfs != manifest::InitramfsBackend::automatic &&
-      (m.initramfs == manifest::InitramfsBackend::dracut) != is_dracut) {
+  const std::string generator(manifest::to_string(f.initramfs_generator));
+  if (m.initramfs && *m.initramfs != f.initramfs_generator) {
     const auto loc = m.where("initramfs.backend");
     throw Error(ErrorKind::input,
                 "{}:{}:{}: initramfs.backend is {}, but the base image uses {} ({})",
@@ -81,13 +79,13 @@ inspect_base(BuildContext &ctx) {
                 f.initramfs_reason);
   }
   ctx.initramfs_backend = f.initramfs_generator;
-  if (f.initramfs_generator == guestfs::InitramfsGenerator::initramfs_tools &&
+  if (f.initramfs_generator == manifest::InitramfsGenerator::initramfs_tools &&
       !any_exists(s, {"/usr/share/initramfs-tools/hooks/cryptroot"})) {
     throw Error(ErrorKind::input,
                 "the base image has no cryptsetup-initramfs, so its initramfs could not unlock a LUKS2 root; "
                 "install the package in the base image first (apt-get install cryptsetup-initramfs)");
   }
-  if (f.initramfs_generator == guestfs::InitramfsGenerator::dracut &&
+  if (f.initramfs_generator == manifest::InitramfsGenerator::dracut &&
       (!any_exists(s, {"/usr/lib/dracut/modules.d/90crypt"}) ||
        !any_exists(s, {"/usr/sbin/cryptsetup", "/sbin/cryptsetup", "/usr/bin/cryptsetup"}))) {
     throw Error(ErrorKind::input,
@@ -97,7 +95,7 @@ inspect_base(BuildContext &ctx) {
   // Attested unlock brings the network up in the initramfs: dracut needs its
   // network module (Debian's dracut-network package), which the crypt-only
   // path does not. Found now rather than by dracut after the copy.
-  if (m.attestation.enabled && f.initramfs_generator == guestfs::InitramfsGenerator::dracut &&
+  if (m.attestation.enabled && f.initramfs_generator == manifest::InitramfsGenerator::dracut &&
       !any_exists(s, {"/usr/lib/dracut/modules.d/40network"})) {
     throw Error(
         ErrorKind::input,
@@ -105,7 +103,7 @@ inspect_base(BuildContext &ctx) {
         "module (/usr/lib/dracut/modules.d/40network); install dracut-network in the base image first");
   }
   if (m.boot.mode == manifest::BootMode::grub) {
-    if (f.bootloader != guestfs::Bootloader::grub_efi ||
+    if (f.bootloader != baseimage::Bootloader::grub_efi ||
         !any_exists(s, {"/usr/sbin/grub-install", "/sbin/grub-install"}) ||
         !any_exists(s, {"/usr/lib/grub/x86_64-efi"})) {
       throw Error(
@@ -157,7 +155,7 @@ inspect_base(BuildContext &ctx) {
       {"root", ctx.content.root_used}, {"boot", ctx.content.boot_used}, {"esp", ctx.content.esp_used}};
   ctx.report["base"]["kernels"] = kernels;
   ctx.report["base"]["initramfs"] = {{"generator", generator}, {"reason", f.initramfs_reason}};
-  ctx.report["base"]["bootloader"] = guestfs::to_string(f.bootloader);
+  ctx.report["base"]["bootloader"] = baseimage::to_string(f.bootloader);
   ctx.report["base"]["efi_binaries"] = f.efi_binaries;
   check_binding_after_inspection(ctx);
 }

@@ -125,7 +125,7 @@ run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
   // -n keeps util-linux from recording the mounts in /run/mount/utab, which
   // it would otherwise recreate under /run after unmounting it.
   ScratchTmpfs scratch(g, {{"/run", "mode=0755,size=25%"}, {"/var/tmp", "mode=1777,size=75%"}});
-  if (ctx.initramfs_backend == guestfs::InitramfsGenerator::dracut) {
+  if (ctx.initramfs_backend == manifest::InitramfsGenerator::dracut) {
     for (const auto &k : ctx.facts.kernels) {
       const std::string image = k.initrd_path.value_or("/boot/initrd.img-" + k.version);
       log::info("  dracut {}", k.version);

@@ -9,9 +9,9 @@
 // $CVM_GUESTFS_FIXTURE_DIR if set (kept across runs, so ctest's one process
 // per test does not rebuild them; guarded by a lock file) or else into a
 // temporary directory for this process.
-#include "lib/guestfs/accel.hpp"
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 #include "lib/guestfs/session.hpp"
+#include "lib/host/accel.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/exec.hpp"
 #include "lib/util/fs.hpp"
@@ -36,6 +36,12 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+using baseimage::BaseImageFacts;
+using baseimage::Bootloader;
+using baseimage::inspect_base_image;
+using baseimage::k_esp_type_guid;
+using manifest::InitramfsGenerator;
 
 constexpr std::int64_t k_mib = 1024 * 1024;
 constexpr const char *k_fixture_version = "phony-v1";
@@ -197,7 +203,7 @@ build_fixtures(const Fixtures &f) {
   log::info(
       "guestfs fixtures built in {} s ({})",
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count(),
-      describe_accel());
+      host::describe_accel());
 }
 
 class GuestfsIntegration : public ::testing::Test {
@@ -209,7 +215,7 @@ protected:
     if (std::getenv("CVM_TEST_VERBOSE") != nullptr) { // NOLINT(concurrency-mt-unsafe)
       log::set_level(log::Level::debug);
     }
-    log::info("accelerator: {}", describe_accel());
+    log::info("accelerator: {}", host::describe_accel());
     const char *env_dir = std::getenv("CVM_GUESTFS_FIXTURE_DIR"); // NOLINT
     std::filesystem::path dir;
     if (env_dir != nullptr && *env_dir != '\0') {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 #include "tests/unit/fakes/fake_guest.hpp"
 
 namespace cvm::guestfs::test {
@@ -12,7 +12,7 @@ inline constexpr const char *k_root_uuid = "0f8e4a2c-1111-4222-8333-944455556666
 inline FakeGuest
 debian_guest() {
   FakeGuest g;
-  g.add_partition("/dev/sda", 1, "vfat", "ABCD-1234", std::string(k_esp_type_guid));
+  g.add_partition("/dev/sda", 1, "vfat", "ABCD-1234", std::string(baseimage::k_esp_type_guid));
   g.add_partition("/dev/sda", 2, "ext4", k_root_uuid);
   g.tree("/dev/sda1")
       .put_file("/EFI/BOOT/BOOTX64.EFI", "MZ")

@@ -7,7 +7,7 @@
 // earlier stage would leave it. Each stage's test (test_stage_<name>.cpp)
 // starts from the set-up of the stage before it.
 
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 #include "lib/manifest/manifest.hpp"
 #include "lib/pipeline/context.hpp"
 #include "lib/pipeline/stages.hpp"
@@ -96,7 +96,7 @@ struct StageTest : ::testing::Test {
   base_inspected() {
     inputs_checked();
     FakeGuest base = guestfs::test::debian_guest();
-    ctx->facts = guestfs::inspect_base(base);
+    ctx->facts = baseimage::inspect_base(base);
     ctx->initramfs_backend = ctx->facts.initramfs_generator;
     ctx->content = {40 * 4096, 8192, 4096};
   }

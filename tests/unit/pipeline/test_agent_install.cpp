@@ -29,10 +29,10 @@ namespace {
 constexpr const char *k_uuid = "11111111-2222-8333-8444-555555555555";
 
 // The generator a backend name (as the tests loop over them) stands for.
-cvm::guestfs::InitramfsGenerator
+cvm::manifest::InitramfsGenerator
 generator(std::string_view name) {
-  return name == "dracut" ? cvm::guestfs::InitramfsGenerator::dracut
-                          : cvm::guestfs::InitramfsGenerator::initramfs_tools;
+  return name == "dracut" ? cvm::manifest::InitramfsGenerator::dracut
+                          : cvm::manifest::InitramfsGenerator::initramfs_tools;
 }
 
 manifest::Manifest

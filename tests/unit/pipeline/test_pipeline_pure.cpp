@@ -168,10 +168,10 @@ TEST(PipelineBootcfg, ShellVariableIsSetWhereItIsAssigned) {
 
 TEST(PipelineBootcfg, KernelParametersAreFailClosed) {
   EXPECT_THAT(bootcfg::kernel_parameters(
-                  cvm::guestfs::InitramfsGenerator::initramfs_tools, "cvmroot", "u", {"console=ttyS0"}),
+                  cvm::manifest::InitramfsGenerator::initramfs_tools, "cvmroot", "u", {"console=ttyS0"}),
               ::testing::ElementsAre("root=/dev/mapper/cvmroot", "panic=-1", "console=ttyS0"));
   EXPECT_THAT(
-      bootcfg::kernel_parameters(cvm::guestfs::InitramfsGenerator::dracut, "cvmroot", "u", {}),
+      bootcfg::kernel_parameters(cvm::manifest::InitramfsGenerator::dracut, "cvmroot", "u", {}),
       ::testing::ElementsAre(
           "root=/dev/mapper/cvmroot", "rd.luks.name=u=cvmroot", "rd.shell=0", "rd.emergency=poweroff"));
 }

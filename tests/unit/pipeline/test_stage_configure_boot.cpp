@@ -38,7 +38,7 @@ struct StageFixture : ::testing::Test {
 
   // The context after write_boot_config for a guest with `generator`.
   pipeline::BuildContext
-  write_boot_config(guestfs::InitramfsGenerator generator) {
+  write_boot_config(manifest::InitramfsGenerator generator) {
     auto ctx = context();
     ctx.initramfs_backend = generator;
     pipeline::stages::write_boot_config(ctx, g);
@@ -52,7 +52,7 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults) {
   m.boot.cmdline_add = {"console=ttyS0"};
   g.write_text("/etc/fstab",
                "UUID=old / ext4 errors=remount-ro 0 1\nUUID=AAAA-BBBB /boot/efi vfat umask=0077 0 1\n");
-  auto ctx = write_boot_config(cvm::guestfs::InitramfsGenerator::initramfs_tools);
+  auto ctx = write_boot_config(cvm::manifest::InitramfsGenerator::initramfs_tools);
 
   const auto fstab = g.read_text("/etc/fstab");
   EXPECT_THAT(fstab, HasSubstr("/dev/mapper/cvmroot / ext4 errors=remount-ro 0 1\n"));
@@ -74,14 +74,14 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults) {
 TEST_F(StageFixture, ConfHookKeepsWhatTheBaseSet) {
   g.mkdir_p("/etc/cryptsetup-initramfs");
   g.write_text("/etc/cryptsetup-initramfs/conf-hook", "#CRYPTSETUP=\nKEYFILE_PATTERN=\"/etc/keys/*.key\"\n");
-  (void)write_boot_config(cvm::guestfs::InitramfsGenerator::initramfs_tools);
+  (void)write_boot_config(cvm::manifest::InitramfsGenerator::initramfs_tools);
   const auto conf = g.read_text("/etc/cryptsetup-initramfs/conf-hook");
   EXPECT_THAT(conf, HasSubstr("#CRYPTSETUP=\nKEYFILE_PATTERN=\"/etc/keys/*.key\"\n"));
   EXPECT_THAT(conf, HasSubstr("\nCRYPTSETUP=y\n"));
 }
 
 TEST_F(StageFixture, DracutGetsItsConfigAndFailClosedParameters) {
-  (void)write_boot_config(cvm::guestfs::InitramfsGenerator::dracut);
+  (void)write_boot_config(cvm::manifest::InitramfsGenerator::dracut);
   EXPECT_THAT(g.read_text("/etc/dracut.conf.d/90-cvmforge.conf"),
               HasSubstr("add_dracutmodules+=\" crypt \""));
   EXPECT_EQ(g.read_text("/etc/crypttab"),
@@ -97,14 +97,14 @@ TEST_F(StageFixture, DracutGetsItsConfigAndFailClosedParameters) {
 
 TEST_F(StageFixture, DirectBootWritesNoGrubDefaults) {
   m.boot.mode = manifest::BootMode::direct;
-  auto ctx = write_boot_config(cvm::guestfs::InitramfsGenerator::initramfs_tools);
+  auto ctx = write_boot_config(cvm::manifest::InitramfsGenerator::initramfs_tools);
   EXPECT_FALSE(g.exists("/etc/default/grub.d/90-cvmforge.cfg"));
   EXPECT_EQ(pipeline::stages::kernel_parameters_string(ctx), "root=/dev/mapper/cvmroot panic=-1");
 }
 
 TEST_F(StageFixture, ExistingCrypttabLinesAreKept) {
   g.write_text("/etc/crypttab", "# <target> <source> <key> <options>\nswap /dev/vdb /dev/urandom swap\n");
-  (void)write_boot_config(cvm::guestfs::InitramfsGenerator::initramfs_tools);
+  (void)write_boot_config(cvm::manifest::InitramfsGenerator::initramfs_tools);
   EXPECT_EQ(g.read_text("/etc/crypttab"),
             "# <target> <source> <key> <options>\nswap /dev/vdb /dev/urandom swap\n"
             "cvmroot UUID=11111111-2222-8333-8444-555555555555 none luks,discard,initramfs\n");

@@ -39,7 +39,7 @@ struct RebuildFixture : ::testing::Test {
   pipeline::BuildContext
   context() {
     pipeline::BuildContext ctx(m, options);
-    ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::initramfs_tools;
+    ctx.initramfs_backend = cvm::manifest::InitramfsGenerator::initramfs_tools;
     ctx.facts.esp_mountpoint = "/boot/efi";
     ctx.facts.efi_binaries = {"/EFI/BOOT/BOOTX64.EFI"};
     ctx.facts.kernels = {{"6.1.0-1-amd64", "/boot/vmlinuz-6.1.0-1-amd64", std::nullopt}};
@@ -77,7 +77,7 @@ TEST_F(RebuildFixture, DracutRunsPerKernel) {
   g.mkdir_p("/usr/bin");
   g.write_text("/usr/bin/dracut", "");
   auto ctx = context();
-  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::dracut;
+  ctx.initramfs_backend = cvm::manifest::InitramfsGenerator::dracut;
   ctx.facts.kernels.push_back(
       {"6.12.0-1-amd64", "/boot/vmlinuz-6.12.0-1-amd64", "/boot/initrd.img-6.12.0-1-amd64"});
   pipeline::stages::run_guest_boot_tools(ctx, g);
@@ -118,7 +118,7 @@ TEST_F(RebuildFixture, ReproducibleDracutGetsItsFlagAndTheEpoch) {
   g.mkdir_p("/usr/bin");
   g.write_text("/usr/bin/dracut", "");
   auto ctx = context();
-  ctx.initramfs_backend = cvm::guestfs::InitramfsGenerator::dracut;
+  ctx.initramfs_backend = cvm::manifest::InitramfsGenerator::dracut;
   ctx.source_date_epoch = pipeline::SourceDateEpoch{42, "environment"};
   pipeline::stages::run_guest_boot_tools(ctx, g);
   ASSERT_GE(g.commands_run.size(), 3U);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/guestfs/accel.hpp"
+#include "lib/host/accel.hpp"
 
 #include <gtest/gtest.h>
 
-namespace cvm::guestfs {
+namespace cvm::host {
 namespace {
 
 KvmProbe
@@ -14,7 +14,7 @@ probe_returning(KvmProbeOutcome outcome, std::string detail, int *calls) {
   };
 }
 
-TEST(GuestfsAccel, EnvOverrideWinsWithoutProbing) {
+TEST(HostAccel, EnvOverrideWinsWithoutProbing) {
   int calls = 0;
   const auto probe = probe_returning(KvmProbeOutcome::ok, "works", &calls);
   EXPECT_EQ(decide_accel("tcg", probe).accel, Accel::tcg);
@@ -23,7 +23,7 @@ TEST(GuestfsAccel, EnvOverrideWinsWithoutProbing) {
   EXPECT_EQ(calls, 0);
 }
 
-TEST(GuestfsAccel, WorkingKvmGivesKvm) {
+TEST(HostAccel, WorkingKvmGivesKvm) {
   int calls = 0;
   const auto d = decide_accel(std::nullopt, probe_returning(KvmProbeOutcome::ok, "works", &calls));
   EXPECT_EQ(d.accel, Accel::kvm);
@@ -31,7 +31,7 @@ TEST(GuestfsAccel, WorkingKvmGivesKvm) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST(GuestfsAccel, AnyProbeFailureGivesTcgWithTheProbeReason) {
+TEST(HostAccel, AnyProbeFailureGivesTcgWithTheProbeReason) {
   for (const auto outcome : {KvmProbeOutcome::no_device,
                              KvmProbeOutcome::no_access,
                              KvmProbeOutcome::unusable,
@@ -43,34 +43,16 @@ TEST(GuestfsAccel, AnyProbeFailureGivesTcgWithTheProbeReason) {
   }
 }
 
-TEST(GuestfsAccel, InvalidOverrideIsIgnoredAndProbes) {
+TEST(HostAccel, InvalidOverrideIsIgnoredAndProbes) {
   int calls = 0;
   const auto d = decide_accel("fast", probe_returning(KvmProbeOutcome::ok, "works", &calls));
   EXPECT_EQ(d.accel, Accel::kvm);
   EXPECT_EQ(calls, 1);
 }
 
-TEST(GuestfsAccel, BackendSettingsHonourTheUser) {
-  EXPECT_EQ(backend_settings_for(Accel::tcg, std::nullopt),
-            std::optional<std::vector<std::string>>({"force_tcg"}));
-  EXPECT_EQ(backend_settings_for(Accel::kvm, std::nullopt), std::nullopt);
-  EXPECT_EQ(backend_settings_for(Accel::tcg, "force_kvm"), std::nullopt);
-  EXPECT_EQ(backend_settings_for(Accel::tcg, ""), std::nullopt);
-}
-
-TEST(GuestfsAccel, TcgApplianceRunsWithoutCmpxchg16b) {
-  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "direct", std::nullopt),
-            std::optional<std::string>("max,la57=off,cx16=off"));
-  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "direct", "force_tcg"),
-            std::optional<std::string>("max,la57=off,cx16=off"));
-  EXPECT_EQ(appliance_cpu_model(Accel::kvm, "direct", std::nullopt), std::nullopt);
-  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "direct", "force_kvm"), std::nullopt);
-  EXPECT_EQ(appliance_cpu_model(Accel::tcg, "libvirt", std::nullopt), std::nullopt);
-}
-
 // The real probe: whatever it finds, it must answer within its timeout plus
 // the kill grace period, and describe what it found.
-TEST(GuestfsAccel, RealProbeAnswersInBoundedTime) {
+TEST(HostAccel, RealProbeAnswersInBoundedTime) {
   const auto start = std::chrono::steady_clock::now();
   const KvmProbeResult r = probe_kvm(std::chrono::milliseconds(1500));
   const auto elapsed = std::chrono::steady_clock::now() - start;
@@ -82,11 +64,11 @@ TEST(GuestfsAccel, RealProbeAnswersInBoundedTime) {
   RecordProperty("kvm_probe", r.detail);
 }
 
-TEST(GuestfsAccel, DescribeAccelNamesTheChoice) {
+TEST(HostAccel, DescribeAccelNamesTheChoice) {
   const std::string name = accel_name();
   EXPECT_TRUE(name == "kvm" || name == "tcg") << name;
   EXPECT_EQ(describe_accel().rfind(name + ": ", 0), 0U) << describe_accel();
 }
 
 } // namespace
-} // namespace cvm::guestfs
+} // namespace cvm::host

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/guestfs/accel.hpp"
+#include "lib/host/accel.hpp"
 
 #include "lib/util/fs.hpp"
 #include "lib/util/log.hpp"
@@ -22,7 +22,7 @@
 #include <cstring>
 #include <thread>
 
-namespace cvm::guestfs {
+namespace cvm::host {
 
 namespace {
 
@@ -483,26 +483,4 @@ describe_accel() {
   return fmt::format("{}: {}", to_string(d.accel), d.reason);
 }
 
-std::optional<std::vector<std::string>>
-backend_settings_for(Accel accel, std::optional<std::string_view> user_settings) {
-  if (user_settings) {
-    return std::nullopt;
-  }
-  if (accel == Accel::tcg) {
-    return std::vector<std::string>{"force_tcg"};
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string>
-appliance_cpu_model(Accel accel, std::string_view backend, std::optional<std::string_view> user_settings) {
-  if (accel != Accel::tcg || !(backend == "direct" || backend.starts_with("direct:"))) {
-    return std::nullopt;
-  }
-  if (user_settings && user_settings->find("force_kvm") != std::string_view::npos) {
-    return std::nullopt;
-  }
-  return std::string("max,la57=off,cx16=off");
-}
-
-} // namespace cvm::guestfs
+} // namespace cvm::host

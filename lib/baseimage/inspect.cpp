@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 
+#include "lib/baseimage/policy.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -12,7 +13,15 @@
 #include <map>
 #include <set>
 
-namespace cvm::guestfs {
+namespace cvm::baseimage {
+
+using guestfs::FilesystemEntry;
+using guestfs::FsUsage;
+using guestfs::Guest;
+using guestfs::OsInfo;
+using guestfs::ReadOnly;
+using guestfs::Session;
+using guestfs::SessionOptions;
 
 std::string
 gpt_type_name(std::string_view guid) {
@@ -206,44 +215,6 @@ initrd_candidates(std::string_view version) {
           fmt::format("initrd-{}", version)};
 }
 
-InitramfsChoice
-decide_initramfs_generator(const InitramfsEvidence &e) {
-  if (e.update_initramfs && !e.dracut) {
-    return {InitramfsGenerator::initramfs_tools, "update-initramfs is installed"};
-  }
-  if (e.dracut && !e.update_initramfs) {
-    return {InitramfsGenerator::dracut,
-            e.initramfs_tools_conf
-                ? "dracut is installed (/etc/initramfs-tools is a leftover: update-initramfs is not)"
-                : "dracut is installed"};
-  }
-  if (e.dracut && e.update_initramfs) {
-    if (e.dracut_hook && !e.initramfs_tools_hook) {
-      return {InitramfsGenerator::dracut,
-              "both are installed; the active kernel hook is /etc/kernel/postinst.d/dracut"};
-    }
-    if (e.initramfs_tools_hook && !e.dracut_hook) {
-      return {InitramfsGenerator::initramfs_tools,
-              "both are installed; the active kernel hook is "
-              "/etc/kernel/postinst.d/initramfs-tools"};
-    }
-    throw Error(ErrorKind::input,
-                "both initramfs-tools and dracut are installed in the base image and neither "
-                "kernel hook (/etc/kernel/postinst.d/initramfs-tools, .../dracut) tells which one "
-                "is active");
-  }
-  throw Error(ErrorKind::input,
-              "unknown initramfs generator in the base image: neither update-initramfs "
-              "(initramfs-tools) nor dracut is installed{}",
-              e.initramfs_tools_conf || e.dracut_modules ? " (only configuration directories were found)"
-                                                         : "");
-}
-
-std::string_view
-to_string(InitramfsGenerator generator) noexcept {
-  return generator == InitramfsGenerator::dracut ? "dracut" : "initramfs-tools";
-}
-
 std::string_view
 to_string(Bootloader bootloader) noexcept {
   return bootloader == Bootloader::grub_efi ? "grub-efi" : "unknown";
@@ -260,41 +231,11 @@ inspect_base(Guest &guest) {
   // vfs_type of every partition.
   const std::vector<std::string> partitions = guest.list_partitions();
   for (const std::string &part : partitions) {
-    if (guest.vfs_type(part) == "crypto_LUKS") {
-      throw Error(ErrorKind::input,
-                  "the base image already contains a LUKS-encrypted volume ({}); cvmforge needs "
-                  "an unencrypted stock image",
-                  part);
-    }
+    refuse_encrypted_partition(part, guest.vfs_type(part));
   }
 
   const std::vector<OsInfo> oses = guest.inspect_os();
-  if (oses.empty()) {
-    throw Error(ErrorKind::input,
-                "no operating system found in the base image (filesystems: {})",
-                join_filesystems(filesystems));
-  }
-  if (oses.size() > 1) {
-    std::vector<std::string> roots;
-    for (const auto &os : oses) {
-      roots.push_back(fmt::format("{} ({})", os.root, os.distro));
-    }
-    throw Error(ErrorKind::input,
-                "the base image contains {} operating systems ({}); cvmforge needs exactly one",
-                oses.size(),
-                fmt::join(roots, ", "));
-  }
-  const OsInfo &os = oses.front();
-  if (os.type != "linux" || (os.distro != "debian" && os.distro != "ubuntu")) {
-    throw Error(ErrorKind::input,
-                "unsupported distribution in the base image: {} {} ({}.{}, \"{}\"); supported: "
-                "debian, ubuntu",
-                os.type,
-                os.distro,
-                os.major_version,
-                os.minor_version,
-                os.product_name);
-  }
+  const OsInfo &os = require_one_supported_os(oses, join_filesystems(filesystems));
   facts.os_type = os.type;
   facts.distro = os.distro;
   facts.major_version = os.major_version;
@@ -303,24 +244,10 @@ inspect_base(Guest &guest) {
   facts.mountpoints = os.mountpoints;
   facts.root_device = os.root;
 
-  if (os.root.rfind("btrfsvol:", 0) == 0) {
-    throw Error(ErrorKind::input, "btrfs root filesystem ({}) is not supported yet", os.root);
-  }
+  refuse_btrfs_subvolume_root(os.root);
   facts.root_fs_type = guest.vfs_type(os.root);
-  if (facts.root_fs_type == "btrfs") {
-    throw Error(ErrorKind::input, "btrfs root filesystem ({}) is not supported yet", os.root);
-  }
-  if (guest.is_lv(os.root)) {
-    throw Error(ErrorKind::input, "root filesystem on LVM ({}) is not supported yet", os.root);
-  }
+  require_supported_root({os.root, facts.root_fs_type, guest.is_lv(os.root)}, partitions);
   facts.root_uuid = guest.vfs_uuid(os.root);
-
-  if (std::find(partitions.begin(), partitions.end(), os.root) == partitions.end()) {
-    throw Error(ErrorKind::input,
-                "the root filesystem ({}) is not on a partition; cvmforge needs a partitioned "
-                "UEFI disk",
-                os.root);
-  }
   facts.disk_device = guest.part_to_dev(os.root);
   facts.root_partnum = guest.part_to_partnum(os.root);
   PartTypeCache part_types(guest);
@@ -329,12 +256,7 @@ inspect_base(Guest &guest) {
   // ESP: by GPT type and vfat, preferring the one the guest's fstab mounts and
   // then the one on the root's disk.
   std::vector<EspCandidate> esps = find_esps(guest, part_types, filesystems, partitions);
-  if (esps.empty()) {
-    throw Error(ErrorKind::input,
-                "no EFI system partition (GPT type {}, vfat) in the base image; cvmforge needs a "
-                "UEFI-bootable image",
-                k_esp_type_guid);
-  }
+  require_esp(esps.size());
   auto fstab_mountpoint = [&os](const std::string &device) -> std::optional<std::string> {
     for (const auto &m : os.mountpoints) {
       if (m.mountable == device) {
@@ -390,9 +312,7 @@ inspect_base(Guest &guest) {
       facts.kernels.push_back(std::move(k));
     }
   }
-  if (facts.kernels.empty()) {
-    throw Error(ErrorKind::input, "no kernel in the base image (looked for /boot/vmlinuz-<version>)");
-  }
+  require_kernel(facts.kernels);
   std::sort(facts.kernels.begin(), facts.kernels.end(), [](const KernelImage &a, const KernelImage &b) {
     return compare_versions(a.version, b.version) < 0;
   });
@@ -450,7 +370,7 @@ inspect_base(Guest &guest) {
              facts.root_uuid,
              facts.esp_device,
              facts.kernels.size(),
-             to_string(facts.initramfs_generator),
+             manifest::to_string(facts.initramfs_generator),
              to_string(facts.bootloader));
   return facts;
 }
@@ -486,4 +406,4 @@ inspect_base_image(const std::filesystem::path &image,
   return facts;
 }
 
-} // namespace cvm::guestfs
+} // namespace cvm::baseimage

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/guestfs/launch_watchdog.hpp"
+#include "lib/host/launch_watchdog.hpp"
 
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
@@ -13,7 +13,7 @@
 #include <string>
 #include <system_error>
 
-namespace cvm::guestfs {
+namespace cvm::host {
 
 namespace {
 
@@ -167,4 +167,4 @@ launch_timeout_from_env(std::chrono::seconds fallback) {
   return std::chrono::seconds(*seconds);
 }
 
-} // namespace cvm::guestfs
+} // namespace cvm::host

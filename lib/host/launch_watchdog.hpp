@@ -23,7 +23,7 @@
 // returns an error as soon as the appliance's console closes. The same thread
 // acts on a cancel request (SIGINT/SIGTERM during the launch) within
 // `poll_interval` instead of after the appliance has come up.
-namespace cvm::guestfs {
+namespace cvm::host {
 
 // A process as /proc/<pid>/stat shows it.
 struct ProcEntry {
@@ -87,4 +87,4 @@ private:
 // valid, else `fallback`. An invalid value is a cvm::Error (input).
 std::chrono::seconds launch_timeout_from_env(std::chrono::seconds fallback = std::chrono::minutes(5));
 
-} // namespace cvm::guestfs
+} // namespace cvm::host

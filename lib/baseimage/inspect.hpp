@@ -3,6 +3,7 @@
 
 #include "lib/guestfs/guest.hpp"
 #include "lib/guestfs/session.hpp"
+#include "lib/manifest/manifest.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -12,9 +13,11 @@
 #include <vector>
 
 // Facts about the stock base image that the build pipeline needs, found by
-// libguestfs inspection plus a few file checks. Nothing is hard-coded: device
-// names come from inspection (and are API names, see guest.hpp).
-namespace cvm::guestfs {
+// libguestfs inspection (through the Guest interface, so unit-tested on
+// FakeGuest) plus a few file checks. Nothing is hard-coded: device names come
+// from inspection (and are API names, see lib/guestfs/guest.hpp). Which images
+// are accepted is policy.hpp's business; inspect_base() applies it.
+namespace cvm::baseimage {
 
 // The GPT partition type of an EFI system partition.
 inline constexpr std::string_view k_esp_type_guid = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
@@ -23,8 +26,6 @@ inline constexpr std::string_view k_esp_type_guid = "C12A7328-F81F-11D2-BA4B-00A
 // partition (ESP)", "Linux filesystem", "LUKS", ...; the GUID itself when
 // unknown.
 std::string gpt_type_name(std::string_view guid);
-
-enum class InitramfsGenerator { initramfs_tools, dracut };
 
 enum class Bootloader { grub_efi, unknown };
 
@@ -42,8 +43,8 @@ struct BaseImageFacts {
   std::string distro;  // "debian" or "ubuntu"
   int major_version = 0;
   int minor_version = 0;
-  std::string product_name;                 // "Debian GNU/Linux 12 (bookworm)"
-  std::vector<MountpointEntry> mountpoints; // the guest's fstab as resolved
+  std::string product_name;                          // "Debian GNU/Linux 12 (bookworm)"
+  std::vector<guestfs::MountpointEntry> mountpoints; // the guest's fstab as resolved
 
   // Root filesystem.
   std::string root_device;  // "/dev/sda2"
@@ -68,7 +69,7 @@ struct BaseImageFacts {
 
   // Boot chain.
   std::vector<KernelImage> kernels; // oldest first (version order), so back() is newest
-  InitramfsGenerator initramfs_generator = InitramfsGenerator::initramfs_tools;
+  manifest::InitramfsGenerator initramfs_generator = manifest::InitramfsGenerator::initramfs_tools;
   std::string initramfs_reason; // why that generator was chosen
   Bootloader bootloader = Bootloader::unknown;
   std::optional<std::string> grub_cfg;   // "/boot/grub/grub.cfg"
@@ -101,17 +102,9 @@ struct InitramfsEvidence {
 };
 
 struct InitramfsChoice {
-  InitramfsGenerator generator;
+  manifest::InitramfsGenerator generator;
   std::string reason;
 };
-
-// Decides which generator the guest uses: the one whose program is installed;
-// if both are, the one whose kernel postinst hook is installed; with no
-// program, configuration left behind decides nothing. Throws
-// cvm::Error(input) if it cannot tell.
-InitramfsChoice decide_initramfs_generator(const InitramfsEvidence &evidence);
-
-std::string_view to_string(InitramfsGenerator generator) noexcept;
 
 std::string_view to_string(Bootloader bootloader) noexcept;
 
@@ -119,17 +112,17 @@ std::string_view to_string(Bootloader bootloader) noexcept;
 
 // Inspects the guest behind `guest` (launched, nothing mounted; drives added
 // read-only is enough). Mounts read-only as needed and unmounts everything
-// before returning. Throws cvm::Error(input) for images cvmforge cannot use:
-// no OS or several, not debian/ubuntu, LUKS already present, LVM or btrfs
-// root, no ESP, no kernel, unknown initramfs generator; cvm::Error(guest) for
-// libguestfs failures.
-BaseImageFacts inspect_base(Guest &guest);
+// before returning. Throws cvm::Error(input) for images cvmforge cannot use
+// (the rules of policy.hpp: no OS or several, not debian/ubuntu, LUKS already
+// present, LVM or btrfs root, no ESP, no kernel, unknown initramfs
+// generator); cvm::Error(guest) for libguestfs failures.
+BaseImageFacts inspect_base(guestfs::Guest &guest);
 
 // Opens `image` (`format`, read-only) in a new Session, launches it and calls
 // inspect_base(). A file that is not a readable disk image of that format
 // gives cvm::Error(input) naming it.
 BaseImageFacts inspect_base_image(const std::filesystem::path &image,
                                   const std::string &format = "qcow2",
-                                  const SessionOptions &options = {});
+                                  const guestfs::SessionOptions &options = {});
 
-} // namespace cvm::guestfs
+} // namespace cvm::baseimage

@@ -6,15 +6,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
-// Which accelerator the libguestfs appliance (and any QEMU we start) uses.
+// Which accelerator the libguestfs appliance (and any QEMU we start) uses: a
+// property of the host, found by probing it. lib/guestfs turns the decision
+// into appliance settings (lib/guestfs/backend_settings.hpp).
 //
 // On some hosts /dev/kvm exists and opens, yet a nested guest hangs as soon as
 // it leaves real mode. So existence is not enough: probe_kvm() runs two tiny
 // guests (real mode, then 64-bit long mode with paging) in a forked child that
 // is killed after a timeout. The decision is made once per process.
-namespace cvm::guestfs {
+namespace cvm::host {
 
 enum class Accel { kvm, tcg };
 
@@ -65,24 +66,4 @@ std::string accel_name();
 // "tcg: /dev/kvm present but KVM_RUN did not return within 3 s".
 std::string describe_accel();
 
-// Pure: the libguestfs backend settings to set on a new handle, or nullopt to
-// leave the handle's settings alone. If the user set
-// LIBGUESTFS_BACKEND_SETTINGS (`user_settings` non-null) it is honoured as is;
-// otherwise TCG means {"force_tcg"} and KVM leaves the default (which already
-// prefers KVM).
-std::optional<std::vector<std::string>> backend_settings_for(Accel accel,
-                                                             std::optional<std::string_view> user_settings);
-
-// Pure: the -cpu model to append to the appliance's QEMU command line
-// (guestfs_config; QEMU keeps the last -cpu), or nullopt for libguestfs's
-// own. Under TCG on the direct backend, unless the user forces KVM: the
-// "max" model libguestfs picks, with la57 off as libguestfs has it, and
-// without CMPXCHG16B. QEMU 7.2's TCG (Debian 12) gets the flags of
-// CMPXCHG16B wrong, and the guest kernel's SLUB depends on them: guests hang
-// or corrupt memory at random (tests/fixtures/boot-test boots with cx16=off
-// for the same reason). Without the instruction the kernel takes its
-// locked fallback.
-std::optional<std::string>
-appliance_cpu_model(Accel accel, std::string_view backend, std::optional<std::string_view> user_settings);
-
-} // namespace cvm::guestfs
+} // namespace cvm::host

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The launch watchdog on a fake /proc tree with a recording kill(): which
 // processes it picks, when it fires, and what it reports.
-#include "lib/guestfs/launch_watchdog.hpp"
+#include "lib/host/launch_watchdog.hpp"
 #include "lib/util/error.hpp"
 
 #include <gmock/gmock.h>
@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-namespace cvm::guestfs {
+namespace cvm::host {
 namespace {
 
 using ::testing::ElementsAre;
@@ -181,4 +181,4 @@ TEST(LaunchTimeout, FromTheEnvironment) {
 }
 
 } // namespace
-} // namespace cvm::guestfs
+} // namespace cvm::host

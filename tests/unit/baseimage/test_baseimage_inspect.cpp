@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "lib/guestfs/inspect.hpp"
+#include "lib/baseimage/inspect.hpp"
 #include "lib/util/error.hpp"
 #include "tests/unit/fakes/debian_guest.hpp"
 #include "tests/unit/fakes/fake_guest.hpp"
@@ -7,16 +7,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace cvm::guestfs {
+namespace cvm::baseimage {
 namespace {
 
-using test::FakeGuest;
+using guestfs::OsInfo;
+using guestfs::test::FakeGuest;
+using manifest::InitramfsGenerator;
 using ::testing::HasSubstr;
 
-using test::debian_guest;
-using test::k_root_uuid;
+using guestfs::test::debian_guest;
+using guestfs::test::k_root_uuid;
 
-TEST(GuestfsInspect, KernelVersionFromFilename) {
+TEST(BaseImageInspect, KernelVersionFromFilename) {
   EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.1.0-1-amd64"), "6.1.0-1-amd64");
   EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.8.0-31-generic"), "6.8.0-31-generic");
   EXPECT_EQ(kernel_version_from_filename("vmlinuz"), std::nullopt);
@@ -28,7 +30,7 @@ TEST(GuestfsInspect, KernelVersionFromFilename) {
   EXPECT_EQ(kernel_version_from_filename("vmlinuz-6.1/x"), std::nullopt);
 }
 
-TEST(GuestfsInspect, CompareVersionsIsNumericPerRun) {
+TEST(BaseImageInspect, CompareVersionsIsNumericPerRun) {
   EXPECT_LT(compare_versions("6.1.0-9-amd64", "6.1.0-10-amd64"), 0);
   EXPECT_GT(compare_versions("6.10.0-1", "6.9.0-1"), 0);
   EXPECT_EQ(compare_versions("6.1.0-1-amd64", "6.1.0-1-amd64"), 0);
@@ -36,48 +38,13 @@ TEST(GuestfsInspect, CompareVersionsIsNumericPerRun) {
   EXPECT_EQ(compare_versions("6.01", "6.1"), 0);
 }
 
-TEST(GuestfsInspect, InitrdCandidatesPreferDebianNaming) {
+TEST(BaseImageInspect, InitrdCandidatesPreferDebianNaming) {
   EXPECT_EQ(initrd_candidates("6.1.0-1-amd64"),
             (std::vector<std::string>{
                 "initrd.img-6.1.0-1-amd64", "initramfs-6.1.0-1-amd64.img", "initrd-6.1.0-1-amd64"}));
 }
 
-TEST(GuestfsInspect, InitramfsGeneratorDecision) {
-  InitramfsEvidence e;
-  e.update_initramfs = true;
-  EXPECT_EQ(decide_initramfs_generator(e).generator, InitramfsGenerator::initramfs_tools);
-
-  // Debian 13 after installing dracut: initramfs-tools removed, its config left behind.
-  e = {};
-  e.dracut = true;
-  e.initramfs_tools_conf = true;
-  const auto d = decide_initramfs_generator(e);
-  EXPECT_EQ(d.generator, InitramfsGenerator::dracut);
-  EXPECT_THAT(d.reason, HasSubstr("leftover"));
-
-  e = {};
-  e.dracut = true;
-  e.update_initramfs = true;
-  e.dracut_hook = true;
-  EXPECT_EQ(decide_initramfs_generator(e).generator, InitramfsGenerator::dracut);
-  e.dracut_hook = false;
-  e.initramfs_tools_hook = true;
-  EXPECT_EQ(decide_initramfs_generator(e).generator, InitramfsGenerator::initramfs_tools);
-  e.dracut_hook = true;
-  EXPECT_THROW(decide_initramfs_generator(e), Error);
-
-  e = {};
-  e.initramfs_tools_conf = true;
-  try {
-    decide_initramfs_generator(e);
-    FAIL() << "expected an error";
-  } catch (const Error &err) {
-    EXPECT_EQ(err.kind(), ErrorKind::input);
-    EXPECT_THAT(err.what(), HasSubstr("unknown initramfs generator"));
-  }
-}
-
-TEST(GuestfsInspect, DebianGuestFacts) {
+TEST(BaseImageInspect, DebianGuestFacts) {
   FakeGuest g = debian_guest();
   const BaseImageFacts f = inspect_base(g);
   EXPECT_EQ(f.distro, "debian");
@@ -112,7 +79,7 @@ TEST(GuestfsInspect, DebianGuestFacts) {
   }
 }
 
-TEST(GuestfsInspect, SeparateBootIsMountedAndReported) {
+TEST(BaseImageInspect, SeparateBootIsMountedAndReported) {
   FakeGuest g = debian_guest();
   auto &boot = g.add_partition("/dev/sda", 3, "ext4", "b00t");
   for (const char *name : {"/boot/vmlinuz-6.1.0-9-amd64",
@@ -143,13 +110,13 @@ expect_input_error(FakeGuest &g, const std::string &needle) {
   }
 }
 
-TEST(GuestfsInspect, RefusesLuks) {
+TEST(BaseImageInspect, RefusesLuks) {
   FakeGuest g = debian_guest();
   g.add_partition("/dev/sda", 3, "crypto_LUKS", "");
   expect_input_error(g, "already contains a LUKS-encrypted volume (/dev/sda3)");
 }
 
-TEST(GuestfsInspect, RefusesNoOsAndSeveralOses) {
+TEST(BaseImageInspect, RefusesNoOsAndSeveralOses) {
   FakeGuest none = debian_guest();
   none.oses.clear();
   expect_input_error(none, "no operating system found");
@@ -162,19 +129,19 @@ TEST(GuestfsInspect, RefusesNoOsAndSeveralOses) {
   expect_input_error(two, "2 operating systems (/dev/sda2 (debian), /dev/sda3 (debian))");
 }
 
-TEST(GuestfsInspect, RefusesUnsupportedDistro) {
+TEST(BaseImageInspect, RefusesUnsupportedDistro) {
   FakeGuest g = debian_guest();
   g.oses[0].distro = "fedora";
   expect_input_error(g, "unsupported distribution in the base image: linux fedora");
 }
 
-TEST(GuestfsInspect, AcceptsUbuntu) {
+TEST(BaseImageInspect, AcceptsUbuntu) {
   FakeGuest g = debian_guest();
   g.oses[0].distro = "ubuntu";
   EXPECT_EQ(inspect_base(g).distro, "ubuntu");
 }
 
-TEST(GuestfsInspect, RefusesLvmAndBtrfsRoots) {
+TEST(BaseImageInspect, RefusesLvmAndBtrfsRoots) {
   FakeGuest lvm = debian_guest();
   lvm.devices["/dev/sda2"].lv = true;
   expect_input_error(lvm, "LVM");
@@ -188,7 +155,7 @@ TEST(GuestfsInspect, RefusesLvmAndBtrfsRoots) {
   expect_input_error(subvol, "btrfs");
 }
 
-TEST(GuestfsInspect, RefusesMissingEsp) {
+TEST(BaseImageInspect, RefusesMissingEsp) {
   FakeGuest g = debian_guest();
   g.devices["/dev/sda1"].gpt_type = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
   expect_input_error(g, "no EFI system partition");
@@ -198,14 +165,14 @@ TEST(GuestfsInspect, RefusesMissingEsp) {
   expect_input_error(mbr, "no EFI system partition");
 }
 
-TEST(GuestfsInspect, RefusesMissingKernel) {
+TEST(BaseImageInspect, RefusesMissingKernel) {
   FakeGuest g = debian_guest();
   g.tree("/dev/sda2").erase_tree("/boot/vmlinuz-6.1.0-9-amd64");
   g.tree("/dev/sda2").erase_tree("/boot/vmlinuz-6.1.0-10-amd64");
   expect_input_error(g, "no kernel");
 }
 
-TEST(GuestfsInspect, DracutOnlyGuest) {
+TEST(BaseImageInspect, DracutOnlyGuest) {
   FakeGuest g = debian_guest();
   g.tree("/dev/sda2").erase_tree("/usr/sbin/update-initramfs");
   g.tree("/dev/sda2").put_file("/usr/bin/dracut", "#!/bin/bash\n", 0755);
@@ -214,20 +181,20 @@ TEST(GuestfsInspect, DracutOnlyGuest) {
   EXPECT_THAT(f.initramfs_reason, HasSubstr("leftover"));
 }
 
-TEST(GuestfsInspect, RefusesUnknownInitramfsGenerator) {
+TEST(BaseImageInspect, RefusesUnknownInitramfsGenerator) {
   FakeGuest g = debian_guest();
   g.tree("/dev/sda2").erase_tree("/usr/sbin/update-initramfs");
   expect_input_error(g, "unknown initramfs generator");
 }
 
 } // namespace
-} // namespace cvm::guestfs
+} // namespace cvm::baseimage
 
 TEST(GptTypeName, NamesTheTypesOfACvmforgeImageInAnyCase) {
-  EXPECT_EQ(cvm::guestfs::gpt_type_name("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"),
+  EXPECT_EQ(cvm::baseimage::gpt_type_name("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"),
             "EFI system partition (ESP)");
-  EXPECT_EQ(cvm::guestfs::gpt_type_name("0fc63daf-8483-4772-8e79-3d69d8477de4"), "Linux filesystem");
-  EXPECT_EQ(cvm::guestfs::gpt_type_name("CA7D7CCB-63ED-4C53-861C-1742536059CC"), "LUKS");
-  EXPECT_EQ(cvm::guestfs::gpt_type_name("00000000-1111-2222-3333-444444444444"),
+  EXPECT_EQ(cvm::baseimage::gpt_type_name("0fc63daf-8483-4772-8e79-3d69d8477de4"), "Linux filesystem");
+  EXPECT_EQ(cvm::baseimage::gpt_type_name("CA7D7CCB-63ED-4C53-861C-1742536059CC"), "LUKS");
+  EXPECT_EQ(cvm::baseimage::gpt_type_name("00000000-1111-2222-3333-444444444444"),
             "00000000-1111-2222-3333-444444444444");
 }
