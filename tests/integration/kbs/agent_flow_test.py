@@ -143,6 +143,12 @@ class Context:
         self.no_key_leak(err)
         print("ok: " + errors[0])
 
+    def expect_broker_failure(self, broker_args, reason):
+        """The test agent fails with `reason` against a TLS broker run with `broker_args`."""
+        b = self.broker(extra=broker_args)
+        self.expect_failure(*self.run_agent(self.config(["https://127.0.0.1:%d" % b.port], ca=self.ca)),
+                            reason=reason)
+
     def cleanup(self):
         for f in self.fakes:
             f.stop()
@@ -195,33 +201,23 @@ def case_second_url_after_dead_first(c):
 
 
 def case_deny(c):
-    b = c.broker(extra=["--fault", "deny"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="HTTP 401 PolicyDeny")
+    c.expect_broker_failure(["--fault", "deny"], "HTTP 401 PolicyDeny")
 
 
 def case_deny_resource(c):
-    b = c.broker(extra=["--fault", "deny-resource"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="KBS resource cvmforge/test/luks: HTTP 401 PolicyDeny")
+    c.expect_broker_failure(["--fault", "deny-resource"], "KBS resource cvmforge/test/luks: HTTP 401 PolicyDeny")
 
 
 def case_unknown_resource(c):
-    b = c.broker(extra=["--resource-path", "cvmforge/other/luks"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="HTTP 404 ResourceNotFound")
+    c.expect_broker_failure(["--resource-path", "cvmforge/other/luks"], "HTTP 404 ResourceNotFound")
 
 
 def case_tampered_jwe(c):
-    b = c.broker(extra=["--fault", "tampered-jwe"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="resource JWE rejected: AES-GCM authentication failed")
+    c.expect_broker_failure(["--fault", "tampered-jwe"], "resource JWE rejected: AES-GCM authentication failed")
 
 
 def case_wrong_nonce(c):
-    b = c.broker(extra=["--fault", "wrong-nonce"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="nonce does not match")
+    c.expect_broker_failure(["--fault", "wrong-nonce"], "nonce does not match")
 
 
 def case_wrong_ca(c):
