@@ -204,18 +204,12 @@ authenticode_digest(std::span<const std::byte> image, crypto::HashAlgorithm algo
 
 crypto::Sha384
 authenticode_sha384(std::span<const std::byte> image) {
-  const auto d = authenticode_digest(image, crypto::HashAlgorithm::sha384);
-  crypto::Sha384 out{};
-  std::copy(d.begin(), d.end(), out.begin());
-  return out;
+  return crypto::to_fixed<crypto::Sha384>(authenticode_digest(image, crypto::HashAlgorithm::sha384));
 }
 
 crypto::Sha256
 authenticode_sha256(std::span<const std::byte> image) {
-  const auto d = authenticode_digest(image, crypto::HashAlgorithm::sha256);
-  crypto::Sha256 out{};
-  std::copy(d.begin(), d.end(), out.begin());
-  return out;
+  return crypto::to_fixed<crypto::Sha256>(authenticode_digest(image, crypto::HashAlgorithm::sha256));
 }
 
 } // namespace cvm::measure

@@ -166,10 +166,7 @@ public:
 
   crypto::Sha384
   finish() {
-    const auto d = m_hasher.final();
-    crypto::Sha384 out{};
-    std::copy(d.begin(), d.end(), out.begin());
-    return out;
+    return crypto::to_fixed<crypto::Sha384>(m_hasher.final());
   }
 
 private:
