@@ -10,12 +10,16 @@
 
 namespace cvm::manifest::values {
 
-std::optional<std::uint64_t>
-parse_uint(std::string_view text) {
-  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front())) == 0) {
+namespace {
+
+// The number `text` spells in full in base 10, if it fits in T.
+template<typename T>
+std::optional<T>
+parse_whole(std::string_view text) {
+  if (text.empty()) {
     return std::nullopt;
   }
-  std::uint64_t v = 0;
+  T v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size()) {
     return std::nullopt;
@@ -23,17 +27,19 @@ parse_uint(std::string_view text) {
   return v;
 }
 
+} // namespace
+
+std::optional<std::uint64_t>
+parse_uint(std::string_view text) {
+  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front())) == 0) {
+    return std::nullopt;
+  }
+  return parse_whole<std::uint64_t>(text);
+}
+
 std::optional<std::int64_t>
 parse_int(std::string_view text) {
-  if (text.empty()) {
-    return std::nullopt;
-  }
-  std::int64_t v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return v;
+  return parse_whole<std::int64_t>(text);
 }
 
 std::optional<std::uint64_t>
