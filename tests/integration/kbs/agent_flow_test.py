@@ -460,36 +460,34 @@ def case_tdx_fake_rtmr3_stuck(c):
     c.expect_failure(*c.run_agent(tdx_config(c, fake, b, measurements=True)), reason="did not extend")
 
 
-def case_tdx_fake_empty_quote(c):
-    fake = TsmFake(c, "empty")
+def expect_tsm_fault(c, fault, reason, unreached=None, why=None):
+    """The agent fails with `reason` on the configfs-tsm fake with `fault`; if
+    `unreached` is given, the broker's log must not contain it (`why` says
+    what that would mean)."""
+    fake = TsmFake(c, fault)
     b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason="configfs-tsm returned an empty quote")
-    if "/kbs/v0/attest" in b.read_log():
-        raise Failure("the agent sent an attestation without a quote")
+    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason=reason)
+    if unreached is not None and unreached in b.read_log():
+        raise Failure(why)
+
+
+def case_tdx_fake_empty_quote(c):
+    expect_tsm_fault(c, "empty", "configfs-tsm returned an empty quote",
+                     "/kbs/v0/attest", "the agent sent an attestation without a quote")
 
 
 def case_tdx_fake_wrong_provider(c):
-    fake = TsmFake(c, "wrong-provider")
-    b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)),
-                     reason="configfs-tsm provider is 'sev_guest', not tdx_guest")
-    if "/kbs/v0/" in b.read_log():
-        raise Failure("the agent contacted the KBS although the TSM provider is wrong")
+    expect_tsm_fault(c, "wrong-provider", "configfs-tsm provider is 'sev_guest', not tdx_guest",
+                     "/kbs/v0/", "the agent contacted the KBS although the TSM provider is wrong")
 
 
 def case_tdx_fake_generation_race(c):
-    fake = TsmFake(c, "race")
-    b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason="another writer raced")
+    expect_tsm_fault(c, "race", "another writer raced")
 
 
 def case_tdx_fake_wrong_reportdata(c):
-    fake = TsmFake(c, "wrong-reportdata")
-    b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)),
-                     reason="REPORTDATA differs from the one requested")
-    if "/kbs/v0/attest" in b.read_log():
-        raise Failure("the agent sent a quote that does not bind its key")
+    expect_tsm_fault(c, "wrong-reportdata", "REPORTDATA differs from the one requested",
+                     "/kbs/v0/attest", "the agent sent a quote that does not bind its key")
 
 
 def bundle_binary(c):
