@@ -292,7 +292,7 @@ rtmr0_shim_authority(Context &c, std::size_t run) {
                  "authority.SbatLevel",
                  "SbatLevel",
                  deps,
-                 variable_digest(shim_lock_guid(), "SbatLevel", as_bytes(*c.artifacts.sbat_level)));
+                 variable_digest(k_shim_lock_guid, "SbatLevel", as_bytes(*c.artifacts.sbat_level)));
   } else if (const auto levels =
                  c.artifacts.shim ? shim_sbat_levels(*c.artifacts.shim) : std::optional<ShimSbatLevels>{}) {
     // TDVF variables do not persist under TDX, so shim writes its default
@@ -302,7 +302,7 @@ rtmr0_shim_authority(Context &c, std::size_t run) {
                  "authority.SbatLevel",
                  "SbatLevel (shim's built-in \"previous\" level)",
                  deps,
-                 variable_digest(shim_lock_guid(), "SbatLevel", as_bytes(levels->previous)));
+                 variable_digest(k_shim_lock_guid, "SbatLevel", as_bytes(levels->previous)));
     if (std::find(c.notes.begin(), c.notes.end(), k_sbat_note) == c.notes.end()) {
       c.notes.emplace_back(k_sbat_note);
     }
@@ -316,14 +316,14 @@ rtmr0_shim_authority(Context &c, std::size_t run) {
   }
   const auto cert = c.artifacts.shim ? shim_vendor_cert(*c.artifacts.shim) : std::vector<std::byte>{};
   if (!cert.empty()) {
-    std::vector<std::byte> data(shim_lock_guid().bytes.begin(), shim_lock_guid().bytes.end());
+    std::vector<std::byte> data(k_shim_lock_guid.bytes.begin(), k_shim_lock_guid.bytes.end());
     data.insert(data.end(), cert.begin(), cert.end());
     c.events.add(0,
                  event_type::k_efi_variable_authority,
                  "authority.MokListRT",
                  "MokListRT (shim vendor certificate that verified grub)",
                  deps,
-                 variable_digest(shim_lock_guid(), "MokListRT", data));
+                 variable_digest(k_shim_lock_guid, "MokListRT", data));
   } else {
     c.events.not_predicted(0,
                            event_type::k_efi_variable_authority,
