@@ -101,14 +101,7 @@ public:
       std::string description,
       std::vector<std::string> depends_on,
       const crypto::Sha384 &digest) {
-    PredictedEvent e;
-    e.rtmr = rtmr;
-    e.type = type;
-    e.label = std::move(label);
-    e.description = std::move(description);
-    e.depends_on = std::move(depends_on);
-    e.digest = digest;
-    m_events.push_back(std::move(e));
+    append(rtmr, type, std::move(label), std::move(description), std::move(depends_on)).digest = digest;
   }
 
   void
@@ -118,14 +111,8 @@ public:
                 std::string description,
                 std::vector<std::string> depends_on,
                 std::string reason) {
-    PredictedEvent e;
-    e.rtmr = rtmr;
-    e.type = type;
-    e.label = std::move(label);
-    e.description = std::move(description);
-    e.depends_on = std::move(depends_on);
-    e.not_predicted_reason = std::move(reason);
-    m_events.push_back(std::move(e));
+    append(rtmr, type, std::move(label), std::move(description), std::move(depends_on)).not_predicted_reason =
+        std::move(reason);
   }
 
   std::vector<PredictedEvent>
@@ -137,6 +124,23 @@ public:
   }
 
 private:
+  // A new event with what every event has; the caller adds its digest or the
+  // reason it has none.
+  PredictedEvent &
+  append(std::size_t rtmr,
+         std::uint32_t type,
+         std::string label,
+         std::string description,
+         std::vector<std::string> depends_on) {
+    PredictedEvent &e = m_events.emplace_back();
+    e.rtmr = rtmr;
+    e.type = type;
+    e.label = std::move(label);
+    e.description = std::move(description);
+    e.depends_on = std::move(depends_on);
+    return e;
+  }
+
   std::vector<PredictedEvent> m_events;
 };
 
