@@ -344,7 +344,7 @@ rtmr0(Context &c, std::size_t shim_runs) {
     for (const auto &e : *c.profile.rtmr0_events) {
       c.events.add(0, e.type, e.label, "provided by " + e.source, {"platform.rtmr0_events"}, e.digest);
     }
-    c.notes.push_back("RTMR0 events were taken as given from platform.rtmr0_events");
+    c.notes.emplace_back("RTMR0 events were taken as given from platform.rtmr0_events");
     return;
   }
   if (c.profile.ovmf_version >= k_ovmf_new_event_layout) {
@@ -411,8 +411,8 @@ direct_boot_kernel(Context &c, std::vector<std::string> &deps, std::string &how)
               ? "QEMU >= 10.2 does not patch the setup header of CoCo guests"
               : "OVMF >= 202502 with QEMU >= 10.0 loads the unpatched etc/boot/kernel";
     if (unpatched_blob && p.qemu_version < k_qemu_no_header_patch) {
-      c.notes.push_back("assumed: QEMU >= 10.0 exports the unpatched etc/boot/kernel and OVMF >= "
-                        "202502 prefers it (the exact first QEMU release is unconfirmed)");
+      c.notes.emplace_back("assumed: QEMU >= 10.0 exports the unpatched etc/boot/kernel and OVMF >= "
+                           "202502 prefers it (the exact first QEMU release is unconfirmed)");
     }
     return c.artifacts.kernel;
   }
@@ -484,7 +484,7 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
                              "the disk's first sectors were not supplied");
     }
     const auto image_event =
-        [&](const std::optional<std::vector<std::byte>> &pe, std::string label, std::string what) {
+        [&](const std::optional<std::vector<std::byte>> &pe, std::string label, const std::string &what) {
           if (pe) {
             c.events.add(1,
                          event_type::k_efi_boot_services_application,
@@ -622,9 +622,9 @@ linux_stub_events(Context &c) {
       deps.emplace_back("firmware.ovmf_version");
     } else {
       nul = NulTerminator::no;
-      c.notes.push_back("grub boot: LoadOptions taken as the UTF-16LE command line without a NUL "
-                        "terminator, as grub's EFI linux loader sizes it (checked against Debian "
-                        "13's grub 2.12 by tests/e2e/tpm_oracle.sh)");
+      c.notes.emplace_back("grub boot: LoadOptions taken as the UTF-16LE command line without a NUL "
+                           "terminator, as grub's EFI linux loader sizes it (checked against Debian "
+                           "13's grub 2.12 by tests/e2e/tpm_oracle.sh)");
     }
     c.events.add(2,
                  event_type::k_event_tag,
@@ -1006,6 +1006,7 @@ adopt_reference_log(PlatformProfile &profile, const EventLog &log) {
   };
   if (profile.ovmf_version >= k_ovmf_new_event_layout && !profile.rtmr0_events) {
     std::vector<ProvidedEvent> all;
+    all.reserve(rtmr0.size());
     for (const auto *e : rtmr0) {
       all.push_back(provided(*e, event_type_name(e->type) + " " + describe_event(*e)));
     }
@@ -1138,8 +1139,8 @@ predict(const BootArtifacts &artifacts, std::span<const std::byte> firmware, con
     if (artifacts.mode == BootMode::grub && artifacts.shim) {
       shim_runs = artifacts.shim_fallback_run ? 2 : 1;
     } else if (artifacts.mode == BootMode::grub) {
-      out.notes.push_back("grub boot without shim: the firmware loads grub directly (no shim, MOK or "
-                          "SbatLevel events); supply the shim image if the boot chain has one");
+      out.notes.emplace_back("grub boot without shim: the firmware loads grub directly (no shim, MOK or "
+                             "SbatLevel events); supply the shim image if the boot chain has one");
     }
     rtmr0(c, shim_runs);
     rtmr1_and_2(c, shim_runs);
@@ -1202,7 +1203,7 @@ parse_platform_profile_unchecked(
                                                             "boot_variables",
                                                             "rtmr0_events"};
   for (const auto &[key, value] : json.items()) {
-    if (k_keys.count(key) == 0) {
+    if (!k_keys.contains(key)) {
       std::string known;
       for (const auto &k : k_keys) {
         known += (known.empty() ? "" : ", ") + k;

@@ -104,7 +104,7 @@ format_size(std::uint64_t bytes) {
 std::string
 human_size(std::uint64_t bytes) {
   static constexpr std::array<const char *, 5> k_units{"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
+  auto v = static_cast<double>(bytes);
   std::size_t u = 0;
   while (v >= 1024.0 && u + 1 < k_units.size()) {
     v /= 1024.0;
@@ -113,9 +113,9 @@ human_size(std::uint64_t bytes) {
   if (u == 0) {
     return std::to_string(bytes) + " B";
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, k_units[u]);
-  return buf;
+  std::array<char, 32> buf{};
+  (void)std::snprintf(buf.data(), buf.size(), "%.1f %s", v, k_units[u]);
+  return buf.data();
 }
 
 std::optional<std::uint32_t>
