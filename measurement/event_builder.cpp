@@ -34,12 +34,6 @@ secure_boot_variable_guid(std::string_view name) {
   return k_efi_global_variable_guid;
 }
 
-const Guid &
-shim_lock_guid() {
-  static const Guid g = parse_guid("605dab50-e046-4300-abb6-3dd810dd8b23");
-  return g;
-}
-
 std::string
 ovmf_load_options(std::string_view cmdline, bool has_initrd, int ovmf_version) {
   if (!has_initrd) {

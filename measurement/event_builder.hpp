@@ -29,9 +29,6 @@ crypto::Sha384 variable_digest(const Guid &vendor, std::string_view name, std::s
 // EFI_IMAGE_SECURITY_DATABASE_GUID, everything else under EFI_GLOBAL_VARIABLE.
 Guid secure_boot_variable_guid(std::string_view name);
 
-// shim's SHIM_LOCK GUID (605dab50-e046-4300-abb6-3dd810dd8b23): SbatLevel, MokListRT.
-const Guid &shim_lock_guid();
-
 // The LOADED_IMAGE::LoadOptions string OVMF builds for QEMU direct boot:
 // "<cmdline> initrd=initrd" (edk2 < 202508) or "initrd=initrd <cmdline>"
 // (edk2 >= 202508) when an initrd is present, otherwise "<cmdline>".

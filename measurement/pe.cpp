@@ -16,7 +16,6 @@ constexpr std::string_view k_what = "PE image";
 constexpr std::uint16_t k_magic_pe32 = 0x10b;
 constexpr std::uint16_t k_magic_pe32_plus = 0x20b;
 constexpr std::uint32_t k_security_directory = 4;
-constexpr std::size_t k_coff_header_size = 20;
 constexpr std::size_t k_section_header_size = 40;
 constexpr std::uint16_t k_max_sections = 96; // PE/COFF limit
 
@@ -39,7 +38,7 @@ long_section_name(std::span<const std::byte> image,
     return short_name;
   }
   std::string name;
-  for (std::size_t i = static_cast<std::size_t>(start); i < image.size() && name.size() < 256; ++i) {
+  for (auto i = static_cast<std::size_t>(start); i < image.size() && name.size() < 256; ++i) {
     const auto c = static_cast<unsigned char>(image[i]);
     if (c == 0) {
       return name;
@@ -63,10 +62,8 @@ parse_pe(std::span<const std::byte> image) {
   pe.pe_header_offset = r.u32("e_lfanew");
   r.seek(pe.pe_header_offset, "PE header (e_lfanew)");
   if (r.u32("PE signature") != 0x00004550) {
-    throw Error(ErrorKind::input,
-                "{}: offset {:#x}: expected PE signature \"PE\\0\\0\"",
-                k_what,
-                pe.pe_header_offset);
+    throw Error(
+        ErrorKind::input, R"({}: offset {:#x}: expected PE signature "PE\0\0")", k_what, pe.pe_header_offset);
   }
   pe.machine = r.u16("Machine");
   const std::uint16_t section_count = r.u16("NumberOfSections");
@@ -98,7 +95,7 @@ parse_pe(std::span<const std::byte> image) {
   opt.seek(rva_count_at, "NumberOfRvaAndSizes");
   pe.number_of_rva_and_sizes = opt.u32("NumberOfRvaAndSizes");
   if (pe.number_of_rva_and_sizes > k_security_directory) {
-    const std::size_t entry = rva_count_at + 4 + 8 * k_security_directory;
+    const std::size_t entry = rva_count_at + 4 + std::size_t{8} * k_security_directory;
     opt.seek(entry, "certificate table directory entry");
     pe.security_entry_offset = optional_offset + entry;
     pe.certificate_table_offset = opt.u32("certificate table offset");
@@ -204,18 +201,12 @@ authenticode_digest(std::span<const std::byte> image, crypto::HashAlgorithm algo
 
 crypto::Sha384
 authenticode_sha384(std::span<const std::byte> image) {
-  const auto d = authenticode_digest(image, crypto::HashAlgorithm::sha384);
-  crypto::Sha384 out{};
-  std::copy(d.begin(), d.end(), out.begin());
-  return out;
+  return crypto::to_fixed<crypto::Sha384>(authenticode_digest(image, crypto::HashAlgorithm::sha384));
 }
 
 crypto::Sha256
 authenticode_sha256(std::span<const std::byte> image) {
-  const auto d = authenticode_digest(image, crypto::HashAlgorithm::sha256);
-  crypto::Sha256 out{};
-  std::copy(d.begin(), d.end(), out.begin());
-  return out;
+  return crypto::to_fixed<crypto::Sha256>(authenticode_digest(image, crypto::HashAlgorithm::sha256));
 }
 
 } // namespace cvm::measure

@@ -101,14 +101,7 @@ public:
       std::string description,
       std::vector<std::string> depends_on,
       const crypto::Sha384 &digest) {
-    PredictedEvent e;
-    e.rtmr = rtmr;
-    e.type = type;
-    e.label = std::move(label);
-    e.description = std::move(description);
-    e.depends_on = std::move(depends_on);
-    e.digest = digest;
-    m_events.push_back(std::move(e));
+    append(rtmr, type, std::move(label), std::move(description), std::move(depends_on)).digest = digest;
   }
 
   void
@@ -118,14 +111,8 @@ public:
                 std::string description,
                 std::vector<std::string> depends_on,
                 std::string reason) {
-    PredictedEvent e;
-    e.rtmr = rtmr;
-    e.type = type;
-    e.label = std::move(label);
-    e.description = std::move(description);
-    e.depends_on = std::move(depends_on);
-    e.not_predicted_reason = std::move(reason);
-    m_events.push_back(std::move(e));
+    append(rtmr, type, std::move(label), std::move(description), std::move(depends_on)).not_predicted_reason =
+        std::move(reason);
   }
 
   std::vector<PredictedEvent>
@@ -137,6 +124,23 @@ public:
   }
 
 private:
+  // A new event with what every event has; the caller adds its digest or the
+  // reason it has none.
+  PredictedEvent &
+  append(std::size_t rtmr,
+         std::uint32_t type,
+         std::string label,
+         std::string description,
+         std::vector<std::string> depends_on) {
+    PredictedEvent &e = m_events.emplace_back();
+    e.rtmr = rtmr;
+    e.type = type;
+    e.label = std::move(label);
+    e.description = std::move(description);
+    e.depends_on = std::move(depends_on);
+    return e;
+  }
+
   std::vector<PredictedEvent> m_events;
 };
 
@@ -292,7 +296,7 @@ rtmr0_shim_authority(Context &c, std::size_t run) {
                  "authority.SbatLevel",
                  "SbatLevel",
                  deps,
-                 variable_digest(shim_lock_guid(), "SbatLevel", as_bytes(*c.artifacts.sbat_level)));
+                 variable_digest(k_shim_lock_guid, "SbatLevel", as_bytes(*c.artifacts.sbat_level)));
   } else if (const auto levels =
                  c.artifacts.shim ? shim_sbat_levels(*c.artifacts.shim) : std::optional<ShimSbatLevels>{}) {
     // TDVF variables do not persist under TDX, so shim writes its default
@@ -302,7 +306,7 @@ rtmr0_shim_authority(Context &c, std::size_t run) {
                  "authority.SbatLevel",
                  "SbatLevel (shim's built-in \"previous\" level)",
                  deps,
-                 variable_digest(shim_lock_guid(), "SbatLevel", as_bytes(levels->previous)));
+                 variable_digest(k_shim_lock_guid, "SbatLevel", as_bytes(levels->previous)));
     if (std::find(c.notes.begin(), c.notes.end(), k_sbat_note) == c.notes.end()) {
       c.notes.emplace_back(k_sbat_note);
     }
@@ -316,14 +320,14 @@ rtmr0_shim_authority(Context &c, std::size_t run) {
   }
   const auto cert = c.artifacts.shim ? shim_vendor_cert(*c.artifacts.shim) : std::vector<std::byte>{};
   if (!cert.empty()) {
-    std::vector<std::byte> data(shim_lock_guid().bytes.begin(), shim_lock_guid().bytes.end());
+    std::vector<std::byte> data(k_shim_lock_guid.bytes.begin(), k_shim_lock_guid.bytes.end());
     data.insert(data.end(), cert.begin(), cert.end());
     c.events.add(0,
                  event_type::k_efi_variable_authority,
                  "authority.MokListRT",
                  "MokListRT (shim vendor certificate that verified grub)",
                  deps,
-                 variable_digest(shim_lock_guid(), "MokListRT", data));
+                 variable_digest(k_shim_lock_guid, "MokListRT", data));
   } else {
     c.events.not_predicted(0,
                            event_type::k_efi_variable_authority,
@@ -340,7 +344,7 @@ rtmr0(Context &c, std::size_t shim_runs) {
     for (const auto &e : *c.profile.rtmr0_events) {
       c.events.add(0, e.type, e.label, "provided by " + e.source, {"platform.rtmr0_events"}, e.digest);
     }
-    c.notes.push_back("RTMR0 events were taken as given from platform.rtmr0_events");
+    c.notes.emplace_back("RTMR0 events were taken as given from platform.rtmr0_events");
     return;
   }
   if (c.profile.ovmf_version >= k_ovmf_new_event_layout) {
@@ -407,8 +411,8 @@ direct_boot_kernel(Context &c, std::vector<std::string> &deps, std::string &how)
               ? "QEMU >= 10.2 does not patch the setup header of CoCo guests"
               : "OVMF >= 202502 with QEMU >= 10.0 loads the unpatched etc/boot/kernel";
     if (unpatched_blob && p.qemu_version < k_qemu_no_header_patch) {
-      c.notes.push_back("assumed: QEMU >= 10.0 exports the unpatched etc/boot/kernel and OVMF >= "
-                        "202502 prefers it (the exact first QEMU release is unconfirmed)");
+      c.notes.emplace_back("assumed: QEMU >= 10.0 exports the unpatched etc/boot/kernel and OVMF >= "
+                           "202502 prefers it (the exact first QEMU release is unconfirmed)");
     }
     return c.artifacts.kernel;
   }
@@ -480,7 +484,7 @@ rtmr1_and_2(Context &c, std::size_t shim_runs) {
                              "the disk's first sectors were not supplied");
     }
     const auto image_event =
-        [&](const std::optional<std::vector<std::byte>> &pe, std::string label, std::string what) {
+        [&](const std::optional<std::vector<std::byte>> &pe, std::string label, const std::string &what) {
           if (pe) {
             c.events.add(1,
                          event_type::k_efi_boot_services_application,
@@ -618,9 +622,9 @@ linux_stub_events(Context &c) {
       deps.emplace_back("firmware.ovmf_version");
     } else {
       nul = NulTerminator::no;
-      c.notes.push_back("grub boot: LoadOptions taken as the UTF-16LE command line without a NUL "
-                        "terminator, as grub's EFI linux loader sizes it (checked against Debian "
-                        "13's grub 2.12 by tests/e2e/tpm_oracle.sh)");
+      c.notes.emplace_back("grub boot: LoadOptions taken as the UTF-16LE command line without a NUL "
+                           "terminator, as grub's EFI linux loader sizes it (checked against Debian "
+                           "13's grub 2.12 by tests/e2e/tpm_oracle.sh)");
     }
     c.events.add(2,
                  event_type::k_event_tag,
@@ -1002,6 +1006,7 @@ adopt_reference_log(PlatformProfile &profile, const EventLog &log) {
   };
   if (profile.ovmf_version >= k_ovmf_new_event_layout && !profile.rtmr0_events) {
     std::vector<ProvidedEvent> all;
+    all.reserve(rtmr0.size());
     for (const auto *e : rtmr0) {
       all.push_back(provided(*e, event_type_name(e->type) + " " + describe_event(*e)));
     }
@@ -1134,8 +1139,8 @@ predict(const BootArtifacts &artifacts, std::span<const std::byte> firmware, con
     if (artifacts.mode == BootMode::grub && artifacts.shim) {
       shim_runs = artifacts.shim_fallback_run ? 2 : 1;
     } else if (artifacts.mode == BootMode::grub) {
-      out.notes.push_back("grub boot without shim: the firmware loads grub directly (no shim, MOK or "
-                          "SbatLevel events); supply the shim image if the boot chain has one");
+      out.notes.emplace_back("grub boot without shim: the firmware loads grub directly (no shim, MOK or "
+                             "SbatLevel events); supply the shim image if the boot chain has one");
     }
     rtmr0(c, shim_runs);
     rtmr1_and_2(c, shim_runs);
@@ -1198,7 +1203,7 @@ parse_platform_profile_unchecked(
                                                             "boot_variables",
                                                             "rtmr0_events"};
   for (const auto &[key, value] : json.items()) {
-    if (k_keys.count(key) == 0) {
+    if (!k_keys.contains(key)) {
       std::string known;
       for (const auto &k : k_keys) {
         known += (known.empty() ? "" : ", ") + k;

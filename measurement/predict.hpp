@@ -31,6 +31,7 @@ struct QemuVersion {
   int minor = 0;
   int micro = 0;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted comparison
   auto operator<=>(const QemuVersion &) const = default;
 };
 
@@ -162,6 +163,9 @@ struct PredictedEvent {
   std::string not_predicted_reason;     // why, when digest is nullopt
 };
 
+// bugprone-exception-escape: the implicit noexcept members reach nlohmann::json
+// internals the check cannot prove non-throwing.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct Prediction {
   TdvfMetadata tdvf;
   MrtdCandidates mrtd;

@@ -35,23 +35,9 @@ guid_at(std::span<const std::byte> data, std::size_t offset) {
   return g;
 }
 
-const Guid &
-table_footer_guid() {
-  static const Guid g = parse_guid("96b582de-1fb2-45f7-baea-a366c55a082d");
-  return g;
-}
-
-const Guid &
-tdx_metadata_offset_guid() {
-  static const Guid g = parse_guid("e47a6535-984a-4798-865e-4685a7bf8ec2");
-  return g;
-}
-
-const Guid &
-tdx_metadata_guid() {
-  static const Guid g = parse_guid("e9eaf9f3-168e-44d5-a8eb-7f4d8738f6ae");
-  return g;
-}
+const Guid k_table_footer_guid = parse_guid("96b582de-1fb2-45f7-baea-a366c55a082d");
+const Guid k_tdx_metadata_offset_guid = parse_guid("e47a6535-984a-4798-865e-4685a7bf8ec2");
+const Guid k_tdx_metadata_guid = parse_guid("e9eaf9f3-168e-44d5-a8eb-7f4d8738f6ae");
 
 // Offset (from the end of the file) of the TDVF descriptor, from the GUIDed table.
 std::uint32_t
@@ -63,7 +49,7 @@ find_metadata_offset(std::span<const std::byte> fw) {
                 fw.size());
   }
   const std::size_t end = fw.size() - k_table_footer_distance;
-  if (guid_at(fw, end - 16) != table_footer_guid()) {
+  if (guid_at(fw, end - 16) != k_table_footer_guid) {
     throw Error(ErrorKind::input,
                 "{}: no OVMF GUIDed table footer (96b582de-…) at offset {:#x}; not a unified "
                 "OVMF/TDVF image",
@@ -94,7 +80,7 @@ find_metadata_offset(std::span<const std::byte> fw) {
                   entry_len,
                   cursor - 18);
     }
-    if (guid == tdx_metadata_offset_guid()) {
+    if (guid == k_tdx_metadata_offset_guid) {
       if (entry_len < k_entry_trailer + 4) {
         throw Error(ErrorKind::input,
                     "{}: TDX metadata offset entry at offset {:#x} has no data",
@@ -166,10 +152,7 @@ public:
 
   crypto::Sha384
   finish() {
-    const auto d = m_hasher.final();
-    crypto::Sha384 out{};
-    std::copy(d.begin(), d.end(), out.begin());
-    return out;
+    return crypto::to_fixed<crypto::Sha384>(m_hasher.final());
   }
 
 private:
@@ -235,7 +218,7 @@ parse_tdvf_metadata(std::span<const std::byte> firmware) {
   TdvfMetadata md;
   md.descriptor_offset = firmware.size() - from_end;
   md.has_metadata_guid =
-      md.descriptor_offset >= 16 && guid_at(firmware, md.descriptor_offset - 16) == tdx_metadata_guid();
+      md.descriptor_offset >= 16 && guid_at(firmware, md.descriptor_offset - 16) == k_tdx_metadata_guid;
   ByteReader r(firmware.subspan(md.descriptor_offset), k_what, md.descriptor_offset);
   const std::uint32_t signature = r.u32("TDVF descriptor signature");
   if (signature != k_tdvf_signature) {

@@ -30,6 +30,8 @@ std::string to_string(const Guid &guid);
 inline const Guid k_efi_global_variable_guid = parse_guid("8be4df61-93ca-11d2-aa0d-00e098032b8c");
 // EFI_IMAGE_SECURITY_DATABASE_GUID: db, dbx.
 inline const Guid k_image_security_database_guid = parse_guid("d719b2cb-3d3a-4596-a3bc-dad00e67656f");
+// shim's SHIM_LOCK_GUID: SbatLevel, MokListRT.
+inline const Guid k_shim_lock_guid = parse_guid("605dab50-e046-4300-abb6-3dd810dd8b23");
 
 enum class NulTerminator { yes, no };
 

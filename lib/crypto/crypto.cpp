@@ -126,18 +126,12 @@ digest(HashAlgorithm algorithm, std::span<const std::byte> data) {
 
 Sha384
 sha384(std::span<const std::byte> data) {
-  const auto d = digest(HashAlgorithm::sha384, data);
-  Sha384 out{};
-  std::copy(d.begin(), d.end(), out.begin());
-  return out;
+  return to_fixed<Sha384>(digest(HashAlgorithm::sha384, data));
 }
 
 Sha256
 sha256(std::span<const std::byte> data) {
-  const auto d = digest(HashAlgorithm::sha256, data);
-  Sha256 out{};
-  std::copy(d.begin(), d.end(), out.begin());
-  return out;
+  return to_fixed<Sha256>(digest(HashAlgorithm::sha256, data));
 }
 
 Sha256
@@ -158,10 +152,7 @@ sha256_of_file(const std::filesystem::path &path) {
     }
     h.update(std::span(buf).first(static_cast<std::size_t>(n)));
   }
-  const auto d = h.final();
-  Sha256 out{};
-  std::copy(d.begin(), d.end(), out.begin());
-  return out;
+  return to_fixed<Sha256>(h.final());
 }
 
 std::vector<std::byte>

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/util/error.hpp"
 #include "lib/util/secret.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +47,21 @@ using Sha256 = std::array<std::byte, 32>;
 
 Sha384 sha384(std::span<const std::byte> data);
 Sha256 sha256(std::span<const std::byte> data);
+
+// `digest` (e.g. of Hasher::final()) as the fixed-size array `Digest`
+// (Sha384, Sha256). Throws cvm::Error(internal) if the sizes differ.
+template<typename Digest>
+Digest
+to_fixed(std::span<const std::byte> digest) {
+  Digest out{};
+  if (digest.size() != out.size()) {
+    throw Error(
+        ErrorKind::internal, "a digest of {} bytes where {} were expected", digest.size(), out.size());
+  }
+  std::copy(digest.begin(), digest.end(), out.begin());
+  return out;
+}
+
 // SHA-256 of a whole file, read in 1 MiB pieces (a multi-GiB base image
 // never sits in memory). Throws Error(io) naming the file.
 Sha256 sha256_of_file(const std::filesystem::path &path);

@@ -10,12 +10,16 @@
 
 namespace cvm::manifest::values {
 
-std::optional<std::uint64_t>
-parse_uint(std::string_view text) {
-  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front())) == 0) {
+namespace {
+
+// The number `text` spells in full in base 10, if it fits in T.
+template<typename T>
+std::optional<T>
+parse_whole(std::string_view text) {
+  if (text.empty()) {
     return std::nullopt;
   }
-  std::uint64_t v = 0;
+  T v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size()) {
     return std::nullopt;
@@ -23,17 +27,19 @@ parse_uint(std::string_view text) {
   return v;
 }
 
+} // namespace
+
+std::optional<std::uint64_t>
+parse_uint(std::string_view text) {
+  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front())) == 0) {
+    return std::nullopt;
+  }
+  return parse_whole<std::uint64_t>(text);
+}
+
 std::optional<std::int64_t>
 parse_int(std::string_view text) {
-  if (text.empty()) {
-    return std::nullopt;
-  }
-  std::int64_t v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return v;
+  return parse_whole<std::int64_t>(text);
 }
 
 std::optional<std::uint64_t>
@@ -98,7 +104,7 @@ format_size(std::uint64_t bytes) {
 std::string
 human_size(std::uint64_t bytes) {
   static constexpr std::array<const char *, 5> k_units{"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
+  auto v = static_cast<double>(bytes);
   std::size_t u = 0;
   while (v >= 1024.0 && u + 1 < k_units.size()) {
     v /= 1024.0;
@@ -107,9 +113,9 @@ human_size(std::uint64_t bytes) {
   if (u == 0) {
     return std::to_string(bytes) + " B";
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, k_units[u]);
-  return buf;
+  std::array<char, 32> buf{};
+  (void)std::snprintf(buf.data(), buf.size(), "%.1f %s", v, k_units[u]);
+  return buf.data();
 }
 
 std::optional<std::uint32_t>

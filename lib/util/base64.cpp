@@ -117,6 +117,16 @@ decoded_size(std::string_view text, Padding padding) {
   return len * 6 / 8;
 }
 
+// The bytes `text` encodes, or nullopt if it is not a canonical encoding.
+std::optional<std::vector<std::byte>>
+decode(std::string_view text, const std::array<int, 256> &table, Padding padding) {
+  std::vector<std::byte> out(decoded_size(text, padding));
+  if (!decode_into(text, table, padding, out)) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 } // namespace
 
 std::string
@@ -132,21 +142,13 @@ base64url_encode(std::span<const std::byte> bytes) {
 std::optional<std::vector<std::byte>>
 base64_decode(std::string_view text) {
   static const auto k_table = make_table(k_std_alphabet);
-  std::vector<std::byte> out(decoded_size(text, Padding::yes));
-  if (!decode_into(text, k_table, Padding::yes, out)) {
-    return std::nullopt;
-  }
-  return out;
+  return decode(text, k_table, Padding::yes);
 }
 
 std::optional<std::vector<std::byte>>
 base64url_decode(std::string_view text) {
   static const auto k_table = make_table(k_url_alphabet);
-  std::vector<std::byte> out(decoded_size(text, Padding::no));
-  if (!decode_into(text, k_table, Padding::no, out)) {
-    return std::nullopt;
-  }
-  return out;
+  return decode(text, k_table, Padding::no);
 }
 
 std::optional<SecretBytes>

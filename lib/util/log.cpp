@@ -9,9 +9,10 @@ namespace cvm::log {
 
 namespace {
 
-std::atomic<Level> g_level{Level::info};
-std::mutex g_mutex;
-Sink g_sink; // empty = default stderr sink
+// The process's one logger: its state is global by design.
+std::atomic<Level> g_level{Level::info}; // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+std::mutex g_mutex;                      // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+Sink g_sink; // NOLINT(cppcoreguidelines-avoid-non-const-global-variables): empty = default stderr sink
 
 std::string_view
 level_name(Level level) {
@@ -71,7 +72,7 @@ write(Level level, std::string_view message) {
     } else {
       fmt::print(stderr, "cvmforge: {}: {}\n", level_name(level), message);
     }
-    std::fflush(stderr);
+    (void)std::fflush(stderr);
   } catch (...) { // NOLINT(bugprone-empty-catch)
   }
 }

@@ -28,6 +28,15 @@ void set_sink(Sink sink);
 
 void write(Level level, std::string_view message);
 
+// write() of the message, formatted only if `level` is enabled.
+template<typename... Args>
+void
+write_if_enabled(Level level, fmt::format_string<Args...> format, Args &&...args) {
+  if (enabled(level)) {
+    write(level, fmt::format(format, std::forward<Args>(args)...));
+  }
+}
+
 template<typename... Args>
 void
 error(fmt::format_string<Args...> format, Args &&...args) {
@@ -43,25 +52,19 @@ warning(fmt::format_string<Args...> format, Args &&...args) {
 template<typename... Args>
 void
 info(fmt::format_string<Args...> format, Args &&...args) {
-  if (enabled(Level::info)) {
-    write(Level::info, fmt::format(format, std::forward<Args>(args)...));
-  }
+  write_if_enabled(Level::info, format, std::forward<Args>(args)...);
 }
 
 template<typename... Args>
 void
 debug(fmt::format_string<Args...> format, Args &&...args) {
-  if (enabled(Level::debug)) {
-    write(Level::debug, fmt::format(format, std::forward<Args>(args)...));
-  }
+  write_if_enabled(Level::debug, format, std::forward<Args>(args)...);
 }
 
 template<typename... Args>
 void
 trace(fmt::format_string<Args...> format, Args &&...args) {
-  if (enabled(Level::trace)) {
-    write(Level::trace, fmt::format(format, std::forward<Args>(args)...));
-  }
+  write_if_enabled(Level::trace, format, std::forward<Args>(args)...);
 }
 
 } // namespace cvm::log

@@ -4,8 +4,6 @@
 set -uo pipefail
 cli=${1:?usage: cli_basics.sh CVMFORGE MANIFESTS_DIR}
 manifests=${2:?usage: cli_basics.sh CVMFORGE MANIFESTS_DIR}
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
 # shellcheck source=tests/cli/placeholders.sh
 source "$(dirname "$0")/placeholders.sh"
 

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Sourced by the CLI tests: placeholder inputs for the variables the example
 # manifests name (validate checks that inputs exist, and parses the firmware).
-# Needs $scratch; exits 77 (skipped) where Debian's OVMF.fd is missing.
+# Makes $scratch, a directory removed on exit, and puts them there; exits 77
+# (skipped) where Debian's OVMF.fd is missing.
 # shellcheck shell=bash
-: "${scratch:?placeholders.sh needs \$scratch}"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 export CVM_IMAGES=$scratch/images CVM_OUT=$scratch/out CVM_KBS_CA=$scratch/kbs-ca.pem
 export CVM_TDX_FIRMWARE=$scratch/tdvf.fd CVM_REFERENCE_CCEL=$scratch/reference.ccel
 mkdir -p "$CVM_IMAGES"

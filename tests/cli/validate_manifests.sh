@@ -8,9 +8,8 @@ set -euo pipefail
 cli=${1:?usage: validate_manifests.sh CVMFORGE MANIFESTS_DIR}
 manifests=${2:?usage: validate_manifests.sh CVMFORGE MANIFESTS_DIR}
 
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-# Placeholders for the inputs the examples name through the environment.
+# Placeholders for the inputs the examples name through the environment,
+# in $scratch.
 # shellcheck source=tests/cli/placeholders.sh
 source "$(dirname "$0")/placeholders.sh"
 

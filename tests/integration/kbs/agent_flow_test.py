@@ -143,6 +143,12 @@ class Context:
         self.no_key_leak(err)
         print("ok: " + errors[0])
 
+    def expect_broker_failure(self, broker_args, reason):
+        """The test agent fails with `reason` against a TLS broker run with `broker_args`."""
+        b = self.broker(extra=broker_args)
+        self.expect_failure(*self.run_agent(self.config(["https://127.0.0.1:%d" % b.port], ca=self.ca)),
+                            reason=reason)
+
     def cleanup(self):
         for f in self.fakes:
             f.stop()
@@ -195,33 +201,23 @@ def case_second_url_after_dead_first(c):
 
 
 def case_deny(c):
-    b = c.broker(extra=["--fault", "deny"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="HTTP 401 PolicyDeny")
+    c.expect_broker_failure(["--fault", "deny"], "HTTP 401 PolicyDeny")
 
 
 def case_deny_resource(c):
-    b = c.broker(extra=["--fault", "deny-resource"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="KBS resource cvmforge/test/luks: HTTP 401 PolicyDeny")
+    c.expect_broker_failure(["--fault", "deny-resource"], "KBS resource cvmforge/test/luks: HTTP 401 PolicyDeny")
 
 
 def case_unknown_resource(c):
-    b = c.broker(extra=["--resource-path", "cvmforge/other/luks"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="HTTP 404 ResourceNotFound")
+    c.expect_broker_failure(["--resource-path", "cvmforge/other/luks"], "HTTP 404 ResourceNotFound")
 
 
 def case_tampered_jwe(c):
-    b = c.broker(extra=["--fault", "tampered-jwe"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="resource JWE rejected: AES-GCM authentication failed")
+    c.expect_broker_failure(["--fault", "tampered-jwe"], "resource JWE rejected: AES-GCM authentication failed")
 
 
 def case_wrong_nonce(c):
-    b = c.broker(extra=["--fault", "wrong-nonce"])
-    c.expect_failure(*c.run_agent(c.config(["https://127.0.0.1:%d" % b.port], ca=c.ca)),
-                     reason="nonce does not match")
+    c.expect_broker_failure(["--fault", "wrong-nonce"], "nonce does not match")
 
 
 def case_wrong_ca(c):
@@ -464,36 +460,34 @@ def case_tdx_fake_rtmr3_stuck(c):
     c.expect_failure(*c.run_agent(tdx_config(c, fake, b, measurements=True)), reason="did not extend")
 
 
-def case_tdx_fake_empty_quote(c):
-    fake = TsmFake(c, "empty")
+def expect_tsm_fault(c, fault, reason, unreached=None, why=None):
+    """The agent fails with `reason` on the configfs-tsm fake with `fault`; if
+    `unreached` is given, the broker's log must not contain it (`why` says
+    what that would mean)."""
+    fake = TsmFake(c, fault)
     b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason="configfs-tsm returned an empty quote")
-    if "/kbs/v0/attest" in b.read_log():
-        raise Failure("the agent sent an attestation without a quote")
+    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason=reason)
+    if unreached is not None and unreached in b.read_log():
+        raise Failure(why)
+
+
+def case_tdx_fake_empty_quote(c):
+    expect_tsm_fault(c, "empty", "configfs-tsm returned an empty quote",
+                     "/kbs/v0/attest", "the agent sent an attestation without a quote")
 
 
 def case_tdx_fake_wrong_provider(c):
-    fake = TsmFake(c, "wrong-provider")
-    b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)),
-                     reason="configfs-tsm provider is 'sev_guest', not tdx_guest")
-    if "/kbs/v0/" in b.read_log():
-        raise Failure("the agent contacted the KBS although the TSM provider is wrong")
+    expect_tsm_fault(c, "wrong-provider", "configfs-tsm provider is 'sev_guest', not tdx_guest",
+                     "/kbs/v0/", "the agent contacted the KBS although the TSM provider is wrong")
 
 
 def case_tdx_fake_generation_race(c):
-    fake = TsmFake(c, "race")
-    b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)), reason="another writer raced")
+    expect_tsm_fault(c, "race", "another writer raced")
 
 
 def case_tdx_fake_wrong_reportdata(c):
-    fake = TsmFake(c, "wrong-reportdata")
-    b = c.broker()
-    c.expect_failure(*c.run_agent(tdx_config(c, fake, b)),
-                     reason="REPORTDATA differs from the one requested")
-    if "/kbs/v0/attest" in b.read_log():
-        raise Failure("the agent sent a quote that does not bind its key")
+    expect_tsm_fault(c, "wrong-reportdata", "REPORTDATA differs from the one requested",
+                     "/kbs/v0/attest", "the agent sent a quote that does not bind its key")
 
 
 def bundle_binary(c):

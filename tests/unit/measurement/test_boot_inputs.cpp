@@ -3,6 +3,7 @@
 // in-memory file tree (the library itself does no I/O).
 #include "lib/util/error.hpp"
 #include "measurement/boot_inputs.hpp"
+#include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -112,20 +113,9 @@ TEST(BootInputs, DirectBootIgnoresGrubFiles) {
 TEST(BootInputs, MissingFilesAreErrors) {
   Files f;
   BootFiles files;
-  try {
-    (void)load_boot_artifacts(files, f.reader());
-    FAIL() << "no kernel accepted";
-  } catch (const cvm::Error &e) {
-    EXPECT_EQ(e.kind(), cvm::ErrorKind::usage);
-  }
+  test::expect_error([&] { (void)load_boot_artifacts(files, f.reader()); }, cvm::ErrorKind::usage);
   files.kernel = "/nope";
-  try {
-    (void)load_boot_artifacts(files, f.reader());
-    FAIL() << "a given file that does not exist accepted";
-  } catch (const cvm::Error &e) {
-    EXPECT_EQ(e.kind(), cvm::ErrorKind::input);
-    EXPECT_NE(std::string(e.what()).find("/nope"), std::string::npos);
-  }
+  test::expect_error([&] { (void)load_boot_artifacts(files, f.reader()); }, cvm::ErrorKind::input, "/nope");
   files = {};
   files.mode = BootMode::uki;
   EXPECT_THROW((void)load_boot_artifacts(files, f.reader()), cvm::Error) << "UKI boot without a UKI";
@@ -140,13 +130,9 @@ TEST(BootInputs, MissingFilesAreErrors) {
 TEST(BootInputs, PlatformProfileThatIsNotJsonNamesTheFile) {
   Files f;
   f.put("/p/profile.json", "{ not json");
-  try {
-    (void)load_platform_profile("/p/profile.json", f.reader());
-    FAIL() << "accepted";
-  } catch (const cvm::Error &e) {
-    EXPECT_EQ(e.kind(), cvm::ErrorKind::usage);
-    EXPECT_NE(std::string(e.what()).find("/p/profile.json"), std::string::npos);
-  }
+  test::expect_error([&] { (void)load_platform_profile("/p/profile.json", f.reader()); },
+                     cvm::ErrorKind::usage,
+                     "/p/profile.json");
   EXPECT_THROW((void)load_platform_profile("/p/absent.json", f.reader()), cvm::Error);
   EXPECT_THROW(
       {

@@ -26,23 +26,7 @@ struct SyntheticEvent {
 std::vector<std::byte>
 make_log(const std::vector<SyntheticEvent> &events, std::uint32_t first_mr = 0) {
   std::vector<std::byte> out;
-  put_le(out, first_mr, 4);
-  put_le(out, event_type::k_no_action, 4);
-  out.resize(out.size() + 20);
-  std::vector<std::byte> spec;
-  put_string(spec, "Spec ID Event03");
-  spec.push_back(std::byte{0});
-  put_le(spec, 0, 4);
-  put_le(spec, 0, 1);
-  put_le(spec, 2, 1);
-  put_le(spec, 0, 1);
-  put_le(spec, 2, 1);
-  put_le(spec, 1, 4);
-  put_le(spec, k_alg_sha384, 2);
-  put_le(spec, 48, 2);
-  put_le(spec, 0, 1);
-  put_le(out, spec.size(), 4);
-  out.insert(out.end(), spec.begin(), spec.end());
+  test::put_spec_id_event(out, first_mr, {k_alg_sha384});
   for (const auto &e : events) {
     put_le(out, e.mr, 4);
     put_le(out, e.type, 4);
@@ -119,13 +103,7 @@ TEST(EventLog, RejectsUndeclaredAlgorithm) {
   // The first event2 record's algorithm id follows mr, type and count.
   const std::size_t alg_at = 32 + 33 + 12;
   log_bytes[alg_at] = std::byte{0x0b};
-  try {
-    parse_event_log(log_bytes);
-    FAIL() << "expected cvm::Error";
-  } catch (const Error &e) {
-    EXPECT_EQ(e.kind(), ErrorKind::input);
-    EXPECT_NE(std::string(e.what()).find("not declared"), std::string::npos) << e.what();
-  }
+  test::expect_error([&] { parse_event_log(log_bytes); }, ErrorKind::input, "not declared");
 }
 
 TEST(EventLog, ReplayRejectsMrIndexOutOfRange) {
@@ -141,15 +119,13 @@ TEST(EventLog, FirstRecordMayUseMrIndexOne) {
 
 void
 parse_and_replay_or_input_error(std::span<const std::byte> bytes) {
-  try {
+  test::expect_success_or_input_error([&] {
     const auto log = parse_event_log(bytes);
     (void)replay(log);
     for (const auto &e : log.events) {
       (void)describe_event(e);
     }
-  } catch (const Error &e) {
-    EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
-  }
+  });
 }
 
 TEST(EventLogRobustness, SyntheticTruncationAndCorruption) {

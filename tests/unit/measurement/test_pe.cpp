@@ -13,12 +13,7 @@
 namespace cvm::measure {
 namespace {
 
-void
-put_at(std::vector<std::byte> &out, std::size_t offset, std::uint64_t value, std::size_t width) {
-  for (std::size_t i = 0; i < width; ++i) {
-    out.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
-  }
-}
+using test::put_at;
 
 constexpr std::size_t k_pe = 0x80;
 constexpr std::size_t k_opt = k_pe + 24;

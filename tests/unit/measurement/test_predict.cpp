@@ -196,6 +196,15 @@ debian_inputs() {
   return DebianInputs{fs::read_file(ovmf), fs::read_file(*kernel)};
 }
 
+// Declares `var` (a std::optional<DebianInputs> that is set), or skips the
+// test where Debian's firmware or a kernel is not installed.
+#define CVM_REQUIRE_DEBIAN_INPUTS(var)                                                                       \
+  const auto var##_found = debian_inputs();                                                                  \
+  if (!var##_found) {                                                                                        \
+    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";                       \
+  }                                                                                                          \
+  const auto &var = var##_found
+
 PlatformProfile
 profile_2g(int ovmf_version, QemuVersion qemu) {
   PlatformProfile p;
@@ -234,10 +243,7 @@ find(const Prediction &p, std::string_view label) {
 // names the first divergent event and its input.
 TEST(PredictConformance, DirectBootOldLayoutAgainstRealLog) {
   CVM_REQUIRE_CONFORMANCE(dir);
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   const auto prediction = predict(direct_artifacts(*in), in->firmware, profile_2g(202408, {9, 1, 0}));
   EXPECT_FALSE(prediction.rtmr[0].has_value()) << "ACPI blobs were not supplied";
   ASSERT_TRUE(prediction.rtmr[1].has_value());
@@ -286,10 +292,7 @@ TEST(PredictConformance, DirectBootOldLayoutAgainstRealLog) {
 }
 
 TEST(Predict, SeparatorPlacementFollowsOvmfVersion) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   const auto old_layout = predict(direct_artifacts(*in), in->firmware, profile_2g(202408, {10, 2, 0}));
   EXPECT_NE(find(old_layout, "separator.rtmr0_late"), nullptr);
   EXPECT_EQ(find(old_layout, "separator.rtmr1"), nullptr);
@@ -302,10 +305,7 @@ TEST(Predict, SeparatorPlacementFollowsOvmfVersion) {
 }
 
 TEST(Predict, KernelHeaderPatchingDependsOnQemuVersion) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   const auto plain = authenticode_sha384(in->kernel);
   const auto q102 = predict(direct_artifacts(*in), in->firmware, profile_2g(202411, {10, 2, 0}));
   EXPECT_EQ(*find(q102, "kernel")->digest, plain);
@@ -321,10 +321,7 @@ TEST(Predict, KernelHeaderPatchingDependsOnQemuVersion) {
 }
 
 TEST(Predict, NewOvmfLayoutAndMissingInputsAreExplicitlyNotPredicted) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   const auto p = predict(direct_artifacts(*in), in->firmware, profile_2g(202505, {10, 2, 0}));
   EXPECT_FALSE(p.rtmr[0].has_value());
   EXPECT_TRUE(p.rtmr[1].has_value());
@@ -344,10 +341,7 @@ TEST(Predict, NewOvmfLayoutAndMissingInputsAreExplicitlyNotPredicted) {
 }
 
 TEST(Predict, ProvidedAcpiBlobsCompleteRtmr0AndJsonRoundTrips) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   auto profile = profile_2g(202411, {10, 2, 0});
   profile.acpi_table_loader = std::vector<std::byte>(4096, std::byte{1});
   profile.acpi_rsdp = std::vector<std::byte>(20, std::byte{2});
@@ -551,10 +545,7 @@ has_note(const Prediction &p, std::string_view needle) {
 // with LoadImage, and the firmware measures it into PCR 4 (RTMR1) right after
 // the UKI, with the kernel file's Authenticode digest.
 TEST(PredictUki, Stub252MeasuresTheEmbeddedKernelAfterTheUki) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   ASSERT_GE(parse_pe(in->kernel).major_image_version, 1) << "Linux >= 5.8 sets LINUX_EFISTUB_MAJOR_VERSION 1";
   const auto a = uki_artifacts(*in, 252);
   const auto p = predict(a, in->firmware, profile_2g(202411, {10, 1, 0}));
@@ -586,10 +577,7 @@ TEST(PredictUki, Stub252MeasuresTheEmbeddedKernelAfterTheUki) {
 }
 
 TEST(PredictUki, HandoverBootsHaveNoKernelEvent) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   // systemd-stub 247 (Debian 11) always uses the EFI handover protocol.
   const auto p247 = predict(uki_artifacts(*in, 247), in->firmware, profile_2g(202411, {10, 1, 0}));
   EXPECT_EQ(find(p247, "uki.kernel"), nullptr);
@@ -608,10 +596,7 @@ TEST(PredictUki, HandoverBootsHaveNoKernelEvent) {
 }
 
 TEST(PredictUki, WhatTheModelCannotTellIsNotPredicted) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   const auto not_predicted = [&](const BootArtifacts &a, const PlatformProfile &profile) {
     const auto p = predict(a, in->firmware, profile);
     const auto *e = find(p, "uki.kernel");
@@ -673,10 +658,7 @@ with_nul(std::string_view name) {
 // the initrd the kernel measures is not the .initrd section, so it is not
 // predicted (the verdict then refuses the path for tdx).
 TEST(PredictUki, Stub257MeasuresTheSectionsThroughTheCcProtocol) {
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   const auto a = real_uki_artifacts(*in, 257, {6, 12});
   if (!a) {
     GTEST_SKIP()
@@ -926,10 +908,7 @@ namespace {
 // log complete RTMR0, and only the firmware-dependent CFV event then differs.
 TEST(PredictConformance, ReferenceLogCompletesRtmr0) {
   CVM_REQUIRE_CONFORMANCE(dir);
-  const auto in = debian_inputs();
-  if (!in) {
-    GTEST_SKIP() << "skipped: Debian's OVMF.fd or a /boot/vmlinuz-* is not installed";
-  }
+  CVM_REQUIRE_DEBIAN_INPUTS(in);
   const auto log = parse_event_log(fs::read_file(dir / "CCEL_data_ovmf.bin"));
   auto profile = profile_2g(202408, {9, 1, 0});
   adopt_reference_log(profile, log);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "lib/util/hex.hpp"
+#include "measurement/eventlog.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 // Helpers shared by the measurement tests: where the conformance data lives
@@ -64,6 +68,70 @@ inline void
 put_string(std::vector<std::byte> &out, std::string_view s) {
   for (const char c : s) {
     out.push_back(static_cast<std::byte>(c));
+  }
+}
+
+// Overwrites `width` bytes at `offset` with `value`, little-endian.
+inline void
+put_at(std::vector<std::byte> &out, std::size_t offset, std::uint64_t value, std::size_t width) {
+  for (std::size_t i = 0; i < width; ++i) {
+    out.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
+  }
+}
+
+// The first record of a crypto-agile event log, logged for MR/PCR `index`:
+// EV_NO_ACTION with a TCG_EfiSpecIDEvent ("Spec ID Event03", spec 2.0 errata
+// 0, UINTN of 8 bytes, no vendor info) declaring `algorithms` (SHA-384 as 48
+// bytes, any other as 32).
+inline void
+put_spec_id_event(std::vector<std::byte> &out,
+                  std::uint32_t index,
+                  const std::vector<std::uint16_t> &algorithms) {
+  put_le(out, index, 4);
+  put_le(out, event_type::k_no_action, 4);
+  out.resize(out.size() + 20);
+  std::vector<std::byte> spec;
+  put_string(spec, "Spec ID Event03");
+  spec.push_back(std::byte{0});
+  put_le(spec, 0, 4);
+  put_le(spec, 0, 1);
+  put_le(spec, 2, 1);
+  put_le(spec, 0, 1);
+  put_le(spec, 2, 1);
+  put_le(spec, algorithms.size(), 4);
+  for (const auto alg : algorithms) {
+    put_le(spec, alg, 2);
+    put_le(spec, alg == k_alg_sha384 ? 48 : 32, 2);
+  }
+  put_le(spec, 0, 1);
+  put_le(out, spec.size(), 4);
+  out.insert(out.end(), spec.begin(), spec.end());
+}
+
+// Runs `f`, which must throw cvm::Error of `kind` with `needle` in its
+// message (any message if `needle` is empty).
+template<typename F>
+void
+expect_error(F &&f, ErrorKind kind, std::string_view needle = {}) {
+  try {
+    std::forward<F>(f)();
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    EXPECT_NE(std::string_view(e.what()).find(needle), std::string_view::npos) << e.what();
+    return;
+  }
+  ADD_FAILURE() << "expected cvm::Error" << (needle.empty() ? "" : " containing: ") << needle;
+}
+
+// Runs `f` on untrusted bytes: it may succeed, and if it fails, it fails
+// with cvm::Error(input) (never another error, never a crash).
+template<typename F>
+void
+expect_success_or_input_error(F &&f) {
+  try {
+    std::forward<F>(f)();
+  } catch (const Error &e) {
+    EXPECT_EQ(e.kind(), ErrorKind::input) << e.what();
   }
 }
 

@@ -28,12 +28,7 @@ constexpr std::uint32_t k_section_alignment = 0x1000;
 constexpr std::uint32_t k_data_rw = 0xc0000040;
 constexpr const char *k_real_stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 
-void
-put_at(std::vector<std::byte> &out, std::size_t offset, std::uint64_t value, std::size_t width) {
-  for (std::size_t i = 0; i < width; ++i) {
-    out.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
-  }
-}
+using test::put_at;
 
 std::uint64_t
 get_at(std::span<const std::byte> in, std::size_t offset, std::size_t width) {
