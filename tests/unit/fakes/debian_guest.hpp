@@ -27,6 +27,7 @@ debian_guest() {
       .put_file("/boot/vmlinuz-6.1.0-10-amd64", "k")
       .put_file("/boot/initrd.img-6.1.0-10-amd64", "i")
       .put_symlink("/boot/vmlinuz", "vmlinuz-6.1.0-10-amd64")
+      .put_dir("/boot/efi") // the ESP's mountpoint
       .put_file("/boot/grub/grub.cfg", "menuentry");
   g.devices["/dev/sda2"].usage = {4096, 100 * 4096, 40 * 4096, 60 * 4096};
   OsInfo os;

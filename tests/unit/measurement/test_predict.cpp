@@ -15,6 +15,7 @@
 #include "measurement/reference.hpp"
 #include "measurement/rtmr.hpp"
 #include "measurement/uki.hpp"
+#include "tests/unit/measurement/tdx_inputs.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <fmt/core.h>
@@ -125,25 +126,7 @@ TEST(Gpt, RejectsDiskWithoutGpt) {
   EXPECT_THROW(gpt_event_data(std::span(disk).first(100)), Error);
 }
 
-// A minimal bzImage header: protocol 2.15, loaded high, 64-bit initrd capable.
-std::vector<std::byte>
-make_bzimage() {
-  std::vector<std::byte> img(0x1000);
-  const auto put = [&](std::size_t at, std::uint64_t v, std::size_t w) {
-    for (std::size_t i = 0; i < w; ++i) {
-      img[at + i] = static_cast<std::byte>((v >> (8U * i)) & 0xffU);
-    }
-  };
-  put(0x202, 0x53726448, 4);
-  put(0x206, 0x020f, 2);
-  put(0x20e, 0x100, 2);
-  put(0x211, 0x01, 1);
-  put(0x22c, 0x7fffffff, 4);
-  put(0x236, 0x7f, 2);
-  const std::string version = "6.9.3-test (builder) #1";
-  std::copy(version.begin(), version.end(), reinterpret_cast<char *>(img.data()) + 0x300);
-  return img;
-}
+using test::make_bzimage;
 
 TEST(Kernel, QemuPatchWritesSetupHeaderFields) {
   const auto img = make_bzimage();

@@ -57,6 +57,14 @@ bytes_of_hex(const std::string &hex) {
   return b.value_or(std::vector<std::byte>{});
 }
 
+// Writes `value` little-endian into `out` at `offset` (which must fit).
+inline void
+put_at(std::vector<std::byte> &out, std::size_t offset, std::uint64_t value, std::size_t width) {
+  for (std::size_t i = 0; i < width; ++i) {
+    out.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
+  }
+}
+
 inline void
 put_le(std::vector<std::byte> &out, std::uint64_t value, std::size_t width) {
   for (std::size_t i = 0; i < width; ++i) {
@@ -68,14 +76,6 @@ inline void
 put_string(std::vector<std::byte> &out, std::string_view s) {
   for (const char c : s) {
     out.push_back(static_cast<std::byte>(c));
-  }
-}
-
-// Overwrites `width` bytes at `offset` with `value`, little-endian.
-inline void
-put_at(std::vector<std::byte> &out, std::size_t offset, std::uint64_t value, std::size_t width) {
-  for (std::size_t i = 0; i < width; ++i) {
-    out.at(offset + i) = static_cast<std::byte>((value >> (8U * i)) & 0xffU);
   }
 }
 

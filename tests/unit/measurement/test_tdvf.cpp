@@ -4,6 +4,7 @@
 #include "lib/util/hex.hpp"
 #include "measurement/tdvf.hpp"
 #include "measurement/uefi.hpp"
+#include "tests/unit/measurement/tdx_inputs.hpp"
 #include "tests/unit/measurement/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -11,57 +12,11 @@
 namespace cvm::measure {
 namespace {
 
+using test::make_tdvf_firmware;
 using test::put_at;
 
-void
-put_guid(std::vector<std::byte> &out, std::size_t offset, std::string_view guid) {
-  const auto g = parse_guid(guid);
-  std::copy(g.bytes.begin(), g.bytes.end(), out.begin() + static_cast<std::ptrdiff_t>(offset));
-}
-
-// A 64 KiB TDVF-like image with a GUIDed table and a 4-section metadata.
-std::vector<std::byte>
-make_firmware() {
-  std::vector<std::byte> fw(0x10000);
-  for (std::size_t i = 0; i < fw.size(); ++i) {
-    fw[i] = static_cast<std::byte>((i * 13) & 0xffU);
-  }
-  const std::size_t end = fw.size() - 0x20;
-  put_guid(fw, end - 16, "96b582de-1fb2-45f7-baea-a366c55a082d");
-  put_at(fw, end - 18, 18 + 22, 2);
-  put_guid(fw, end - 18 - 16, "e47a6535-984a-4798-865e-4685a7bf8ec2");
-  put_at(fw, end - 18 - 18, 22, 2);
-  put_at(fw, end - 18 - 22, 0xf000, 4);
-  const std::size_t desc = 0x1000;
-  put_guid(fw, desc - 16, "e9eaf9f3-168e-44d5-a8eb-7f4d8738f6ae");
-  put_at(fw, desc, 0x46564454, 4);
-  put_at(fw, desc + 4, 16 + 32 * 4, 4);
-  put_at(fw, desc + 8, 1, 4);
-  put_at(fw, desc + 12, 4, 4);
-  struct S {
-    std::uint32_t off, raw;
-    std::uint64_t addr, size;
-    std::uint32_t type, attr;
-  };
-  const S sections[] = {{0x8000, 0x6000, 0xffff8000, 0x8000, 0, 1},
-                        {0x2000, 0x2000, 0xfff00000, 0x2000, 1, 0},
-                        {0, 0, 0x809000, 0x2000, 2, 0},
-                        {0, 0, 0x800000, 0x6000, 3, 0}};
-  std::size_t at = desc + 16;
-  for (const auto &s : sections) {
-    put_at(fw, at, s.off, 4);
-    put_at(fw, at + 4, s.raw, 4);
-    put_at(fw, at + 8, s.addr, 8);
-    put_at(fw, at + 16, s.size, 8);
-    put_at(fw, at + 24, s.type, 4);
-    put_at(fw, at + 28, s.attr, 4);
-    at += 32;
-  }
-  return fw;
-}
-
 TEST(Tdvf, ParsesSyntheticMetadata) {
-  const auto fw = make_firmware();
+  const auto fw = make_tdvf_firmware();
   const auto md = parse_tdvf_metadata(fw);
   EXPECT_EQ(md.descriptor_offset, 0x1000U);
   EXPECT_TRUE(md.has_metadata_guid);
@@ -74,7 +29,7 @@ TEST(Tdvf, ParsesSyntheticMetadata) {
 }
 
 TEST(Tdvf, OrdersAgreeWithoutExtendedSections) {
-  auto fw = make_firmware();
+  auto fw = make_tdvf_firmware();
   auto md = parse_tdvf_metadata(fw);
   md.sections[0].attributes = 0;
   const auto c = compute_mrtd_candidates(fw, md);
@@ -82,7 +37,7 @@ TEST(Tdvf, OrdersAgreeWithoutExtendedSections) {
 }
 
 TEST(Tdvf, PageAugSectionsDoNotChangeMrtd) {
-  const auto fw = make_firmware();
+  const auto fw = make_tdvf_firmware();
   auto md = parse_tdvf_metadata(fw);
   const auto base = compute_mrtd(fw, md, PageAddOrder::single_pass);
   auto extra = md.sections[3];
@@ -98,19 +53,19 @@ TEST(Tdvf, RejectsImagesWithoutTdxMetadata) {
 }
 
 TEST(Tdvf, RejectsSectionsBreakingQemuRules) {
-  auto fw = make_firmware();
+  auto fw = make_tdvf_firmware();
   put_at(fw, 0x1000 + 16 + 8, 0xffff8001, 8); // unaligned BFV address
   EXPECT_THROW(parse_tdvf_metadata(fw), Error);
-  fw = make_firmware();
+  fw = make_tdvf_firmware();
   put_at(fw, 0x1000 + 16 + 32 * 2 + 4, 0x10, 4); // TD_HOB with data
   EXPECT_THROW(parse_tdvf_metadata(fw), Error);
-  fw = make_firmware();
+  fw = make_tdvf_firmware();
   put_at(fw, 0x1000 + 16, 0xfffff000, 4); // BFV data outside the file
   EXPECT_THROW(parse_tdvf_metadata(fw), Error);
 }
 
 TEST(TdvfRobustness, TruncatedFirmwareIsAnInputError) {
-  const auto fw = make_firmware();
+  const auto fw = make_tdvf_firmware();
   for (std::size_t len = 0; len < fw.size(); len += 97) {
     // Keep the tail (the GUIDed table) and drop the front, and vice versa.
     const std::span<const std::byte> whole(fw);
@@ -125,7 +80,7 @@ TEST(TdvfRobustness, TruncatedFirmwareIsAnInputError) {
 
 TEST(TdvfRobustness, CorruptedMetadataNeverCrashes) {
   test::Lcg rng(10);
-  const auto fw = make_firmware();
+  const auto fw = make_tdvf_firmware();
   // Corrupt the descriptor/sections and the GUIDed table region.
   const std::size_t regions[][2] = {{0x1000, 16 + 32 * 4}, {0x10000 - 0x20 - 40, 40}};
   for (int round = 0; round < 3000; ++round) {

@@ -8,6 +8,7 @@
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "tests/unit/fakes/fake_guest.hpp"
+#include "tests/unit/pipeline/fake_bundle.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@
 #include <sstream>
 
 using namespace cvm;
+using cvm::pipeline::test::FakeBundle;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -51,21 +53,6 @@ sample_manifest() {
   m.output.key_file = "/out/test-sample.qcow2.key";
   return m;
 }
-
-// A fake bundle directory: binary, lib/, MANIFEST.
-struct FakeBundle {
-  fs::TempDir dir{"cvm-bundle"};
-  std::filesystem::path
-  make(const std::string &flavour) {
-    const auto b = dir.path() / flavour;
-    std::filesystem::create_directories(b / "lib");
-    std::ofstream(b / flavour) << "ELF";
-    std::filesystem::permissions(b / flavour, std::filesystem::perms::owner_all);
-    std::ofstream(b / "lib" / "libc.so.6") << "libc";
-    std::ofstream(b / "MANIFEST") << flavour << "\n";
-    return b;
-  }
-};
 
 } // namespace
 

@@ -4,11 +4,16 @@
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
 #include "tests/unit/fakes/fake_guest.hpp"
+#include "tests/unit/pipeline/stage_fixture.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 using namespace cvm;
+using cvm::pipeline::test::error_of;
+using cvm::pipeline::test::k_out_boot;
+using cvm::pipeline::test::k_out_esp;
+using cvm::pipeline::test::StageTest;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -146,4 +151,46 @@ TEST(BootArtifacts, ShimLayoutAndGrubOnlyLayout) {
   a = pipeline::stages::boot_artifacts(dir.path(), manifest::BootMode::direct);
   EXPECT_EQ(a.mode, measure::BootMode::direct);
   EXPECT_FALSE(a.grub);
+}
+
+// The stage itself, from where copy-root leaves the appliance: it switches
+// to the layout the guest boots with before it edits anything.
+TEST_F(StageTest, ConfigureBootMountsTheNewRootAsTheGuestSeesItAndEditsIt) {
+  context();
+  auto &g = root_copied();
+  pipeline::stages::configure_boot(*ctx);
+
+  EXPECT_EQ(ctx->mounts, pipeline::OutputMounts::root);
+  EXPECT_EQ(g.mounted_at("/"), "/dev/mapper/cvmroot");
+  EXPECT_EQ(g.mounted_at("/boot"), k_out_boot);
+  EXPECT_EQ(g.mounted_at("/boot/efi"), k_out_esp);
+  EXPECT_EQ(g.mounted_at(pipeline::k_src), "");
+  EXPECT_EQ(g.mounted_at(pipeline::k_dst), "");
+  EXPECT_EQ(g.mounts().size(), 3U);
+  // The scratch mountpoints are gone (removing them again fails).
+  EXPECT_THROW(g.rmmountpoint(pipeline::k_src), Error);
+  EXPECT_THROW(g.rmmountpoint(pipeline::k_dst), Error);
+
+  // The edits went into the encrypted root, not into the base.
+  const auto &root = g.devices["/dev/mapper/cvmroot"].tree;
+  ASSERT_NE(root.find("/etc/crypttab"), nullptr);
+  EXPECT_THAT(g.read_text("/etc/crypttab"),
+              HasSubstr("cvmroot UUID=" + ctx->luks_uuid + " none luks,discard,initramfs\n"));
+  EXPECT_THAT(g.read_text("/etc/fstab"), HasSubstr("UUID=" + ctx->boot_fs_uuid + " /boot ext4"));
+  EXPECT_TRUE(g.is_file("/etc/default/grub.d/90-cvmforge.cfg"));
+  EXPECT_EQ(g.devices["/dev/sda2"].tree.find("/etc/crypttab"), nullptr);
+  EXPECT_EQ(ctx->report["boot"]["mode"], "grub");
+  EXPECT_EQ(ctx->report["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
+}
+
+TEST_F(StageTest, ConfigureBootStopsWhenTheVolumeIsNotOpen) {
+  context();
+  auto &g = root_copied();
+  ctx->mapper_device = "/dev/mapper/not-open";
+  const auto e = error_of([&] { pipeline::stages::configure_boot(*ctx); });
+  EXPECT_EQ(e.kind(), ErrorKind::guest);
+  EXPECT_THAT(e.what(), HasSubstr("/dev/mapper/not-open"));
+  EXPECT_NE(ctx->mounts, pipeline::OutputMounts::root);
+  EXPECT_FALSE(ctx->report.contains("boot"));
+  EXPECT_EQ(g.mounted_at("/"), "");
 }

@@ -5,6 +5,7 @@
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 #include "tests/unit/fakes/fake_guest.hpp"
+#include "tests/unit/pipeline/stage_fixture.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,7 +14,14 @@
 #include <vector>
 
 using namespace cvm;
+using cvm::pipeline::test::error_of;
+using cvm::pipeline::test::k_out_boot;
+using cvm::pipeline::test::k_out_esp;
+using cvm::pipeline::test::StageTest;
+using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -161,4 +169,63 @@ TEST_F(RebuildFixture, AGrubCfgWithoutTheMappedRootIsAnError) {
   g.write_text("/boot/grub/grub.cfg", "linux /vmlinuz root=UUID=1234 ro\n");
   auto ctx = context();
   EXPECT_THROW(pipeline::stages::run_guest_boot_tools(ctx, g), Error);
+}
+
+// The stage itself, from where copy-root leaves the appliance: the guest's
+// tools run in the new root mounted as the guest sees it, then /boot is
+// trimmed with its journal loaded and mounted back as the build had it.
+TEST_F(StageTest, RebuildInitramfsRunsTheGuestsToolsInTheNewRootAndTrimsBoot) {
+  context();
+  auto &g = root_copied();
+  const auto journal = g.journal;
+  g.on_command = [&g](const Argv &argv) -> std::string {
+    // What the guest's grub-mkconfig writes (the root is not at "/" unless
+    // the stage mounted the new tree there).
+    if (argv.front() == "/usr/sbin/grub-mkconfig") {
+      g.write_text("/boot/grub/grub.cfg", "linux /vmlinuz-6.1.0-10-amd64 root=/dev/mapper/cvmroot ro\n");
+    }
+    return {};
+  };
+  pipeline::stages::rebuild_initramfs(*ctx);
+
+  EXPECT_EQ(ctx->mounts, pipeline::OutputMounts::root);
+  ASSERT_EQ(g.commands_run.size(), 8U);
+  EXPECT_EQ(g.commands_run[0], k_mount_run);
+  EXPECT_EQ(g.commands_run[1], k_mount_var_tmp);
+  EXPECT_EQ(g.commands_run[2], k_update_initramfs);
+  EXPECT_EQ(g.commands_run[3], k_umount_var_tmp);
+  EXPECT_EQ(g.commands_run[4], k_umount_run);
+  // debian_guest() has a vendor directory (EFI/debian): grub-install twice.
+  EXPECT_EQ(g.commands_run[5].back(), "--removable");
+  EXPECT_EQ(g.commands_run[6][0], "/usr/sbin/grub-install");
+  EXPECT_EQ(g.commands_run[7], (Argv{"/usr/sbin/grub-mkconfig", "-o", "/boot/grub/grub.cfg"}));
+  // The new grub.cfg is in the new /boot partition.
+  const auto *cfg = g.devices[k_out_boot].tree.find("/grub/grub.cfg");
+  ASSERT_NE(cfg, nullptr);
+  EXPECT_THAT(std::string(reinterpret_cast<const char *>(cfg->content.data()), cfg->content.size()),
+              HasSubstr("root=/dev/mapper/cvmroot"));
+
+  EXPECT_THAT(journal->calls, Contains("fstrim /boot"));
+  EXPECT_EQ(g.mounted_at("/"), "/dev/mapper/cvmroot");
+  EXPECT_EQ(g.mounted_at("/boot"), k_out_boot);
+  EXPECT_EQ(g.mounted_at("/boot/efi"), k_out_esp);
+  EXPECT_THAT(journal->calls,
+              Contains("mount -o noinit_itable,noload " + std::string(k_out_boot) + " /boot"));
+}
+
+TEST_F(StageTest, RebuildInitramfsUnmountsItsScratchWhenTheGeneratorFails) {
+  context("boot: {mode: direct}\n");
+  auto &g = root_copied();
+  g.on_command = [](const Argv &argv) -> std::string {
+    if (argv.front() == "/usr/sbin/update-initramfs") {
+      throw Error(ErrorKind::guest, "command: update-initramfs: E: mkinitramfs failure cpio 141");
+    }
+    return {};
+  };
+  const auto e = error_of([&] { pipeline::stages::rebuild_initramfs(*ctx); });
+  EXPECT_EQ(e.kind(), ErrorKind::guest);
+  EXPECT_THAT(e.what(), HasSubstr("mkinitramfs failure"));
+  EXPECT_THAT(g.commands_run,
+              ElementsAre(k_mount_run, k_mount_var_tmp, k_update_initramfs, k_umount_var_tmp, k_umount_run));
+  EXPECT_THAT(g.journal->calls, Not(Contains("fstrim /boot")));
 }
