@@ -83,8 +83,10 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options, Backends bac
     const std::size_t n = plan.stages.size();
     for (std::size_t i = 0; i < n; ++i) {
       const auto &s = plan.stages[i];
-      current = s.name;
+      // A signal during a stage that still completed (its tools ran to the
+      // end) stops the build here, in that stage's name.
       throw_if_interrupted();
+      current = s.name;
       if (s.skip_reason) {
         log::info("[{}/{}] {}: skipped ({})", i + 1, n, s.name, *s.skip_reason);
         ctx.emit({{"event", "stage"}, {"stage", s.name}, {"status", "skipped"}, {"reason", *s.skip_reason}});

@@ -151,6 +151,8 @@ TEST_F(RunBuild, AnInterruptedBuildLeavesNothing) {
   const auto e = error_of([&] { (void)run(); });
   EXPECT_EQ(e.kind(), ErrorKind::interrupted);
   EXPECT_THAT(e.what(), HasSubstr("interrupted by SIGINT"));
+  // Named after the stage the signal arrived in, not the one after it.
+  EXPECT_THAT(e.what(), ::testing::StartsWith("rebuild-initramfs: "));
   EXPECT_EQ(pipeline::interrupted_by(), SIGINT);
   EXPECT_THAT(output_dir_entries(), ElementsAre());
   EXPECT_FALSE(journal->shut_down);
