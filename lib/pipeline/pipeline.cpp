@@ -4,7 +4,7 @@
 #include "lib/pipeline/build.hpp"
 #include "lib/pipeline/context.hpp"
 #include "lib/pipeline/interrupt.hpp"
-#include "lib/pipeline/stage_table.hpp"
+#include "lib/plan/stages.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/log.hpp"
 
@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -19,6 +20,16 @@
 namespace cvm::pipeline {
 
 namespace {
+
+// Each stage's run(), in the order of plan::Stages: the plan's stage index
+// picks it, so the stages `plan` shows are exactly the functions run here.
+using StageFn = void (*)(BuildContext &);
+template<class... S>
+constexpr std::array<StageFn, sizeof...(S)>
+stage_functions(plan::StageList<S...> /*unused*/) {
+  return {&S::run...};
+}
+constexpr std::array<StageFn, plan::k_stage_count> k_stage_functions = stage_functions(plan::Stages{});
 
 double
 seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -97,7 +108,7 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options, Backends bac
       ctx.emit({{"event", "stage"}, {"stage", s.name}, {"status", "started"}});
       const auto t0 = std::chrono::steady_clock::now();
       ctx.stage_log.push_back({s.name, StageStatus::running, {}, std::nullopt});
-      stage_function(s.id)(ctx);
+      k_stage_functions.at(s.index)(ctx);
       const double secs = seconds_since(t0);
       ctx.stage_log.back().status = StageStatus::ok;
       ctx.stage_log.back().seconds = std::round(secs * 10.0) / 10.0;

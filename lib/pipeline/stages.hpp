@@ -2,31 +2,12 @@
 #pragma once
 
 #include "lib/pipeline/context.hpp"
+#include "lib/plan/stages.hpp"
 #include "measurement/predict.hpp"
 
-// One function per stage, one file per function (lib/pipeline/stages/). The
-// stages, their order, headings and skip rules are lib/plan/stages.hpp;
-// lib/pipeline/stage_table.cpp binds each to its function here.
+// Helpers the stages share. Each stage is one entry of lib/plan/stages.hpp
+// (plan::CopyRoot, ...) whose run() is defined in lib/pipeline/stages/<name>.cpp.
 namespace cvm::pipeline::stages {
-
-void check_inputs(BuildContext &ctx);
-void inspect_base(BuildContext &ctx);
-void prepare_key(BuildContext &ctx);
-void create_output(BuildContext &ctx);
-void format_luks(BuildContext &ctx);
-void copy_esp(BuildContext &ctx);
-void copy_root(BuildContext &ctx);
-void inject_files(BuildContext &ctx);
-void inject_agent(BuildContext &ctx);
-void configure_boot(BuildContext &ctx);
-void rebuild_initramfs(BuildContext &ctx);
-void make_uki(BuildContext &ctx);
-void extract_boot_artifacts(BuildContext &ctx);
-void close_image(BuildContext &ctx);
-void measure(BuildContext &ctx);
-void commit(BuildContext &ctx);
-
-// Helpers shared by stages.
 
 // Mounts the output filesystems as the guest will see them ("/", "/boot",
 // the ESP) so in-guest tools can run chrooted; idempotent.

@@ -51,7 +51,7 @@ BuildPlan
 make_plan(Manifest m) {
   BuildPlan plan;
   for (const StageSpec &s : stage_specs()) {
-    plan.stages.push_back({s.id, std::string(s.name), s.heading(m), s.skip(m)});
+    plan.stages.push_back({s.index, std::string(s.name), s.heading(m), s.skip(m)});
   }
   if (m.attestation.enabled) {
     plan.binding = binding_verdict(m);

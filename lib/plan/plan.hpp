@@ -16,7 +16,7 @@ namespace cvm::plan {
 
 // One step of `cvmforge build`, as decided before anything is touched.
 struct StagePlan {
-  Stage id;
+  std::size_t index;                      // its position in plan::Stages
   std::string name;                       // "copy-root"
   std::string heading;                    // "Copying the root filesystem into the LUKS2 volume"
   std::optional<std::string> skip_reason; // nullopt = runs

@@ -4,59 +4,316 @@
 #include "lib/manifest/manifest.hpp"
 
 #include <array>
+#include <concepts>
 #include <cstddef>
-#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
-// The stages of `cvmforge build`, in the order they run. This enum and the
-// table in stages.cpp are the one description of a stage: its name, its
-// heading and when it is skipped. `cvmforge plan` prints the table; the
-// executor (lib/pipeline/stage_table.cpp) binds every entry to the function
-// in lib/pipeline/stages/<name>.cpp, and the compiler checks that both
-// tables list every stage, in this order.
+namespace cvm::pipeline {
+struct BuildContext;
+} // namespace cvm::pipeline
+
+// The stages of `cvmforge build`. Each stage is one struct below, and the
+// list `Stages` puts them in the order they run: that entry is the whole
+// description of a stage.
+//
+//   name      "copy-root": progress lines, --json events, the report
+//   heading   what the progress line says while it runs
+//   skip      why the stage does not run for a manifest; nullopt: it runs
+//   run       the work, defined in lib/pipeline/stages/<name>.cpp
+//
+// `cvmforge plan` reads name, heading and skip; the executor
+// (lib/pipeline/pipeline.cpp) calls run through the same list. This library
+// only declares run, so `plan` and `validate` still link without libguestfs
+// and libcryptsetup; a stage whose run is not defined is a link error of
+// every program that builds images.
 namespace cvm::plan {
 
-enum class Stage : std::uint8_t {
-  check_inputs,           // the base is what the manifest says; no output would be overwritten
-  inspect_base,           // what the base contains; whether cvmforge can convert it
-  prepare_key,            // disk key, volume key, recovery and build passphrases
-  create_output,          // the output qcow2 and its GPT
-  format_luks,            // both LUKS2 headers (libcryptsetup); the build header onto the root partition
-  copy_esp,               // a new FAT ESP with the base's files
-  copy_root,              // opens the LUKS2 volume and copies the root into it: the encryption
-  inject_files,           // the manifest's files:
-  inject_agent,           // the attestation agent and its initramfs hooks
-  configure_boot,         // fstab, crypttab, initramfs and GRUB configuration
-  rebuild_initramfs,      // the guest's own initramfs generator and GRUB
-  make_uki,               // boot.mode uki: the unified kernel image on the ESP
-  extract_boot_artifacts, // kernel, initrd, command line (and GPT, loaders) to the host
-  close_image,            // the final LUKS2 header replaces the build header; checked shutdown
-  measure,                // TDX reference values
-  commit,                 // image, key, report and side files at their final paths
+using Skip = std::optional<std::string>;
+
+// The skip rule of a stage that always runs.
+struct AlwaysRuns {
+  static Skip
+  skip(const manifest::Manifest & /*unused*/) {
+    return std::nullopt;
+  }
 };
 
-// One row of the stage table.
+// The base image is what the manifest says; no output would be overwritten.
+struct CheckInputs : AlwaysRuns {
+  static constexpr std::string_view name = "check-inputs";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Checking inputs and outputs";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// What the base contains; whether cvmforge can convert it.
+struct InspectBase : AlwaysRuns {
+  static constexpr std::string_view name = "inspect-base";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Inspecting the base image";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// Disk key, volume key, recovery and build passphrases.
+struct PrepareKey : AlwaysRuns {
+  static constexpr std::string_view name = "prepare-key";
+  static std::string
+  heading(const manifest::Manifest &m) {
+    return m.key.source == manifest::KeySource::file ? "Reading the disk key file"
+                                                     : "Generating the disk key";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// The output qcow2 and its GPT.
+struct CreateOutput : AlwaysRuns {
+  static constexpr std::string_view name = "create-output";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Creating the output image and its partition table";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// Both LUKS2 headers (libcryptsetup); the build header onto the root partition.
+struct FormatLuks : AlwaysRuns {
+  static constexpr std::string_view name = "format-luks";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Writing the LUKS2 header";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// A new FAT ESP with the base's files.
+struct CopyEsp : AlwaysRuns {
+  static constexpr std::string_view name = "copy-esp";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Copying the EFI system partition";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// Opens the LUKS2 volume and copies the root into it: the encryption.
+struct CopyRoot : AlwaysRuns {
+  static constexpr std::string_view name = "copy-root";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Copying the root filesystem into the LUKS2 volume";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// The manifest's files:.
+struct InjectFiles {
+  static constexpr std::string_view name = "inject-files";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Injecting files";
+  }
+  static Skip
+  skip(const manifest::Manifest &m) {
+    return m.files.empty() ? Skip("the manifest lists no files") : std::nullopt;
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// The attestation agent and its initramfs hooks.
+struct InjectAgent {
+  static constexpr std::string_view name = "inject-agent";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Installing the attestation agent and initramfs hooks";
+  }
+  static Skip
+  skip(const manifest::Manifest &m) {
+    return m.attestation.enabled ? std::nullopt : Skip("attestation is disabled");
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// fstab, crypttab, initramfs and GRUB configuration.
+struct ConfigureBoot : AlwaysRuns {
+  static constexpr std::string_view name = "configure-boot";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Writing fstab, crypttab and the boot loader configuration";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// The guest's own initramfs generator and GRUB.
+struct RebuildInitramfs : AlwaysRuns {
+  static constexpr std::string_view name = "rebuild-initramfs";
+  static std::string
+  heading(const manifest::Manifest &m) {
+    return m.boot.mode == manifest::BootMode::grub
+               ? "Regenerating the initramfs and GRUB with the guest's own tools"
+               : "Regenerating the initramfs with the guest's own tools";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// boot.mode uki: the unified kernel image on the ESP.
+struct MakeUki {
+  static constexpr std::string_view name = "make-uki";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Assembling the unified kernel image (guest's systemd EFI stub) onto the ESP";
+  }
+  static Skip
+  skip(const manifest::Manifest &m) {
+    return m.boot.mode == manifest::BootMode::uki
+               ? std::nullopt
+               : Skip(std::string("boot.mode is ") + to_string(m.boot.mode));
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// Kernel, initrd, command line (and GPT, loaders) to the host.
+struct ExtractBootArtifacts : AlwaysRuns {
+  static constexpr std::string_view name = "extract-boot-artifacts";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Extracting kernel, initrd and command line for measurement";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// The final LUKS2 header replaces the build header; checked shutdown.
+struct CloseImage : AlwaysRuns {
+  static constexpr std::string_view name = "close-image";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Closing the image (final LUKS2 header, checked shutdown)";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// TDX reference values.
+struct Measure {
+  static constexpr std::string_view name = "measure";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Computing TDX reference values";
+  }
+  static Skip
+  skip(const manifest::Manifest &m) {
+    return m.measurement.profile.empty() ? Skip("no measurement.profile in the manifest") : std::nullopt;
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// Image, key, report and side files at their final paths.
+struct Commit : AlwaysRuns {
+  static constexpr std::string_view name = "commit";
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return "Putting the image, key file and report in place";
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
+// What a stage struct provides.
+template<class S>
+concept BuildStage = requires(const manifest::Manifest &m, pipeline::BuildContext &ctx) {
+  { S::name } -> std::convertible_to<std::string_view>;
+  { S::heading(m) } -> std::same_as<std::string>;
+  { S::skip(m) } -> std::same_as<Skip>;
+  { S::run(ctx) } -> std::same_as<void>;
+};
+
+template<BuildStage... S> struct StageList { static constexpr std::size_t size = sizeof...(S); };
+
+// The stages, in the order they run.
+using Stages = StageList<CheckInputs,
+                         InspectBase,
+                         PrepareKey,
+                         CreateOutput,
+                         FormatLuks,
+                         CopyEsp,
+                         CopyRoot,
+                         InjectFiles,
+                         InjectAgent,
+                         ConfigureBoot,
+                         RebuildInitramfs,
+                         MakeUki,
+                         ExtractBootArtifacts,
+                         CloseImage,
+                         Measure,
+                         Commit>;
+
+inline constexpr std::size_t k_stage_count = Stages::size;
+
+// A stage's row, as `plan` and the executor read it.
 struct StageSpec {
-  Stage id;
-  std::string_view name; // "copy-root": progress lines, --json events, the report
-  // What the progress line says while it runs.
+  std::size_t index;     // its position in Stages
+  std::string_view name; // "copy-root"
   std::string (*heading)(const manifest::Manifest &);
-  // Why the stage does not run for this manifest; nullopt: it runs.
-  std::optional<std::string> (*skip)(const manifest::Manifest &);
+  Skip (*skip)(const manifest::Manifest &);
 };
 
-inline constexpr std::size_t k_stage_count = static_cast<std::size_t>(Stage::commit) + 1;
+namespace detail {
+template<class... S>
+constexpr std::array<StageSpec, sizeof...(S)>
+make_specs(StageList<S...> /*unused*/) {
+  std::size_t i = 0;
+  return {{StageSpec{i++, S::name, &S::heading, &S::skip}...}};
+}
 
-// The table, in execution order: stage_specs()[i].id == Stage(i).
-std::span<const StageSpec, k_stage_count> stage_specs();
+template<class T, class... S>
+constexpr std::size_t
+index_in(StageList<S...> /*unused*/) {
+  std::size_t i = 0;
+  const std::array<bool, sizeof...(S)> same{std::same_as<T, S>...};
+  while (i < same.size() && !same[i]) {
+    ++i;
+  }
+  if (i == same.size()) {
+    throw "not a stage of plan::Stages"; // a compile error where it is evaluated
+  }
+  return i;
+}
 
-// The row of `stage`.
-const StageSpec &spec(Stage stage);
+// Every stage has a name, and no two share one (the report and --json
+// events are keyed by it).
+template<class... S>
+constexpr bool
+names_unique(StageList<S...> /*unused*/) {
+  const std::array<std::string_view, sizeof...(S)> names{S::name...};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) {
+      return false;
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (names[i] == names[j]) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+} // namespace detail
 
-// "copy-root".
-std::string_view to_string(Stage stage);
+static_assert(detail::names_unique(Stages{}), "every stage needs a name of its own");
+
+inline constexpr std::array<StageSpec, k_stage_count> k_stage_specs = detail::make_specs(Stages{});
+
+// The position of stage S in Stages.
+template<BuildStage S> inline constexpr std::size_t k_stage_index = detail::index_in<S>(Stages{});
+
+// The table, in execution order.
+constexpr std::span<const StageSpec, k_stage_count>
+stage_specs() {
+  return k_stage_specs;
+}
 
 } // namespace cvm::plan

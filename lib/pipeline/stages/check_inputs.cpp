@@ -25,8 +25,6 @@ at(const manifest::Manifest &m, const std::string &key) {
   return fmt::format("{}:{}:{}", loc.file, loc.line, loc.column);
 }
 
-} // namespace
-
 void
 check_inputs(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -95,4 +93,16 @@ check_inputs(BuildContext &ctx) {
   ctx.report["reproducibility"] = reproducibility_report(m, ctx.source_date_epoch);
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+CheckInputs::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::check_inputs(ctx);
+}
+
+} // namespace cvm::plan

@@ -7,6 +7,8 @@
 
 namespace cvm::pipeline::stages {
 
+namespace {
+
 void
 close_image(BuildContext &ctx) {
   auto &g = *ctx.guest;
@@ -26,4 +28,16 @@ close_image(BuildContext &ctx) {
   ctx.guest.reset();
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+CloseImage::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::close_image(ctx);
+}
+
+} // namespace cvm::plan

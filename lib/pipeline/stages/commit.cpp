@@ -86,8 +86,6 @@ stages_json(const std::vector<StageRecord> &log) {
   return out;
 }
 
-} // namespace
-
 void
 commit(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -214,4 +212,16 @@ commit(BuildContext &ctx) {
   ctx.committed = true;
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+Commit::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::commit(ctx);
+}
+
+} // namespace cvm::plan

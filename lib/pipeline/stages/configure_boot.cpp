@@ -36,11 +36,15 @@ kernel_parameters_string(const BuildContext &ctx) {
   return fmt::format("{}", fmt::join(ctx.kernel_parameters, " "));
 }
 
+namespace {
+
 void
 configure_boot(BuildContext &ctx) {
   mount_output_as_root(ctx);
   write_boot_config(ctx, *ctx.guest);
 }
+
+} // namespace
 
 void
 write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
@@ -117,3 +121,13 @@ write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
 }
 
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+ConfigureBoot::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::configure_boot(ctx);
+}
+
+} // namespace cvm::plan

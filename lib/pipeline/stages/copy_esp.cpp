@@ -33,8 +33,6 @@ seed_volume_id(BuildContext &ctx, std::uint32_t id) {
   std::filesystem::remove(path);
 }
 
-} // namespace
-
 void
 copy_esp(BuildContext &ctx) {
   auto &g = *ctx.guest;
@@ -67,4 +65,16 @@ copy_esp(BuildContext &ctx) {
   }
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+CopyEsp::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::copy_esp(ctx);
+}
+
+} // namespace cvm::plan

@@ -19,6 +19,8 @@
 
 namespace cvm::pipeline::stages {
 
+namespace {
+
 void
 copy_root(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -84,4 +86,16 @@ copy_root(BuildContext &ctx) {
   ctx.report["boot_filesystem"] = {{"uuid", ctx.boot_fs_uuid}};
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+CopyRoot::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::copy_root(ctx);
+}
+
+} // namespace cvm::plan

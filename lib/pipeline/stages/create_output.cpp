@@ -20,6 +20,8 @@ namespace cvm::pipeline::stages {
 
 using manifest::values::format_size;
 
+namespace {
+
 void
 create_output(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -130,4 +132,16 @@ create_output(BuildContext &ctx) {
   ctx.report["partitions"] = parts_json;
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+CreateOutput::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::create_output(ctx);
+}
+
+} // namespace cvm::plan

@@ -75,6 +75,8 @@ kernels_in_output(BuildContext &ctx) {
   return kernels;
 }
 
+namespace {
+
 void
 extract_boot_artifacts(BuildContext &ctx) {
   auto &g = *ctx.guest;
@@ -145,4 +147,16 @@ extract_boot_artifacts(BuildContext &ctx) {
                                   {"cmdline", cmdline}};
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+ExtractBootArtifacts::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::extract_boot_artifacts(ctx);
+}
+
+} // namespace cvm::plan

@@ -30,8 +30,6 @@ to_luks(const manifest::Pbkdf &p) {
   return out;
 }
 
-} // namespace
-
 void
 format_luks(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -79,4 +77,16 @@ format_luks(BuildContext &ctx) {
   ctx.report["luks"] = luks::header_info_to_json(ctx.luks->read_header_info(ctx.final_header));
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+FormatLuks::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::format_luks(ctx);
+}
+
+} // namespace cvm::plan

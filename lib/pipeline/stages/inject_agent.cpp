@@ -13,6 +13,8 @@
 
 namespace cvm::pipeline::stages {
 
+namespace {
+
 void
 inject_agent(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -73,4 +75,16 @@ inject_agent(BuildContext &ctx) {
   }
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+InjectAgent::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::inject_agent(ctx);
+}
+
+} // namespace cvm::plan

@@ -5,6 +5,8 @@
 
 namespace cvm::pipeline::stages {
 
+namespace {
+
 void
 inject_files(BuildContext &ctx) {
   require_mounts(ctx, OutputMounts::copy, "inject-files");
@@ -23,4 +25,16 @@ inject_files(BuildContext &ctx) {
   ctx.report["files"] = ctx.manifest.files.size();
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+InjectFiles::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::inject_files(ctx);
+}
+
+} // namespace cvm::plan

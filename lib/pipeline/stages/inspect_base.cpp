@@ -24,8 +24,6 @@ any_exists(guestfs::Guest &g, std::initializer_list<const char *> paths) {
   return false;
 }
 
-} // namespace
-
 void
 inspect_base(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -160,4 +158,16 @@ inspect_base(BuildContext &ctx) {
   check_binding_after_inspection(ctx);
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+InspectBase::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::inspect_base(ctx);
+}
+
+} // namespace cvm::plan

@@ -39,8 +39,6 @@ os_release(guestfs::Guest &g) {
   throw Error(ErrorKind::guest, "the new root has no os-release (/etc/os-release, /usr/lib/os-release)");
 }
 
-} // namespace
-
 void
 make_uki(BuildContext &ctx) {
   auto &g = *ctx.guest;
@@ -116,4 +114,16 @@ make_uki(BuildContext &ctx) {
   }
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+MakeUki::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::make_uki(ctx);
+}
+
+} // namespace cvm::plan

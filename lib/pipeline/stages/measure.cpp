@@ -52,6 +52,8 @@ boot_artifacts(const std::filesystem::path &dir, manifest::BootMode mode) {
   return measure::load_boot_artifacts(files, read_if_exists);
 }
 
+namespace {
+
 void
 measure(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -92,4 +94,16 @@ measure(BuildContext &ctx) {
   }
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+Measure::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::measure(ctx);
+}
+
+} // namespace cvm::plan

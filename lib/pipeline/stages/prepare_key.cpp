@@ -24,8 +24,6 @@ read_secret_file(const std::filesystem::path &path) {
   return s;
 }
 
-} // namespace
-
 void
 prepare_key(BuildContext &ctx) {
   const auto &m = ctx.manifest;
@@ -83,4 +81,16 @@ prepare_key(BuildContext &ctx) {
   ctx.report["key"] = {{"source", manifest::to_string(m.key.source)}, {"bytes", ctx.unlock_key.size()}};
 }
 
+} // namespace
+
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+PrepareKey::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::prepare_key(ctx);
+}
+
+} // namespace cvm::plan

@@ -105,14 +105,14 @@ trim_boot(BuildContext &ctx) {
   g.mount(ctx.out_esp, esp);
 }
 
-} // namespace
-
 void
 rebuild_initramfs(BuildContext &ctx) {
   mount_output_as_root(ctx);
   run_guest_boot_tools(ctx, *ctx.guest);
   trim_boot(ctx);
 }
+
+} // namespace
 
 void
 run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
@@ -184,3 +184,13 @@ run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
 }
 
 } // namespace cvm::pipeline::stages
+
+namespace cvm::plan {
+
+// This stage's entry in lib/plan/stages.hpp.
+void
+RebuildInitramfs::run(pipeline::BuildContext &ctx) {
+  pipeline::stages::rebuild_initramfs(ctx);
+}
+
+} // namespace cvm::plan

@@ -141,9 +141,9 @@ struct StageTest : ::testing::Test {
   FakeGuest &
   root_copied() {
     FakeGuest &g = output_created();
-    stages::format_luks(*ctx);
-    stages::copy_esp(*ctx);
-    stages::copy_root(*ctx);
+    plan::FormatLuks::run(*ctx);
+    plan::CopyEsp::run(*ctx);
+    plan::CopyRoot::run(*ctx);
     return g;
   }
 };

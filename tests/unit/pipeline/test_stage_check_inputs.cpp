@@ -12,7 +12,7 @@ using ::testing::HasSubstr;
 
 TEST_F(StageTest, CheckInputsPreparesScratchAndRecordsTheBase) {
   auto &c = context();
-  pipeline::stages::check_inputs(c);
+  plan::CheckInputs::run(c);
   ASSERT_TRUE(c.work);
   EXPECT_TRUE(std::filesystem::is_directory(c.artifacts_dir));
   EXPECT_EQ(c.output_tmp.parent_path(), m->output.path.parent_path());
@@ -26,7 +26,7 @@ TEST_F(StageTest, CheckInputsPreparesScratchAndRecordsTheBase) {
 TEST_F(StageTest, CheckInputsRefusesARawFileDeclaredQcow2) {
   auto &c = context();
   launcher->format = "raw";
-  const auto e = error_of([&] { pipeline::stages::check_inputs(c); });
+  const auto e = error_of([&] { plan::CheckInputs::run(c); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("is not a qcow2 image"));
   EXPECT_THAT(e.what(), HasSubstr("manifest.yaml:"));
@@ -37,7 +37,7 @@ TEST_F(StageTest, CheckInputsRefusesToReplaceAnOutputWithoutForce) {
   auto &c = context();
   std::filesystem::create_directories(m->output.path.parent_path());
   fs::write_file_atomic(m->output.key_file, std::string_view("old key"));
-  const auto e = error_of([&] { pipeline::stages::check_inputs(c); });
+  const auto e = error_of([&] { plan::CheckInputs::run(c); });
   EXPECT_EQ(e.kind(), ErrorKind::exists);
   EXPECT_THAT(e.what(), HasSubstr("--force"));
   EXPECT_EQ(fs::read_file(m->output.key_file).size(), 7U); // untouched
@@ -48,5 +48,5 @@ TEST_F(StageTest, CheckInputsReplacesWithForce) {
   auto &c = context();
   std::filesystem::create_directories(m->output.path.parent_path());
   fs::write_file_atomic(m->output.path, std::string_view("old image"));
-  EXPECT_NO_THROW(pipeline::stages::check_inputs(c));
+  EXPECT_NO_THROW(plan::CheckInputs::run(c));
 }

@@ -32,7 +32,7 @@ struct CloseImage : StageTest {
 } // namespace
 
 TEST_F(CloseImage, SwapsInTheFinalHeaderAfterClosingAndShutsDownChecked) {
-  pipeline::stages::close_image(*ctx);
+  plan::CloseImage::run(*ctx);
   // The appliance is gone: what it did is in the journal.
   EXPECT_FALSE(ctx->guest);
   EXPECT_TRUE(ctx->mapper_device.empty());
@@ -51,7 +51,7 @@ TEST_F(CloseImage, SwapsInTheFinalHeaderAfterClosingAndShutsDownChecked) {
 
 TEST_F(CloseImage, AFailedShutdownFailsTheBuild) {
   g->fail_shutdown = true;
-  const auto e = error_of([&] { pipeline::stages::close_image(*ctx); });
+  const auto e = error_of([&] { plan::CloseImage::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("shutdown"));
   EXPECT_FALSE(journal->shut_down);

@@ -37,7 +37,7 @@ mode_of(const std::filesystem::path &p) {
 
 TEST_F(Commit, PutsImageKeyRecoveryAndReportInPlace) {
   prepare();
-  pipeline::stages::commit(*ctx);
+  plan::Commit::run(*ctx);
   EXPECT_TRUE(ctx->committed);
   EXPECT_FALSE(std::filesystem::exists(ctx->output_tmp));
   EXPECT_EQ(fs::read_file(m->output.path).size(), 19U);
@@ -58,7 +58,7 @@ TEST_F(Commit, PutsImageKeyRecoveryAndReportInPlace) {
 TEST_F(Commit, AnOutputThatAppearedDuringTheBuildLeavesNothingNew) {
   prepare();
   fs::write_file_atomic(m->output.path, std::string_view("someone else's image"));
-  const auto e = error_of([&] { pipeline::stages::commit(*ctx); });
+  const auto e = error_of([&] { plan::Commit::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::exists);
   EXPECT_THAT(e.what(), HasSubstr("appeared during the build"));
   EXPECT_FALSE(std::filesystem::exists(m->output.key_file)); // rolled back

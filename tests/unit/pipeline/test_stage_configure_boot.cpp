@@ -158,7 +158,7 @@ TEST(BootArtifacts, ShimLayoutAndGrubOnlyLayout) {
 TEST_F(StageTest, ConfigureBootMountsTheNewRootAsTheGuestSeesItAndEditsIt) {
   context();
   auto &g = root_copied();
-  pipeline::stages::configure_boot(*ctx);
+  plan::ConfigureBoot::run(*ctx);
 
   EXPECT_EQ(ctx->mounts, pipeline::OutputMounts::root);
   EXPECT_EQ(g.mounted_at("/"), "/dev/mapper/cvmroot");
@@ -187,7 +187,7 @@ TEST_F(StageTest, ConfigureBootStopsWhenTheVolumeIsNotOpen) {
   context();
   auto &g = root_copied();
   ctx->mapper_device = "/dev/mapper/not-open";
-  const auto e = error_of([&] { pipeline::stages::configure_boot(*ctx); });
+  const auto e = error_of([&] { plan::ConfigureBoot::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("/dev/mapper/not-open"));
   EXPECT_NE(ctx->mounts, pipeline::OutputMounts::root);

@@ -12,7 +12,7 @@ using ::testing::HasSubstr;
 TEST_F(StageTest, CopyEspMakesAFreshFatWithTheBaseFiles) {
   context();
   auto &g = output_created();
-  pipeline::stages::copy_esp(*ctx);
+  plan::CopyEsp::run(*ctx);
   EXPECT_EQ(g.devices[k_out_esp].type, "vfat");
   EXPECT_EQ(g.devices[k_out_esp].label, "ESP");
   const auto &tree = g.devices[k_out_esp].tree;
@@ -26,7 +26,7 @@ TEST_F(StageTest, CopyEspMakesAFreshFatWithTheBaseFiles) {
 TEST_F(StageTest, CopyEspWritesTheSeedsVolumeIdInBothBootSectors) {
   context("reproducibility: {seed: web-01}\n");
   auto &g = output_created();
-  pipeline::stages::copy_esp(*ctx);
+  plan::CopyEsp::run(*ctx);
   const auto id = pipeline::fat_volume_id_from_seed("web-01");
   EXPECT_EQ(ctx->esp_fs_uuid, pipeline::format_fat_volume_id(id));
   const auto &raw = g.devices[k_out_esp].raw;
@@ -44,7 +44,7 @@ TEST_F(StageTest, CopyEspFailsWhenTheBaseEspCannotBeMounted) {
   auto &g = output_created();
   // A base ESP that cannot be mounted: the copy fails, and says where.
   g.devices.erase("/dev/sda1");
-  const auto e = error_of([&] { pipeline::stages::copy_esp(*ctx); });
+  const auto e = error_of([&] { plan::CopyEsp::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("/dev/sda1"));
 }

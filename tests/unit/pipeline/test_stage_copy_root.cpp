@@ -19,7 +19,7 @@ TEST_F(StageTest, CopyRootFillsTheOpenedVolumeAndTheBootPartition) {
   context();
   auto &g = output_created();
   g.luks_keys[k_out_root] = "build-passphrase";
-  pipeline::stages::copy_root(*ctx);
+  plan::CopyRoot::run(*ctx);
 
   EXPECT_EQ(g.devices[k_out_root].opened_as, "cvmroot");
   EXPECT_EQ(ctx->mapper_device, k_mapper);
@@ -46,7 +46,7 @@ TEST_F(StageTest, CopyRootStopsWhenTheVolumeDoesNotOpen) {
   context();
   auto &g = output_created();
   g.luks_keys[k_out_root] = "another passphrase";
-  const auto e = error_of([&] { pipeline::stages::copy_root(*ctx); });
+  const auto e = error_of([&] { plan::CopyRoot::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("No key available"));
   EXPECT_TRUE(ctx->mapper_device.empty());

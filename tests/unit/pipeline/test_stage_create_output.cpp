@@ -26,7 +26,7 @@ TEST_F(StageTest, CreateOutputPartitionsTheNewDiskWithSeededGuids) {
   key_prepared();
   launcher->appliances.push_back(fresh_appliance());
   auto *g = launcher->appliances.front().get();
-  pipeline::stages::create_output(*ctx);
+  plan::CreateOutput::run(*ctx);
 
   ASSERT_EQ(launcher->created.size(), 1U);
   EXPECT_EQ(launcher->created[0].first, ctx->output_tmp);
@@ -59,7 +59,7 @@ TEST_F(StageTest, CreateOutputLeavesGptGuidsRandomWithoutASeed) {
   key_prepared();
   launcher->appliances.push_back(fresh_appliance());
   auto *g = launcher->appliances.front().get();
-  pipeline::stages::create_output(*ctx);
+  plan::CreateOutput::run(*ctx);
   EXPECT_TRUE(g->disk_guids.empty());
   EXPECT_TRUE(g->partition_guids.empty());
 }
@@ -68,7 +68,7 @@ TEST_F(StageTest, CreateOutputPassesALaunchFailureOn) {
   context();
   key_prepared();
   launcher->fail_launch = Error(ErrorKind::guest, "launch: appliance did not start");
-  const auto e = error_of([&] { pipeline::stages::create_output(*ctx); });
+  const auto e = error_of([&] { plan::CreateOutput::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("did not start"));
   EXPECT_FALSE(ctx->guest);

@@ -17,7 +17,7 @@ TEST_F(StageTest, ExtractBootArtifactsTakesTheNewestKernelAndGrubsCommandLine) {
       "/boot/grub/grub.cfg",
       "menuentry 'Debian' {\n\tlinux\t/vmlinuz-6.1.0-10-amd64 root=/dev/mapper/cvmroot ro quiet\n}\n");
   g.write_text("/boot/initrd.img-6.1.0-10-amd64", "new initrd");
-  pipeline::stages::extract_boot_artifacts(*ctx);
+  plan::ExtractBootArtifacts::run(*ctx);
 
   EXPECT_EQ(fs::read_text(ctx->artifacts_dir / "initrd.img"), "new initrd");
   EXPECT_EQ(fs::read_text(ctx->artifacts_dir / "cmdline"),
@@ -33,7 +33,7 @@ TEST_F(StageTest, ExtractBootArtifactsDirectBootUsesTheBuildsCommandLine) {
   context("boot: {mode: direct}\n");
   root_copied();
   ctx->kernel_parameters = {"root=/dev/mapper/cvmroot", "console=ttyS0"};
-  pipeline::stages::extract_boot_artifacts(*ctx);
+  plan::ExtractBootArtifacts::run(*ctx);
   EXPECT_EQ(fs::read_text(ctx->artifacts_dir / "cmdline"), "root=/dev/mapper/cvmroot console=ttyS0\n");
   EXPECT_FALSE(std::filesystem::exists(ctx->artifacts_dir / "disk-head.bin"));
 }
@@ -43,7 +43,7 @@ TEST_F(StageTest, ExtractBootArtifactsFailsWithoutTheNewInitramfs) {
   auto &g = root_copied();
   pipeline::stages::mount_output_as_root(*ctx);
   g.rm("/boot/initrd.img-6.1.0-10-amd64");
-  const auto e = error_of([&] { pipeline::stages::extract_boot_artifacts(*ctx); });
+  const auto e = error_of([&] { plan::ExtractBootArtifacts::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("initramfs for kernel 6.1.0-10-amd64 was not generated"));
 }

@@ -13,7 +13,7 @@ TEST_F(StageTest, FormatLuksWritesBothHeadersAndPutsTheBuildHeaderOnTheRoot) {
   context("luks: {recovery: {enabled: true}, label: data-root}\n");
   auto &g = output_created();
   ctx->recovery_passphrase = secret("correct horse battery staple");
-  pipeline::stages::format_luks(*ctx);
+  plan::FormatLuks::run(*ctx);
 
   ASSERT_EQ(luks->format_calls.size(), 2U);
   const auto &final_call = luks->format_calls[0];
@@ -37,7 +37,7 @@ TEST_F(StageTest, FormatLuksFailureUploadsNothing) {
   context();
   auto &g = output_created();
   luks->fail_next_format = Error(ErrorKind::crypto, "crypt_format: Invalid argument");
-  const auto e = error_of([&] { pipeline::stages::format_luks(*ctx); });
+  const auto e = error_of([&] { plan::FormatLuks::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::crypto);
   EXPECT_TRUE(g.devices[k_out_root].raw.empty());
   EXPECT_THAT(g.journal->calls, ::testing::Not(::testing::Contains(HasSubstr("upload"))));

@@ -43,7 +43,7 @@ struct InjectAgent : StageTest {
 TEST_F(InjectAgent, InstallsTheTestAgentPinnedToTheFinalHeader) {
   bundle.make("cvmforge-agent-test");
   auto &g = prepare();
-  pipeline::stages::inject_agent(*ctx);
+  plan::InjectAgent::run(*ctx);
 
   // The bundle, verbatim, in the encrypted root (not on the old one).
   EXPECT_EQ(g.read_text(in_new_root(std::string(k_agent_dir) + "/cvmforge-agent-test")), "ELF");
@@ -82,7 +82,7 @@ TEST_F(InjectAgent, InstallsTheTestAgentPinnedToTheFinalHeader) {
 
 TEST_F(InjectAgent, AMissingBundleStopsBeforeAnythingIsWritten) {
   auto &g = prepare();
-  const auto e = error_of([&] { pipeline::stages::inject_agent(*ctx); });
+  const auto e = error_of([&] { plan::InjectAgent::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("the cvmforge-agent-test agent bundle was not found"));
   EXPECT_THAT(e.what(), HasSubstr(bundle.dir.path().string()));
@@ -96,7 +96,7 @@ TEST_F(InjectAgent, AFinalHeaderOfAnotherVolumeIsAnInternalError) {
   auto &g = prepare();
   const std::string header_uuid = ctx->luks_uuid;
   ctx->luks_uuid = "00000000-0000-4000-8000-000000000000";
-  const auto e = error_of([&] { pipeline::stages::inject_agent(*ctx); });
+  const auto e = error_of([&] { plan::InjectAgent::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::internal);
   EXPECT_THAT(e.what(),
               HasSubstr("final header UUID " + header_uuid +

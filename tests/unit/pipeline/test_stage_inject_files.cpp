@@ -25,7 +25,7 @@ struct InjectFiles : StageTest {
 
 TEST_F(InjectFiles, WritesEachFileWithItsOwnerAndMode) {
   prepare("files:\n  - {source: motd, dest: /etc/cvm/motd, mode: '0640', uid: 0, gid: 4}\n");
-  pipeline::stages::inject_files(*ctx);
+  plan::InjectFiles::run(*ctx);
   const std::string dest = std::string(pipeline::k_dst) + "/etc/cvm/motd";
   EXPECT_EQ(g->read_text(dest), "welcome\n");
   const auto *node = g->devices["/dev/mapper/cvmroot"].tree.find("/etc/cvm/motd");
@@ -37,6 +37,6 @@ TEST_F(InjectFiles, WritesEachFileWithItsOwnerAndMode) {
 
 TEST_F(InjectFiles, AMissingSourceFailsTheStage) {
   prepare("files:\n  - {source: gone, dest: /etc/gone}\n");
-  const auto e = error_of([&] { pipeline::stages::inject_files(*ctx); });
+  const auto e = error_of([&] { plan::InjectFiles::run(*ctx); });
   EXPECT_THAT(e.what(), HasSubstr("gone"));
 }

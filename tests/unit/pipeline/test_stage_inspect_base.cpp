@@ -39,7 +39,7 @@ struct InspectBase : StageTest {
 
 TEST_F(InspectBase, FindsTheDebianBaseAndMeasuresItsContent) {
   prepare();
-  pipeline::stages::inspect_base(*ctx);
+  plan::InspectBase::run(*ctx);
 
   // The base was opened once, read-only, with the manifest's format.
   ASSERT_EQ(launcher->launches.size(), 1U);
@@ -82,7 +82,7 @@ TEST_F(InspectBase, ARawBaseIsOpenedAsRaw) {
   prepare("boot: {mode: direct}\n");
   // The manifest's format, not a probed one.
   m->base.format = manifest::ImageFormat::raw;
-  pipeline::stages::inspect_base(*ctx);
+  plan::InspectBase::run(*ctx);
   ASSERT_EQ(launcher->launches.size(), 1U);
   EXPECT_EQ(launcher->launches[0].drives.at(0).options.format, "raw");
 }
@@ -90,7 +90,7 @@ TEST_F(InspectBase, ARawBaseIsOpenedAsRaw) {
 TEST_F(InspectBase, ABaseThatDoesNotOpenIsAnInputError) {
   prepare();
   launcher->fail_launch = Error(ErrorKind::guest, "qemu-img: Image is not in qcow2 format");
-  const auto e = error_of([&] { pipeline::stages::inspect_base(*ctx); });
+  const auto e = error_of([&] { plan::InspectBase::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("cannot open " + m->base.path.string() + " as a qcow2 disk image"));
   EXPECT_THAT(e.what(), HasSubstr("Image is not in qcow2 format"));
@@ -100,7 +100,7 @@ TEST_F(InspectBase, ALaunchTimeoutPassesThroughUnchanged) {
   prepare();
   launcher->fail_launch = Error(ErrorKind::guest, "the appliance did not start within 600 s");
   launcher->timed_out = true;
-  const auto e = error_of([&] { pipeline::stages::inspect_base(*ctx); });
+  const auto e = error_of([&] { plan::InspectBase::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_STREQ(e.what(), "the appliance did not start within 600 s");
 }
@@ -108,7 +108,7 @@ TEST_F(InspectBase, ALaunchTimeoutPassesThroughUnchanged) {
 TEST_F(InspectBase, ABaseWithoutCryptsetupInitramfsIsRefused) {
   auto &g = prepare();
   g.tree("/dev/sda2").erase_tree("/usr/share/initramfs-tools/hooks/cryptroot");
-  const auto e = error_of([&] { pipeline::stages::inspect_base(*ctx); });
+  const auto e = error_of([&] { plan::InspectBase::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("the base image has no cryptsetup-initramfs"));
   EXPECT_THAT(e.what(), HasSubstr("apt-get install cryptsetup-initramfs"));
@@ -116,7 +116,7 @@ TEST_F(InspectBase, ABaseWithoutCryptsetupInitramfsIsRefused) {
 
 TEST_F(InspectBase, UkiBootWithoutTheSystemdStubIsRefused) {
   prepare("boot: {mode: uki}\n");
-  const auto e = error_of([&] { pipeline::stages::inspect_base(*ctx); });
+  const auto e = error_of([&] { plan::InspectBase::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("boot.mode is uki, but the base image has no systemd EFI stub"));
   EXPECT_THAT(e.what(), HasSubstr(pipeline::k_systemd_efi_stub));
@@ -125,6 +125,6 @@ TEST_F(InspectBase, UkiBootWithoutTheSystemdStubIsRefused) {
 TEST_F(InspectBase, UkiBootWithTheSystemdStubIsAccepted) {
   auto &g = prepare("boot: {mode: uki}\n");
   g.tree("/dev/sda2").put_file(pipeline::k_systemd_efi_stub, "MZ");
-  pipeline::stages::inspect_base(*ctx);
+  plan::InspectBase::run(*ctx);
   EXPECT_TRUE(journal->shut_down);
 }

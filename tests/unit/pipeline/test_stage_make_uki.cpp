@@ -56,7 +56,7 @@ struct MakeUki : StageTest {
 
 TEST_F(MakeUki, PutsTheAssembledUkiAtTheRemovableMediaPath) {
   auto &g = prepare();
-  pipeline::stages::make_uki(*ctx);
+  plan::MakeUki::run(*ctx);
 
   EXPECT_EQ(ctx->uki_cmdline, "root=/dev/mapper/cvmroot ro panic=-1 console=ttyS0");
   // What the stage should have assembled from the guest's files.
@@ -90,7 +90,7 @@ TEST_F(MakeUki, PutsTheAssembledUkiAtTheRemovableMediaPath) {
 TEST_F(MakeUki, NoInitramfsForTheNewestKernelIsAnError) {
   auto &g = prepare();
   g.rm("/boot/initrd.img-6.1.0-10-amd64");
-  const auto e = error_of([&] { pipeline::stages::make_uki(*ctx); });
+  const auto e = error_of([&] { plan::MakeUki::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("the initramfs for kernel 6.1.0-10-amd64 was not generated"));
   EXPECT_EQ(file_in(g.devices[k_out_esp], k_bootx64), bytes("MZ")); // the base's loader, untouched
@@ -100,7 +100,7 @@ TEST_F(MakeUki, NoInitramfsForTheNewestKernelIsAnError) {
 TEST_F(MakeUki, AStubThatIsNotAPeImageIsNamedInTheError) {
   auto &g = prepare();
   g.write_text(pipeline::k_systemd_efi_stub, "not a PE image");
-  const auto e = error_of([&] { pipeline::stages::make_uki(*ctx); });
+  const auto e = error_of([&] { plan::MakeUki::run(*ctx); });
   EXPECT_THAT(e.what(), HasSubstr(std::string("the guest's ") + pipeline::k_systemd_efi_stub + ": "));
   EXPECT_EQ(file_in(g.devices[k_out_esp], k_bootx64), bytes("MZ"));
   EXPECT_THAT(g.journal->calls, Not(Contains("fstrim /boot/efi")));

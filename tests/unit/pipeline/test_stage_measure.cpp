@@ -52,7 +52,7 @@ TEST_F(Measure, PredictsTheRegistersAndKeepsTheReferenceValues) {
   prepare();
   const auto fw = measure::test::make_tdvf_firmware();
   fs::write_file_atomic(firmware, fw);
-  pipeline::stages::measure(*ctx);
+  plan::Measure::run(*ctx);
 
   const auto reference = nlohmann::ordered_json::parse(ctx->reference_values);
   const auto &r = ctx->report["measurement"];
@@ -83,7 +83,7 @@ TEST_F(Measure, PredictsTheRegistersAndKeepsTheReferenceValues) {
 
 TEST_F(Measure, AMissingFirmwareFileIsNamed) {
   prepare();
-  const auto e = error_of([&] { pipeline::stages::measure(*ctx); });
+  const auto e = error_of([&] { plan::Measure::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("cannot open " + firmware.string() + ": No such file or directory"));
   EXPECT_TRUE(ctx->reference_values.empty());
@@ -93,7 +93,7 @@ TEST_F(Measure, AMissingFirmwareFileIsNamed) {
 TEST_F(Measure, FirmwareThatIsNotTdvfIsRefused) {
   prepare();
   fs::write_file_atomic(firmware, std::string_view("not a firmware image"));
-  const auto e = error_of([&] { pipeline::stages::measure(*ctx); });
+  const auto e = error_of([&] { plan::Measure::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("20 bytes is too small for an OVMF image"));
   EXPECT_TRUE(ctx->reference_values.empty());

@@ -11,7 +11,7 @@ using ::testing::HasSubstr;
 
 TEST_F(StageTest, PrepareKeyGeneratesKeysAndSeededIdentifiers) {
   auto &c = context("reproducibility: {seed: web-01}\nluks: {recovery: {enabled: true}}\n");
-  pipeline::stages::prepare_key(c);
+  plan::PrepareKey::run(c);
   EXPECT_EQ(c.unlock_key.size(), 64U);
   EXPECT_EQ(c.volume_key.size(), 64U);
   EXPECT_FALSE(c.unlock_key.equals(c.volume_key.span()));
@@ -26,7 +26,7 @@ TEST_F(StageTest, PrepareKeyGeneratesKeysAndSeededIdentifiers) {
 TEST_F(StageTest, PrepareKeyRefusesAKeyFileOfTheWrongSize) {
   fs::write_file_atomic(dir.path() / "disk.key", std::string_view("short"), 0600);
   auto &c = context("key: {source: file, file: disk.key}\n");
-  const auto e = error_of([&] { pipeline::stages::prepare_key(c); });
+  const auto e = error_of([&] { plan::PrepareKey::run(c); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("holds 5 bytes, but key.bytes is 64"));
 }
@@ -34,7 +34,7 @@ TEST_F(StageTest, PrepareKeyRefusesAKeyFileOfTheWrongSize) {
 TEST_F(StageTest, PrepareKeyRefusesAShortRecoveryPassphrase) {
   fs::write_file_atomic(dir.path() / "recovery.txt", std::string_view("tooshort\n"), 0600);
   auto &c = context("luks: {recovery: {enabled: true, passphrase_file: recovery.txt}}\n");
-  const auto e = error_of([&] { pipeline::stages::prepare_key(c); });
+  const auto e = error_of([&] { plan::PrepareKey::run(c); });
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("shorter than 12 characters"));
 }

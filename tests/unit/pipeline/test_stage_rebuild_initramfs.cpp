@@ -186,7 +186,7 @@ TEST_F(StageTest, RebuildInitramfsRunsTheGuestsToolsInTheNewRootAndTrimsBoot) {
     }
     return {};
   };
-  pipeline::stages::rebuild_initramfs(*ctx);
+  plan::RebuildInitramfs::run(*ctx);
 
   EXPECT_EQ(ctx->mounts, pipeline::OutputMounts::root);
   ASSERT_EQ(g.commands_run.size(), 8U);
@@ -222,7 +222,7 @@ TEST_F(StageTest, RebuildInitramfsUnmountsItsScratchWhenTheGeneratorFails) {
     }
     return {};
   };
-  const auto e = error_of([&] { pipeline::stages::rebuild_initramfs(*ctx); });
+  const auto e = error_of([&] { plan::RebuildInitramfs::run(*ctx); });
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("mkinitramfs failure"));
   EXPECT_THAT(g.commands_run,
