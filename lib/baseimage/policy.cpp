@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <initializer_list>
 
 namespace cvm::baseimage {
 
@@ -31,6 +32,7 @@ require_one_supported_os(const std::vector<OsInfo> &oses, std::string_view files
   }
   if (oses.size() > 1) {
     std::vector<std::string> roots;
+    roots.reserve(oses.size());
     for (const auto &os : oses) {
       roots.push_back(fmt::format("{} ({})", os.root, os.distro));
     }
@@ -126,6 +128,58 @@ decide_initramfs_generator(const InitramfsEvidence &e) {
               "(initramfs-tools) nor dracut is installed{}",
               e.initramfs_tools_conf || e.dracut_modules ? " (only configuration directories were found)"
                                                          : "");
+}
+
+namespace {
+
+bool
+any_exists(guestfs::Guest &g, std::initializer_list<const char *> paths) {
+  return std::any_of(paths.begin(), paths.end(), [&g](const char *p) { return g.exists(p); });
+}
+
+} // namespace
+
+void
+require_unlock_tools(guestfs::Guest &g, InitramfsGenerator generator, bool network) {
+  if (generator == InitramfsGenerator::initramfs_tools &&
+      !any_exists(g, {"/usr/share/initramfs-tools/hooks/cryptroot"})) {
+    throw Error(ErrorKind::input,
+                "the base image has no cryptsetup-initramfs, so its initramfs could not unlock a LUKS2 root; "
+                "install the package in the base image first (apt-get install cryptsetup-initramfs)");
+  }
+  if (generator != InitramfsGenerator::dracut) {
+    return;
+  }
+  if (!any_exists(g, {"/usr/lib/dracut/modules.d/90crypt"}) ||
+      !any_exists(g, {"/usr/sbin/cryptsetup", "/sbin/cryptsetup", "/usr/bin/cryptsetup"})) {
+    throw Error(ErrorKind::input,
+                "the base image's dracut cannot unlock a LUKS2 root (no 90crypt module or no cryptsetup); "
+                "install cryptsetup in the base image first");
+  }
+  if (network && !any_exists(g, {"/usr/lib/dracut/modules.d/40network"})) {
+    throw Error(
+        ErrorKind::input,
+        "attestation needs the network in the initramfs, but the base image's dracut has no network "
+        "module (/usr/lib/dracut/modules.d/40network); install dracut-network in the base image first");
+  }
+}
+
+void
+require_boot_tools(guestfs::Guest &g, manifest::BootMode mode, Bootloader bootloader) {
+  if (mode == manifest::BootMode::grub && (bootloader != Bootloader::grub_efi ||
+                                           !any_exists(g, {"/usr/sbin/grub-install", "/sbin/grub-install"}) ||
+                                           !any_exists(g, {"/usr/lib/grub/x86_64-efi"}))) {
+    throw Error(
+        ErrorKind::input,
+        "boot.mode is grub, but the base image has no GRUB for x86_64 EFI (grub-efi-amd64) to reinstall");
+  }
+  if (mode == manifest::BootMode::uki && !g.exists(k_systemd_efi_stub)) {
+    throw Error(
+        ErrorKind::input,
+        "boot.mode is uki, but the base image has no systemd EFI stub ({}); install it in the base image "
+        "first (Debian 12 and 13: systemd-boot-efi; Debian 11: it comes with systemd)",
+        k_systemd_efi_stub);
+  }
 }
 
 } // namespace cvm::baseimage

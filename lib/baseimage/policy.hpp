@@ -3,6 +3,7 @@
 
 #include "lib/baseimage/inspect.hpp"
 #include "lib/guestfs/guest.hpp"
+#include "lib/manifest/manifest.hpp"
 
 #include <array>
 #include <cstddef>
@@ -19,8 +20,8 @@
 // root filesystem that is neither btrfs nor on LVM, on a partition; a GPT EFI
 // system partition; a kernel in /boot; initramfs-tools or dracut, told apart
 // unambiguously. What a given manifest needs of the image on top (the tools
-// that unlock LUKS2 in its initramfs, GRUB, the EFI stub) the build checks
-// itself (lib/pipeline/stages/inspect_base.cpp).
+// that unlock LUKS2 in its initramfs, GRUB, the EFI stub) is the second group
+// below, which inspect-base applies once it knows the generator.
 namespace cvm::baseimage {
 
 // The distributions cvmforge builds from, as libguestfs inspection names them.
@@ -62,5 +63,23 @@ void require_kernel(const std::vector<KernelImage> &kernels);
 // program, configuration left behind decides nothing. Throws
 // cvm::Error(input) if it cannot tell.
 InitramfsChoice decide_initramfs_generator(const InitramfsEvidence &evidence);
+
+// ---- What a manifest needs of the image. Each looks at the base's root
+// mounted at "/" in `g` (its /boot below it).
+
+// The guest's systemd EFI stub, from which boot.mode uki builds the UKI.
+inline constexpr const char *k_systemd_efi_stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+
+// The guest's initramfs generator can unlock a LUKS2 root: initramfs-tools
+// with cryptsetup-initramfs; dracut with its crypt module and cryptsetup.
+// `network` (attested unlock): dracut also has its network module, which the
+// agent needs and the crypt-only path does not (initramfs-tools always has
+// its network scripts).
+void require_unlock_tools(guestfs::Guest &g, manifest::InitramfsGenerator generator, bool network);
+
+// What `mode` boots from is there to be reinstalled or assembled: GRUB for
+// x86_64 EFI (boot.mode grub, on a GRUB EFI image), the systemd EFI stub
+// (boot.mode uki). boot.mode direct needs nothing.
+void require_boot_tools(guestfs::Guest &g, manifest::BootMode mode, Bootloader bootloader);
 
 } // namespace cvm::baseimage

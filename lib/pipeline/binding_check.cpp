@@ -15,13 +15,6 @@ void
 record_binding(BuildContext &ctx, const measure::BindingVerdict &verdict) {
   const auto &m = ctx.manifest;
   ctx.binding = verdict;
-  auto j = measure::to_json(verdict);
-  const bool not_bound = !verdict.bound();
-  j["insecure_allow_unbound"] = m.attestation.insecure_allow_unbound;
-  if (not_bound) {
-    j["marker"] = "NOT BOUND";
-  }
-  ctx.report["binding"] = std::move(j);
   if (verdict.bindable() || m.attestation.tee != manifest::Tee::tdx) {
     return;
   }

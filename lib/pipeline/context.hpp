@@ -2,9 +2,11 @@
 #pragma once
 
 #include "lib/baseimage/inspect.hpp"
+#include "lib/baseimage/policy.hpp"
 #include "lib/guestfs/appliance.hpp"
 #include "lib/luks/luks_volume.hpp"
 #include "lib/manifest/manifest.hpp"
+#include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/build.hpp"
 #include "lib/pipeline/layout.hpp"
 #include "lib/pipeline/reproducibility.hpp"
@@ -12,6 +14,7 @@
 #include "lib/util/fs.hpp"
 #include "lib/util/secret.hpp"
 #include "measurement/binding.hpp"
+#include "measurement/predict.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 // Per-build state shared by the stages. Each stage records what it found or
@@ -38,7 +42,7 @@ inline constexpr const char *k_dst = "/cvmforge-dst";
 // whole journal. The journal is first used at the guest's first boot.
 inline constexpr const char *k_output_ext4_mount_options = "noinit_itable,noload";
 // The guest's systemd EFI stub, from which boot.mode uki builds the UKI.
-inline constexpr const char *k_systemd_efi_stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+inline constexpr const char *k_systemd_efi_stub = baseimage::k_systemd_efi_stub;
 
 enum class StageStatus { running, ok, skipped };
 
@@ -53,8 +57,54 @@ struct StageRecord {
 // What inject-agent installed (attested images only).
 struct InstalledAgent {
   std::string flavour;
+  std::filesystem::path bundle; // the agent bundle it came from
   bool insecure_test = false;
-  nlohmann::ordered_json kbs; // what the key broker needs (<output>.kbs.json)
+  nlohmann::ordered_json kbs;               // what the key broker needs (<output>.kbs.json)
+  std::vector<std::string> initramfs_files; // what it wrote for the initramfs generator
+  bool not_bound_marker = false;            // /etc/cvmforge/NOT-BOUND is in the image
+};
+
+// The base image file as check-inputs found it: what a third party
+// rebuilding the image needs to find the same base.
+struct BaseFile {
+  std::string format; // as declared by the manifest, and checked
+  std::string sha256;
+};
+
+// A file's size and digests.
+struct FileDigests {
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string sha384;
+};
+
+// What extract-boot-artifacts exported for measurement (ctx.artifacts_dir).
+struct ExtractedBoot {
+  std::string kernel_version; // the kernel the image boots
+  FileDigests kernel;
+  FileDigests initrd;
+  std::string cmdline; // what the kernel is started with
+};
+
+// What make-uki put on the ESP (boot.mode uki).
+struct BuiltUki {
+  std::string path; // in the guest's tree
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string authenticode_sha384;
+  std::string stub_version; // empty: the stub carries none
+  std::string kernel_version;
+  std::string cmdline; // the command line inside the UKI
+};
+
+// What commit measured and published (the report's output section).
+struct CommitFacts {
+  std::uint64_t allocated_bytes = 0;     // of the image file
+  std::uint64_t base_used_bytes = 0;     // the base's root (and /boot) content
+  std::uint64_t added_content_bytes = 0; // content the build adds by design (the UKI)
+  std::optional<std::filesystem::path> recovery_file;
+  std::vector<std::pair<std::string, std::filesystem::path>> direct_boot; // "vmlinuz" -> path
+  std::optional<agent::PolicyPins> policy_pins;                           // TDX attested images
 };
 
 // How the output's filesystems are mounted in the appliance. Each phase is
@@ -94,6 +144,7 @@ struct BuildContext {
   bool committed = false;              // output, key and report are in place
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::vector<StageRecord> stage_log; // filled by the executor
+  std::optional<BaseFile> base_file;  // check-inputs
 
   // The base image.
   baseimage::BaseImageFacts facts;
@@ -130,13 +181,18 @@ struct BuildContext {
   std::filesystem::path final_header;
   std::filesystem::path build_header;
   luks::FormatResult header_layout;
+  std::optional<luks::HeaderInfo> final_header_info; // format-luks: what the image's header says
+  std::optional<guestfs::FsUsage> root_usage;        // copy-root: the new root after the copy
+  std::optional<std::size_t> files_injected;         // inject-files
+  std::optional<std::string> crypttab_options;       // configure-boot: the root's, or why none
 
   std::vector<std::string> kernel_parameters;
-  std::string uki_cmdline;                           // boot.mode uki: the command line inside the UKI
-  std::uint64_t uki_size = 0;                        // boot.mode uki: bytes of the UKI on the ESP
+  std::optional<BuiltUki> uki;                       // make-uki
   std::vector<baseimage::KernelImage> kernels_after; // in the output, after rebuild
+  std::optional<ExtractedBoot> boot_artifacts;       // extract-boot-artifacts
 
-  std::string reference_values; // JSON; written by commit when set
+  std::optional<measure::Prediction> prediction; // measure
+  std::string reference_values;                  // its JSON; written by commit when set
 
   std::optional<InstalledAgent> agent; // set by inject-agent
 
@@ -145,7 +201,11 @@ struct BuildContext {
   std::optional<measure::BindingVerdict> binding;
   plan::GuestBootFacts boot_facts;
 
-  nlohmann::ordered_json report = nlohmann::ordered_json::object();
+  std::optional<CommitFacts> commit_facts; // commit, before it writes the report
+
+  // The build report (lib/pipeline/report.hpp), made from the fields above
+  // by commit, once, and written as its last file.
+  nlohmann::ordered_json report;
 
   void
   emit(const nlohmann::ordered_json &event) const {

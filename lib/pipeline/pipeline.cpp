@@ -53,10 +53,6 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options, Backends bac
   const auto &m = plan.manifest;
   BuildContext ctx(m, options, std::move(backends));
   InterruptGuard interrupts;
-  ctx.report["cvmforge_version"] = CVM_VERSION;
-  ctx.report["manifest"] = m.manifest_path.string();
-  ctx.report["name"] = m.name;
-  ctx.report["accel"] = ctx.launcher->accelerator();
 
   std::string current;
   // Whatever ends the build early -- cvm::Error, another exception -- the
@@ -119,11 +115,13 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options, Backends bac
                 {"seconds", std::round(secs * 10.0) / 10.0}});
     }
   } catch (const Error &e) {
-    const Error contextual = interrupted_by() != 0 && e.kind() != ErrorKind::interrupted
-                                 ? Error(ErrorKind::interrupted, "{}: interrupted", current)
-                                 : e.with_context(current);
-    ctx.emit({{"event", "stage"}, {"stage", current}, {"status", "failed"}, {"error", contextual.what()}});
-    throw contextual;
+    // A signal that made a tool fail is reported as the interruption it was.
+    const bool by_signal = interrupted_by() != 0 && e.kind() != ErrorKind::interrupted;
+    auto contextual = [&] {
+      return by_signal ? Error(ErrorKind::interrupted, "{}: interrupted", current) : e.with_context(current);
+    };
+    ctx.emit({{"event", "stage"}, {"stage", current}, {"status", "failed"}, {"error", contextual().what()}});
+    throw contextual();
   }
   cleanup.done = true;
 

@@ -87,10 +87,7 @@ check_inputs(BuildContext &ctx) {
   std::filesystem::create_directories(ctx.artifacts_dir);
   ctx.output_tmp = out_dir / fmt::format(".{}.partial-{}", m.output.path.filename().string(), ::getpid());
   // What a third party rebuilding this image needs to find the same base.
-  ctx.report["base"] = {{"path", m.base.path.string()},
-                        {"format", declared},
-                        {"sha256", to_hex(crypto::sha256_of_file(m.base.path))}};
-  ctx.report["reproducibility"] = reproducibility_report(m, ctx.source_date_epoch);
+  ctx.base_file = BaseFile{declared, to_hex(crypto::sha256_of_file(m.base.path))};
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 #include "lib/manifest/values.hpp"
 #include "lib/pipeline/agent_install.hpp"
 #include "lib/pipeline/progress.hpp"
+#include "lib/pipeline/report.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
@@ -69,31 +70,10 @@ private:
   std::vector<std::filesystem::path> m_paths;
 };
 
-// The stages as the executor ran them, this one included: the report is
-// written at its end, so if it exists at all, commit succeeded.
-nlohmann::ordered_json
-stages_json(const std::vector<StageRecord> &log) {
-  nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  for (const auto &r : log) {
-    if (r.status == StageStatus::skipped) {
-      out.push_back({{"name", r.name}, {"status", "skipped"}, {"reason", r.skip_reason}});
-    } else if (r.seconds) {
-      out.push_back({{"name", r.name}, {"status", "ok"}, {"seconds", *r.seconds}});
-    } else {
-      out.push_back({{"name", r.name}, {"status", "ok"}});
-    }
-  }
-  return out;
-}
-
 void
 commit(BuildContext &ctx) {
   const auto &m = ctx.manifest;
-  ctx.report["stages"] = stages_json(ctx.stage_log);
-  ctx.report["seconds"] =
-      std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.started).count() *
-                 10.0) /
-      10.0;
+  CommitFacts facts;
   const auto no_replace = ctx.options.overwrite == Overwrite::yes ? fs::AtomicFile::NoReplace::no
                                                                   : fs::AtomicFile::NoReplace::yes;
   const std::uint64_t allocated = allocated_bytes(ctx.output_tmp);
@@ -101,13 +81,12 @@ commit(BuildContext &ctx) {
       ctx.facts.root_used_bytes + (ctx.facts.boot_device ? ctx.content.boot_used : 0);
   // Content the build adds by design counts as content: the UKI is a second
   // copy of kernel and initramfs (tens of MiB) that no layout can avoid.
-  const std::uint64_t added = ctx.uki_size;
+  const std::uint64_t added = ctx.uki ? ctx.uki->size : 0;
   const std::uint64_t content = base_used + added;
   const double ratio = content == 0 ? 0.0 : static_cast<double>(allocated) / static_cast<double>(content);
-  ctx.report["output"]["allocated_bytes"] = allocated;
-  ctx.report["output"]["base_used_bytes"] = base_used;
-  ctx.report["output"]["added_content_bytes"] = added;
-  ctx.report["output"]["allocated_to_base_used"] = std::round(ratio * 1000.0) / 1000.0;
+  facts.allocated_bytes = allocated;
+  facts.base_used_bytes = base_used;
+  facts.added_content_bytes = added;
   log::info("  {} allocated for {} of base content{} (x{:.3f})",
             manifest::values::format_size(allocated),
             manifest::values::format_size(base_used),
@@ -140,17 +119,10 @@ commit(BuildContext &ctx) {
           fmt::format("# NOT BOUND (attestation.insecure_allow_unbound): {}\n{}", summary, resource_policy);
     }
     if (m.attestation.tee == manifest::Tee::tdx && pins) {
-      auto &r = ctx.report["attestation"]["resource_policy"];
-      r["mrtd"] = pins->mrtd;
-      r["rtmr"] = nlohmann::ordered_json::object();
-      for (const auto &[i, value] : pins->rtmr) {
-        r["rtmr"][std::to_string(i)] = value;
-      }
-      r["not_pinned"] = nlohmann::ordered_json::object();
       for (const auto &[i, why] : pins->not_pinned) {
-        r["not_pinned"][std::to_string(i)] = why;
         log::warning("the resource policy does not pin RTMR{}: {}", i, why);
       }
+      facts.policy_pins = std::move(pins);
     }
   }
 
@@ -161,35 +133,22 @@ commit(BuildContext &ctx) {
     key.commit();
     rollback.add(m.output.key_file);
   }
-  std::optional<std::filesystem::path> recovery_file;
   if (m.luks.recovery.enabled && !m.luks.recovery.passphrase_file) {
-    recovery_file = m.output.path.string() + ".recovery";
-    fs::AtomicFile rec(*recovery_file, 0600, no_replace);
+    facts.recovery_file = m.output.path.string() + ".recovery";
+    fs::AtomicFile rec(*facts.recovery_file, 0600, no_replace);
     rec.write(ctx.recovery_passphrase.span());
     rec.write(std::string_view("\n"));
     rec.commit();
-    rollback.add(*recovery_file);
+    rollback.add(*facts.recovery_file);
   }
-  std::vector<std::pair<std::string, std::filesystem::path>> published;
   if (m.boot.mode == manifest::BootMode::direct) {
     for (const char *name : {"vmlinuz", "initrd.img", "cmdline"}) {
       const std::filesystem::path to = m.output.path.string() + "." + name;
       fs::write_file_atomic(to, fs::read_file(ctx.artifacts_dir / name), 0644, no_replace);
       rollback.add(to);
-      published.emplace_back(name, to);
+      facts.direct_boot.emplace_back(name, to);
     }
   }
-
-  ctx.report["output"]["key_file"] = m.output.key_file.string();
-  ctx.report["output"]["recovery_file"] =
-      recovery_file ? nlohmann::ordered_json(recovery_file->string())
-                    : (m.luks.recovery.passphrase_file
-                           ? nlohmann::ordered_json(m.luks.recovery.passphrase_file->string())
-                           : nlohmann::ordered_json(nullptr));
-  for (const auto &[name, path] : published) {
-    ctx.report["output"]["direct_boot"][name] = path.string();
-  }
-  ctx.report["insecure_test"] = m.attestation.enabled && m.attestation.tee == manifest::Tee::sample;
 
   if (kbs_files) {
     // What the key broker needs: the resource path and the key file to upload.
@@ -203,10 +162,12 @@ commit(BuildContext &ctx) {
   if (!ctx.reference_values.empty()) {
     fs::write_file_atomic(m.output.reference_values, ctx.reference_values, 0644, no_replace);
     rollback.add(m.output.reference_values);
-    ctx.report["output"]["reference_values"] = m.output.reference_values.string();
   }
   place(ctx.output_tmp, m.output.path, ctx.options.overwrite);
   rollback.add(m.output.path);
+  // The report last, from everything the stages (this one included) recorded.
+  ctx.commit_facts = std::move(facts);
+  ctx.report = build_report(ctx);
   fs::write_file_atomic(m.output.report, ctx.report.dump(2) + "\n", 0644, no_replace);
   rollback.release();
   ctx.committed = true;

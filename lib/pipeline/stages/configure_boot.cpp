@@ -115,9 +115,7 @@ write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
                  tmpl::render_file(tdir / "rootfs" / "grub-cvmforge.cfg.in",
                                    {{"kernel_parameters", fmt::format("{}", fmt::join(params, " "))}}));
   }
-  ctx.report["boot"] = {{"mode", manifest::to_string(m.boot.mode)},
-                        {"kernel_parameters", ctx.kernel_parameters},
-                        {"crypttab_options", options}};
+  ctx.crypttab_options = options;
 }
 
 } // namespace cvm::pipeline::stages

@@ -81,9 +81,7 @@ copy_root(BuildContext &ctx) {
   // Stay mounted: inject-files and inject-agent write into the new tree.
   const auto used = g.statvfs(k_dst);
   log::info("  root filesystem: {} MiB used of {} MiB", used.used_bytes >> 20U, used.total_bytes >> 20U);
-  ctx.report["root_filesystem"] = {
-      {"uuid", ctx.root_fs_uuid}, {"used_bytes", used.used_bytes}, {"size_bytes", used.total_bytes}};
-  ctx.report["boot_filesystem"] = {{"uuid", ctx.boot_fs_uuid}};
+  ctx.root_usage = used;
 }
 
 } // namespace

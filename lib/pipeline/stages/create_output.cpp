@@ -117,19 +117,6 @@ create_output(BuildContext &ctx) {
   ctx.out_root = partition_device(l.root.number);
   g.mkmountpoint(k_src);
   g.mkmountpoint(k_dst);
-
-  nlohmann::ordered_json parts_json = nlohmann::ordered_json::array();
-  for (const PartitionPlan *p : {&l.esp, &l.boot, &l.root}) {
-    parts_json.push_back({{"number", p->number},
-                          {"name", p->name},
-                          {"type_guid", p->type_guid},
-                          {"start", p->start},
-                          {"size", p->size}});
-  }
-  ctx.report["output"] = {{"path", m.output.path.string()},
-                          {"format", manifest::to_string(m.output.format)},
-                          {"virtual_size", l.disk_size}};
-  ctx.report["partitions"] = parts_json;
 }
 
 } // namespace

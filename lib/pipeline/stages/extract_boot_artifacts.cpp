@@ -77,6 +77,10 @@ kernels_in_output(BuildContext &ctx) {
 
 namespace {
 
+// The protective MBR, the primary GPT header and its 128 entries (LBA 0-33):
+// what the firmware measures of the boot disk.
+constexpr std::int64_t k_gpt_head_bytes = std::int64_t{34} * 512;
+
 void
 extract_boot_artifacts(BuildContext &ctx) {
   auto &g = *ctx.guest;
@@ -102,38 +106,21 @@ extract_boot_artifacts(BuildContext &ctx) {
         g.download(path, ctx.artifacts_dir / name);
       }
     }
-    g.download_offset(ctx.out_disk, ctx.artifacts_dir / "disk-head.bin", 0, 34 * 512);
+    g.download_offset(ctx.out_disk, ctx.artifacts_dir / "disk-head.bin", 0, k_gpt_head_bytes);
   } else if (ctx.manifest.boot.mode == manifest::BootMode::uki) {
     // The firmware measures the UKI make-uki wrote (uki.efi is already in
     // the artifacts) and the GPT of the disk it boots from.
-    cmdline = ctx.uki_cmdline;
-    g.download_offset(ctx.out_disk, ctx.artifacts_dir / "disk-head.bin", 0, 34 * 512);
+    cmdline = ctx.uki->cmdline;
+    g.download_offset(ctx.out_disk, ctx.artifacts_dir / "disk-head.bin", 0, k_gpt_head_bytes);
   }
   fs::write_file_atomic(ctx.artifacts_dir / "cmdline", cmdline + "\n");
 
   auto digest = [](const std::filesystem::path &p) {
     const auto bytes = fs::read_file(p);
-    return nlohmann::ordered_json{{"size", bytes.size()},
-                                  {"sha256", to_hex(crypto::sha256(bytes))},
-                                  {"sha384", to_hex(crypto::sha384(bytes))}};
+    return FileDigests{bytes.size(), to_hex(crypto::sha256(bytes)), to_hex(crypto::sha384(bytes))};
   };
-  nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
-  for (const auto &ka : ctx.kernels_after) {
-    kernels.push_back(
-        {{"version", ka.version},
-         {"kernel", ka.kernel_path},
-         {"initrd",
-          ka.initrd_path ? nlohmann::ordered_json(*ka.initrd_path) : nlohmann::ordered_json(nullptr)}});
-  }
-  ctx.report["kernels"] = kernels;
   if (ctx.agent) {
-    // Whether the agent can close the release window (extend RTMR3) depends
-    // on the image's kernel, so the build can tell.
     const auto can_extend = agent::kernel_can_extend_rtmr(k.version);
-    ctx.report["attestation"]["rtmr3_release_barrier"] = !can_extend
-                                                             ? "unknown (kernel version not MAJOR.MINOR)"
-                                                         : *can_extend ? "available (Linux >= 6.16)"
-                                                                       : "unavailable (Linux < 6.16)";
     if (can_extend && !*can_extend) {
       log::info(
           "kernel {} predates Linux 6.16: the agent cannot extend RTMR3 after the key release, so later "
@@ -141,10 +128,7 @@ extract_boot_artifacts(BuildContext &ctx) {
           k.version);
     }
   }
-  ctx.report["boot_artifacts"] = {{"kernel_version", k.version},
-                                  {"kernel", digest(kernel)},
-                                  {"initrd", digest(initrd)},
-                                  {"cmdline", cmdline}};
+  ctx.boot_artifacts = ExtractedBoot{k.version, digest(kernel), digest(initrd), cmdline};
 }
 
 } // namespace

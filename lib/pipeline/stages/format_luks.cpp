@@ -74,7 +74,7 @@ format_luks(BuildContext &ctx) {
   }
   ctx.guest->upload(ctx.build_header, ctx.out_root);
 
-  ctx.report["luks"] = luks::header_info_to_json(ctx.luks->read_header_info(ctx.final_header));
+  ctx.final_header_info = ctx.luks->read_header_info(ctx.final_header);
 }
 
 } // namespace

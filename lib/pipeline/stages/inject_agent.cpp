@@ -47,21 +47,10 @@ inject_agent(BuildContext &ctx) {
                  m.attestation.ca_cert);
   log::info("  {} from {}, header policy pins LUKS {}", flavour.name, bundle.string(), ctx.luks_uuid);
 
-  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  InstalledAgent installed{
+      flavour.name, bundle, flavour.insecure_test, agent::kbs_info(m, flavour), {}, false};
   for (const auto &t : templates) {
-    files.push_back(t.destination);
-  }
-  ctx.agent = InstalledAgent{flavour.name, flavour.insecure_test, agent::kbs_info(m, flavour)};
-  ctx.report["attestation"] = {{"agent", flavour.name},
-                               {"agent_bundle", bundle.string()},
-                               {"insecure_test", flavour.insecure_test},
-                               {"tee", manifest::to_string(m.attestation.tee)},
-                               {"luks_device", agent::luks_device(ctx.luks_uuid)},
-                               {"header_policy", agent::k_header_policy},
-                               {"initramfs_files", files},
-                               {"kbs", ctx.agent->kbs}};
-  if (flavour.insecure_test) {
-    ctx.report["insecure_test_marker"] = "INSECURE-TEST";
+    installed.initramfs_files.push_back(t.destination);
   }
   if (ctx.binding && !ctx.binding->bound()) {
     // Marked in the image too, as INSECURE-TEST is: whoever finds the image
@@ -71,8 +60,9 @@ inject_agent(BuildContext &ctx) {
         as_bytes(std::string_view("NOT BOUND: the build's binding verdict left inputs the host controls "
                                   "unmeasured or unpinned (report: binding). A host could run code of "
                                   "its choosing that attests like this image and obtain its key.\n")));
-    ctx.report["not_bound_marker"] = "NOT BOUND";
+    installed.not_bound_marker = true;
   }
+  ctx.agent = std::move(installed);
 }
 
 } // namespace

@@ -22,7 +22,7 @@ inject_files(BuildContext &ctx) {
     g.chmod(static_cast<int>(f.mode), dest);
     log::debug("  {} -> {} ({:04o} {}:{})", f.source.string(), f.dest, f.mode, f.uid, f.gid);
   }
-  ctx.report["files"] = ctx.manifest.files.size();
+  ctx.files_injected = ctx.manifest.files.size();
 }
 
 } // namespace

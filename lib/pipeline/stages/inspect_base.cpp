@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Stage inspect-base: what the base image contains, how much of it there is,
 // and whether cvmforge can convert it. Opens the base read-only.
+#include "lib/baseimage/policy.hpp"
 #include "lib/manifest/values.hpp"
 #include "lib/pipeline/interrupt.hpp"
 #include "lib/pipeline/stages.hpp"
@@ -13,16 +14,6 @@
 namespace cvm::pipeline::stages {
 
 namespace {
-
-bool
-any_exists(guestfs::Guest &g, std::initializer_list<const char *> paths) {
-  for (const char *p : paths) {
-    if (g.exists(p)) {
-      return true;
-    }
-  }
-  return false;
-}
 
 void
 inspect_base(BuildContext &ctx) {
@@ -77,45 +68,8 @@ inspect_base(BuildContext &ctx) {
                 f.initramfs_reason);
   }
   ctx.initramfs_backend = f.initramfs_generator;
-  if (f.initramfs_generator == manifest::InitramfsGenerator::initramfs_tools &&
-      !any_exists(s, {"/usr/share/initramfs-tools/hooks/cryptroot"})) {
-    throw Error(ErrorKind::input,
-                "the base image has no cryptsetup-initramfs, so its initramfs could not unlock a LUKS2 root; "
-                "install the package in the base image first (apt-get install cryptsetup-initramfs)");
-  }
-  if (f.initramfs_generator == manifest::InitramfsGenerator::dracut &&
-      (!any_exists(s, {"/usr/lib/dracut/modules.d/90crypt"}) ||
-       !any_exists(s, {"/usr/sbin/cryptsetup", "/sbin/cryptsetup", "/usr/bin/cryptsetup"}))) {
-    throw Error(ErrorKind::input,
-                "the base image's dracut cannot unlock a LUKS2 root (no 90crypt module or no cryptsetup); "
-                "install cryptsetup in the base image first");
-  }
-  // Attested unlock brings the network up in the initramfs: dracut needs its
-  // network module (Debian's dracut-network package), which the crypt-only
-  // path does not. Found now rather than by dracut after the copy.
-  if (m.attestation.enabled && f.initramfs_generator == manifest::InitramfsGenerator::dracut &&
-      !any_exists(s, {"/usr/lib/dracut/modules.d/40network"})) {
-    throw Error(
-        ErrorKind::input,
-        "attestation needs the network in the initramfs, but the base image's dracut has no network "
-        "module (/usr/lib/dracut/modules.d/40network); install dracut-network in the base image first");
-  }
-  if (m.boot.mode == manifest::BootMode::grub) {
-    if (f.bootloader != baseimage::Bootloader::grub_efi ||
-        !any_exists(s, {"/usr/sbin/grub-install", "/sbin/grub-install"}) ||
-        !any_exists(s, {"/usr/lib/grub/x86_64-efi"})) {
-      throw Error(
-          ErrorKind::input,
-          "boot.mode is grub, but the base image has no GRUB for x86_64 EFI (grub-efi-amd64) to reinstall");
-    }
-  }
-  if (m.boot.mode == manifest::BootMode::uki && !any_exists(s, {k_systemd_efi_stub})) {
-    throw Error(
-        ErrorKind::input,
-        "boot.mode is uki, but the base image has no systemd EFI stub ({}); install it in the base image "
-        "first (Debian 12 and 13: systemd-boot-efi; Debian 11: it comes with systemd)",
-        k_systemd_efi_stub);
-  }
+  baseimage::require_unlock_tools(s, f.initramfs_generator, m.attestation.enabled);
+  baseimage::require_boot_tools(s, m.boot.mode, f.bootloader);
   if (f.esp_mountpoint) {
     s.mount(f.esp_device, *f.esp_mountpoint, guestfs::ReadOnly::yes);
     ctx.content.esp_used = s.statvfs(*f.esp_mountpoint).used_bytes;
@@ -141,20 +95,6 @@ inspect_base(BuildContext &ctx) {
             kernels.size() == 1 ? "" : "s",
             fmt::join(kernels, ", "),
             generator);
-  ctx.report["base"]["os"] = {{"distro", f.distro},
-                              {"version", fmt::format("{}.{}", f.major_version, f.minor_version)},
-                              {"product_name", f.product_name}};
-  ctx.report["base"]["root"] = {{"device", f.root_device},
-                                {"fs_type", f.root_fs_type},
-                                {"uuid", f.root_uuid},
-                                {"used_bytes", f.root_used_bytes}};
-  ctx.report["base"]["separate_boot"] = f.boot_device.has_value();
-  ctx.report["base"]["content_bytes"] = {
-      {"root", ctx.content.root_used}, {"boot", ctx.content.boot_used}, {"esp", ctx.content.esp_used}};
-  ctx.report["base"]["kernels"] = kernels;
-  ctx.report["base"]["initramfs"] = {{"generator", generator}, {"reason", f.initramfs_reason}};
-  ctx.report["base"]["bootloader"] = baseimage::to_string(f.bootloader);
-  ctx.report["base"]["efi_binaries"] = f.efi_binaries;
   check_binding_after_inspection(ctx);
 }
 

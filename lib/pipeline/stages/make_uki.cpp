@@ -55,12 +55,12 @@ make_uki(BuildContext &ctx) {
   std::vector<std::string> params = ctx.kernel_parameters;
   // As GRUB's Debian entries do: the initramfs mounts the root read-only and
   // systemd remounts it after fsck.
-  params.insert(params.begin() + 1, "ro");
-  ctx.uki_cmdline = fmt::format("{}", fmt::join(params, " "));
+  params.insert(params.empty() ? params.end() : params.begin() + 1, "ro");
+  const std::string cmdline = fmt::format("{}", fmt::join(params, " "));
 
   measure::UkiSections sections;
   sections.osrel = os_release(g);
-  sections.cmdline = ctx.uki_cmdline;
+  sections.cmdline = cmdline;
   sections.uname = k.version;
   sections.kernel = fs::read_file(dir / "uki-linux");
   sections.initrd = fs::read_file(dir / "uki-initrd");
@@ -98,16 +98,14 @@ make_uki(BuildContext &ctx) {
             uki.size() >> 20U,
             info.stub_version.empty() ? std::string("systemd-stub") : info.stub_version,
             k.version,
-            ctx.uki_cmdline);
-
-  ctx.uki_size = uki.size();
-  ctx.report["boot"]["uki"] = {{"path", esp + "/EFI/BOOT/BOOTX64.EFI"},
-                               {"size", uki.size()},
-                               {"sha256", to_hex(crypto::sha256(uki))},
-                               {"authenticode_sha384", to_hex(measure::authenticode_sha384(uki))},
-                               {"stub", info.stub_version},
-                               {"kernel_version", k.version},
-                               {"cmdline", ctx.uki_cmdline}};
+            cmdline);
+  ctx.uki = BuiltUki{esp + "/EFI/BOOT/BOOTX64.EFI",
+                     uki.size(),
+                     to_hex(crypto::sha256(uki)),
+                     to_hex(measure::authenticode_sha384(uki)),
+                     info.stub_version,
+                     k.version,
+                     cmdline};
   if (ctx.manifest.attestation.enabled) {
     ctx.boot_facts.systemd_stub_version = stub_version;
     record_binding(ctx, plan::binding_verdict(ctx.manifest, &ctx.boot_facts));

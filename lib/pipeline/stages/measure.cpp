@@ -72,15 +72,7 @@ measure(BuildContext &ctx) {
             to_hex(prediction.mrtd.two_pass).substr(0, 16) + "…",
             prediction.events.size(),
             not_predicted);
-  for (std::size_t i = 0; i < 4; ++i) {
-    ctx.report["measurement"]["rtmr"][i] = prediction.rtmr[i]
-                                               ? nlohmann::ordered_json(to_hex(*prediction.rtmr[i]))
-                                               : nlohmann::ordered_json(nullptr);
-  }
-  ctx.report["measurement"]["profile"] = m.measurement.profile;
-  ctx.report["measurement"]["mrtd"] = {{"single_pass", to_hex(prediction.mrtd.single_pass)},
-                                       {"two_pass", to_hex(prediction.mrtd.two_pass)}};
-  ctx.report["measurement"]["events_not_predicted"] = not_predicted;
+  ctx.prediction = prediction;
 
   if (m.attestation.enabled) {
     // The verdict's last word: a register the policy must pin but the model

@@ -78,7 +78,6 @@ prepare_key(BuildContext &ctx) {
   ctx.luks_uuid = make_uuid(seed, purpose::luks);
   ctx.root_fs_uuid = make_uuid(seed, purpose::root_fs);
   ctx.boot_fs_uuid = make_uuid(seed, purpose::boot_fs);
-  ctx.report["key"] = {{"source", manifest::to_string(m.key.source)}, {"bytes", ctx.unlock_key.size()}};
 }
 
 } // namespace

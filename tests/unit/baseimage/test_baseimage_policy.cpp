@@ -3,9 +3,14 @@
 // applies them to a guest is tested in test_baseimage_inspect.cpp.
 #include "lib/baseimage/policy.hpp"
 #include "lib/util/error.hpp"
+#include "tests/unit/fakes/fake_guest.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <functional>
+#include <initializer_list>
+#include <string>
 
 namespace cvm::baseimage {
 namespace {
@@ -86,6 +91,88 @@ TEST(BaseImagePolicy, RootLayout) {
   EXPECT_THROW(require_esp(0), Error);
   EXPECT_NO_THROW(require_esp(1));
   EXPECT_THROW(require_kernel({}), Error);
+}
+
+} // namespace
+} // namespace cvm::baseimage
+
+// ---- What a manifest needs of the image, on a root with only the files a
+// test puts there.
+namespace cvm::baseimage {
+namespace {
+
+using guestfs::test::FakeGuest;
+using manifest::BootMode;
+using manifest::InitramfsGenerator;
+using ::testing::HasSubstr;
+
+struct ImageNeeds : ::testing::Test {
+  FakeGuest g;
+  void
+  SetUp() override {
+    g.add_partition("/dev/sda", 1, "ext4", "root");
+  }
+  // The root with `files`, mounted read-only as inspect-base mounts it.
+  FakeGuest &
+  root(std::initializer_list<const char *> files) {
+    for (const char *f : files) {
+      g.tree("/dev/sda1").put_file(f, "x");
+    }
+    g.mount("/dev/sda1", "/", guestfs::ReadOnly::yes);
+    return g;
+  }
+  static std::string
+  error_of(const std::function<void()> &f) {
+    try {
+      f();
+    } catch (const Error &e) {
+      EXPECT_EQ(e.kind(), ErrorKind::input);
+      return e.what();
+    }
+    return "(no error)";
+  }
+};
+
+TEST_F(ImageNeeds, InitramfsToolsNeedsCryptsetupInitramfs) {
+  auto &r = root({"/usr/sbin/cryptsetup"});
+  EXPECT_THAT(error_of([&] { require_unlock_tools(r, InitramfsGenerator::initramfs_tools, false); }),
+              HasSubstr("apt-get install cryptsetup-initramfs"));
+}
+
+TEST_F(ImageNeeds, InitramfsToolsWithItsCryptrootHookIsEnoughEvenAttested) {
+  auto &r = root({"/usr/share/initramfs-tools/hooks/cryptroot"});
+  EXPECT_NO_THROW(require_unlock_tools(r, InitramfsGenerator::initramfs_tools, true));
+}
+
+TEST_F(ImageNeeds, DracutNeedsItsCryptModuleAndCryptsetup) {
+  auto &r = root({"/usr/lib/dracut/modules.d/90crypt/module-setup.sh"});
+  EXPECT_THAT(error_of([&] { require_unlock_tools(r, InitramfsGenerator::dracut, false); }),
+              HasSubstr("no 90crypt module or no cryptsetup"));
+}
+
+TEST_F(ImageNeeds, DracutNeedsItsNetworkModuleOnlyForAttestation) {
+  auto &r = root({"/usr/lib/dracut/modules.d/90crypt/module-setup.sh", "/sbin/cryptsetup"});
+  EXPECT_NO_THROW(require_unlock_tools(r, InitramfsGenerator::dracut, false));
+  EXPECT_THAT(error_of([&] { require_unlock_tools(r, InitramfsGenerator::dracut, true); }),
+              HasSubstr("install dracut-network"));
+}
+
+TEST_F(ImageNeeds, GrubModeNeedsGrubEfiToReinstall) {
+  auto &r = root({"/usr/sbin/grub-install", "/usr/lib/grub/x86_64-efi/grub.efi"});
+  EXPECT_NO_THROW(require_boot_tools(r, BootMode::grub, Bootloader::grub_efi));
+  EXPECT_THAT(error_of([&] { require_boot_tools(r, BootMode::grub, Bootloader::unknown); }),
+              HasSubstr("no GRUB for x86_64 EFI"));
+  EXPECT_NO_THROW(require_boot_tools(r, BootMode::direct, Bootloader::unknown));
+}
+
+TEST_F(ImageNeeds, UkiModeNeedsTheSystemdStub) {
+  auto &r = root({"/usr/sbin/grub-install"});
+  EXPECT_THAT(error_of([&] { require_boot_tools(r, BootMode::uki, Bootloader::grub_efi); }),
+              HasSubstr(k_systemd_efi_stub));
+  r.umount_all();
+  r.tree("/dev/sda1").put_file(k_systemd_efi_stub, "MZ");
+  r.mount("/dev/sda1", "/", guestfs::ReadOnly::yes);
+  EXPECT_NO_THROW(require_boot_tools(r, BootMode::uki, Bootloader::grub_efi));
 }
 
 } // namespace

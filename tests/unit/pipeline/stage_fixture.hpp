@@ -10,6 +10,7 @@
 #include "lib/baseimage/inspect.hpp"
 #include "lib/manifest/manifest.hpp"
 #include "lib/pipeline/context.hpp"
+#include "lib/pipeline/report.hpp"
 #include "lib/pipeline/stages.hpp"
 #include "lib/util/error.hpp"
 #include "lib/util/fs.hpp"
@@ -48,6 +49,12 @@ struct StageTest : ::testing::Test {
   FakeLauncher *launcher = nullptr; // owned by ctx
   FakeLuksVolume *luks = nullptr;   // owned by ctx
   std::unique_ptr<BuildContext> ctx;
+
+  // The build report as commit would write it from the context now.
+  [[nodiscard]] nlohmann::ordered_json
+  report() const {
+    return build_report(*ctx);
+  }
 
   // A context for the manifest `base` + `output` + `extra` (YAML, top-level
   // keys), with the base image file in place and fake backends.

@@ -18,9 +18,10 @@ TEST_F(StageTest, CheckInputsPreparesScratchAndRecordsTheBase) {
   EXPECT_EQ(c.output_tmp.parent_path(), m->output.path.parent_path());
   EXPECT_THAT(c.output_tmp.filename().string(), HasSubstr(".image.qcow2.partial-"));
   EXPECT_FALSE(std::filesystem::exists(c.output_tmp)); // nothing written yet
-  EXPECT_EQ(c.report["base"]["format"], "qcow2");
-  EXPECT_EQ(c.report["base"]["sha256"], to_hex(crypto::sha256(fs::read_file(dir.path() / "base.qcow2"))));
-  EXPECT_TRUE(c.report.contains("reproducibility"));
+  EXPECT_EQ(pipeline::build_report(c)["base"]["format"], "qcow2");
+  EXPECT_EQ(pipeline::build_report(c)["base"]["sha256"],
+            to_hex(crypto::sha256(fs::read_file(dir.path() / "base.qcow2"))));
+  EXPECT_TRUE(pipeline::build_report(c).contains("reproducibility"));
 }
 
 TEST_F(StageTest, CheckInputsRefusesARawFileDeclaredQcow2) {

@@ -73,7 +73,7 @@ TEST_F(StageFixture, InitramfsToolsGetsCrypttabFstabAndGrubDefaults) {
   EXPECT_THAT(grub, HasSubstr("GRUB_DISABLE_LINUX_UUID=true"));
   EXPECT_THAT(grub, HasSubstr("GRUB_DISABLE_RECOVERY=true"));
   EXPECT_FALSE(g.exists("/etc/dracut.conf.d/90-cvmforge.conf"));
-  EXPECT_EQ(ctx.report["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
+  EXPECT_EQ(pipeline::build_report(ctx)["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
 }
 
 TEST_F(StageFixture, ConfHookKeepsWhatTheBaseSet) {
@@ -179,8 +179,8 @@ TEST_F(StageTest, ConfigureBootMountsTheNewRootAsTheGuestSeesItAndEditsIt) {
   EXPECT_THAT(g.read_text("/etc/fstab"), HasSubstr("UUID=" + ctx->boot_fs_uuid + " /boot ext4"));
   EXPECT_TRUE(g.is_file("/etc/default/grub.d/90-cvmforge.cfg"));
   EXPECT_EQ(g.devices["/dev/sda2"].tree.find("/etc/crypttab"), nullptr);
-  EXPECT_EQ(ctx->report["boot"]["mode"], "grub");
-  EXPECT_EQ(ctx->report["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
+  EXPECT_EQ(report()["boot"]["mode"], "grub");
+  EXPECT_EQ(report()["boot"]["kernel_parameters"][0], "root=/dev/mapper/cvmroot");
 }
 
 TEST_F(StageTest, ConfigureBootStopsWhenTheVolumeIsNotOpen) {
@@ -191,6 +191,6 @@ TEST_F(StageTest, ConfigureBootStopsWhenTheVolumeIsNotOpen) {
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("/dev/mapper/not-open"));
   EXPECT_NE(ctx->mounts, pipeline::OutputMounts::root);
-  EXPECT_FALSE(ctx->report.contains("boot"));
+  EXPECT_FALSE(report().contains("boot"));
   EXPECT_EQ(g.mounted_at("/"), "");
 }

@@ -39,7 +39,7 @@ TEST_F(StageTest, CopyRootFillsTheOpenedVolumeAndTheBootPartition) {
   // The new tree stays mounted for the stages that write into it.
   EXPECT_EQ(g.mounted_at(pipeline::k_dst), k_mapper);
   EXPECT_EQ(g.mounted_at(std::string(pipeline::k_dst) + "/boot"), k_out_boot);
-  EXPECT_EQ(ctx->report["root_filesystem"]["uuid"], ctx->root_fs_uuid);
+  EXPECT_EQ(report()["root_filesystem"]["uuid"], ctx->root_fs_uuid);
 }
 
 TEST_F(StageTest, CopyRootStopsWhenTheVolumeDoesNotOpen) {

@@ -50,8 +50,8 @@ TEST_F(StageTest, CreateOutputPartitionsTheNewDiskWithSeededGuids) {
   EXPECT_EQ(g->disk_guids.at(k_out_disk), "f2d4cd9d-c5a9-8ad1-9c18-4fb57bcaf34b");
   EXPECT_EQ(g->partition_guids.at(k_out_root),
             pipeline::uuid_from_seed("web-01", pipeline::gpt_partition_purpose("root")));
-  EXPECT_EQ(ctx->report["partitions"].size(), 3U);
-  EXPECT_EQ(ctx->report["output"]["virtual_size"], ctx->layout.disk_size);
+  EXPECT_EQ(report()["partitions"].size(), 3U);
+  EXPECT_EQ(report()["output"]["virtual_size"], ctx->layout.disk_size);
 }
 
 TEST_F(StageTest, CreateOutputLeavesGptGuidsRandomWithoutASeed) {

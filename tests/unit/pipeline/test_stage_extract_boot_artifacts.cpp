@@ -25,8 +25,8 @@ TEST_F(StageTest, ExtractBootArtifactsTakesTheNewestKernelAndGrubsCommandLine) {
   EXPECT_TRUE(std::filesystem::exists(ctx->artifacts_dir / "BOOTX64.EFI"));
   EXPECT_TRUE(std::filesystem::exists(ctx->artifacts_dir / "disk-head.bin"));
   EXPECT_EQ(ctx->kernels_after.back().version, "6.1.0-10-amd64");
-  EXPECT_EQ(ctx->report["boot_artifacts"]["kernel_version"], "6.1.0-10-amd64");
-  EXPECT_FALSE(ctx->report.contains("attestation")); // no agent: no release-barrier note
+  EXPECT_EQ(report()["boot_artifacts"]["kernel_version"], "6.1.0-10-amd64");
+  EXPECT_FALSE(report().contains("attestation")); // no agent: no release-barrier note
 }
 
 TEST_F(StageTest, ExtractBootArtifactsDirectBootUsesTheBuildsCommandLine) {

@@ -30,7 +30,7 @@ TEST_F(StageTest, FormatLuksWritesBothHeadersAndPutsTheBuildHeaderOnTheRoot) {
   // The appliance got the build header, byte for byte, not the final one.
   EXPECT_EQ(g.devices[k_out_root].raw, fs::read_file(ctx->build_header));
   EXPECT_NE(g.devices[k_out_root].raw, fs::read_file(ctx->final_header));
-  EXPECT_EQ(ctx->report["luks"]["uuid"], ctx->luks_uuid);
+  EXPECT_EQ(report()["luks"]["uuid"], ctx->luks_uuid);
 }
 
 TEST_F(StageTest, FormatLuksFailureUploadsNothing) {

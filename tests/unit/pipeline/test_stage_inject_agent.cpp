@@ -69,7 +69,7 @@ TEST_F(InjectAgent, InstallsTheTestAgentPinnedToTheFinalHeader) {
   EXPECT_EQ(ctx->agent->flavour, "cvmforge-agent-test");
   EXPECT_TRUE(ctx->agent->insecure_test);
   EXPECT_EQ(ctx->agent->kbs["resource_path"], "default/cvmforge/stage-test");
-  const auto &a = ctx->report["attestation"];
+  const auto a = report()["attestation"];
   EXPECT_EQ(a["agent"], "cvmforge-agent-test");
   EXPECT_EQ(a["tee"], "sample");
   EXPECT_EQ(a["insecure_test"], true);
@@ -77,7 +77,7 @@ TEST_F(InjectAgent, InstallsTheTestAgentPinnedToTheFinalHeader) {
   EXPECT_EQ(a["initramfs_files"],
             nlohmann::ordered_json(
                 {"/etc/initramfs-tools/hooks/cvmforge", "/etc/initramfs-tools/scripts/local-top/cvmforge"}));
-  EXPECT_EQ(ctx->report["insecure_test_marker"], "INSECURE-TEST");
+  EXPECT_EQ(report()["insecure_test_marker"], "INSECURE-TEST");
 }
 
 TEST_F(InjectAgent, AMissingBundleStopsBeforeAnythingIsWritten) {
@@ -88,7 +88,7 @@ TEST_F(InjectAgent, AMissingBundleStopsBeforeAnythingIsWritten) {
   EXPECT_THAT(e.what(), HasSubstr(bundle.dir.path().string()));
   EXPECT_FALSE(g.exists(in_new_root("/etc/cvmforge/agent.json")));
   EXPECT_FALSE(ctx->agent);
-  EXPECT_FALSE(ctx->report.contains("attestation"));
+  EXPECT_FALSE(report().contains("attestation"));
 }
 
 TEST_F(InjectAgent, AFinalHeaderOfAnotherVolumeIsAnInternalError) {

@@ -32,7 +32,7 @@ TEST_F(InjectFiles, WritesEachFileWithItsOwnerAndMode) {
   ASSERT_NE(node, nullptr);
   EXPECT_EQ(node->mode, 0640);
   EXPECT_EQ(g->owners.at(dest), std::make_pair(0, 4));
-  EXPECT_EQ(ctx->report["files"], 1);
+  EXPECT_EQ(report()["files"], 1);
 }
 
 TEST_F(InjectFiles, AMissingSourceFailsTheStage) {

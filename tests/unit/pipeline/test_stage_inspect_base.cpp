@@ -66,7 +66,7 @@ TEST_F(InspectBase, FindsTheDebianBaseAndMeasuresItsContent) {
   EXPECT_EQ(ctx->content.root_used, 60U * 4096U - 12U);
   EXPECT_EQ(ctx->content.esp_used, 3U * 4096U);
 
-  const auto &base = ctx->report["base"];
+  const auto base = report()["base"];
   EXPECT_EQ(base["os"]["distro"], "debian");
   EXPECT_EQ(base["os"]["product_name"], "Debian GNU/Linux 12 (bookworm)");
   EXPECT_EQ(base["root"]["device"], "/dev/sda2");

@@ -58,11 +58,12 @@ TEST_F(MakeUki, PutsTheAssembledUkiAtTheRemovableMediaPath) {
   auto &g = prepare();
   plan::MakeUki::run(*ctx);
 
-  EXPECT_EQ(ctx->uki_cmdline, "root=/dev/mapper/cvmroot ro panic=-1 console=ttyS0");
+  ASSERT_TRUE(ctx->uki);
+  EXPECT_EQ(ctx->uki->cmdline, "root=/dev/mapper/cvmroot ro panic=-1 console=ttyS0");
   // What the stage should have assembled from the guest's files.
   measure::UkiSections s;
   s.osrel = "ID=debian\n";
-  s.cmdline = ctx->uki_cmdline;
+  s.cmdline = ctx->uki->cmdline;
   s.uname = "6.1.0-10-amd64";
   s.kernel = bytes("k");
   s.initrd = bytes("new initrd");
@@ -70,18 +71,18 @@ TEST_F(MakeUki, PutsTheAssembledUkiAtTheRemovableMediaPath) {
 
   const auto &esp = g.devices[k_out_esp];
   EXPECT_EQ(file_in(esp, k_bootx64), expected);
-  EXPECT_EQ(ctx->uki_size, expected.size());
+  EXPECT_EQ(ctx->uki->size, expected.size());
   EXPECT_EQ(esp.tree.find("/EFI/BOOT/grubx64.efi"), nullptr);
   EXPECT_EQ(esp.tree.find("/EFI/BOOT/mmx64.efi"), nullptr);
   EXPECT_NE(esp.tree.find("/EFI/debian/shimx64.efi"), nullptr); // not on the removable path: kept
   EXPECT_THAT(g.journal->calls, Contains("fstrim /boot/efi"));
 
-  const auto &uki = ctx->report["boot"]["uki"];
+  const auto uki = report()["boot"]["uki"];
   EXPECT_EQ(uki["path"], std::string("/boot/efi") + k_bootx64);
   EXPECT_EQ(uki["size"], expected.size());
   EXPECT_EQ(uki["kernel_version"], "6.1.0-10-amd64");
   EXPECT_EQ(uki["stub"], "systemd-stub 252.39-1~deb12u2");
-  EXPECT_EQ(uki["cmdline"], ctx->uki_cmdline);
+  EXPECT_EQ(uki["cmdline"], ctx->uki->cmdline);
   // The temporaries are gone, the UKI stays for extract-boot-artifacts.
   EXPECT_FALSE(std::filesystem::exists(ctx->artifacts_dir / "uki-linux"));
   EXPECT_EQ(fs::read_file(ctx->artifacts_dir / "uki.efi"), expected);
@@ -94,7 +95,7 @@ TEST_F(MakeUki, NoInitramfsForTheNewestKernelIsAnError) {
   EXPECT_EQ(e.kind(), ErrorKind::guest);
   EXPECT_THAT(e.what(), HasSubstr("the initramfs for kernel 6.1.0-10-amd64 was not generated"));
   EXPECT_EQ(file_in(g.devices[k_out_esp], k_bootx64), bytes("MZ")); // the base's loader, untouched
-  EXPECT_EQ(ctx->uki_size, 0U);
+  EXPECT_FALSE(ctx->uki);
 }
 
 TEST_F(MakeUki, AStubThatIsNotAPeImageIsNamedInTheError) {

@@ -55,7 +55,7 @@ TEST_F(Measure, PredictsTheRegistersAndKeepsTheReferenceValues) {
   plan::Measure::run(*ctx);
 
   const auto reference = nlohmann::ordered_json::parse(ctx->reference_values);
-  const auto &r = ctx->report["measurement"];
+  const auto r = report()["measurement"];
   EXPECT_EQ(r["profile"], "td");
   // MRTD is the firmware file's, for both page-add orders.
   const auto mrtd = measure::compute_mrtd_candidates(fw, measure::parse_tdvf_metadata(fw));
@@ -87,7 +87,7 @@ TEST_F(Measure, AMissingFirmwareFileIsNamed) {
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("cannot open " + firmware.string() + ": No such file or directory"));
   EXPECT_TRUE(ctx->reference_values.empty());
-  EXPECT_FALSE(ctx->report.contains("measurement"));
+  EXPECT_FALSE(report().contains("measurement"));
 }
 
 TEST_F(Measure, FirmwareThatIsNotTdvfIsRefused) {
@@ -97,5 +97,5 @@ TEST_F(Measure, FirmwareThatIsNotTdvfIsRefused) {
   EXPECT_EQ(e.kind(), ErrorKind::input);
   EXPECT_THAT(e.what(), HasSubstr("20 bytes is too small for an OVMF image"));
   EXPECT_TRUE(ctx->reference_values.empty());
-  EXPECT_FALSE(ctx->report.contains("measurement"));
+  EXPECT_FALSE(report().contains("measurement"));
 }

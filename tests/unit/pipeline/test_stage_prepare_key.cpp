@@ -19,8 +19,8 @@ TEST_F(StageTest, PrepareKeyGeneratesKeysAndSeededIdentifiers) {
   EXPECT_FALSE(c.build_passphrase.empty());
   EXPECT_EQ(c.luks_uuid, "b6824533-d4fb-809c-bf7e-d78d3cbccac9");
   EXPECT_EQ(c.root_fs_uuid, pipeline::uuid_from_seed("web-01", pipeline::purpose::root_fs));
-  EXPECT_EQ(c.report["key"]["bytes"], 64);
-  EXPECT_EQ(c.report["key"]["source"], "generate");
+  EXPECT_EQ(pipeline::build_report(c)["key"]["bytes"], 64);
+  EXPECT_EQ(pipeline::build_report(c)["key"]["source"], "generate");
 }
 
 TEST_F(StageTest, PrepareKeyRefusesAKeyFileOfTheWrongSize) {
