@@ -33,6 +33,28 @@ namespace cvm::plan {
 
 using Skip = std::optional<std::string>;
 
+// A string literal as a template argument.
+template<std::size_t N> struct Literal {
+  std::array<char, N> text{};
+  constexpr Literal(const char (&s)[N]) { // implicit: Heading<"...">
+    for (std::size_t i = 0; i < N; ++i) {
+      text[i] = s[i];
+    }
+  }
+  [[nodiscard]] constexpr std::string_view
+  view() const {
+    return {text.data(), N - 1};
+  }
+};
+
+// The heading of a stage whose progress line does not depend on the manifest.
+template<Literal Text> struct Heading {
+  static std::string
+  heading(const manifest::Manifest & /*unused*/) {
+    return std::string(Text.view());
+  }
+};
+
 // The skip rule of a stage that always runs.
 struct AlwaysRuns {
   static Skip
@@ -42,22 +64,14 @@ struct AlwaysRuns {
 };
 
 // The base image is what the manifest says; no output would be overwritten.
-struct CheckInputs : AlwaysRuns {
+struct CheckInputs : AlwaysRuns, Heading<"Checking inputs and outputs"> {
   static constexpr std::string_view name = "check-inputs";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Checking inputs and outputs";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
 // What the base contains; whether cvmforge can convert it.
-struct InspectBase : AlwaysRuns {
+struct InspectBase : AlwaysRuns, Heading<"Inspecting the base image"> {
   static constexpr std::string_view name = "inspect-base";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Inspecting the base image";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
@@ -73,52 +87,32 @@ struct PrepareKey : AlwaysRuns {
 };
 
 // The output qcow2 and its GPT.
-struct CreateOutput : AlwaysRuns {
+struct CreateOutput : AlwaysRuns, Heading<"Creating the output image and its partition table"> {
   static constexpr std::string_view name = "create-output";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Creating the output image and its partition table";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
 // Both LUKS2 headers (libcryptsetup); the build header onto the root partition.
-struct FormatLuks : AlwaysRuns {
+struct FormatLuks : AlwaysRuns, Heading<"Writing the LUKS2 header"> {
   static constexpr std::string_view name = "format-luks";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Writing the LUKS2 header";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
 // A new FAT ESP with the base's files.
-struct CopyEsp : AlwaysRuns {
+struct CopyEsp : AlwaysRuns, Heading<"Copying the EFI system partition"> {
   static constexpr std::string_view name = "copy-esp";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Copying the EFI system partition";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
 // Opens the LUKS2 volume and copies the root into it: the encryption.
-struct CopyRoot : AlwaysRuns {
+struct CopyRoot : AlwaysRuns, Heading<"Copying the root filesystem into the LUKS2 volume"> {
   static constexpr std::string_view name = "copy-root";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Copying the root filesystem into the LUKS2 volume";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
 // The manifest's files:.
-struct InjectFiles {
+struct InjectFiles : Heading<"Injecting files"> {
   static constexpr std::string_view name = "inject-files";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Injecting files";
-  }
   static Skip
   skip(const manifest::Manifest &m) {
     return m.files.empty() ? Skip("the manifest lists no files") : std::nullopt;
@@ -127,12 +121,8 @@ struct InjectFiles {
 };
 
 // The attestation agent and its initramfs hooks.
-struct InjectAgent {
+struct InjectAgent : Heading<"Installing the attestation agent and initramfs hooks"> {
   static constexpr std::string_view name = "inject-agent";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Installing the attestation agent and initramfs hooks";
-  }
   static Skip
   skip(const manifest::Manifest &m) {
     return m.attestation.enabled ? std::nullopt : Skip("attestation is disabled");
@@ -141,12 +131,8 @@ struct InjectAgent {
 };
 
 // fstab, crypttab, initramfs and GRUB configuration.
-struct ConfigureBoot : AlwaysRuns {
+struct ConfigureBoot : AlwaysRuns, Heading<"Writing fstab, crypttab and the boot loader configuration"> {
   static constexpr std::string_view name = "configure-boot";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Writing fstab, crypttab and the boot loader configuration";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
@@ -163,12 +149,8 @@ struct RebuildInitramfs : AlwaysRuns {
 };
 
 // boot.mode uki: the unified kernel image on the ESP.
-struct MakeUki {
+struct MakeUki : Heading<"Assembling the unified kernel image (guest's systemd EFI stub) onto the ESP"> {
   static constexpr std::string_view name = "make-uki";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Assembling the unified kernel image (guest's systemd EFI stub) onto the ESP";
-  }
   static Skip
   skip(const manifest::Manifest &m) {
     return m.boot.mode == manifest::BootMode::uki
@@ -179,32 +161,21 @@ struct MakeUki {
 };
 
 // Kernel, initrd, command line (and GPT, loaders) to the host.
-struct ExtractBootArtifacts : AlwaysRuns {
+struct ExtractBootArtifacts : AlwaysRuns,
+                              Heading<"Extracting kernel, initrd and command line for measurement"> {
   static constexpr std::string_view name = "extract-boot-artifacts";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Extracting kernel, initrd and command line for measurement";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
 // The final LUKS2 header replaces the build header; checked shutdown.
-struct CloseImage : AlwaysRuns {
+struct CloseImage : AlwaysRuns, Heading<"Closing the image (final LUKS2 header, checked shutdown)"> {
   static constexpr std::string_view name = "close-image";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Closing the image (final LUKS2 header, checked shutdown)";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
 // TDX reference values.
-struct Measure {
+struct Measure : Heading<"Computing TDX reference values"> {
   static constexpr std::string_view name = "measure";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Computing TDX reference values";
-  }
   static Skip
   skip(const manifest::Manifest &m) {
     return m.measurement.profile.empty() ? Skip("no measurement.profile in the manifest") : std::nullopt;
@@ -213,12 +184,8 @@ struct Measure {
 };
 
 // Image, key, report and side files at their final paths.
-struct Commit : AlwaysRuns {
+struct Commit : AlwaysRuns, Heading<"Putting the image, key file and report in place"> {
   static constexpr std::string_view name = "commit";
-  static std::string
-  heading(const manifest::Manifest & /*unused*/) {
-    return "Putting the image, key file and report in place";
-  }
   static void run(pipeline::BuildContext &ctx);
 };
 
