@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <thread>
 
 namespace cvm::host {
@@ -386,7 +387,9 @@ probe_kvm(std::chrono::milliseconds timeout) {
   Progress last{Step::open, GuestMode::real, 0, 0};
   Progress p{};
   bool any = false;
-  while (::read(read_end.get(), &p, sizeof p) == static_cast<ssize_t>(sizeof p)) {
+  // (read_some retries EINTR: a signal to cvmforge must not cut the records short.)
+  while (fs::read_some(read_end.get(), std::as_writable_bytes(std::span(&p, 1))) ==
+         static_cast<ssize_t>(sizeof p)) {
     last = p;
     any = true;
   }

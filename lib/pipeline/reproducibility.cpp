@@ -33,11 +33,11 @@ resolve_source_date_epoch(const manifest::Manifest &m, const char *env_value) {
 }
 
 std::vector<std::string>
-boot_tool_argv(std::vector<std::string> argv, const std::optional<SourceDateEpoch> &epoch, bool is_dracut) {
+boot_tool_argv(std::vector<std::string> argv, const std::optional<SourceDateEpoch> &epoch, BootTool tool) {
   if (!epoch) {
     return argv;
   }
-  if (is_dracut && !argv.empty()) {
+  if (tool == BootTool::dracut && !argv.empty()) {
     argv.insert(argv.begin() + 1, "--reproducible");
   }
   std::vector<std::string> out{"/usr/bin/env", fmt::format("SOURCE_DATE_EPOCH={}", epoch->value)};

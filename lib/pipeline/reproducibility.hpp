@@ -31,8 +31,9 @@ std::optional<SourceDateEpoch> resolve_source_date_epoch(const manifest::Manifes
 // SOURCE_DATE_EPOCH, through the guest's env(1) so the tool sees it
 // (the libguestfs daemon passes no environment of ours); dracut also gets
 // --reproducible (fixed cpio order and timestamps), which needs it.
+enum class BootTool { dracut, other };
 std::vector<std::string>
-boot_tool_argv(std::vector<std::string> argv, const std::optional<SourceDateEpoch> &epoch, bool is_dracut);
+boot_tool_argv(std::vector<std::string> argv, const std::optional<SourceDateEpoch> &epoch, BootTool tool);
 
 // The build report's "reproducibility" object: whether identifiers are
 // seed-derived, the SOURCE_DATE_EPOCH used and where it came from, and each

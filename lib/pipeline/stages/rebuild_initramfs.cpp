@@ -134,14 +134,14 @@ run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
                                 image,
                                 k.version},
                                ctx.source_date_epoch,
-                               true));
+                               BootTool::dracut));
     }
   } else {
     log::info("  update-initramfs -u -k all");
     g.command(boot_tool_argv(
         {first_existing(g, {"/usr/sbin/update-initramfs", "/sbin/update-initramfs"}), "-u", "-k", "all"},
         ctx.source_date_epoch,
-        false));
+        BootTool::other));
   }
 
   scratch.release();
@@ -155,7 +155,7 @@ run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
     g.command(boot_tool_argv(
         {grub_install, "--target=x86_64-efi", "--efi-directory=" + esp, "--no-nvram", "--removable"},
         ctx.source_date_epoch,
-        false));
+        BootTool::other));
     const bool vendor_dir =
         std::any_of(ctx.facts.efi_binaries.begin(), ctx.facts.efi_binaries.end(), [](const std::string &b) {
           return b.find("/EFI/BOOT/") == std::string::npos;
@@ -163,16 +163,16 @@ run_guest_boot_tools(BuildContext &ctx, guestfs::Guest &g) {
     if (vendor_dir) {
       g.command(boot_tool_argv({grub_install, "--target=x86_64-efi", "--efi-directory=" + esp, "--no-nvram"},
                                ctx.source_date_epoch,
-                               false));
+                               BootTool::other));
     }
     if (g.exists("/usr/sbin/update-grub")) {
-      g.command(boot_tool_argv({"/usr/sbin/update-grub"}, ctx.source_date_epoch, false));
+      g.command(boot_tool_argv({"/usr/sbin/update-grub"}, ctx.source_date_epoch, BootTool::other));
     } else {
       g.command(boot_tool_argv({first_existing(g, {"/usr/sbin/grub-mkconfig", "/sbin/grub-mkconfig"}),
                                 "-o",
                                 "/boot/grub/grub.cfg"},
                                ctx.source_date_epoch,
-                               false));
+                               BootTool::other));
     }
     const std::string cfg = g.read_text("/boot/grub/grub.cfg");
     if (cfg.find("root=/dev/mapper/" + ctx.manifest.luks.mapper_name) == std::string::npos) {

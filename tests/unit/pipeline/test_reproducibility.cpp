@@ -187,14 +187,14 @@ TEST(SourceDateEpoch, AMalformedEnvironmentValueIsAnInputError) {
 
 TEST(SourceDateEpoch, BootToolArgv) {
   const std::vector<std::string> tool{"/usr/sbin/update-initramfs", "-u", "-k", "all"};
-  EXPECT_EQ(boot_tool_argv(tool, std::nullopt, false), tool);
-  EXPECT_EQ(boot_tool_argv({"/usr/bin/dracut", "--force"}, std::nullopt, true),
+  EXPECT_EQ(boot_tool_argv(tool, std::nullopt, BootTool::other), tool);
+  EXPECT_EQ(boot_tool_argv({"/usr/bin/dracut", "--force"}, std::nullopt, BootTool::dracut),
             (std::vector<std::string>{"/usr/bin/dracut", "--force"}));
   EXPECT_THAT(
-      boot_tool_argv(tool, SourceDateEpoch{7, "manifest"}, false),
+      boot_tool_argv(tool, SourceDateEpoch{7, "manifest"}, BootTool::other),
       ElementsAre("/usr/bin/env", "SOURCE_DATE_EPOCH=7", "/usr/sbin/update-initramfs", "-u", "-k", "all"));
   EXPECT_THAT(
-      boot_tool_argv({"/usr/bin/dracut", "--force"}, SourceDateEpoch{7, "manifest"}, true),
+      boot_tool_argv({"/usr/bin/dracut", "--force"}, SourceDateEpoch{7, "manifest"}, BootTool::dracut),
       ElementsAre("/usr/bin/env", "SOURCE_DATE_EPOCH=7", "/usr/bin/dracut", "--reproducible", "--force"));
 }
 
