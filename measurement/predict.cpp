@@ -1308,4 +1308,10 @@ parse_platform_profile_unchecked(
 
 } // namespace
 
+std::size_t
+events_not_predicted(const Prediction &p) {
+  return static_cast<std::size_t>(
+      std::count_if(p.events.begin(), p.events.end(), [](const PredictedEvent &e) { return !e.digest; }));
+}
+
 } // namespace cvm::measure

@@ -183,4 +183,7 @@ struct Prediction {
 Prediction
 predict(const BootArtifacts &artifacts, std::span<const std::byte> firmware, const PlatformProfile &profile);
 
+// How many of `p`'s events carry no predicted digest.
+std::size_t events_not_predicted(const Prediction &p);
+
 } // namespace cvm::measure

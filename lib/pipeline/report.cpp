@@ -186,13 +186,9 @@ measurement_json(const BuildContext &ctx) {
   for (std::size_t i = 0; i < p.rtmr.size(); ++i) {
     j["rtmr"][i] = p.rtmr[i] ? Json(to_hex(*p.rtmr[i])) : Json(nullptr);
   }
-  std::size_t not_predicted = 0;
-  for (const auto &e : p.events) {
-    not_predicted += e.digest ? 0 : 1;
-  }
   j["profile"] = ctx.manifest.measurement.profile;
   j["mrtd"] = {{"single_pass", to_hex(p.mrtd.single_pass)}, {"two_pass", to_hex(p.mrtd.two_pass)}};
-  j["events_not_predicted"] = not_predicted;
+  j["events_not_predicted"] = measure::events_not_predicted(p);
   return j;
 }
 

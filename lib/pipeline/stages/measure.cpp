@@ -63,10 +63,7 @@ measure(BuildContext &ctx) {
   const auto prediction = measure::predict(artifacts, firmware, platform_profile(mp));
 
   ctx.reference_values = measure::prediction_to_json(prediction).dump(2) + "\n";
-  std::size_t not_predicted = 0;
-  for (const auto &e : prediction.events) {
-    not_predicted += e.digest ? 0 : 1;
-  }
+  const std::size_t not_predicted = measure::events_not_predicted(prediction);
   log::info("  MRTD {} (per page) / {} (per section); {} events, {} not predicted (see the reference file)",
             to_hex(prediction.mrtd.single_pass).substr(0, 16) + "…",
             to_hex(prediction.mrtd.two_pass).substr(0, 16) + "…",
