@@ -373,6 +373,23 @@ read_initramfs(Reader &r, const YAML::Node &root, Manifest &m) {
   });
 }
 
+// A KBS resource path (attestation.resource_path, volumes[].resource_path).
+std::optional<std::string>
+read_resource_path(Reader &r, const YAML::Node &n, const std::string &p) {
+  auto v = r.string(n, p);
+  if (!v) {
+    return std::nullopt;
+  }
+  static const std::regex k_resource("[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+");
+  if (!std::regex_match(*v, k_resource)) {
+    r.error_at(p,
+               fmt::format("{}: '{}' is not a KBS resource path", p, *v),
+               "write repository/type/tag, e.g. default/cvmforge/disk-key");
+    return std::nullopt;
+  }
+  return v;
+}
+
 void
 read_attestation(Reader &r, const YAML::Node &root, Manifest &m) {
   with(r, root, "", "attestation", [&](const YAML::Node &node, const std::string &path) {
@@ -411,15 +428,8 @@ read_attestation(Reader &r, const YAML::Node &root, Manifest &m) {
       }
     });
     with(r, node, path, "resource_path", [&](const YAML::Node &n, const std::string &p) {
-      if (auto v = r.string(n, p)) {
-        static const std::regex k_resource("[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+");
-        if (!std::regex_match(*v, k_resource)) {
-          r.error_at(p,
-                     fmt::format("{}: '{}' is not a KBS resource path", p, *v),
-                     "write repository/type/tag, e.g. default/cvmforge/disk-key");
-        } else {
-          m.attestation.resource_path = *v;
-        }
+      if (auto v = read_resource_path(r, n, p)) {
+        m.attestation.resource_path = *v;
       }
     });
     with(r, node, path, "tee", [&](const YAML::Node &n, const std::string &p) {
@@ -572,6 +582,131 @@ read_files(Reader &r, const YAML::Node &root, Manifest &m) {
   });
 }
 
+// Every item is kept, even one with errors, so that volumes[i] in the manifest
+// is m.volumes[i] for the cross-field rules (which skip keys that failed); a
+// manifest with errors is never handed out.
+void
+read_volumes(Reader &r, const YAML::Node &root, Manifest &m) {
+  with(r, root, "", "volumes", [&](const YAML::Node &n, const std::string &p) {
+    const auto items = r.sequence(n, p);
+    if (!items) {
+      return;
+    }
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      const YAML::Node &item = (*items)[i];
+      const std::string ip = fmt::format("{}[{}]", p, i);
+      r.remember(ip, item);
+      Volume &v = m.volumes.emplace_back();
+      if (!r.expect_map(item,
+                        ip,
+                        {"name",
+                         "kind",
+                         "mount",
+                         "filesystem",
+                         "size",
+                         "mount_options",
+                         "required",
+                         "resource_path",
+                         "source",
+                         "output",
+                         "key_file"})) {
+        continue;
+      }
+      if (auto node = r.child(item, ip, "name")) {
+        if (auto s = r.string(*node, ip + ".name")) {
+          static const std::regex k_name("[a-z0-9][a-z0-9-]{0,23}");
+          if (!std::regex_match(*s, k_name)) {
+            r.error_at(ip + ".name",
+                       fmt::format("{}.name: '{}' is not a valid volume name", ip, *s),
+                       "1-24 lower-case letters, digits and '-', not starting with '-' (file, mapper, "
+                       "label and KBS resource names derive from it)");
+          } else {
+            v.name = *s;
+          }
+        }
+      } else {
+        r.missing(item, ip, "name", "e.g. name: data");
+      }
+      with(r, item, ip, "kind", [&](const YAML::Node &kn, const std::string &kp) {
+        if (auto s = r.string(kn, kp)) {
+          if (*s != "built") {
+            r.error_at(kp,
+                       fmt::format("{}: '{}' is not supported", kp, *s),
+                       "built is the only kind this version makes (cvmforge build writes the volume's disk)");
+          } else {
+            v.kind = VolumeKind::built;
+          }
+        }
+      });
+      if (auto node = r.child(item, ip, "mount")) {
+        if (auto s = r.string(*node, ip + ".mount")) {
+          v.mount = *s;
+        }
+      } else {
+        r.missing(item, ip, "mount", "the guest directory to mount it on, e.g. mount: /srv/data");
+      }
+      with(r, item, ip, "filesystem", [&](const YAML::Node &fn, const std::string &fp) {
+        if (auto s = r.choice(fn, fp, {"ext4", "xfs"})) {
+          v.filesystem = *s == "xfs" ? Filesystem::xfs : Filesystem::ext4;
+        }
+      });
+      if (auto node = r.child(item, ip, "size")) {
+        if (auto s = r.size(*node, ip + ".size", 64 * k_mib, 64 * k_tib)) {
+          v.size_bytes = *s;
+        }
+      } else {
+        r.missing(item, ip, "size", "the volume disk's virtual size, e.g. size: 10G");
+      }
+      with(r, item, ip, "mount_options", [&](const YAML::Node &on, const std::string &op) {
+        const auto opts = r.sequence(on, op);
+        if (!opts) {
+          return;
+        }
+        for (std::size_t j = 0; j < opts->size(); ++j) {
+          const std::string jp = fmt::format("{}[{}]", op, j);
+          r.remember(jp, (*opts)[j]);
+          if (auto s = r.string((*opts)[j], jp)) {
+            // One fstab field: no whitespace or '#', no empty option.
+            static const std::regex k_option("[A-Za-z0-9=._:/+@-]+(,[A-Za-z0-9=._:/+@-]+)*");
+            if (!std::regex_match(*s, k_option)) {
+              r.error_at(jp,
+                         fmt::format("{}: '{}' is not a mount option", jp, *s),
+                         "one fstab option per entry, e.g. noatime or commit=30; no spaces or '#'");
+            } else {
+              v.mount_options.push_back(*s);
+            }
+          }
+        }
+      });
+      with(r, item, ip, "required", [&](const YAML::Node &bn, const std::string &bp) {
+        if (auto b = r.boolean(bn, bp)) {
+          v.required = *b;
+        }
+      });
+      with(r, item, ip, "resource_path", [&](const YAML::Node &rn, const std::string &rp) {
+        if (auto s = read_resource_path(r, rn, rp)) {
+          v.resource_path = *s;
+        }
+      });
+      with(r, item, ip, "source", [&](const YAML::Node &sn, const std::string &sp) {
+        if (auto d = r.directory(sn, sp, true)) {
+          v.source = *d;
+        }
+      });
+      with(r, item, ip, "output", [&](const YAML::Node &on, const std::string &op) {
+        if (auto o = r.path(on, op, false)) {
+          v.output = *o;
+        }
+      });
+      with(r, item, ip, "key_file", [&](const YAML::Node &kn, const std::string &kp) {
+        if (auto k = r.path(kn, kp, false)) {
+          v.key_file = *k;
+        }
+      });
+    }
+  });
+}
+
 void
 read_measurement(Reader &r, const YAML::Node &root, Manifest &m) {
   with(r, root, "", "measurement", [&](const YAML::Node &node, const std::string &path) {
@@ -705,6 +840,7 @@ read_top(Reader &r, const YAML::Node &root, Manifest &m) {
                                                "attestation",
                                                "boot",
                                                "files",
+                                               "volumes",
                                                "measurement",
                                                "reproducibility"};
   r.expect_map(root, "", k_keys);
@@ -740,6 +876,7 @@ read_top(Reader &r, const YAML::Node &root, Manifest &m) {
   read_attestation(r, root, m);
   read_boot(r, root, m);
   read_files(r, root, m);
+  read_volumes(r, root, m);
   read_measurement(r, root, m);
   read_reproducibility(r, root, m);
 }
@@ -909,8 +1046,12 @@ to_string(Tee v) {
   return v == Tee::sample ? "sample" : "tdx";
 }
 const char *
-to_string(Filesystem /*v*/) {
-  return "ext4";
+to_string(Filesystem v) {
+  return v == Filesystem::xfs ? "xfs" : "ext4";
+}
+const char *
+to_string(VolumeKind /*v*/) {
+  return "built";
 }
 
 } // namespace cvm::manifest

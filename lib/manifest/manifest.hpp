@@ -25,7 +25,7 @@ enum class KeySource { generate, file };
 enum class PbkdfType { pbkdf2, argon2i, argon2id };
 enum class BootMode { grub, direct, uki };
 enum class Tee { tdx, sample };
-enum class Filesystem { ext4 };
+enum class Filesystem { ext4, xfs }; // xfs: data volumes only
 
 struct Pbkdf {
   PbkdfType type = PbkdfType::pbkdf2;
@@ -146,6 +146,26 @@ struct Measurement {
   std::map<std::string, PlatformProfile> profiles;
 };
 
+// A data volume (manifests/README.md, "volumes"): its own disk, LUKS2 with
+// its own key released by the KBS in the same attested session as the root's,
+// opened in the initramfs and mounted by the root's fstab.
+enum class VolumeKind { built }; // built: cvmforge build writes the disk
+struct Volume {
+  std::string name; // [a-z0-9][a-z0-9-]{0,23}: mapper, label, file and resource names derive from it
+  VolumeKind kind = VolumeKind::built;
+  std::string mount; // absolute guest path; not "/", not under /boot
+  Filesystem filesystem = Filesystem::ext4;
+  std::uint64_t size_bytes = 0;                // the volume disk's virtual size (required)
+  std::vector<std::string> mount_options;      // fstab options; empty = "defaults"
+  bool required = true;                        // false: boot goes on without it (console line)
+  std::string resource_path;                   // default: <attestation.resource_path>-<name>
+  std::optional<std::filesystem::path> source; // built: host directory copied into it
+  std::filesystem::path output;                // default: <output dir>/<output stem>.<name>.qcow2
+  std::filesystem::path key_file;              // default: <volume output>.key
+  std::string mapper_name;                     // "cvmvol-<name>"
+  std::string label;                           // LUKS2 label "cvmforge-<name>"
+};
+
 struct Reproducibility {
   std::optional<std::int64_t> source_date_epoch;
   std::string seed; // "" = random UUIDs
@@ -164,6 +184,7 @@ struct Manifest {
   Attestation attestation;
   Boot boot;
   std::vector<FileToInject> files;
+  std::vector<Volume> volumes;
   Measurement measurement;
   Reproducibility reproducibility;
   // Where each key was written ("base.path" -> file:line:col), so later
@@ -205,5 +226,6 @@ const char *to_string(PbkdfType v);
 const char *to_string(BootMode v);
 const char *to_string(Tee v);
 const char *to_string(Filesystem v);
+const char *to_string(VolumeKind v);
 
 } // namespace cvm::manifest

@@ -255,6 +255,16 @@ Reader::expanded(const YAML::Node &node, const std::string &path) {
 
 std::optional<std::filesystem::path>
 Reader::path(const YAML::Node &node, const std::string &key_path, bool must_exist) {
+  return existing(node, key_path, must_exist, PathKind::file);
+}
+
+std::optional<std::filesystem::path>
+Reader::directory(const YAML::Node &node, const std::string &key_path, bool must_exist) {
+  return existing(node, key_path, must_exist, PathKind::directory);
+}
+
+std::optional<std::filesystem::path>
+Reader::existing(const YAML::Node &node, const std::string &key_path, bool must_exist, PathKind kind) {
   const auto s = expanded(node, key_path);
   if (!s) {
     return std::nullopt;
@@ -277,11 +287,13 @@ Reader::path(const YAML::Node &node, const std::string &key_path, bool must_exis
                                  : "relative paths are resolved against the manifest's directory");
       return std::nullopt;
     }
-    if (!S_ISREG(st.st_mode)) {
-      error_at(key_path, fmt::format("{}: {} is not a regular file", key_path, p.string()));
+    const bool dir = kind == PathKind::directory;
+    if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+      error_at(key_path,
+               fmt::format("{}: {} is not a {}", key_path, p.string(), dir ? "directory" : "regular file"));
       return std::nullopt;
     }
-    if (::access(p.c_str(), R_OK) != 0) {
+    if (::access(p.c_str(), dir ? R_OK | X_OK : R_OK) != 0) {
       error_at(key_path, fmt::format("{}: {} is not readable", key_path, p.string()));
       return std::nullopt;
     }

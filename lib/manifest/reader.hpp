@@ -68,6 +68,10 @@ public:
   // A path: env-expanded, resolved against the manifest directory; if
   // `must_exist` and file checks are on, it must be a readable regular file.
   std::optional<std::filesystem::path> path(const YAML::Node &node, const std::string &path, bool must_exist);
+  // A host directory, resolved like path(); if `must_exist` and file checks
+  // are on, it must be a directory that can be read and searched.
+  std::optional<std::filesystem::path>
+  directory(const YAML::Node &node, const std::string &path, bool must_exist);
   // A string with ${VAR} expansion (URLs).
   std::optional<std::string> expanded(const YAML::Node &node, const std::string &path);
   std::optional<std::vector<YAML::Node>> sequence(const YAML::Node &node, const std::string &path);
@@ -89,6 +93,9 @@ public:
 
 private:
   std::string describe(const YAML::Node &node) const;
+  enum class PathKind { file, directory };
+  std::optional<std::filesystem::path>
+  existing(const YAML::Node &node, const std::string &key_path, bool must_exist, PathKind kind);
 
   void mark_failed(const std::string &path);
 

@@ -105,6 +105,23 @@ to_json(const Manifest &m) {
         {{"source", f.source.string()}, {"dest", f.dest}, {"mode", mode}, {"uid", f.uid}, {"gid", f.gid}});
   }
   j["files"] = files;
+  auto volumes = nlohmann::ordered_json::array();
+  for (const auto &v : m.volumes) {
+    volumes.push_back({{"name", v.name},
+                       {"kind", to_string(v.kind)},
+                       {"mount", v.mount},
+                       {"filesystem", to_string(v.filesystem)},
+                       {"size", v.size_bytes},
+                       {"mount_options", v.mount_options},
+                       {"required", v.required},
+                       {"resource_path", v.resource_path},
+                       {"source", opt_path(v.source)},
+                       {"output", v.output.string()},
+                       {"key_file", v.key_file.string()},
+                       {"mapper_name", v.mapper_name},
+                       {"label", v.label}});
+  }
+  j["volumes"] = volumes;
   nlohmann::ordered_json profiles = nlohmann::ordered_json::object();
   for (const auto &[name, p] : m.measurement.profiles) {
     profiles[name] = {

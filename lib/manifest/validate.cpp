@@ -5,7 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
+#include <string_view>
 
 namespace cvm::manifest::detail {
 
@@ -19,6 +22,175 @@ has(const Manifest &m, const std::string &key) {
 std::filesystem::path
 sibling(const std::filesystem::path &output, const std::string &suffix) {
   return output.parent_path() / (output.filename().string() + suffix);
+}
+
+// Where a rule about volumes[i].<key> points: the key if it was written,
+// else the item (a default derived from the volume's name).
+std::string
+volume_key(const Manifest &m, const std::string &item, const std::string &key) {
+  const std::string full = fmt::format("{}.{}", item, key);
+  return has(m, full) ? full : item;
+}
+
+// A mount point a volume may take: absolute and already normal.
+bool
+normal_absolute(const std::string &mount) {
+  if (mount.size() < 2 || mount.front() != '/' || mount.back() == '/') {
+    return false;
+  }
+  std::size_t start = 1;
+  while (start <= mount.size()) {
+    const std::size_t end = std::min(mount.find('/', start), mount.size());
+    const std::string_view part(mount.data() + start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+void
+validate_volumes(Reader &r, const Manifest &m) {
+  if (m.volumes.empty()) {
+    return;
+  }
+  if (!m.attestation.enabled && !r.failed("attestation")) {
+    r.error_at("volumes",
+               "volumes: data volumes need attestation",
+               "their keys are released by the KBS in the attested session that unlocks the root; enable "
+               "attestation");
+  }
+  // Paths a volume's output or key file must not take: the image's outputs
+  // (claimed) and every input.
+  std::map<std::filesystem::path, std::string> claimed;
+  for (const auto &[key, path] : {std::pair<std::string, std::filesystem::path>{"output.path", m.output.path},
+                                  {"output.key_file", m.output.key_file},
+                                  {"output.report", m.output.report},
+                                  {"output.reference_values", m.output.reference_values}}) {
+    if (!path.empty()) {
+      claimed.emplace(path, key);
+    }
+  }
+  std::map<std::filesystem::path, std::string> inputs;
+  if (!m.base.path.empty()) {
+    inputs.emplace(m.base.path, "base.path");
+  }
+  if (m.key.file) {
+    inputs.emplace(*m.key.file, "key.file");
+  }
+  for (std::size_t i = 0; i < m.volumes.size(); ++i) {
+    if (m.volumes[i].source) {
+      inputs.emplace(*m.volumes[i].source, fmt::format("volumes[{}].source", i));
+    }
+  }
+  std::map<std::string, std::string> names;     // name -> volumes[i]
+  std::map<std::string, std::string> mounts;    // mount -> volumes[i]
+  std::map<std::string, std::string> resources; // resource path -> owner key
+  if (m.attestation.enabled && !m.attestation.resource_path.empty()) {
+    resources.emplace(m.attestation.resource_path, "attestation.resource_path");
+  }
+  static const std::vector<std::string> k_reserved{"/boot", "/efi", "/proc", "/sys", "/dev", "/run", "/tmp"};
+  for (std::size_t i = 0; i < m.volumes.size(); ++i) {
+    const Volume &v = m.volumes[i];
+    const std::string ip = fmt::format("volumes[{}]", i);
+    // An item that is not a mapping has only defaults: every rule below skips it.
+
+    // Name: unique, and its derived device names not the root's.
+    if (!v.name.empty() && !r.failed(ip + ".name")) {
+      const std::string key = ip + ".name";
+      if (const auto [it, fresh] = names.emplace(v.name, ip); !fresh) {
+        r.error_at(key,
+                   fmt::format("{}: '{}' is already the name of {}", key, v.name, it->second),
+                   "volume names are unique: file, mapper, label and KBS resource names derive from them");
+      } else if (v.label == m.luks.label || v.mapper_name == m.luks.mapper_name) {
+        r.error_at(key,
+                   fmt::format("{}: '{}' gives the LUKS2 label '{}' and mapper name '{}', which the root "
+                               "volume uses",
+                               key,
+                               v.name,
+                               v.label,
+                               v.mapper_name),
+                   "rename the volume, or change luks.label / luks.mapper_name");
+      }
+    }
+
+    // Mount point.
+    if (!v.mount.empty() && !r.failed(ip + ".mount")) {
+      const std::string key = ip + ".mount";
+      const auto reserved = std::find_if(k_reserved.begin(), k_reserved.end(), [&](const std::string &d) {
+        return v.mount == d || v.mount.starts_with(d + "/");
+      });
+      if (v.mount == "/") {
+        r.error_at(
+            key,
+            fmt::format("{}: a volume cannot be mounted on /", key),
+            "the root filesystem is the image itself; mount the volume on a directory such as /srv/data");
+      } else if (!normal_absolute(v.mount)) {
+        r.error_at(key,
+                   fmt::format("{}: '{}' must be an absolute, normalised path", key, v.mount),
+                   "start with '/'; no '.', '..', '//' or trailing '/', e.g. /srv/data");
+      } else if (reserved != k_reserved.end()) {
+        r.error_at(
+            key,
+            fmt::format(
+                "{}: '{}' is in {}, which is not the encrypted root's to hand out", key, v.mount, *reserved),
+            "not allowed: /boot, /efi, /proc, /sys, /dev, /run, /tmp and anything below them");
+      } else if (const auto [it, fresh] = mounts.emplace(v.mount, ip); !fresh) {
+        r.error_at(key,
+                   fmt::format("{}: '{}' is already the mount point of {}", key, v.mount, it->second),
+                   "one volume per mount point");
+      }
+    }
+
+    // Filesystem.
+    if (v.filesystem == Filesystem::xfs && v.size_bytes != 0 && !r.failed(ip + ".size") &&
+        v.size_bytes < (300ULL << 20U)) {
+      r.error_at(ip + ".size",
+                 fmt::format("{}.size: {} is too small for xfs", ip, values::format_size(v.size_bytes)),
+                 "mkfs.xfs needs at least 300M; use a larger size or filesystem: ext4");
+    }
+    if (v.source && v.kind != VolumeKind::built) {
+      r.error_at(ip + ".source", fmt::format("{}.source: only used with kind: built", ip));
+    }
+
+    // The rest derives from the name by default.
+    if (v.name.empty() || r.failed(ip + ".name")) {
+      continue;
+    }
+    // True (after reporting it) if `path` is an input or already written.
+    const auto taken = [&](const std::string &k, const std::filesystem::path &path) {
+      const std::string key = fmt::format("{}.{}", ip, k);
+      if (const auto in = inputs.find(path); in != inputs.end()) {
+        r.error_at(volume_key(m, ip, k),
+                   fmt::format("{}: {} is also an input ({}); cvmforge never writes over its inputs",
+                               key,
+                               path.string(),
+                               in->second));
+        return true;
+      }
+      if (const auto [it, fresh] = claimed.emplace(path, key); !fresh) {
+        r.error_at(volume_key(m, ip, k),
+                   fmt::format("{}: {} is also {}", key, path.string(), it->second),
+                   "every file a build writes needs its own path");
+        return true;
+      }
+      return false;
+    };
+    const bool output_taken = !v.output.empty() && !r.failed(ip + ".output") && taken("output", v.output);
+    // A default key file next to a taken output is the same mistake.
+    if (!v.key_file.empty() && !r.failed(ip + ".key_file") && (!output_taken || has(m, ip + ".key_file"))) {
+      taken("key_file", v.key_file);
+    }
+    if (!v.resource_path.empty() && !r.failed(ip + ".resource_path")) {
+      const std::string key = ip + ".resource_path";
+      if (const auto [it, fresh] = resources.emplace(v.resource_path, key); !fresh) {
+        r.error_at(volume_key(m, ip, "resource_path"),
+                   fmt::format("{}: '{}' is also {}", key, v.resource_path, it->second),
+                   "each volume's key is its own KBS resource");
+      }
+    }
+  }
 }
 
 } // namespace
@@ -42,6 +214,22 @@ apply_defaults(Manifest &m) {
   if (m.attestation.enabled && m.attestation.resource_path.empty()) {
     m.attestation.resource_path = "default/cvmforge/" + (m.name.empty() ? std::string("disk-key") : m.name);
   }
+  for (auto &v : m.volumes) {
+    if (v.name.empty()) {
+      continue; // not readable: reported already
+    }
+    if (v.output.empty() && !m.output.path.empty()) {
+      v.output = m.output.path.parent_path() / (m.output.path.stem().string() + "." + v.name + ".qcow2");
+    }
+    if (v.key_file.empty() && !v.output.empty()) {
+      v.key_file = sibling(v.output, ".key");
+    }
+    if (v.resource_path.empty() && m.attestation.enabled && !m.attestation.resource_path.empty()) {
+      v.resource_path = m.attestation.resource_path + "-" + v.name;
+    }
+    v.mapper_name = "cvmvol-" + v.name;
+    v.label = "cvmforge-" + v.name;
+  }
 }
 
 void
@@ -51,6 +239,11 @@ validate(Reader &r, const Manifest &m) {
     std::set<std::filesystem::path> inputs{m.base.path};
     if (m.key.file) {
       inputs.insert(*m.key.file);
+    }
+    for (const auto &v : m.volumes) {
+      if (v.source) {
+        inputs.insert(*v.source);
+      }
     }
     for (const auto &[key, path] :
          {std::pair<std::string, std::filesystem::path>{"output.path", m.output.path},
@@ -241,6 +434,8 @@ validate(Reader &r, const Manifest &m) {
       r.error_at(key, fmt::format("{}: '{}' is written twice", key, f.dest));
     }
   }
+
+  validate_volumes(r, m);
 
   // Measurement.
   if (const auto it = m.measurement.profiles.find(m.measurement.profile);

@@ -366,3 +366,187 @@ TEST_F(ManifestTest, LocationsAreRecordedForLaterStages) {
   EXPECT_EQ(loc.column, 9);
   EXPECT_EQ(r.manifest->where("no.such.key").line, 1);
 }
+
+namespace {
+
+// Attested (test flavour, so no CA or binding rules) with a volumes list from line 6.
+const char *const k_attested = "version: 1\n"
+                               "base: {path: base.qcow2}\n"
+                               "output: {path: out/cvm.qcow2}\n"
+                               "attestation: {kbs_urls: [\"http://127.0.0.1:8080\"], tee: sample}\n"
+                               "volumes:\n";
+
+} // namespace
+
+TEST_F(ManifestTest, VolumesGetDefaults) {
+  stdfs::create_directories(m_dir / "data-src");
+  const auto r = load(std::string(k_attested) + "  - name: data\n"
+                                                "    mount: /srv/data\n"
+                                                "    size: 10G\n"
+                                                "    source: data-src\n"
+                                                "  - name: logs\n"
+                                                "    kind: built\n"
+                                                "    mount: /var/log/app\n"
+                                                "    filesystem: xfs\n"
+                                                "    size: 1G\n"
+                                                "    mount_options: [noatime, \"commit=30\"]\n"
+                                                "    required: false\n"
+                                                "    resource_path: default/other/logs\n"
+                                                "    output: vols/logs.qcow2\n"
+                                                "    key_file: keys/logs.key\n");
+  ASSERT_TRUE(r.manifest) << (r.diagnostics.all().empty() ? "" : r.diagnostics.all()[0].format());
+  const auto &man = *r.manifest;
+  ASSERT_EQ(man.volumes.size(), 2U);
+  const auto &d = man.volumes[0];
+  EXPECT_EQ(d.name, "data");
+  EXPECT_EQ(d.kind, m::VolumeKind::built);
+  EXPECT_EQ(d.mount, "/srv/data");
+  EXPECT_EQ(d.filesystem, m::Filesystem::ext4);
+  EXPECT_EQ(d.size_bytes, 10ULL << 30U);
+  EXPECT_TRUE(d.mount_options.empty());
+  EXPECT_TRUE(d.required);
+  EXPECT_EQ(d.source, m_dir / "data-src");
+  EXPECT_EQ(d.output, m_dir / "out/cvm.data.qcow2");
+  EXPECT_EQ(d.key_file, m_dir / "out/cvm.data.qcow2.key");
+  EXPECT_EQ(man.attestation.resource_path, "default/cvmforge/cvm");
+  EXPECT_EQ(d.resource_path, "default/cvmforge/cvm-data");
+  EXPECT_EQ(d.mapper_name, "cvmvol-data");
+  EXPECT_EQ(d.label, "cvmforge-data");
+  const auto &l = man.volumes[1];
+  EXPECT_EQ(l.filesystem, m::Filesystem::xfs);
+  EXPECT_EQ(l.mount_options, (std::vector<std::string>{"noatime", "commit=30"}));
+  EXPECT_FALSE(l.required);
+  EXPECT_EQ(l.resource_path, "default/other/logs");
+  EXPECT_EQ(l.source, std::nullopt);
+  EXPECT_EQ(l.output, m_dir / "vols/logs.qcow2");
+  EXPECT_EQ(l.key_file, m_dir / "keys/logs.key");
+  EXPECT_EQ(man.where("volumes[1].mount").line, 12);
+
+  const auto j = m::to_json(man);
+  ASSERT_EQ(j["volumes"].size(), 2U);
+  EXPECT_EQ(j["volumes"][0]["name"], "data");
+  EXPECT_EQ(j["volumes"][0]["kind"], "built");
+  EXPECT_EQ(j["volumes"][0]["filesystem"], "ext4");
+  EXPECT_EQ(j["volumes"][0]["size"], 10ULL << 30U);
+  EXPECT_EQ(j["volumes"][0]["source"], (m_dir / "data-src").string());
+  EXPECT_EQ(j["volumes"][0]["output"], (m_dir / "out/cvm.data.qcow2").string());
+  EXPECT_EQ(j["volumes"][0]["key_file"], (m_dir / "out/cvm.data.qcow2.key").string());
+  EXPECT_EQ(j["volumes"][0]["resource_path"], "default/cvmforge/cvm-data");
+  EXPECT_EQ(j["volumes"][0]["mapper_name"], "cvmvol-data");
+  EXPECT_EQ(j["volumes"][0]["label"], "cvmforge-data");
+  EXPECT_EQ(j["volumes"][1]["filesystem"], "xfs");
+  EXPECT_EQ(j["volumes"][1]["mount_options"][1], "commit=30");
+  EXPECT_EQ(j["volumes"][1]["required"], false);
+  EXPECT_TRUE(j["volumes"][1]["source"].is_null());
+  // Keys in file order after "files".
+  std::vector<std::string> keys;
+  for (const auto &[k, v] : j.items()) {
+    keys.push_back(k);
+  }
+  const auto files = std::find(keys.begin(), keys.end(), "files");
+  ASSERT_NE(files, keys.end());
+  EXPECT_EQ(*(files + 1), "volumes");
+  EXPECT_TRUE(m::to_json(*load(k_minimal).manifest)["volumes"].empty());
+}
+
+TEST_F(ManifestTest, VolumeErrors) {
+  write("motd", "hello\n");
+  struct Case {
+    std::string volumes; // from line 6
+    std::vector<std::string> expected;
+    std::string hint = {}; // of the first diagnostic, if given
+  };
+  const std::vector<Case> cases{
+      {"  - {name: data, mount: /srv/data, size: 1G, mountoptions: [noatime]}\n",
+       {"6:46: unknown key 'mountoptions' in volumes[0]"},
+       "did you mean 'mount_options'?"},
+      {"  - {name: Data, mount: /srv/data, size: 1G}\n",
+       {"6:12: volumes[0].name: 'Data' is not a valid volume name"}},
+      {"  - {name: a-very-long-volume-name-123, mount: /srv/data, size: 1G}\n",
+       {"6:12: volumes[0].name: 'a-very-long-volume-name-123' is not a valid volume name"}},
+      {"  - {name: data}\n",
+       {"6:5: missing required key 'mount' in volumes[0]", "6:5: missing required key 'size' in volumes[0]"}},
+      {"  - mount: /srv/data\n    size: 1G\n", {"6:5: missing required key 'name' in volumes[0]"}},
+      {"  - {name: data, kind: imported, mount: /srv/data, size: 1G}\n",
+       {"6:24: volumes[0].kind: 'imported' is not supported"},
+       "built is the only kind this version makes (cvmforge build writes the volume's disk)"},
+      {"  - {name: data, mount: /, size: 1G}\n", {"6:25: volumes[0].mount: a volume cannot be mounted on /"}},
+      {"  - {name: data, mount: /boot/x, size: 1G}\n",
+       {"6:25: volumes[0].mount: '/boot/x' is in /boot, which is not the encrypted root's to hand out"},
+       "not allowed: /boot, /efi, /proc, /sys, /dev, /run, /tmp and anything below them"},
+      {"  - {name: data, mount: /run, size: 1G}\n",
+       {"6:25: volumes[0].mount: '/run' is in /run, which is not the encrypted root's to hand out"}},
+      {"  - {name: data, mount: /srv/../etc, size: 1G}\n",
+       {"6:25: volumes[0].mount: '/srv/../etc' must be an absolute, normalised path"}},
+      {"  - {name: data, mount: srv/data/, size: 1G}\n",
+       {"6:25: volumes[0].mount: 'srv/data/' must be an absolute, normalised path"}},
+      {"  - {name: a, mount: /srv/data, size: 1G}\n  - {name: b, mount: /srv/data, size: 1G}\n",
+       {"7:22: volumes[1].mount: '/srv/data' is already the mount point of volumes[0]"}},
+      {"  - {name: a, mount: /srv/a, size: 1G}\n  - {name: a, mount: /srv/b, size: 1G}\n",
+       {"7:12: volumes[1].name: 'a' is already the name of volumes[0]"}},
+      {"  - {name: data, mount: /srv/data, size: 32M}\n",
+       {"6:42: volumes[0].size: 32M is out of range"},
+       "allowed: 64M to 64T"},
+      {"  - {name: data, mount: /srv/data, filesystem: xfs, size: 256M}\n",
+       {"6:59: volumes[0].size: 256M is too small for xfs"},
+       "mkfs.xfs needs at least 300M; use a larger size or filesystem: ext4"},
+      {"  - {name: data, mount: /srv/data, filesystem: btrfs, size: 1G}\n",
+       {"6:48: volumes[0].filesystem: 'btrfs' is not supported"}},
+      {"  - {name: data, mount: /srv/data, size: 1G, mount_options: [\"noatime nodev\"]}\n",
+       {"6:62: volumes[0].mount_options[0]: 'noatime nodev' is not a mount option"}},
+      {"  - {name: data, mount: /srv/data, size: 1G, mount_options: [\",\"]}\n",
+       {"6:62: volumes[0].mount_options[0]: ',' is not a mount option"}},
+      {"  - {name: data, mount: /srv/data, size: 1G, source: motd}\n",
+       {"6:54: volumes[0].source: " + (m_dir / "motd").string() + " is not a directory"}},
+      {"  - {name: data, mount: /srv/data, size: 1G, source: nowhere}\n",
+       {"6:54: volumes[0].source: " + (m_dir / "nowhere").string() + " does not exist"}},
+      {"  - {name: data, mount: /srv/data, size: 1G, output: out/cvm.qcow2.key}\n",
+       {"6:54: volumes[0].output: " + (m_dir / "out/cvm.qcow2.key").string() + " is also output.key_file"},
+       "every file a build writes needs its own path"},
+      {"  - {name: data, mount: /srv/data, size: 1G, key_file: base.qcow2}\n",
+       {"6:56: volumes[0].key_file: " + (m_dir / "base.qcow2").string() +
+        " is also an input (base.path); cvmforge never writes over its inputs"}},
+      {"  - {name: a, mount: /srv/a, size: 1G, output: out/cvm.b.qcow2}\n"
+       "  - {name: b, mount: /srv/b, size: 1G}\n",
+       // b's default output is taken: reported at the item (the name it derives from).
+       {"7:5: volumes[1].output: " + (m_dir / "out/cvm.b.qcow2").string() + " is also volumes[0].output"}},
+      {"  - {name: a, mount: /srv/a, size: 1G, resource_path: default/x/y}\n"
+       "  - {name: b, mount: /srv/b, size: 1G, resource_path: default/x/y}\n",
+       {"7:55: volumes[1].resource_path: 'default/x/y' is also volumes[0].resource_path"},
+       "each volume's key is its own KBS resource"},
+      {"  - {name: a, mount: /srv/a, size: 1G, resource_path: default/cvmforge/cvm}\n",
+       {"6:55: volumes[0].resource_path: 'default/cvmforge/cvm' is also attestation.resource_path"}},
+      {"  - {name: a, mount: /srv/a, size: 1G, resource_path: cvm-a}\n",
+       {"6:55: volumes[0].resource_path: 'cvm-a' is not a KBS resource path"},
+       "write repository/type/tag, e.g. default/cvmforge/disk-key"},
+      {"  - {name: root, mount: /srv/a, size: 1G}\n",
+       {"6:12: volumes[0].name: 'root' gives the LUKS2 label 'cvmforge-root' and mapper name 'cvmvol-root', "
+        "which the root volume uses"}},
+      {"  - [data]\n", {"6:5: volumes[0]: expected a mapping, got a list"}},
+  };
+  for (const auto &c : cases) {
+    const auto r = load(std::string(k_attested) + c.volumes);
+    EXPECT_THAT(lines(r), ::testing::ElementsAreArray(c.expected)) << c.volumes;
+    if (!c.hint.empty() && !r.diagnostics.all().empty()) {
+      EXPECT_EQ(r.diagnostics.all()[0].hint, c.hint) << c.volumes;
+    }
+  }
+}
+
+TEST_F(ManifestTest, VolumesNeedAttestation) {
+  const auto r = load(std::string(k_minimal) + "volumes:\n  - {name: data, mount: /srv/data, size: 1G}\n");
+  EXPECT_THAT(lines(r), ::testing::ElementsAre("10:3: volumes: data volumes need attestation"));
+  ASSERT_EQ(r.diagnostics.all().size(), 1U);
+  EXPECT_THAT(r.diagnostics.all()[0].hint, HasSubstr("released by the KBS"));
+}
+
+TEST_F(ManifestTest, VolumeSourceUncheckedWithoutFileChecks) {
+  m::LoadOptions lo;
+  lo.check_files = false;
+  const auto r = m::load_from_string(std::string(k_attested) +
+                                         "  - {name: data, mount: /srv/data, size: 1G, source: nowhere}\n",
+                                     m_dir / "manifest.yaml",
+                                     lo);
+  ASSERT_TRUE(r.manifest);
+  EXPECT_EQ(r.manifest->volumes[0].source, m_dir / "nowhere");
+}
