@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // cvmforge-agent: runs in the initramfs of a TD, proves the TD's identity to
 // a Trustee KBS and hands the released disk key to cryptsetup through a pipe.
+// Data volumes' keys come from the same attested session; the agent opens
+// those volumes itself, so their keys never leave it.
 // Every failure ends with one line on stderr and a non-zero exit; the
 // initramfs script then powers the VM off.
 #include "cmd/agent/flavour.hpp"
 #include "cmd/agent/header_check.hpp"
 #include "cmd/agent/key_output.hpp"
+#include "cmd/agent/volumes.hpp"
 #include "lib/kbs/agent_config.hpp"
 #include "lib/kbs/client.hpp"
 #include "lib/kbs/http.hpp"
@@ -18,6 +21,7 @@
 #include <sys/resource.h>
 
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -156,15 +160,25 @@ run(int argc, char **argv) {
     cvm::log::warning("no luks.header_policy configured: the LUKS2 header is not checked");
   }
 
+  // Data volumes: each header checked and copied before any key is asked for.
+  // The root's device has appeared by now (the initramfs script waited for
+  // it), so udev has had its time; a volume's disk gets a few more seconds.
+  const std::vector<const cvm::kbs::VolumeTarget *> volumes =
+      cvm::agent::prepare_volumes(config.volumes, std::chrono::seconds(15));
+
   cvm::kbs::FetchOptions fetch;
   fetch.urls = config.kbs_urls;
   fetch.resource = config.resource;
   fetch.retry = config.retry;
+  for (const cvm::kbs::VolumeTarget *volume : volumes) {
+    fetch.more.push_back({volume->resource, volume->required});
+  }
   const cvm::kbs::TransportFactory transports = [&config](const std::string &url) {
     return cvm::kbs::make_http_transport(url, config.http);
   };
 
-  const cvm::SecretBytes key = cvm::kbs::fetch_resource(fetch, *evidence, transports);
+  cvm::kbs::FetchResult released = cvm::kbs::fetch_resources(fetch, *evidence, transports);
+  const cvm::SecretBytes &key = released.primary;
   if (config.key_size != 0 && key.size() != config.key_size) {
     throw cvm::Error(cvm::ErrorKind::input,
                      "KBS resource {} has {} bytes, expected {}",
@@ -182,6 +196,13 @@ run(int argc, char **argv) {
   } else if (evidence->tee() == "tdx") {
     cvm::log::warning("RTMR3 cannot be extended here (needs Linux >= 6.16): later quotes of this boot "
                       "match the one that released the key");
+  }
+  // Volumes first: a required one that cannot be opened stops the boot
+  // before the root is unlocked.
+  if (!volumes.empty()) {
+    const std::size_t opened = cvm::agent::open_volumes(volumes, released.more);
+    released.more.clear(); // wipes the volume keys
+    cvm::log::info("{} of {} data volume(s) opened", opened, config.volumes.size());
   }
   if (options->key_fifo) {
     cvm::agent::write_key_to_fifo(*options->key_fifo, key);

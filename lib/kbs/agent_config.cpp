@@ -60,6 +60,83 @@ number_member(const Json &object,
   return v;
 }
 
+std::filesystem::path
+absolute_member(const Json &object, const char *name, std::string_view where) {
+  std::filesystem::path p = string_member(object, name, where);
+  if (!p.is_absolute()) {
+    bad(fmt::format("{}.{}", where, name), "must be an absolute path");
+  }
+  return p;
+}
+
+std::vector<VolumeTarget>
+parse_volumes(const Json &array, const AgentConfig &config) {
+  if (!array.is_array() || array.size() > 16) {
+    bad("volumes", "must be an array of at most 16 volumes");
+  }
+  std::vector<VolumeTarget> volumes;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    const Json &item = array[i];
+    const std::string where = fmt::format("volumes[{}]", i);
+    only_members(item,
+                 where,
+                 {"name",
+                  "resource",
+                  "device",
+                  "mapper_name",
+                  "header_policy",
+                  "header_copy",
+                  "required",
+                  "key_size",
+                  "mount_unit"});
+    for (const char *member : {"name", "resource", "device", "mapper_name", "header_policy", "header_copy"}) {
+      if (!item.contains(member)) {
+        bad(where, fmt::format("missing \"{}\"", member));
+      }
+    }
+    VolumeTarget v;
+    v.name = string_member(item, "name", where);
+    try {
+      v.resource = ResourcePath::parse(string_member(item, "resource", where));
+    } catch (const Error &e) {
+      bad(where + ".resource", e.what());
+    }
+    v.device = string_member(item, "device", where);
+    v.mapper_name = string_member(item, "mapper_name", where);
+    if (v.mapper_name.find('/') != std::string::npos) {
+      bad(where + ".mapper_name", "must not contain '/'");
+    }
+    v.header_policy = absolute_member(item, "header_policy", where);
+    v.header_copy = absolute_member(item, "header_copy", where);
+    if (const auto r = item.find("required"); r != item.end()) {
+      if (!r->is_boolean()) {
+        bad(where + ".required", "must be true or false");
+      }
+      v.required = r->get<bool>();
+    }
+    v.key_size = number_member(item, "key_size", where, 0, 4096, 64);
+    if (item.contains("mount_unit")) {
+      v.mount_unit = string_member(item, "mount_unit", where);
+      if (!v.mount_unit.ends_with(".mount") || v.mount_unit.find('/') != std::string::npos ||
+          v.mount_unit.size() > 255) {
+        bad(where + ".mount_unit", "must be a systemd mount unit name (no '/', ending in .mount)");
+      }
+    }
+    const auto clash = [&](const VolumeTarget &other) {
+      return other.mapper_name == v.mapper_name || other.header_copy == v.header_copy ||
+             other.resource.str() == v.resource.str();
+    };
+    if (std::any_of(volumes.begin(), volumes.end(), clash) ||
+        (config.luks && (config.luks->name == v.mapper_name || config.luks->header_copy == v.header_copy)) ||
+        config.resource.str() == v.resource.str()) {
+      bad(where,
+          "its mapper name, header copy and resource must differ from the root's and the other volumes'");
+    }
+    volumes.push_back(std::move(v));
+  }
+  return volumes;
+}
+
 } // namespace
 
 AgentConfig
@@ -67,7 +144,16 @@ parse_agent_config(std::string_view json_text) {
   const Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   only_members(root,
                "top level",
-               {"kbs_urls", "ca_cert", "resource", "tee", "key_size", "timeouts", "retries", "luks", "test"});
+               {"kbs_urls",
+                "ca_cert",
+                "resource",
+                "tee",
+                "key_size",
+                "timeouts",
+                "retries",
+                "luks",
+                "volumes",
+                "test"});
   AgentConfig config;
 
   const auto urls = root.find("kbs_urls");
@@ -133,6 +219,9 @@ parse_agent_config(std::string_view json_text) {
     }
     config.luks = std::move(luks);
   }
+  if (const auto v = root.find("volumes"); v != root.end()) {
+    config.volumes = parse_volumes(*v, config);
+  }
   if (const auto t = root.find("test"); t != root.end()) {
     only_members(*t, "test", {"tsm_report_root", "ccel", "measurements", "cmdline"});
     config.has_test_section = true;
@@ -183,6 +272,22 @@ agent_config_json(const AgentConfig &config) {
       luks["header_policy"] = config.luks->header_policy->string();
     }
     luks["header_copy"] = config.luks->header_copy.string();
+  }
+  if (!config.volumes.empty()) {
+    auto &volumes = j["volumes"] = nlohmann::ordered_json::array();
+    for (const VolumeTarget &v : config.volumes) {
+      volumes.push_back({{"name", v.name},
+                         {"resource", v.resource.str()},
+                         {"device", v.device},
+                         {"mapper_name", v.mapper_name},
+                         {"header_policy", v.header_policy.string()},
+                         {"header_copy", v.header_copy.string()},
+                         {"required", v.required},
+                         {"key_size", v.key_size}});
+      if (!v.mount_unit.empty()) {
+        volumes.back()["mount_unit"] = v.mount_unit;
+      }
+    }
   }
   if (config.has_test_section) {
     auto &test = j["test"] = nlohmann::ordered_json::object();

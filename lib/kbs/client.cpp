@@ -31,8 +31,11 @@ session_cookie(const HttpResponse &response) {
 
 } // namespace
 
-SecretBytes
-fetch_resource_once(HttpTransport &transport, EvidenceProvider &evidence, const ResourcePath &resource) {
+FetchResult
+fetch_resources_once(HttpTransport &transport,
+                     EvidenceProvider &evidence,
+                     const ResourcePath &resource,
+                     const std::vector<ResourceRequest> &more) {
   const std::string prefix(k_api_prefix);
 
   // Request -> Challenge.
@@ -58,14 +61,35 @@ fetch_resource_once(HttpTransport &transport, EvidenceProvider &evidence, const 
   }
   log::info("kbs: attestation accepted");
 
-  const HttpResponse answer = transport.get(prefix + "/resource/" + resource.str(), cookie);
-  expect_ok(answer, fmt::format("KBS resource {}", resource.str()));
-  SecretBytes secret = decrypt_jwe(answer.body, key);
-  if (secret.empty()) {
-    throw Error(ErrorKind::input, "KBS resource {} is empty", resource.str());
+  // Every resource is released to the same attestation: one GET each.
+  const auto get = [&](const ResourcePath &path, bool required) -> std::optional<SecretBytes> {
+    const HttpResponse answer = transport.get(prefix + "/resource/" + path.str(), cookie);
+    if (answer.status != 200 && !required) {
+      log::warning("kbs: optional resource {} not released: {}",
+                   path.str(),
+                   describe_error_response(answer.status, answer.body));
+      return std::nullopt;
+    }
+    expect_ok(answer, fmt::format("KBS resource {}", path.str()));
+    SecretBytes secret = decrypt_jwe(answer.body, key);
+    if (secret.empty()) {
+      throw Error(ErrorKind::input, "KBS resource {} is empty", path.str());
+    }
+    log::info("kbs: resource {} received ({} bytes)", path.str(), secret.size());
+    return secret;
+  };
+  FetchResult result;
+  result.primary = std::move(*get(resource, true));
+  result.more.reserve(more.size());
+  for (const ResourceRequest &request : more) {
+    result.more.push_back(get(request.path, request.required));
   }
-  log::info("kbs: resource {} received ({} bytes)", resource.str(), secret.size());
-  return secret;
+  return result;
+}
+
+SecretBytes
+fetch_resource_once(HttpTransport &transport, EvidenceProvider &evidence, const ResourcePath &resource) {
+  return std::move(fetch_resources_once(transport, evidence, resource, {}).primary);
 }
 
 std::chrono::milliseconds
@@ -82,6 +106,16 @@ fetch_resource(const FetchOptions &options,
                EvidenceProvider &evidence,
                const TransportFactory &make_transport,
                const Sleeper &sleep) {
+  FetchOptions primary_only = options;
+  primary_only.more.clear();
+  return std::move(fetch_resources(primary_only, evidence, make_transport, sleep).primary);
+}
+
+FetchResult
+fetch_resources(const FetchOptions &options,
+                EvidenceProvider &evidence,
+                const TransportFactory &make_transport,
+                const Sleeper &sleep) {
   if (options.urls.empty()) {
     throw Error(ErrorKind::usage, "no KBS URL configured");
   }
@@ -103,7 +137,7 @@ fetch_resource(const FetchOptions &options,
       try {
         log::info("kbs: attempt {} with {}", tries, url);
         const auto transport = make_transport(url);
-        return fetch_resource_once(*transport, evidence, options.resource);
+        return fetch_resources_once(*transport, evidence, options.resource, options.more);
       } catch (const Error &e) {
         if (e.kind() == ErrorKind::usage) {
           throw; // configuration problems do not get better with retries

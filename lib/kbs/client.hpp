@@ -22,10 +22,26 @@ struct RetryPolicy {
   std::chrono::milliseconds max_backoff{16000};    // backoff doubles up to this
 };
 
+// A further resource fetched in the same session as the primary one (a data
+// volume's key). An optional one that the KBS refuses is left out (nullopt);
+// a required one fails the attempt like the primary resource.
+struct ResourceRequest {
+  ResourcePath path;
+  bool required = true;
+};
+
 struct FetchOptions {
   std::vector<std::string> urls; // tried in order within each round
   ResourcePath resource;
   RetryPolicy retry;
+  std::vector<ResourceRequest> more{}; // fetched after `resource`, same session
+};
+
+// What one attested session released: the primary resource and, in the
+// order of FetchOptions::more, each further one (nullopt: optional, refused).
+struct FetchResult {
+  SecretBytes primary;
+  std::vector<std::optional<SecretBytes>> more;
 };
 
 using TransportFactory = std::function<std::unique_ptr<HttpTransport>(const std::string &url)>;
@@ -38,6 +54,13 @@ using Sleeper = std::function<void(std::chrono::milliseconds)>;
 SecretBytes
 fetch_resource_once(HttpTransport &transport, EvidenceProvider &evidence, const ResourcePath &resource);
 
+// The same exchange with one attestation for several resources: after
+// /attest, GET `resource`, then each of `more` with the same session cookie.
+FetchResult fetch_resources_once(HttpTransport &transport,
+                                 EvidenceProvider &evidence,
+                                 const ResourcePath &resource,
+                                 const std::vector<ResourceRequest> &more);
+
 // The resource from the first URL that delivers it. Up to `retry.attempts`
 // rounds; each round tries every URL in order; between rounds it sleeps with
 // exponential backoff. When every attempt failed, throws cvm::Error(io) whose
@@ -46,6 +69,14 @@ SecretBytes fetch_resource(const FetchOptions &options,
                            EvidenceProvider &evidence,
                            const TransportFactory &make_transport,
                            const Sleeper &sleep = {});
+
+// fetch_resource for the primary resource and `options.more`, all from one
+// attested session (the session of the first URL and round that delivers
+// the primary resource and every required further one).
+FetchResult fetch_resources(const FetchOptions &options,
+                            EvidenceProvider &evidence,
+                            const TransportFactory &make_transport,
+                            const Sleeper &sleep = {});
 
 // Sleep `round`'s backoff: min(initial * 2^round, max).
 std::chrono::milliseconds backoff_delay(const RetryPolicy &retry, unsigned round);

@@ -4,8 +4,9 @@
 
 A TEST TOOL, NOT A PRODUCT. It is an independent implementation of the KBS
 side (standard library + python3-cryptography only) used to exercise
-cvmforge-agent: /kbs/v0/auth, /kbs/v0/attest, /kbs/v0/resource/<repo>/<type>/<tag>,
-session cookies, sample-evidence verification, a TDX quote REPORTDATA check
+cvmforge-agent: /kbs/v0/auth, /kbs/v0/attest, /kbs/v0/resource/<repo>/<type>/<tag>
+(any number of resources, several per attested session, each allowed or
+denied on its own), session cookies, sample-evidence verification, a TDX quote REPORTDATA check
 (NO signature verification), JWE responses (ECDH-ES+A256KW / A256GCM,
 flattened JSON), an allow/deny policy, TLS, and fault modes.
 
@@ -147,9 +148,17 @@ class Broker:
         self.args = args
         self.sessions = {}
         self.lock = threading.Lock()
+        # path -> bytes: the primary resource and every --resource PATH=FILE.
+        self.resources = {}
         with open(args.resource_file, "rb") as f:
-            self.resource = f.read()
-        self.resource_path = args.resource_path
+            self.resources[args.resource_path] = f.read()
+        for spec in args.resource or []:
+            path, _, file_name = spec.partition("=")
+            if not path or not file_name:
+                raise SystemExit("--resource wants PATH=FILE, got " + spec)
+            with open(file_name, "rb") as f:
+                self.resources[path] = f.read()
+        self.denied = set(args.deny_resource or [])
         self.accept_tee = set(args.accept_tee.split(","))
 
     def log(self, message: str) -> None:
@@ -231,12 +240,13 @@ class Broker:
     def resource_jwe(self, s: dict, path: str) -> dict:
         if not s["attested"]:
             raise Problem(401, "UnAuthenticated", "session is not attested")
-        if path != self.resource_path:
+        if path not in self.resources:
             raise Problem(404, "ResourceNotFound", "no resource at " + path)
-        if self.args.fault == "deny-resource":
+        if self.args.fault == "deny-resource" or path in self.denied:
             raise Problem(401, "PolicyDeny", "resource policy denied " + path)
         tamper = "tag" if self.args.fault == "tampered-jwe" else "none"
-        return make_jwe(s["pubkey"], self.resource, tamper)
+        self.log("releasing " + path)
+        return make_jwe(s["pubkey"], self.resources[path], tamper)
 
 
 def make_handler(broker: Broker):
@@ -359,6 +369,10 @@ def main(argv=None) -> int:
     s.add_argument("--host", default="127.0.0.1", help="a loopback address (127.x.y.z)")
     s.add_argument("--resource-file", required=True)
     s.add_argument("--resource-path", default="cvmforge/test/luks")
+    s.add_argument("--resource", action="append", metavar="PATH=FILE",
+                   help="a further resource (repeatable); one attested session may GET each")
+    s.add_argument("--deny-resource", action="append", metavar="PATH",
+                   help="the resource policy refuses PATH (repeatable)")
     s.add_argument("--tls-cert")
     s.add_argument("--tls-key")
     s.add_argument("--policy", choices=["allow", "deny"], default="allow")

@@ -68,6 +68,43 @@ TEST(AgentConfig, RejectsMistakes) {
   }
 }
 
+TEST(AgentConfig, VolumesAreCheckedMemberByMember) {
+  const std::string head = R"({"kbs_urls": ["http://k"], "resource": "a/b/root",
+    "luks": {"device": "/dev/r", "name": "cvmroot"}, "volumes": )";
+  const std::string good =
+      R"({"name": "data", "resource": "a/b/data", "device": "/dev/disk/by-uuid/x", "mapper_name": "cvmvol-data",
+          "header_policy": "/etc/p.json", "header_copy": "/run/cvmforge/volumes/data.luks2")";
+  const auto config = parse_agent_config(head + "[" + good + "}]}");
+  ASSERT_EQ(config.volumes.size(), 1U);
+  EXPECT_TRUE(config.volumes[0].required) << "required unless said otherwise";
+  EXPECT_EQ(config.volumes[0].key_size, 64U);
+  const std::string bad[] = {
+      R"({"name": "data")",                                               // members missing
+      good + R"(, "required": "yes")",                                    // not a boolean
+      good + R"(, "mount": "/srv")",                                      // unknown member
+      good + R"(, "key_size": 5000)",                                     // out of range
+      std::string(good).replace(good.find("a/b/data"), 8, "a/b"),         // not repo/type/tag
+      std::string(good).replace(good.find("/etc/p.json"), 11, "p.json"),  // relative path
+      std::string(good).replace(good.find("a/b/data"), 8, "a/b/root"),    // the root's resource
+      std::string(good).replace(good.find("cvmvol-data"), 11, "cvmroot"), // the root's mapping
+      std::string(good).replace(good.find("cvmvol-data"), 11, "a/b"),     // '/' in a mapper name
+      good + R"(, "mount_unit": "srv/data.mount")",                       // not a unit name
+      good + R"(, "mount_unit": "srv-data.service")",                     // not a mount unit
+  };
+  for (const std::string &item : bad) {
+    const std::string text = head + "[" + item + "}]}";
+    try {
+      (void)parse_agent_config(text);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const cvm::Error &e) {
+      EXPECT_EQ(e.kind(), cvm::ErrorKind::usage) << text;
+      EXPECT_NE(std::string(e.what()).find("volumes[0]"), std::string::npos) << e.what();
+    }
+  }
+  // Two volumes with one mapping.
+  EXPECT_THROW((void)parse_agent_config(head + "[" + good + "}, " + good + "}]}"), cvm::Error);
+}
+
 TEST(AgentConfig, TestSectionIsRecorded) {
   const auto config = parse_agent_config(
       R"({"kbs_urls": ["http://127.0.0.1:1"], "resource": "a/b/c", "tee": "sample",
@@ -91,6 +128,17 @@ full_config() {
   c.retry.initial_backoff = std::chrono::milliseconds(500);
   c.retry.max_backoff = std::chrono::milliseconds(4000);
   c.luks = cvm::kbs::LuksTarget{"/dev/vda3", "cryptroot", "/etc/cvmforge/policy.json", "/run/x/h.luks2"};
+  cvm::kbs::VolumeTarget v;
+  v.name = "data";
+  v.resource = cvm::kbs::ResourcePath::parse("cvmforge/img-1/luks-data");
+  v.device = "/dev/disk/by-uuid/33333333-3333-4333-8333-333333333333";
+  v.mapper_name = "cvmvol-data";
+  v.header_policy = "/etc/cvmforge/volumes/data.json";
+  v.header_copy = "/run/cvmforge/volumes/data.luks2";
+  v.required = false;
+  v.key_size = 32;
+  v.mount_unit = "srv-my\\x2ddata.mount";
+  c.volumes.push_back(v);
   return c;
 }
 
@@ -113,6 +161,18 @@ expect_same(const AgentConfig &a, const AgentConfig &b) {
     EXPECT_EQ(a.luks->name, b.luks->name);
     EXPECT_EQ(a.luks->header_policy, b.luks->header_policy);
     EXPECT_EQ(a.luks->header_copy, b.luks->header_copy);
+  }
+  ASSERT_EQ(a.volumes.size(), b.volumes.size());
+  for (std::size_t i = 0; i < a.volumes.size(); ++i) {
+    EXPECT_EQ(a.volumes[i].name, b.volumes[i].name);
+    EXPECT_EQ(a.volumes[i].resource.str(), b.volumes[i].resource.str());
+    EXPECT_EQ(a.volumes[i].device, b.volumes[i].device);
+    EXPECT_EQ(a.volumes[i].mapper_name, b.volumes[i].mapper_name);
+    EXPECT_EQ(a.volumes[i].header_policy, b.volumes[i].header_policy);
+    EXPECT_EQ(a.volumes[i].header_copy, b.volumes[i].header_copy);
+    EXPECT_EQ(a.volumes[i].required, b.volumes[i].required);
+    EXPECT_EQ(a.volumes[i].key_size, b.volumes[i].key_size);
+    EXPECT_EQ(a.volumes[i].mount_unit, b.volumes[i].mount_unit);
   }
   EXPECT_EQ(a.has_test_section, b.has_test_section);
   EXPECT_EQ(a.test_tsm_report_root, b.test_tsm_report_root);

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <map>
 
 #include "kbs_test_support.hpp"
 
@@ -94,7 +95,8 @@ TEST(KbsClient, RetriesEveryUrlPerRoundAndReportsTheLastProblem) {
   std::vector<long> sleeps;
   FetchOptions options{{"https://a", "https://b"},
                        ResourcePath::parse("r/t/g"),
-                       RetryPolicy{3, std::chrono::milliseconds(100), std::chrono::milliseconds(150)}};
+                       RetryPolicy{3, std::chrono::milliseconds(100), std::chrono::milliseconds(150)},
+                       {}};
   const TransportFactory factory = [&](const std::string &url) {
     urls_tried.push_back(url);
     return std::make_unique<ScriptedTransport>(
@@ -168,6 +170,68 @@ TEST(KbsClient, FullExchangeWithPythonJwe) {
   ASSERT_EQ(evidence.digests.size(), 1U);
   const json rd = {{"tee-pubkey", tee_pubkey}, {"nonce", "bm9uY2U="}, {"additional-evidence", ""}};
   EXPECT_EQ(evidence.digests[0], cvm::to_hex(cvm::crypto::sha384(cvm::as_bytes(canonical_json(rd)))));
+}
+
+// Data volumes (issue 12): one attestation, then one GET per resource with
+// the same session cookie; an optional resource the KBS refuses is left out,
+// a required one fails the attempt.
+TEST(KbsClient, SeveralResourcesInOneAttestedSession) {
+  const auto src = cvm::kbs::test::source_dir();
+  if (!src || !cvm::exec::find_program("python3")) {
+    GTEST_SKIP() << "skipped: needs CVM_SOURCE_DIR and python3 (with python3-cryptography)";
+  }
+  const std::string broker = (*src / "tests/kbs/kbs_broker.py").string();
+  std::vector<Recorded> log;
+  RecordingEvidence evidence;
+  json tee_pubkey;
+  const std::map<std::string, std::string> released = {{"/kbs/v0/resource/r/t/root", "aa01"},
+                                                       {"/kbs/v0/resource/r/t/data", "bb02"}};
+  ScriptedTransport transport(
+      [&](const Recorded &r) -> HttpResponse {
+        if (r.path == "/kbs/v0/auth") {
+          return {
+              200, "application/json", R"({"nonce":"bm9uY2U=","extra-params":""})", {"kbs-session-id=s1"}};
+        }
+        if (r.path == "/kbs/v0/attest") {
+          tee_pubkey = json::parse(r.body).at("runtime-data").at("tee-pubkey");
+          return {200, "application/json", R"({"token":"t"})", {}};
+        }
+        const auto it = released.find(r.path);
+        if (it == released.end()) {
+          return problem(401, "PolicyDeny", "resource policy denied");
+        }
+        const auto jwe = cvm::exec::run(
+            {"python3", broker, "make-jwe", "--jwk", tee_pubkey.dump(), "--plaintext-hex", it->second});
+        return {200, "application/json", jwe.out, {}};
+      },
+      log);
+  const std::vector<ResourceRequest> more = {{ResourcePath::parse("r/t/data"), true},
+                                             {ResourcePath::parse("r/t/cache"), false}};
+  const FetchResult result = fetch_resources_once(transport, evidence, ResourcePath::parse("r/t/root"), more);
+  EXPECT_EQ(cvm::to_hex(result.primary.span()), "aa01");
+  ASSERT_EQ(result.more.size(), 2U);
+  ASSERT_TRUE(result.more[0].has_value());
+  EXPECT_EQ(cvm::to_hex(result.more[0]->span()), "bb02");
+  EXPECT_FALSE(result.more[1].has_value()) << "an optional resource the KBS refuses is left out";
+  ASSERT_EQ(log.size(), 5U);
+  EXPECT_EQ(evidence.digests.size(), 1U) << "one attestation for every resource";
+  for (std::size_t i = 1; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].cookie, "s1") << log[i].path;
+  }
+  EXPECT_EQ(log[2].path, "/kbs/v0/resource/r/t/root");
+  EXPECT_EQ(log[3].path, "/kbs/v0/resource/r/t/data");
+  EXPECT_EQ(log[4].path, "/kbs/v0/resource/r/t/cache");
+
+  // The same refusal for a required resource fails the whole exchange.
+  log.clear();
+  try {
+    (void)fetch_resources_once(
+        transport, evidence, ResourcePath::parse("r/t/root"), {{ResourcePath::parse("r/t/cache"), true}});
+    FAIL() << "expected failure";
+  } catch (const cvm::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("KBS resource r/t/cache: HTTP 401 PolicyDeny"), std::string::npos)
+        << e.what();
+  }
 }
 
 } // namespace
