@@ -155,8 +155,22 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     parts.push_back(pj);
   }
   j["partitions"] = parts;
+  // A data volume (issue 12): LUKS2 on the whole disk, no partition table.
+  const bool whole_disk_luks = parts.empty() && !devices.empty() && s.vfs_type(devices[0]) == "crypto_LUKS";
 
-  if (luks_partition) {
+  if (whole_disk_luks) {
+    fs::TempDir tmp("cvmforge-inspect");
+    const auto header = tmp.path() / "header.luks2";
+    const std::int64_t size = s.blockdev_getsize64(devices[0]);
+    s.download_offset(devices[0], header, 0, std::min<std::int64_t>(size, 32LL << 20));
+    log::info("reading the LUKS2 header...");
+    j["luks"] = luks::header_info_to_json(luks::read_header_info(header));
+    const std::string label = j["luks"]["label"].get<std::string>();
+    const bool ours = j["luks"]["subsystem"] == "cvmforge" && label.starts_with("cvmforge-");
+    j["cvmforge_built"] = ours;
+    j["data_volume"] = ours ? nlohmann::ordered_json(label.substr(std::string_view("cvmforge-").size()))
+                            : nlohmann::ordered_json(nullptr);
+  } else if (luks_partition) {
     // The header region is at most 16 MiB + 8 MiB in headers cvmforge (and
     // cryptsetup defaults) write; the pure parser refuses anything larger.
     fs::TempDir tmp("cvmforge-inspect");
@@ -192,7 +206,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     j["efi_binaries"] = facts.efi_binaries;
   }
   s.shutdown();
-  if (j["cvmforge_built"].get<bool>()) {
+  if (j["cvmforge_built"].get<bool>() && !j.contains("data_volume")) {
     j["build_report"] = report_facts(a.image);
   }
 
@@ -205,7 +219,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
              a.image,
              a.format,
              format_size(j["virtual_size"].get<std::uint64_t>()));
-  fmt::print("Partitions\n");
+  fmt::print("{}\n", j["partitions"].empty() ? "Partitions  none" : "Partitions");
   for (const auto &p : j["partitions"]) {
     fmt::print("  {:<10} #{} {:<28} {:<12} {}\n",
                p["device"].get<std::string>(),
@@ -214,7 +228,27 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
                p["filesystem"].get<std::string>(),
                p["uuid"].get<std::string>());
   }
-  if (j["cvmforge_built"].get<bool>()) {
+  if (j.contains("data_volume")) {
+    const auto &l = j["luks"];
+    fmt::print("LUKS2       on the whole disk: {} {}-bit, {}-byte sectors, data at {} MiB\n",
+               l["cipher"].get<std::string>(),
+               l["key_size_bits"].get<int>(),
+               l["sector_size"].get<int>(),
+               l["data_offset"].get<std::uint64_t>() >> 20U);
+    fmt::print(
+        "            uuid {}  label {}\n", l["uuid"].get<std::string>(), l["label"].get<std::string>());
+    for (const auto &k : l["keyslots"]) {
+      fmt::print("  keyslot {}  {}\n", k["slot"].get<int>(), kdf_summary(k["pbkdf"]));
+    }
+    if (j["data_volume"].is_null()) {
+      fmt::print("Volume      a LUKS2 disk that cvmforge did not make\n");
+    } else {
+      fmt::print("Volume      cvmforge data volume \"{}\": its image's agent opens it after attestation, "
+                 "found as /dev/disk/by-uuid/{}\n",
+                 j["data_volume"].get<std::string>(),
+                 l["uuid"].get<std::string>());
+    }
+  } else if (j["cvmforge_built"].get<bool>()) {
     const auto &l = j["luks"];
     fmt::print("LUKS2       {} {}-bit, {}-byte sectors, data at {} MiB\n",
                l["cipher"].get<std::string>(),

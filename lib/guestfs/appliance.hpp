@@ -95,6 +95,8 @@ public:
   virtual void
   mkfs(const std::string &fstype, const std::string &device, const MkfsOptions &options = {}) = 0;
   virtual void mke2fs(const std::string &device, const Mke2fsOptions &options) = 0;
+  // Sets the UUID of the (unmounted) filesystem on `device`: ext2/3/4, xfs.
+  virtual void set_uuid(const std::string &device, const std::string &uuid) = 0;
   // mount -o `options`.
   virtual void
   mount_options(const std::string &options, const std::string &mountable, const std::string &mountpoint) = 0;
@@ -107,6 +109,9 @@ public:
   // --- Copies inside the appliance ---
   // cp -a `src` `dest`.
   virtual void cp_a(const std::string &src, const std::string &dest) = 0;
+  // Unpacks the host tar file `host_tar` into directory `dir`, keeping
+  // numeric owners, modes, times, xattrs and ACLs (tar-in, xattrs and acls on).
+  virtual void unpack_tree(const std::filesystem::path &host_tar, const std::string &dir) = 0;
   // Disk usage of `path` in bytes (du -s).
   virtual std::int64_t du(const std::string &path) = 0;
   virtual void chown(int owner, int group, const std::string &path) = 0;

@@ -1133,6 +1133,14 @@ Session::lgetxattrs(const std::string &path) {
 // --- Transfers ---
 
 void
+Session::unpack_tree(const std::filesystem::path &host_tar, const std::string &dir) {
+  TarOptions options;
+  options.xattrs = true;
+  options.acls = true;
+  tar_in(host_tar, dir, options);
+}
+
+void
 Session::upload(const std::filesystem::path &host_file, const std::string &guest_path) {
   guestfs_h *g = checked_handle("upload");
   check(g,

@@ -214,7 +214,7 @@ public:
   // --- Filesystems ---
   void mkfs(const std::string &fstype, const std::string &device, const MkfsOptions &options = {}) override;
   void mke2fs(const std::string &device, const Mke2fsOptions &options) override;
-  void set_uuid(const std::string &device, const std::string &uuid);
+  void set_uuid(const std::string &device, const std::string &uuid) override;
   void set_label(const std::string &mountable, const std::string &label);
   // mount -o `options`.
   void mount_options(const std::string &options,
@@ -231,6 +231,7 @@ public:
   void cp(const std::string &src, const std::string &dest);
   // cp -a (preserves ownership, modes, timestamps, symlinks).
   void cp_a(const std::string &src, const std::string &dest) override;
+  void unpack_tree(const std::filesystem::path &host_tar, const std::string &dir) override;
   bool is_dir_follow(const std::string &path);
   // Every path below `directory`, relative to it but with a leading "/"
   // (find("/etc") gives "/default", "/default/grub", ...), sorted.

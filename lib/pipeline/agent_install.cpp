@@ -2,6 +2,7 @@
 #include "lib/pipeline/agent_install.hpp"
 
 #include "lib/kbs/agent_config.hpp"
+#include "lib/pipeline/bootcfg.hpp"
 #include "lib/plan/binding.hpp"
 #include "lib/template/template.hpp"
 #include "lib/util/error.hpp"
@@ -93,7 +94,20 @@ kernel_can_extend_rtmr(std::string_view kernel_version) {
 }
 
 std::string
-agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::size_t key_size) {
+volume_header_policy(std::string_view name) {
+  return fmt::format("{}/volumes/{}.luks-header-policy.json", k_etc_dir, name);
+}
+
+std::string
+volume_header_copy(std::string_view name) {
+  return fmt::format("/run/cvmforge/volumes/{}.luks2", name);
+}
+
+std::string
+agent_config_json(const manifest::Manifest &m,
+                  std::string_view luks_uuid,
+                  std::size_t key_size,
+                  std::span<const VolumeAgent> volumes) {
   const auto &a = m.attestation;
   kbs::AgentConfig config;
   config.kbs_urls = a.kbs_urls;
@@ -109,6 +123,22 @@ agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::
   config.retry.initial_backoff = std::chrono::milliseconds(a.retries.backoff_initial_ms);
   config.retry.max_backoff = std::chrono::milliseconds(a.retries.backoff_max_ms);
   config.luks = kbs::LuksTarget{luks_device(luks_uuid), m.luks.mapper_name, k_header_policy, k_header_copy};
+  for (const VolumeAgent &va : volumes) {
+    const manifest::Volume &v = *va.volume;
+    kbs::VolumeTarget target;
+    target.name = v.name;
+    target.resource = kbs::ResourcePath::parse(v.resource_path);
+    target.device = luks_device(va.luks_uuid);
+    target.mapper_name = v.mapper_name;
+    target.header_policy = volume_header_policy(v.name);
+    target.header_copy = volume_header_copy(v.name);
+    target.required = v.required;
+    target.key_size = 64;
+    if (!v.required) {
+      target.mount_unit = bootcfg::mount_unit_name(v.mount);
+    }
+    config.volumes.push_back(std::move(target));
+  }
   std::string text = kbs::agent_config_json(config);
   // The agent refuses a config it cannot parse at boot, with no way to fix
   // the image then: refuse it now instead.
@@ -219,20 +249,34 @@ rego_string(std::string_view v) {
 std::string
 resource_policy(const manifest::Manifest &m, const std::optional<PolicyPins> &pins) {
   const auto &a = m.attestation;
-  nlohmann::json segments = nlohmann::json::array();
-  std::string_view rest = a.resource_path;
-  while (!rest.empty()) {
-    const auto slash = rest.find('/');
-    segments.push_back(std::string(rest.substr(0, slash)));
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  // The disk key and every data volume's key: one rule each (Rego ORs rules
+  // of one name), the same conditions for all.
+  std::vector<std::string> paths{a.resource_path};
+  for (const manifest::Volume &v : m.volumes) {
+    paths.push_back(v.resource_path);
   }
+  std::vector<std::string> rules;
+  for (const std::string &path : paths) {
+    nlohmann::json segments = nlohmann::json::array();
+    std::string_view rest = path;
+    while (!rest.empty()) {
+      const auto slash = rest.find('/');
+      segments.push_back(std::string(rest.substr(0, slash)));
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    }
+    rules.push_back(fmt::format(
+        "resource_requested if {{\n\tdata.plugin == \"resource\"\n\tdata[\"resource-path\"] == {}\n}}",
+        segments.dump()));
+  }
+  const std::string resource_rules = fmt::format("{}", fmt::join(rules, "\n\n"));
+  const std::string resource_list = fmt::format("{}", fmt::join(paths, ", "));
   const std::string evidence(manifest::to_string(a.tee));
   const auto dir = tmpl::templates_dir() / "kbs";
   if (a.tee == manifest::Tee::sample) {
     return tmpl::render_file(dir / "resource-policy-sample.rego.in",
                              {{"image", m.name},
-                              {"resource_path", a.resource_path},
-                              {"resource_path_segments", segments.dump()},
+                              {"resource_path", resource_list},
+                              {"resource_rules", resource_rules},
                               {"evidence", evidence},
                               {"evidence_quoted", rego_string(evidence)}});
   }
@@ -289,8 +333,8 @@ resource_policy(const manifest::Manifest &m, const std::optional<PolicyPins> &pi
   }
   return tmpl::render_file(dir / "resource-policy.rego.in",
                            {{"image", m.name},
-                            {"resource_path", a.resource_path},
-                            {"resource_path_segments", segments.dump()},
+                            {"resource_path", resource_list},
+                            {"resource_rules", resource_rules},
                             {"pin_notes", fmt::format("{}", fmt::join(notes, "\n"))},
                             {"mrtd_set", fmt::format("{{{}}}", fmt::join(mrtd, ", "))},
                             {"rtmr_checks", fmt::format("{}", fmt::join(checks, "\n\t"))}});
@@ -318,6 +362,23 @@ kbs_info(const manifest::Manifest &m, const Flavour &flavour) {
                             a.ca_cert ? fmt::format("--cert-file {} ", a.ca_cert->string()) : std::string(),
                             a.resource_path,
                             m.output.key_file.string());
+  if (!m.volumes.empty()) {
+    auto &volumes = j["volumes"] = nlohmann::ordered_json::array();
+    for (const manifest::Volume &v : m.volumes) {
+      volumes.push_back(
+          {{"name", v.name},
+           {"resource_path", v.resource_path},
+           {"key_file", v.key_file.string()},
+           {"required", v.required},
+           {"upload",
+            fmt::format("kbs-client --url {} {}config --auth-private-key <admin-key> set-resource "
+                        "--path {} --resource-file {}",
+                        a.kbs_urls.empty() ? std::string("<kbs-url>") : a.kbs_urls.front(),
+                        a.ca_cert ? fmt::format("--cert-file {} ", a.ca_cert->string()) : std::string(),
+                        v.resource_path,
+                        v.key_file.string())}});
+    }
+  }
   return j;
 }
 
@@ -367,7 +428,8 @@ install(guestfs::Guest &g,
         const std::vector<TemplateInstall> &templates,
         const std::string &config_json,
         const std::string &policy_json,
-        const std::optional<std::filesystem::path> &ca_cert) {
+        const std::optional<std::filesystem::path> &ca_cert,
+        std::span<const VolumeAgent> volumes) {
   const auto at = [&root](std::string_view p) { return root + std::string(p); };
   const auto put = [&](std::string_view path, std::string_view text, int mode) {
     const auto parent = std::filesystem::path(at(path)).parent_path().string();
@@ -418,6 +480,9 @@ install(guestfs::Guest &g,
   g.chmod(0755, at(k_etc_dir));
   put(k_config, config_json, 0644);
   put(k_header_policy, policy_json, 0644);
+  for (const VolumeAgent &va : volumes) {
+    put(volume_header_policy(va.volume->name), va.header_policy_json, 0644);
+  }
   if (ca_cert) {
     put(k_ca_cert, fs::read_text(*ca_cert, std::size_t{1} << 20U), 0644);
   }

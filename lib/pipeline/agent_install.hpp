@@ -30,6 +30,19 @@ inline constexpr const char *k_header_policy = "/etc/cvmforge/luks-header-policy
 inline constexpr const char *k_insecure_marker = "/etc/cvmforge/INSECURE-TEST";
 inline constexpr const char *k_header_copy = "/run/cvmforge/header.luks2";
 
+// A data volume as inject-agent hands it to the agent: its LUKS UUID (the
+// guest finds it as /dev/disk/by-uuid/<uuid>) and its header policy, pinned
+// at build time like the root's.
+struct VolumeAgent {
+  const manifest::Volume *volume = nullptr;
+  std::string luks_uuid;
+  std::string header_policy_json;
+};
+// In the guest and its initramfs: /etc/cvmforge/volumes/<name>.luks-header-policy.json;
+// the checked header copy at boot: /run/cvmforge/volumes/<name>.luks2.
+std::string volume_header_policy(std::string_view name);
+std::string volume_header_copy(std::string_view name);
+
 // The agent flavour a manifest needs: the test flavour (sample evidence,
 // plain http) ONLY for `attestation.tee: sample`.
 struct Flavour {
@@ -65,7 +78,11 @@ std::string luks_device(std::string_view luks_uuid);
 std::optional<bool> kernel_can_extend_rtmr(std::string_view kernel_version);
 
 // The agent's JSON configuration (cmd/agent/README.md) for this manifest.
-std::string agent_config_json(const manifest::Manifest &m, std::string_view luks_uuid, std::size_t key_size);
+// `volumes`: the data volumes, in the manifest's order; their keys are 64 bytes.
+std::string agent_config_json(const manifest::Manifest &m,
+                              std::string_view luks_uuid,
+                              std::size_t key_size,
+                              std::span<const VolumeAgent> volumes = {});
 
 // The kernel parameters for attested unlock: `params` as configure-boot made
 // them, with the backend's network and "no systemd-cryptsetup" additions
@@ -138,7 +155,8 @@ std::vector<TemplateInstall> templates_for(manifest::InitramfsGenerator initramf
 
 // Writes everything into the new root mounted at `root` ("" = "/") of `g`:
 // the bundle from `bundle_dir`, /etc/cvmforge (config, CA, header policy from
-// `policy_json`, INSECURE-TEST marker), and the rendered templates.
+// `policy_json`, INSECURE-TEST marker, each volume's header policy), and the
+// rendered templates. The initramfs hooks copy all of /etc/cvmforge.
 void install(guestfs::Guest &g,
              const std::string &root,
              const std::filesystem::path &bundle_dir,
@@ -146,6 +164,7 @@ void install(guestfs::Guest &g,
              const std::vector<TemplateInstall> &templates,
              const std::string &config_json,
              const std::string &policy_json,
-             const std::optional<std::filesystem::path> &ca_cert);
+             const std::optional<std::filesystem::path> &ca_cert,
+             std::span<const VolumeAgent> volumes = {});
 
 } // namespace cvm::pipeline::agent

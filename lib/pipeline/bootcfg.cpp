@@ -2,7 +2,9 @@
 #include "lib/pipeline/bootcfg.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace cvm::pipeline::bootcfg {
@@ -56,6 +58,33 @@ esp_mountpoint(std::string_view fstab) {
 }
 
 std::string
+mount_unit_name(std::string_view mount_point) {
+  std::string_view p = mount_point;
+  while (!p.empty() && p.front() == '/') {
+    p.remove_prefix(1);
+  }
+  while (!p.empty() && p.back() == '/') {
+    p.remove_suffix(1);
+  }
+  if (p.empty()) {
+    return "-.mount";
+  }
+  std::string out;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c == '/') {
+      out += '-';
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
+               c == '_' || (c == '.' && i != 0)) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out + ".mount";
+}
+
+std::string
 rewrite_fstab(std::string_view old_fstab, const FstabInput &in) {
   std::string out = "# /etc/fstab: rewritten by cvmforge; the root filesystem is LUKS2-encrypted.\n";
   for (const auto &line : lines_of(old_fstab)) {
@@ -66,8 +95,11 @@ rewrite_fstab(std::string_view old_fstab, const FstabInput &in) {
       }
       continue;
     }
-    if (f.size() >= 2 &&
-        (f[1] == "/" || f[1] == "/boot" || f[1] == in.esp_mountpoint || f[1] == "/boot/efi")) {
+    const bool volume_mount =
+        f.size() >= 2 &&
+        std::any_of(in.volumes.begin(), in.volumes.end(), [&](const auto &v) { return v.mount == f[1]; });
+    if (f.size() >= 2 && (f[1] == "/" || f[1] == "/boot" || f[1] == in.esp_mountpoint ||
+                          f[1] == "/boot/efi" || volume_mount)) {
       out += "# replaced by cvmforge: " + line + "\n";
       continue;
     }
@@ -80,6 +112,24 @@ rewrite_fstab(std::string_view old_fstab, const FstabInput &in) {
   out += fmt::format("/dev/mapper/{} / {} errors=remount-ro 0 1\n", in.mapper_name, in.root_fstype);
   out += fmt::format("UUID={} /boot ext4 defaults,nodev,nosuid 0 2\n", in.boot_fs_uuid);
   out += fmt::format("UUID={} {} vfat umask=0077 0 1\n", in.esp_fs_uuid, in.esp_mountpoint);
+  // Data volumes: opened in the initramfs by cvmforge-agent (never listed in
+  // crypttab, so nothing prompts). An optional one may be absent: nofail, so
+  // the boot does not depend on it, and the agent masks its mount unit in
+  // /run for this boot when it skips it, so nothing waits for its device.
+  // No x-systemd.device-timeout: a mapping the initramfs made is "found"
+  // only once udev's coldplug in the root reaches it, which took over 30 s
+  // on a loaded TCG test host; a shorter timeout lost volumes that were there.
+  for (const FstabVolume &v : in.volumes) {
+    std::vector<std::string> options = v.options;
+    if (options.empty()) {
+      options.emplace_back("defaults");
+    }
+    if (!v.required) {
+      options.emplace_back("nofail");
+    }
+    out += fmt::format(
+        "/dev/mapper/{} {} {} {} 0 2\n", v.mapper_name, v.mount, v.fstype, fmt::join(options, ","));
+  }
   return out;
 }
 

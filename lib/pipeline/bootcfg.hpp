@@ -11,12 +11,28 @@
 // read the files through the Guest API, call these, and write the result.
 namespace cvm::pipeline::bootcfg {
 
+// A data volume's line: /dev/mapper/<mapper_name> on <mount>.
+struct FstabVolume {
+  std::string mapper_name;
+  std::string mount;
+  std::string fstype;               // "ext4" | "xfs"
+  std::vector<std::string> options; // empty = "defaults"
+  bool required = true;             // false: nofail, short device timeout
+};
+
+// The systemd mount unit of an absolute, normal mount point, as
+// `systemd-escape --path --suffix=mount` names it: "/srv/my-data" ->
+// "srv-my\x2ddata.mount" (each "/" between names becomes "-", every byte
+// outside [A-Za-z0-9:_.] and a leading "." becomes \xNN).
+std::string mount_unit_name(std::string_view mount_point);
+
 struct FstabInput {
   std::string mapper_name;  // root is /dev/mapper/<mapper_name>
   std::string root_fstype;  // "ext4"
   std::string boot_fs_uuid; // the new /boot filesystem
   std::string esp_fs_uuid;  // the new ESP (vfat serial "ABCD-1234")
   std::string esp_mountpoint = "/boot/efi";
+  std::vector<FstabVolume> volumes{};
 };
 
 // The new /etc/fstab: the base's entries for "/", "/boot" and the ESP are

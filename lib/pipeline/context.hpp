@@ -64,6 +64,26 @@ struct InstalledAgent {
   bool not_bound_marker = false;            // /etc/cvmforge/NOT-BOUND is in the image
 };
 
+// A data volume as the build makes it: its own disk, LUKS2 header and keys.
+struct VolumeBuild {
+  const manifest::Volume *spec = nullptr;
+  std::filesystem::path output_tmp; // the volume's disk while it is being built
+  std::string disk;                 // its API device name in the appliance
+  std::string luks_uuid;            // the guest finds it as /dev/disk/by-uuid/<luks_uuid>
+  std::string fs_uuid;
+  // Keys: only in memory, wiped on destruction.
+  SecretBytes unlock_key; // the volume's KBS resource; keyslot 0
+  SecretBytes volume_key;
+  SecretBytes build_passphrase; // keyslot 0 of its build-only header
+  std::filesystem::path final_header;
+  std::filesystem::path build_header;
+  std::optional<luks::HeaderInfo> header_info; // make-volumes
+  std::string header_policy_json;              // make-volumes: pinned like the root's
+  std::optional<guestfs::FsUsage> usage;       // make-volumes: its filesystem when written
+  double seconds = 0.0;                        // make-volumes: format, mkfs and copy
+  std::uint64_t allocated_bytes = 0;           // commit: of its disk file
+};
+
 // The base image file as check-inputs found it: what a third party
 // rebuilding the image needs to find the same base.
 struct BaseFile {
@@ -163,6 +183,9 @@ struct BuildContext {
   // appliance (copy-root to close-image); empty otherwise.
   std::string mapper_device;
   OutputMounts mounts = OutputMounts::none;
+
+  // The manifest's data volumes, in its order (prepare-key on).
+  std::vector<VolumeBuild> volumes;
 
   // Identifiers (seed-derived with reproducibility.seed) and the time the
   // guest's boot tools stamp on what they generate.

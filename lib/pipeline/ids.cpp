@@ -53,6 +53,16 @@ make_uuid(std::string_view seed, std::string_view purpose) {
 }
 
 std::string
+volume_luks_purpose(std::string_view name) {
+  return "volume-luks-" + std::string(name);
+}
+
+std::string
+volume_fs_purpose(std::string_view name) {
+  return "volume-fs-" + std::string(name);
+}
+
+std::string
 gpt_partition_purpose(std::string_view role) {
   return "gpt-partition-" + std::string(role);
 }

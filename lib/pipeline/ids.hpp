@@ -35,6 +35,11 @@ inline constexpr std::string_view esp_fs = "esp-fs";
 inline constexpr std::string_view gpt_disk = "gpt-disk";
 } // namespace purpose
 
+// The purposes of a data volume's identifiers: "volume-luks-<name>" and
+// "volume-fs-<name>" (the manifest's volume name, unique per manifest).
+std::string volume_luks_purpose(std::string_view name);
+std::string volume_fs_purpose(std::string_view name);
+
 // The purpose of a partition's unique GUID: "gpt-partition-" + its role
 // ("esp", "boot", "root"; the role, not the manifest's label, so two labels
 // can never share a GUID).

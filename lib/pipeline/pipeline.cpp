@@ -80,9 +80,21 @@ run_build(const plan::BuildPlan &plan, const BuildOptions &options, Backends bac
         if (!ctx.output_tmp.empty() && std::filesystem::exists(ctx.output_tmp)) {
           log::warning("kept the partial image {} (--keep-failed)", ctx.output_tmp.string());
         }
-      } else if (!ctx.output_tmp.empty()) {
+        for (const VolumeBuild &vb : ctx.volumes) {
+          if (!vb.output_tmp.empty() && std::filesystem::exists(vb.output_tmp)) {
+            log::warning("kept the partial volume {} (--keep-failed)", vb.output_tmp.string());
+          }
+        }
+      } else {
         std::error_code ec;
-        std::filesystem::remove(ctx.output_tmp, ec);
+        if (!ctx.output_tmp.empty()) {
+          std::filesystem::remove(ctx.output_tmp, ec);
+        }
+        for (const VolumeBuild &vb : ctx.volumes) {
+          if (!vb.output_tmp.empty()) {
+            std::filesystem::remove(vb.output_tmp, ec);
+          }
+        }
       }
     }
   } cleanup(ctx, options);

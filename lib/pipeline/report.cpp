@@ -192,6 +192,41 @@ measurement_json(const BuildContext &ctx) {
   return j;
 }
 
+// make-volumes and commit: each data volume, as far as the build got.
+Json
+volumes_json(const BuildContext &ctx) {
+  Json out = Json::array();
+  for (const VolumeBuild &vb : ctx.volumes) {
+    const manifest::Volume &v = *vb.spec;
+    Json j = {{"name", v.name},
+              {"kind", manifest::to_string(v.kind)},
+              {"path", v.output.string()},
+              {"virtual_size", v.size_bytes},
+              {"key_file", v.key_file.string()},
+              {"resource_path", v.resource_path},
+              {"required", v.required},
+              {"mount", v.mount},
+              {"filesystem", {{"type", manifest::to_string(v.filesystem)}, {"uuid", vb.fs_uuid}}},
+              {"mapper_name", v.mapper_name},
+              {"luks_device", agent::luks_device(vb.luks_uuid)},
+              {"header_policy", agent::volume_header_policy(v.name)},
+              {"source", v.source ? Json(v.source->string()) : Json(nullptr)}};
+    if (vb.header_info) {
+      j["luks"] = luks::header_info_to_json(*vb.header_info);
+    }
+    if (vb.usage) {
+      j["filesystem"]["used_bytes"] = vb.usage->used_bytes;
+      j["filesystem"]["size_bytes"] = vb.usage->total_bytes;
+      j["seconds"] = tenths(vb.seconds);
+    }
+    if (ctx.commit_facts) {
+      j["allocated_bytes"] = vb.allocated_bytes;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 // The stages as the executor ran them, commit included (the report is
 // written at its end, so if it exists at all, commit succeeded).
 Json
@@ -248,6 +283,9 @@ build_report(const BuildContext &ctx) {
   }
   if (ctx.files_injected) {
     r["files"] = *ctx.files_injected;
+  }
+  if (!ctx.volumes.empty()) {
+    r["volumes"] = volumes_json(ctx);
   }
   if (ctx.agent) {
     r["attestation"] = attestation_json(ctx);

@@ -39,6 +39,14 @@ void check_binding_after_inspection(BuildContext &ctx);
 // there is none. Mounts the output as root.
 std::vector<baseimage::KernelImage> kernels_in_output(BuildContext &ctx);
 
+// The LUKS2 parameters of the manifest's luks: section (cipher, key size,
+// sector size, keyslot 0's PBKDF), for the root and every data volume: a
+// header with `data_offset` before `data_size` bytes of data, a 1 MiB
+// keyslots area, subsystem "cvmforge". Label, UUID and recovery are the
+// caller's.
+luks::LuksParams luks_params(const manifest::Manifest &m, std::uint64_t data_offset, std::uint64_t data_size);
+luks::PbkdfParams to_luks(const manifest::Pbkdf &p);
+
 // The kernel command line additions as one string.
 std::string kernel_parameters_string(const BuildContext &ctx);
 

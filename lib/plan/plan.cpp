@@ -44,6 +44,20 @@ output_files(const Manifest &m) {
           {"output.path", out + "." + name, "direct boot: QEMU -kernel/-initrd/-append input", false});
     }
   }
+  for (std::size_t i = 0; i < m.volumes.size(); ++i) {
+    const manifest::Volume &v = m.volumes[i];
+    const std::string key = fmt::format("volumes[{}]", i);
+    files.push_back({key + ".output",
+                     v.output,
+                     fmt::format("data volume {}: its encrypted disk (attach it to the VM)", v.name),
+                     false});
+    files.push_back({key + ".key_file",
+                     v.key_file,
+                     fmt::format("data volume {}: its key (0600): upload it to your key broker as {}",
+                                 v.name,
+                                 v.resource_path),
+                     true});
+  }
   return files;
 }
 
@@ -126,6 +140,18 @@ to_text(const BuildPlan &plan) {
                        m.attestation.resource_path);
   } else {
     out += "Attest    disabled (recovery passphrase only)\n";
+  }
+  for (const manifest::Volume &v : m.volumes) {
+    out +=
+        fmt::format("Volume    {}: built, {} {} at {} ({}, {}){}; LUKS2 like the root, resource {}\n",
+                    v.name,
+                    manifest::values::format_size(v.size_bytes),
+                    manifest::to_string(v.filesystem),
+                    v.mount,
+                    v.required ? "required: no boot without it" : "optional: the boot goes on without it",
+                    v.mount_options.empty() ? "defaults" : fmt::format("{}", fmt::join(v.mount_options, ",")),
+                    v.source ? fmt::format(", seeded from {}", v.source->string()) : std::string(),
+                    v.resource_path);
   }
   if (m.measurement.profile.empty()) {
     out += "Measure   no measurement.profile: no reference values are computed\n";

@@ -110,6 +110,17 @@ struct CopyRoot : AlwaysRuns, Heading<"Copying the root filesystem into the LUKS
   static void run(pipeline::BuildContext &ctx);
 };
 
+// The manifest's data volumes: each its own LUKS2 disk, written, closed
+// and given its final header here.
+struct MakeVolumes : Heading<"Writing the encrypted data volumes"> {
+  static constexpr std::string_view name = "make-volumes";
+  static Skip
+  skip(const manifest::Manifest &m) {
+    return m.volumes.empty() ? Skip("the manifest has no volumes") : std::nullopt;
+  }
+  static void run(pipeline::BuildContext &ctx);
+};
+
 // The manifest's files:.
 struct InjectFiles : Heading<"Injecting files"> {
   static constexpr std::string_view name = "inject-files";
@@ -208,6 +219,7 @@ using Stages = StageList<CheckInputs,
                          FormatLuks,
                          CopyEsp,
                          CopyRoot,
+                         MakeVolumes,
                          InjectFiles,
                          InjectAgent,
                          ConfigureBoot,

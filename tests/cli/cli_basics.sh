@@ -86,7 +86,15 @@ paths={o["path"].rsplit("/",1)[1]: o for o in d["outputs"]}
 assert paths["debian12-web.qcow2.key"]["secret"] is True, paths
 assert "debian12-web.qcow2.reference.json" in paths and "debian12-web.qcow2.recovery" in paths, paths
 assert d["insecure_test"] is False
+# Each data volume: its disk and its key (secret), next to the image.
+assert paths["debian12-web.www.qcow2"]["secret"] is False, paths
+assert paths["debian12-web.www.qcow2.key"]["secret"] is True, paths
+assert paths["debian12-web.logs.qcow2.key"]["secret"] is True, paths
+assert [v["mount"] for v in d["manifest"]["volumes"]] == ["/srv/www", "/var/log/web"]
 assert d["manifest"]["partitions"]["esp"]["filesystem"]=="vfat"' <<<"$out"
+check plan-volumes 0 "$cli" plan "$manifests/examples/debian12-uki.yaml"
+expect plan-volumes-text grep -q '^Volume    www: built, 2G ext4 at /srv/www (required' <<<"$out"
+expect plan-volumes-stage grep -qE '^ +8\. make-volumes +Writing the encrypted data volumes' <<<"$out"
 check validate-insecure-test 0 "$cli" validate "$manifests/examples/test-sample-attestation.yaml"
 expect validate-insecure-test-warns grep -q 'INSECURE-TEST' <<<"$err"
 # Without CVM_OUT the examples refuse to put the key anywhere (no default in the checkout).

@@ -82,6 +82,27 @@ check_inputs(BuildContext &ctx) {
     throw Error(ErrorKind::io, "the output directory {} is not writable", out_dir.string());
   }
 
+  for (std::size_t i = 0; i < m.volumes.size(); ++i) {
+    const manifest::Volume &v = m.volumes[i];
+    const auto dir = v.output.parent_path();
+    std::filesystem::create_directories(dir, ec);
+    if (ec || ::access(dir.c_str(), W_OK) != 0) {
+      throw Error(ErrorKind::io,
+                  "{}: the directory {} of volume {} is not writable{}",
+                  at(m, fmt::format("volumes[{}]", i)),
+                  dir.string(),
+                  v.name,
+                  ec ? ": " + ec.message() : std::string());
+    }
+    if (v.source && ::access(v.source->c_str(), R_OK | X_OK) != 0) {
+      throw Error(ErrorKind::input,
+                  "{}: cannot read the directory {} of volume {}",
+                  at(m, fmt::format("volumes[{}].source", i)),
+                  v.source->string(),
+                  v.name);
+    }
+  }
+
   ctx.work.emplace("cvmforge-build");
   ctx.artifacts_dir = ctx.work->path() / "boot-artifacts";
   std::filesystem::create_directories(ctx.artifacts_dir);

@@ -150,6 +150,21 @@ commit(BuildContext &ctx) {
     }
   }
 
+  // Data volumes: each key file, then each disk. Their keys are KBS
+  // resources like the image's, uploaded from these files.
+  for (VolumeBuild &vb : ctx.volumes) {
+    const manifest::Volume &v = *vb.spec;
+    fs::AtomicFile key(v.key_file, 0600, no_replace);
+    key.write(vb.unlock_key.span());
+    key.commit();
+    rollback.add(v.key_file);
+  }
+  for (VolumeBuild &vb : ctx.volumes) {
+    vb.allocated_bytes = allocated_bytes(vb.output_tmp);
+    place(vb.output_tmp, vb.spec->output, ctx.options.overwrite);
+    rollback.add(vb.spec->output);
+  }
+
   if (kbs_files) {
     // What the key broker needs: the resource path and the key file to upload.
     const std::filesystem::path kbs = m.output.path.string() + ".kbs.json";

@@ -56,6 +56,18 @@ write_boot_config(BuildContext &ctx, guestfs::Guest &g) {
   in.boot_fs_uuid = ctx.boot_fs_uuid;
   in.esp_fs_uuid = ctx.esp_fs_uuid;
   in.esp_mountpoint = ctx.facts.esp_mountpoint.value_or("/boot/efi");
+  for (const manifest::Volume &v : m.volumes) {
+    in.volumes.push_back(
+        {v.mapper_name, v.mount, manifest::to_string(v.filesystem), v.mount_options, v.required});
+    // The mount point exists in the root, whatever the base had there.
+    if (!g.is_dir(v.mount)) {
+      if (g.exists(v.mount)) {
+        throw Error(
+            ErrorKind::input, "volume {}: its mount point {} is a file in the base image", v.name, v.mount);
+      }
+      g.mkdir_p(v.mount);
+    }
+  }
   const std::string old_fstab = g.exists("/etc/fstab") ? g.read_text("/etc/fstab") : std::string();
   g.write_text("/etc/fstab", bootcfg::rewrite_fstab(old_fstab, in));
 

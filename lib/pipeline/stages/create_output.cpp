@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -69,17 +70,33 @@ create_output(BuildContext &ctx) {
   // checked shutdown(); any failure deletes it.
   spec.drives.push_back(
       {ctx.output_tmp, {"qcow2", guestfs::ReadOnly::no, guestfs::CacheMode::unsafe, "output", true}});
+  // Each data volume is a disk of its own, sparse like the image, written
+  // by make-volumes in this same appliance.
+  for (VolumeBuild &vb : ctx.volumes) {
+    const manifest::Volume &v = *vb.spec;
+    vb.output_tmp =
+        v.output.parent_path() / fmt::format(".{}.partial-{}", v.output.filename().string(), ::getpid());
+    ctx.launcher->disk_create(vb.output_tmp, "qcow2", static_cast<std::int64_t>(v.size_bytes));
+    spec.drives.push_back(
+        {vb.output_tmp, {"qcow2", guestfs::ReadOnly::no, guestfs::CacheMode::unsafe, std::nullopt, true}});
+  }
   ctx.guest = ctx.launcher->launch(spec);
   auto &g = *ctx.guest;
   set_interrupt_victim(g.appliance_pid());
   throw_if_interrupted();
 
   const auto devices = g.list_devices();
-  if (devices.size() != 2) {
-    throw Error(ErrorKind::internal, "expected 2 disks in the appliance, found {}", devices.size());
+  if (devices.size() != 2 + ctx.volumes.size()) {
+    throw Error(ErrorKind::internal,
+                "expected {} disks in the appliance, found {}",
+                2 + ctx.volumes.size(),
+                devices.size());
   }
   ctx.base_disk = devices[0];
   ctx.out_disk = devices[1];
+  for (std::size_t i = 0; i < ctx.volumes.size(); ++i) {
+    ctx.volumes[i].disk = devices[2 + i];
+  }
   // The facts name the base's partitions as seen by the inspection session,
   // where the base was the only (first) disk: the same names here.
   g.part_init(ctx.out_disk, "gpt");

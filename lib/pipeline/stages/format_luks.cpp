@@ -17,37 +17,11 @@ namespace cvm::pipeline::stages {
 
 namespace {
 
-luks::PbkdfParams
-to_luks(const manifest::Pbkdf &p) {
-  luks::PbkdfParams out;
-  out.type = p.type == manifest::PbkdfType::pbkdf2    ? luks::PbkdfType::pbkdf2
-             : p.type == manifest::PbkdfType::argon2i ? luks::PbkdfType::argon2i
-                                                      : luks::PbkdfType::argon2id;
-  out.hash = p.hash;
-  out.iterations = p.iterations;
-  out.memory_kib = p.memory_kib;
-  out.parallel = p.parallel;
-  return out;
-}
-
 void
 format_luks(BuildContext &ctx) {
   const auto &m = ctx.manifest;
-  const auto spec = luks::parse_cipher_spec(m.luks.cipher);
-  luks::LuksParams params;
-  params.cipher = spec.cipher;
-  params.cipher_mode = spec.mode;
-  params.key_size_bits = m.luks.key_size_bits;
-  params.sector_size = m.luks.sector_size;
-  params.data_offset = ctx.layout.luks_data_offset;
-  // libcryptsetup fills the keyslots area with random bytes; 1 MiB holds the
-  // two 512-bit keyslots (about 250 KiB each) and leaves the rest of the
-  // 16 MiB before the data unwritten, hence unallocated in the qcow2.
-  params.keyslots_size = k_mib;
-  params.data_size = ctx.layout.root_fs_size;
-  params.unlock_pbkdf = to_luks(m.luks.pbkdf);
+  luks::LuksParams params = luks_params(m, ctx.layout.luks_data_offset, ctx.layout.root_fs_size);
   params.label = m.luks.label;
-  params.subsystem = "cvmforge";
   params.uuid = ctx.luks_uuid;
   if (m.luks.integrity) {
     params.integrity = *m.luks.integrity == "hmac-sha512" ? "hmac(sha512)" : "hmac(sha256)";
@@ -78,6 +52,38 @@ format_luks(BuildContext &ctx) {
 }
 
 } // namespace
+
+luks::PbkdfParams
+to_luks(const manifest::Pbkdf &p) {
+  luks::PbkdfParams out;
+  out.type = p.type == manifest::PbkdfType::pbkdf2    ? luks::PbkdfType::pbkdf2
+             : p.type == manifest::PbkdfType::argon2i ? luks::PbkdfType::argon2i
+                                                      : luks::PbkdfType::argon2id;
+  out.hash = p.hash;
+  out.iterations = p.iterations;
+  out.memory_kib = p.memory_kib;
+  out.parallel = p.parallel;
+  return out;
+}
+
+luks::LuksParams
+luks_params(const manifest::Manifest &m, std::uint64_t data_offset, std::uint64_t data_size) {
+  const auto spec = luks::parse_cipher_spec(m.luks.cipher);
+  luks::LuksParams params;
+  params.cipher = spec.cipher;
+  params.cipher_mode = spec.mode;
+  params.key_size_bits = m.luks.key_size_bits;
+  params.sector_size = m.luks.sector_size;
+  params.data_offset = data_offset;
+  // libcryptsetup fills the keyslots area with random bytes; 1 MiB holds the
+  // two 512-bit keyslots (about 250 KiB each) and leaves the rest of the
+  // 16 MiB before the data unwritten, hence unallocated in the qcow2.
+  params.keyslots_size = k_mib;
+  params.data_size = data_size;
+  params.unlock_pbkdf = to_luks(m.luks.pbkdf);
+  params.subsystem = "cvmforge";
+  return params;
+}
 
 } // namespace cvm::pipeline::stages
 

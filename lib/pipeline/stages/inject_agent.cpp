@@ -37,15 +37,28 @@ inject_agent(BuildContext &ctx) {
                 ctx.luks_uuid);
   }
   const auto templates = agent::templates_for(ctx.initramfs_backend, m, flavour, ctx.luks_uuid);
+  std::vector<agent::VolumeAgent> volumes;
+  for (const VolumeBuild &vb : ctx.volumes) {
+    if (vb.header_policy_json.empty()) {
+      throw Error(
+          ErrorKind::internal, "inject-agent runs before make-volumes pinned volume {}", vb.spec->name);
+    }
+    volumes.push_back({vb.spec, vb.luks_uuid, vb.header_policy_json});
+  }
   agent::install(*ctx.guest,
                  k_dst,
                  bundle,
                  flavour,
                  templates,
-                 agent::agent_config_json(m, ctx.luks_uuid, ctx.unlock_key.size()),
+                 agent::agent_config_json(m, ctx.luks_uuid, ctx.unlock_key.size(), volumes),
                  luks::policy_to_json(policy),
-                 m.attestation.ca_cert);
+                 m.attestation.ca_cert,
+                 volumes);
   log::info("  {} from {}, header policy pins LUKS {}", flavour.name, bundle.string(), ctx.luks_uuid);
+  for (const auto &va : volumes) {
+    log::info(
+        "  data volume {}: LUKS {}, resource {}", va.volume->name, va.luks_uuid, va.volume->resource_path);
+  }
 
   InstalledAgent installed{
       flavour.name, bundle, flavour.insecure_test, agent::kbs_info(m, flavour), {}, false};

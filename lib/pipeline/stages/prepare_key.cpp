@@ -78,6 +78,18 @@ prepare_key(BuildContext &ctx) {
   ctx.luks_uuid = make_uuid(seed, purpose::luks);
   ctx.root_fs_uuid = make_uuid(seed, purpose::root_fs);
   ctx.boot_fs_uuid = make_uuid(seed, purpose::boot_fs);
+
+  // Every data volume has keys of its own: its KBS resource and volume key
+  // are independent of the root's, so one volume's key opens nothing else.
+  for (const manifest::Volume &v : m.volumes) {
+    VolumeBuild &vb = ctx.volumes.emplace_back();
+    vb.spec = &v;
+    vb.unlock_key = crypto::random_secret(64);
+    vb.volume_key = crypto::random_secret(m.luks.key_size_bits / 8);
+    vb.build_passphrase = generate_build_passphrase();
+    vb.luks_uuid = make_uuid(seed, volume_luks_purpose(v.name));
+    vb.fs_uuid = make_uuid(seed, volume_fs_purpose(v.name));
+  }
 }
 
 } // namespace

@@ -571,6 +571,15 @@ public:
     log("mke2fs " + dev);
   }
   void
+  set_uuid(const std::string &dev, const std::string &uuid) override {
+    Device &d = device(dev, "set_uuid");
+    if (d.type.empty()) {
+      fail("set_uuid", dev, "no filesystem");
+    }
+    d.uuid = uuid;
+    log("set_uuid " + dev + " " + uuid);
+  }
+  void
   mount_options(const std::string &options,
                 const std::string &mountable,
                 const std::string &mountpoint) override {
@@ -608,6 +617,16 @@ public:
     } else {
       copy_node(src, join(dest, src.substr(src.rfind('/') + 1)));
     }
+  }
+  // Records the call; the archive's members become one file, "<dir>/.tar-in",
+  // holding the archive's bytes (tests check what went in on the host side).
+  void
+  unpack_tree(const std::filesystem::path &host_tar, const std::string &dir) override {
+    if (!is_dir(dir)) {
+      fail("unpack_tree", dir, "No such file or directory");
+    }
+    write(join(dir, ".tar-in"), fs::read_file(host_tar));
+    log("unpack_tree " + host_tar.string() + " " + dir);
   }
   std::int64_t
   du(const std::string &path) override {
@@ -853,6 +872,18 @@ public:
   launch(const LaunchSpec &spec) override {
     launches.push_back(spec);
     m_timed_out = false;
+    // guestfs_add_drive_opts' rule for labels: 1-20 ASCII letters.
+    for (const auto &drive : spec.drives) {
+      if (const auto &label = drive.options.label;
+          label &&
+          (label->empty() || label->size() > 20 || !std::all_of(label->begin(), label->end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+           }))) {
+        throw Error(ErrorKind::guest,
+                    "add_drive {}: label parameter is empty, too long, or contains disallowed characters",
+                    drive.path.string());
+      }
+    }
     if (fail_launch) {
       const Error e = *fail_launch;
       fail_launch.reset();

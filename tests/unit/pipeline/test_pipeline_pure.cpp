@@ -114,6 +114,16 @@ TEST(PipelineLayout, ContentThatDoesNotFitIsAnInputError) {
   EXPECT_THROW(compute_layout(m, {100 * k_mib, 40 * k_mib, 300 * k_mib}, 16 * k_mib), cvm::Error);
 }
 
+TEST(PipelineBootcfg, MountUnitNamesAreSystemdEscapedPaths) {
+  // As `systemd-escape --path --suffix=mount` prints them.
+  EXPECT_EQ(bootcfg::mount_unit_name("/srv/data"), "srv-data.mount");
+  EXPECT_EQ(bootcfg::mount_unit_name("/srv/my-data"), "srv-my\\x2ddata.mount");
+  EXPECT_EQ(bootcfg::mount_unit_name("/var/lib/.hidden"), "var-lib-.hidden.mount");
+  EXPECT_EQ(bootcfg::mount_unit_name("/.dot"), "\\x2edot.mount");
+  EXPECT_EQ(bootcfg::mount_unit_name("/a b/c:d_e"), "a\\x20b-c:d_e.mount");
+  EXPECT_EQ(bootcfg::mount_unit_name("/"), "-.mount");
+}
+
 TEST(PipelineBootcfg, FstabRewrite) {
   const std::string old = "# /etc/fstab: static file system information.\n"
                           "UUID=1111 / ext4 errors=remount-ro 0 1\n"
@@ -131,6 +141,16 @@ TEST(PipelineBootcfg, FstabRewrite) {
   EXPECT_THAT(out, HasSubstr("/dev/mapper/cvmroot / ext4 errors=remount-ro 0 1\n"));
   EXPECT_THAT(out, HasSubstr("UUID=3333 /boot ext4 defaults,nodev,nosuid 0 2\n"));
   EXPECT_THAT(out, HasSubstr("UUID=CCCC-DDDD /boot/efi vfat umask=0077 0 1\n"));
+  // Data volumes: their lines after the image's, the base's entry for a
+  // volume's mount point replaced; an optional one does not hold up the boot.
+  bootcfg::FstabInput with_volumes{"cvmroot", "ext4", "3333", "CCCC-DDDD"};
+  with_volumes.volumes = {{"cvmvol-data", "/srv/data", "ext4", {"noatime"}, true},
+                          {"cvmvol-cache", "/tmp", "xfs", {}, false}};
+  const auto vout = bootcfg::rewrite_fstab(old, with_volumes);
+  EXPECT_THAT(vout, HasSubstr("# replaced by cvmforge: tmpfs /tmp tmpfs defaults 0 0\n"));
+  EXPECT_THAT(vout, HasSubstr("\n/dev/mapper/cvmvol-data /srv/data ext4 noatime 0 2\n"));
+  EXPECT_THAT(vout, HasSubstr("\n/dev/mapper/cvmvol-cache /tmp xfs defaults,nofail 0 2\n"));
+  EXPECT_LT(vout.find("/boot/efi vfat"), vout.find("cvmvol-data"));
   // Idempotent: rewriting the result again changes nothing but the notes.
   const auto again = bootcfg::rewrite_fstab(out, {"cvmroot", "ext4", "3333", "CCCC-DDDD"});
   EXPECT_EQ(std::count(again.begin(), again.end(), '\n'), std::count(out.begin(), out.end(), '\n') + 3);

@@ -73,3 +73,34 @@ TEST_F(StageTest, CreateOutputPassesALaunchFailureOn) {
   EXPECT_THAT(e.what(), HasSubstr("did not start"));
   EXPECT_FALSE(ctx->guest);
 }
+
+TEST_F(StageTest, CreateOutputAttachesEveryDataVolumeAsASparseDiskOfItsOwn) {
+  context("attestation: {kbs_urls: ['http://10.0.2.100:8080'], tee: sample}\n"
+          "volumes:\n"
+          "  - {name: data, mount: /srv/data, size: 256M}\n"
+          "  - {name: logs, mount: /var/log/app, size: 1G, required: false}\n");
+  key_prepared();
+  for (const auto &v : m->volumes) {
+    ctx->volumes.emplace_back().spec = &v;
+  }
+  auto g = fresh_appliance();
+  g->add_disk("/dev/sdc");
+  g->add_disk("/dev/sdd");
+  launcher->appliances.push_back(std::move(g));
+  plan::CreateOutput::run(*ctx);
+
+  ASSERT_EQ(launcher->created.size(), 3U);
+  const auto &drives = launcher->launches[0].drives;
+  ASSERT_EQ(drives.size(), 4U);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto &vb = ctx->volumes[i];
+    EXPECT_EQ(vb.output_tmp.parent_path(), m->volumes[i].output.parent_path());
+    EXPECT_THAT(vb.output_tmp.filename().string(), HasSubstr(".partial-"));
+    EXPECT_EQ(launcher->created[1 + i].first, vb.output_tmp);
+    EXPECT_EQ(static_cast<std::uint64_t>(launcher->created[1 + i].second), m->volumes[i].size_bytes);
+    EXPECT_EQ(drives[2 + i].path, vb.output_tmp);
+    EXPECT_EQ(drives[2 + i].options.read_only, guestfs::ReadOnly::no);
+  }
+  EXPECT_EQ(ctx->volumes[0].disk, "/dev/sdc");
+  EXPECT_EQ(ctx->volumes[1].disk, "/dev/sdd");
+}

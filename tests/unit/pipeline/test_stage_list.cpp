@@ -54,6 +54,7 @@ TEST_F(StageList, PlanListsEveryStageInOrderWithItsIndex) {
                           "format-luks",
                           "copy-esp",
                           "copy-root",
+                          "make-volumes",
                           "inject-files",
                           "inject-agent",
                           "configure-boot",
@@ -72,7 +73,8 @@ TEST_F(StageList, PlanListsEveryStageInOrderWithItsIndex) {
 TEST_F(StageList, SkipRulesFollowTheManifest) {
   context("boot: {mode: direct}\n");
   EXPECT_THAT(skipped(plan::make_plan(*m)),
-              ElementsAre("inject-files: the manifest lists no files",
+              ElementsAre("make-volumes: the manifest has no volumes",
+                          "inject-files: the manifest lists no files",
                           "inject-agent: attestation is disabled",
                           "make-uki: boot.mode is direct",
                           "measure: no measurement.profile in the manifest"));
