@@ -917,7 +917,7 @@ yaml_hint(const std::string &text, int error_line) {
   if (line < 1 || above < 1) {
     return {};
   }
-  const std::string generic = "YAML nests by indentation: check the columns of this line and the lines above";
+  std::string generic = "YAML nests by indentation: check the columns of this line and the lines above";
   if (indent(line) > indent(above)) {
     const auto &prev = lines[static_cast<std::size_t>(above - 1)];
     const auto colon = prev.find(':');

@@ -25,7 +25,7 @@ Reader::location(const YAML::Node &node) const {
 }
 
 std::string
-Reader::describe(const YAML::Node &node) const {
+Reader::describe(const YAML::Node &node) {
   switch (node.Type()) {
   case YAML::NodeType::Null:
     return "nothing";
@@ -122,7 +122,7 @@ Reader::child(const YAML::Node &map, const std::string &path, const std::string 
   // iterating gives the key's own mark for values that are null.
   for (const auto &entry : map) {
     if (entry.first.IsScalar() && entry.first.Scalar() == key) {
-      const std::string full = path.empty() ? key : path + "." + key;
+      const std::string full = path.empty() ? key : fmt::format("{}.{}", path, key);
       const YAML::Node &value = entry.second;
       const YAML::Mark mark = value.IsNull() || value.Mark().line < 0 ? entry.first.Mark() : value.Mark();
       m_locations[full] = location(mark);
@@ -217,7 +217,7 @@ Reader::size(const YAML::Node &node, const std::string &path, std::uint64_t min,
 
 std::optional<std::string>
 Reader::choice(const YAML::Node &node, const std::string &path, const std::vector<std::string> &allowed) {
-  const auto s = string(node, path);
+  auto s = string(node, path);
   if (!s) {
     return std::nullopt;
   }

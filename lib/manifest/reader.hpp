@@ -92,7 +92,7 @@ public:
   void error_at(const std::string &path, std::string message, std::string hint = {});
 
 private:
-  std::string describe(const YAML::Node &node) const;
+  static std::string describe(const YAML::Node &node);
   enum class PathKind { file, directory };
   std::optional<std::filesystem::path>
   existing(const YAML::Node &node, const std::string &key_path, bool must_exist, PathKind kind);

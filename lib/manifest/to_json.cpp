@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "lib/manifest/to_json.hpp"
 
-#include <cstdio>
+#include <fmt/format.h>
 
 namespace cvm::manifest {
 
@@ -99,10 +99,11 @@ to_json(const Manifest &m) {
   j["boot"] = {{"mode", to_string(m.boot.mode)}, {"cmdline_add", m.boot.cmdline_add}};
   auto files = nlohmann::ordered_json::array();
   for (const auto &f : m.files) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", f.mode);
-    files.push_back(
-        {{"source", f.source.string()}, {"dest", f.dest}, {"mode", mode}, {"uid", f.uid}, {"gid", f.gid}});
+    files.push_back({{"source", f.source.string()},
+                     {"dest", f.dest},
+                     {"mode", fmt::format("{:04o}", f.mode)},
+                     {"uid", f.uid},
+                     {"gid", f.gid}});
   }
   j["files"] = files;
   auto volumes = nlohmann::ordered_json::array();

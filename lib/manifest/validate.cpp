@@ -16,7 +16,7 @@ namespace {
 
 bool
 has(const Manifest &m, const std::string &key) {
-  return m.locations.count(key) != 0;
+  return m.locations.contains(key);
 }
 
 std::filesystem::path
@@ -250,7 +250,7 @@ validate(Reader &r, const Manifest &m) {
           {"output.key_file", m.output.key_file},
           {"output.report", m.output.report},
           {"output.reference_values", m.output.reference_values}}) {
-      if (inputs.count(path) != 0) {
+      if (inputs.contains(path)) {
         r.error_at(has(m, key) ? key : "output.path",
                    fmt::format(
                        "{}: {} is also an input; cvmforge never writes over its inputs", key, path.string()));
@@ -453,7 +453,7 @@ validate(Reader &r, const Manifest &m) {
           "e.g. ovmf_version: edk2-stable202211");
     }
   }
-  if (!m.measurement.profile.empty() && m.measurement.profiles.count(m.measurement.profile) == 0) {
+  if (!m.measurement.profile.empty() && !m.measurement.profiles.contains(m.measurement.profile)) {
     std::string hint = "define it under measurement.profiles";
     if (!m.measurement.profiles.empty()) {
       std::vector<std::string> names;

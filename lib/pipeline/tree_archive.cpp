@@ -145,7 +145,7 @@ write_tree_archive(const std::filesystem::path &dir, const std::filesystem::path
           throw Error(ErrorKind::io, "{}: {}: {}", tar.string(), rel, archive_error(writer.get()));
         }
       };
-      static constexpr std::array<char, 64 * 1024> k_zeros{};
+      static constexpr std::array<char, std::size_t{64} * 1024> k_zeros{};
       for (;;) {
         const int r = archive_read_data_block(disk.get(), &block, &size, &offset);
         if (r == ARCHIVE_EOF) {
