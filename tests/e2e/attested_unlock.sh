@@ -23,7 +23,7 @@
 #
 # usage: attested_unlock.sh WORK_DIR CVMFORGE AGENT_BUNDLE_DIR BASE_QCOW2 [CASE...]
 # CASE: ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed
-#       onebyte (default: all)
+#       onebyte volume_deny volume_missing volume_optional (default: all)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 work=${1:?work dir}
@@ -32,7 +32,8 @@ agent_dir=${3:?agent bundle dir (holding cvmforge-agent-test/)}
 base=${4:?base image (a Debian fixture)}
 shift 4
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed onebyte)
+[ ${#cases[@]} -gt 0 ] || cases=(ok deny tampered_jwe wrong_ca broker_down swapped_header agent_killed onebyte
+  volume_deny volume_missing volume_optional)
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -57,17 +58,16 @@ no_oracle=$(tpm_missing)
 
 mkdir -p "$work/out"
 # The manifest: manifests/examples/test-sample-attestation.yaml, but over
-# HTTPS with the test PKI's CA baked into the initramfs. The PKI lives with
-# the image it was built into.
+# HTTPS with the test PKI's CA baked into the initramfs, and with two data
+# volumes (issue 12): `data` (required, ext4, seeded from a host directory)
+# and `cache` (optional, xfs). The PKI lives with the image it was built into;
+# a changed manifest rebuilds the image.
 image=$work/out/e2e-attested.qcow2
-if [ -f "$image.report.json" ] && ! grep -q "\"mode\": \"$boot_mode\"" "$image.report.json"; then
-  rm -f "$image" # built for another boot path
-fi
-if [ ! -f "$image" ] || [ "${CVM_E2E_REBUILD:-0}" = 1 ]; then
-  echo "== build (INSECURE-TEST sample flavour, https)"
-  rm -rf "$work"/out/e2e-attested.* "$work/pki" "$work/swapped.qcow2" "$work/killed.qcow2"
-  "$py" "$src/tests/kbs/make_test_pki.py" --dir "$work/pki" --san-ip 10.0.2.100
-  cat >"$work/manifest.yaml" <<EOF_MANIFEST
+mkdir -p "$work/seed/sub"
+printf 'cvmforge e2e volume seed\n' >"$work/seed/hello.txt"
+printf 'nested\n' >"$work/seed/sub/nested.txt"
+ln -sfn hello.txt "$work/seed/link"
+cat >"$work/manifest.yaml.new" <<EOF_MANIFEST
 # Written by tests/e2e/attested_unlock.sh. INSECURE-TEST: sample evidence.
 version: 1
 name: e2e-attested
@@ -88,9 +88,36 @@ attestation:
 boot:
   mode: $boot_mode
   cmdline_add: [console=ttyS0]
+volumes:
+  - name: data
+    mount: /srv/data
+    size: 256M
+    source: seed
+    mount_options: [noatime]
+  - name: cache
+    mount: /srv/cache
+    filesystem: xfs
+    size: 320M
+    required: false
 EOF_MANIFEST
-  CVMFORGE_AGENT_DIR=$agent_dir "$cvmforge" build "$work/manifest.yaml"
+if ! cmp -s "$work/manifest.yaml.new" "$work/manifest.yaml"; then
+  rm -f "$image" # built from another manifest (or another boot path)
 fi
+if [ ! -f "$image" ] || [ "${CVM_E2E_REBUILD:-0}" = 1 ]; then
+  echo "== build (INSECURE-TEST sample flavour, https)"
+  # Everything made from an earlier image goes with it (the boot oracle's
+  # UKI and disk head were once reused for a rebuilt image).
+  rm -rf "$work"/out/e2e-attested.* "$work/pki" "$work/swapped.qcow2" "$work/killed.qcow2" "$work/oracle" \
+    "$work/onebyte.qcow2"
+  "$py" "$src/tests/kbs/make_test_pki.py" --dir "$work/pki" --san-ip 10.0.2.100
+  mv "$work/manifest.yaml.new" "$work/manifest.yaml"
+  CVMFORGE_AGENT_DIR=$agent_dir "$cvmforge" build "$work/manifest.yaml"
+  # inspect knows a data volume's disk (LUKS2 on the whole disk) for what it is.
+  "$cvmforge" inspect "$work/out/e2e-attested.data.qcow2" >"$work/inspect-data.txt"
+  grep -q '^Volume      cvmforge data volume "data"' "$work/inspect-data.txt" ||
+    { echo "FAIL: inspect does not recognise the data volume"; cat "$work/inspect-data.txt"; exit 1; }
+fi
+rm -f "$work/manifest.yaml.new"
 report=$image.report.json
 key_file=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"]["kbs"]["key_file"])' "$report")
 resource=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"]["kbs"]["resource_path"])' "$report")
@@ -99,7 +126,26 @@ grep -q INSECURE-TEST "$report" || { echo "FAIL: report does not say INSECURE-TE
 # fixtures' kernels (5.10, 6.1, 6.12) predate Linux 6.16.
 barrier=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["attestation"].get("rtmr3_release_barrier", "missing"))' "$report")
 [ "$barrier" = "unavailable (Linux < 6.16)" ] || { echo "FAIL: report's rtmr3_release_barrier is '$barrier'"; exit 1; }
-key_hex=$(od -An -tx1 -v "$key_file" | tr -d ' \n')
+# The data volumes, from the report: "name path key_file resource_path" lines.
+mapfile -t volumes < <("$py" -c '
+import json, sys
+for v in json.load(open(sys.argv[1])).get("volumes", []):
+    print(v["name"], v["path"], v["key_file"], v["resource_path"])' "$report")
+[ ${#volumes[@]} -eq 2 ] || { echo "FAIL: the report lists ${#volumes[@]} volumes, expected 2"; exit 1; }
+volume_field() { # name index(1 path, 2 key_file, 3 resource_path)
+  local v f
+  for v in "${volumes[@]}"; do
+    read -r -a f <<<"$v"
+    [ "${f[0]}" = "$1" ] && { echo "${f[$2]}"; return 0; }
+  done
+  echo "FAIL: no volume $1" >&2; return 1
+}
+# Every volume's disk attached as a virtio disk (boot-test's -snapshot covers them).
+volume_disks=()
+for v in "${volumes[@]}"; do
+  read -r -a f <<<"$v"
+  volume_disks+=(--qemu-arg -drive --qemu-arg "file=${f[1]},format=qcow2,if=virtio")
+done
 
 broker_pid=""
 stop_broker() { if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; broker_pid=""; fi; }
@@ -108,7 +154,12 @@ start_broker() { # [--pki DIR] extra broker args...
   local out=$work/broker.out pki=$work/pki
   if [ "${1:-}" = --pki ]; then pki=$2; shift 2; fi
   : >"$out"
-  "$py" "$broker" serve --port 0 --resource-file "$key_file" --resource-path "$resource" \
+  local extra=() v f
+  for v in "${volumes[@]}"; do
+    read -r -a f <<<"$v"
+    extra+=(--resource "${f[3]}=${f[2]}")
+  done
+  "$py" "$broker" serve --port 0 --resource-file "$key_file" --resource-path "$resource" "${extra[@]}" \
     --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" "$@" >"$out" 2>"$work/broker.err" &
   broker_pid=$!
   for _ in $(seq 100); do
@@ -120,11 +171,14 @@ start_broker() { # [--pki DIR] extra broker args...
 }
 
 no_key_on_console() { # log
-  local log=$1 b64
-  b64=$("$py" -c 'import base64,sys; print(base64.b64encode(open(sys.argv[1],"rb").read()).decode())' "$key_file")
-  if grep -aqi -e "$key_hex" -e "$b64" "$log"; then
-    echo "FAIL: key bytes on the console ($log)"; return 1
-  fi
+  local log=$1 b64 hex k v f
+  for k in "$key_file" $(for v in "${volumes[@]}"; do read -r -a f <<<"$v"; echo "${f[2]}"; done); do
+    hex=$(od -An -tx1 -v "$k" | tr -d ' \n')
+    b64=$("$py" -c 'import base64,sys; print(base64.b64encode(open(sys.argv[1],"rb").read()).decode())' "$k")
+    if grep -aqi -e "$hex" -e "$b64" "$log"; then
+      echo "FAIL: key bytes of $k on the console ($log)"; return 1
+    fi
+  done
 }
 
 no_shell() { # log
@@ -159,26 +213,56 @@ run_case() {
       fi
       start_broker
       mapfile -t q < <(fwd "$port")
-      if ! "$boot" "$image" --log "$log" --timeout 1500 "${q[@]}" "${tpm[@]}" \
+      # shellcheck disable=SC2016 # the $(...) in --run runs in the guest
+      if ! "$boot" "$image" --log "$log" --timeout 1500 "${q[@]}" "${volume_disks[@]}" "${tpm[@]}" \
           --expect 'cvmforge: root unlocked after attestation' \
           --login --run 'findmnt -no SOURCE /' --expect-output '/dev/mapper/cvmroot' \
           --run 'cat /etc/cvmforge/INSECURE-TEST' --expect-output 'INSECURE-TEST' \
-          --run 'test ! -e /run/cvmforge/header.luks2 || stat -c %a /run/cvmforge/header.luks2' "${dump[@]}"; then
+          --run 'test ! -e /run/cvmforge/header.luks2 || stat -c %a /run/cvmforge/header.luks2' \
+          --run 'findmnt -no SOURCE,FSTYPE,OPTIONS /srv/data' --expect-output '/dev/mapper/cvmvol-data +ext4 +[^ ]*noatime' \
+          --run 'cat /srv/data/hello.txt /srv/data/sub/nested.txt; readlink /srv/data/link' \
+          --expect-output 'cvmforge e2e volume seed.*nested.*hello.txt' \
+          --run 'for i in $(seq 120); do findmnt -n /srv/cache >/dev/null && break; sleep 1; done; findmnt -no SOURCE,FSTYPE /srv/cache' \
+          --expect-output '/dev/mapper/cvmvol-cache +xfs' \
+          --run 'echo written >/srv/cache/w && cat /srv/cache/w' --expect-output 'written' \
+          --run 'cryptsetup status cvmvol-data | grep -E "type|cipher"' --expect-output 'LUKS2' "${dump[@]}"; then
         echo "FAIL: $name"; failed=$((failed + 1))
       elif [ -z "$no_oracle" ]; then
         oracle_check ok "$oracle/uki.efi" || failed=$((failed + 1))
       fi
       tpm_stop_all
       stop_broker ;;
+    volume_optional)
+      # The KBS refuses the optional volume's key: the boot goes on without
+      # it (one console line), the required one is mounted, and the agent
+      # masked the optional one's mount unit for this boot (nothing waits).
+      start_broker --deny-resource "$(volume_field cache 3)"
+      mapfile -t q < <(fwd "$port")
+      if ! "$boot" "$image" --log "$log" --timeout 1500 "${q[@]}" "${volume_disks[@]}" \
+          --expect 'optional volume cache skipped' \
+          --expect 'cvmforge: root unlocked after attestation' \
+          --login --run 'findmnt -no SOURCE /srv/data' --expect-output '/dev/mapper/cvmvol-data' \
+          --run 'findmnt -n /srv/cache || echo cache-not-mounted' --expect-output 'cache-not-mounted' \
+          --run 'systemctl show -p LoadState --value srv-cache.mount' --expect-output 'masked'; then
+        echo "FAIL: $name"; failed=$((failed + 1))
+      fi
+      stop_broker ;;
     onebyte)
       if [ -n "$no_oracle" ]; then
         echo "SKIP: $name: $no_oracle"; skipped=$((skipped + 1)); return 0
       fi
       onebyte || failed=$((failed + 1)) ;;
-    deny|tampered_jwe|wrong_ca|broker_down|swapped_header|agent_killed)
-      local boot_image=$image
+    deny|tampered_jwe|wrong_ca|broker_down|swapped_header|agent_killed|volume_deny|volume_missing)
+      local boot_image=$image disks=("${volume_disks[@]}") reason='cvmforge: .*powering off'
       case "$name" in
         deny) start_broker --policy deny ;;
+        volume_deny) # the required volume's key is refused: no boot, the root stays closed
+          start_broker --deny-resource "$(volume_field data 3)"
+          reason="KBS resource $(volume_field data 3): HTTP 401 PolicyDeny" ;;
+        volume_missing) # the required volume's disk is not attached
+          start_broker
+          disks=()
+          reason='volume data: device .* is not there' ;;
         tampered_jwe) start_broker --fault tampered-jwe ;;
         wrong_ca) # a valid certificate for the right names, from a CA the image does not trust
           "$py" "$src/tests/kbs/make_test_pki.py" --dir "$work/pki-other" --san-ip 10.0.2.100
@@ -200,12 +284,13 @@ run_case() {
       esac
       mapfile -t q < <(fwd "$port")
       local t0=$SECONDS rc=0
-      "$boot" "$boot_image" --log "$log" --timeout 900 "${q[@]}" --expect "$powered_off" || rc=$?
+      "$boot" "$boot_image" --log "$log" --timeout 900 "${q[@]}" "${disks[@]}" --expect "$powered_off" || rc=$?
       # QEMU must actually exit (-no-reboot): boot-test returns after the
       # match; the whole run is bounded by --timeout.
       if [ "$rc" -ne 0 ]; then echo "FAIL: $name did not power off (boot-test $rc)"; failed=$((failed + 1)); fi
       no_shell "$log" || failed=$((failed + 1))
       grep -aq 'cvmforge: .*powering off' "$log" || { echo "FAIL: $name: no one-line reason"; failed=$((failed + 1)); }
+      grep -aEq "$reason" "$log" || { echo "FAIL: $name: the console does not say why ($reason)"; failed=$((failed + 1)); }
       echo "   stopped after $((SECONDS - t0)) s"
       stop_broker ;;
     *) echo "unknown case $name"; exit 2 ;;
@@ -417,7 +502,7 @@ EOF_PY
   start_broker
   mapfile -t q < <(fwd "$port")
   local rc=0
-  "$boot" "$edited" --log "$log" --timeout 1500 "${q[@]}" "${tpm_qemu_args[@]}" \
+  "$boot" "$edited" --log "$log" --timeout 1500 "${q[@]}" "${volume_disks[@]}" "${tpm_qemu_args[@]}" \
     --expect 'cvmforge: root unlocked after attestation' \
     --login --run 'cat /proc/cmdline' --expect-output "$param" "${dump[@]}" || rc=$?
   stop_broker
