@@ -111,6 +111,22 @@ report_facts(const std::string &image) {
   return out;
 }
 
+// The LUKS2 header lines of the text output (`where`: "" for a partition,
+// "on the whole disk: " for a data volume).
+void
+print_luks(const nlohmann::ordered_json &l, std::string_view where) {
+  fmt::print("LUKS2       {}{} {}-bit, {}-byte sectors, data at {} MiB\n",
+             where,
+             l["cipher"].get<std::string>(),
+             l["key_size_bits"].get<int>(),
+             l["sector_size"].get<int>(),
+             l["data_offset"].get<std::uint64_t>() >> 20U);
+  fmt::print("            uuid {}  label {}\n", l["uuid"].get<std::string>(), l["label"].get<std::string>());
+  for (const auto &k : l["keyslots"]) {
+    fmt::print("  keyslot {}  {}\n", k["slot"].get<int>(), kdf_summary(k["pbkdf"]));
+  }
+}
+
 int
 run_inspect(const InspectArgs &a, const GlobalOptions &g) {
   if (a.deprecated_format_flag && a.image_format_flag) {
@@ -230,16 +246,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
   }
   if (j.contains("data_volume")) {
     const auto &l = j["luks"];
-    fmt::print("LUKS2       on the whole disk: {} {}-bit, {}-byte sectors, data at {} MiB\n",
-               l["cipher"].get<std::string>(),
-               l["key_size_bits"].get<int>(),
-               l["sector_size"].get<int>(),
-               l["data_offset"].get<std::uint64_t>() >> 20U);
-    fmt::print(
-        "            uuid {}  label {}\n", l["uuid"].get<std::string>(), l["label"].get<std::string>());
-    for (const auto &k : l["keyslots"]) {
-      fmt::print("  keyslot {}  {}\n", k["slot"].get<int>(), kdf_summary(k["pbkdf"]));
-    }
+    print_luks(l, "on the whole disk: ");
     if (j["data_volume"].is_null()) {
       fmt::print("Volume      a LUKS2 disk that cvmforge did not make\n");
     } else {
@@ -250,16 +257,7 @@ run_inspect(const InspectArgs &a, const GlobalOptions &g) {
     }
   } else if (j["cvmforge_built"].get<bool>()) {
     const auto &l = j["luks"];
-    fmt::print("LUKS2       {} {}-bit, {}-byte sectors, data at {} MiB\n",
-               l["cipher"].get<std::string>(),
-               l["key_size_bits"].get<int>(),
-               l["sector_size"].get<int>(),
-               l["data_offset"].get<std::uint64_t>() >> 20U);
-    fmt::print(
-        "            uuid {}  label {}\n", l["uuid"].get<std::string>(), l["label"].get<std::string>());
-    for (const auto &k : l["keyslots"]) {
-      fmt::print("  keyslot {}  {}\n", k["slot"].get<int>(), kdf_summary(k["pbkdf"]));
-    }
+    print_luks(l, "");
     fmt::print("  tokens {}  requirement flags {}\n",
                l["tokens"].get<std::size_t>(),
                l["requirement_flags"].get<int>());

@@ -31,6 +31,22 @@ with(Reader &r, const YAML::Node &map, const std::string &path, const std::strin
   }
 }
 
+// f(item, "<path>[i]") for each item of the sequence `node` at `path`, each
+// item's location remembered; a node that is not a sequence is reported.
+template<typename F>
+void
+for_each_item(Reader &r, const YAML::Node &node, const std::string &path, F &&f) {
+  const auto items = r.sequence(node, path);
+  if (!items) {
+    return;
+  }
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const std::string ip = fmt::format("{}[{}]", path, i);
+    r.remember(ip, (*items)[i]);
+    f((*items)[i], ip);
+  }
+}
+
 PbkdfType
 pbkdf_type_of(const std::string &s) {
   if (s == "argon2i") {
@@ -412,15 +428,11 @@ read_attestation(Reader &r, const YAML::Node &root, Manifest &m) {
       }
     });
     with(r, node, path, "kbs_urls", [&](const YAML::Node &n, const std::string &p) {
-      if (auto items = r.sequence(n, p)) {
-        for (std::size_t i = 0; i < items->size(); ++i) {
-          const std::string ip = fmt::format("{}[{}]", p, i);
-          r.remember(ip, (*items)[i]);
-          if (auto url = r.expanded((*items)[i], ip)) {
-            m.attestation.kbs_urls.push_back(*url);
-          }
+      for_each_item(r, n, p, [&](const YAML::Node &item, const std::string &ip) {
+        if (auto url = r.expanded(item, ip)) {
+          m.attestation.kbs_urls.push_back(*url);
         }
-      }
+      });
     });
     with(r, node, path, "ca_cert", [&](const YAML::Node &n, const std::string &p) {
       if (auto v = r.path(n, p, true)) {
@@ -503,15 +515,11 @@ read_boot(Reader &r, const YAML::Node &root, Manifest &m) {
       }
     });
     with(r, node, path, "cmdline_add", [&](const YAML::Node &n, const std::string &p) {
-      if (auto items = r.sequence(n, p)) {
-        for (std::size_t i = 0; i < items->size(); ++i) {
-          const std::string ip = fmt::format("{}[{}]", p, i);
-          r.remember(ip, (*items)[i]);
-          if (auto v = r.string((*items)[i], ip)) {
-            m.boot.cmdline_add.push_back(*v);
-          }
+      for_each_item(r, n, p, [&](const YAML::Node &item, const std::string &ip) {
+        if (auto v = r.string(item, ip)) {
+          m.boot.cmdline_add.push_back(*v);
         }
-      }
+      });
     });
   });
 }
@@ -519,16 +527,9 @@ read_boot(Reader &r, const YAML::Node &root, Manifest &m) {
 void
 read_files(Reader &r, const YAML::Node &root, Manifest &m) {
   with(r, root, "", "files", [&](const YAML::Node &n, const std::string &p) {
-    const auto items = r.sequence(n, p);
-    if (!items) {
-      return;
-    }
-    for (std::size_t i = 0; i < items->size(); ++i) {
-      const YAML::Node &item = (*items)[i];
-      const std::string ip = fmt::format("{}[{}]", p, i);
-      r.remember(ip, item);
+    for_each_item(r, n, p, [&](const YAML::Node &item, const std::string &ip) {
       if (!r.expect_map(item, ip, {"source", "dest", "mode", "uid", "gid"})) {
-        continue;
+        return;
       }
       FileToInject f;
       bool ok = true;
@@ -578,7 +579,7 @@ read_files(Reader &r, const YAML::Node &root, Manifest &m) {
       if (ok) {
         m.files.push_back(std::move(f));
       }
-    }
+    });
   });
 }
 
@@ -588,14 +589,7 @@ read_files(Reader &r, const YAML::Node &root, Manifest &m) {
 void
 read_volumes(Reader &r, const YAML::Node &root, Manifest &m) {
   with(r, root, "", "volumes", [&](const YAML::Node &n, const std::string &p) {
-    const auto items = r.sequence(n, p);
-    if (!items) {
-      return;
-    }
-    for (std::size_t i = 0; i < items->size(); ++i) {
-      const YAML::Node &item = (*items)[i];
-      const std::string ip = fmt::format("{}[{}]", p, i);
-      r.remember(ip, item);
+    for_each_item(r, n, p, [&](const YAML::Node &item, const std::string &ip) {
       Volume &v = m.volumes.emplace_back();
       if (!r.expect_map(item,
                         ip,
@@ -610,7 +604,7 @@ read_volumes(Reader &r, const YAML::Node &root, Manifest &m) {
                          "source",
                          "output",
                          "key_file"})) {
-        continue;
+        return;
       }
       if (auto node = r.child(item, ip, "name")) {
         if (auto s = r.string(*node, ip + ".name")) {
@@ -658,14 +652,8 @@ read_volumes(Reader &r, const YAML::Node &root, Manifest &m) {
         r.missing(item, ip, "size", "the volume disk's virtual size, e.g. size: 10G");
       }
       with(r, item, ip, "mount_options", [&](const YAML::Node &on, const std::string &op) {
-        const auto opts = r.sequence(on, op);
-        if (!opts) {
-          return;
-        }
-        for (std::size_t j = 0; j < opts->size(); ++j) {
-          const std::string jp = fmt::format("{}[{}]", op, j);
-          r.remember(jp, (*opts)[j]);
-          if (auto s = r.string((*opts)[j], jp)) {
+        for_each_item(r, on, op, [&](const YAML::Node &opt, const std::string &jp) {
+          if (auto s = r.string(opt, jp)) {
             // One fstab field: no whitespace or '#', no empty option.
             static const std::regex k_option("[A-Za-z0-9=._:/+@-]+(,[A-Za-z0-9=._:/+@-]+)*");
             if (!std::regex_match(*s, k_option)) {
@@ -676,7 +664,7 @@ read_volumes(Reader &r, const YAML::Node &root, Manifest &m) {
               v.mount_options.push_back(*s);
             }
           }
-        }
+        });
       });
       with(r, item, ip, "required", [&](const YAML::Node &bn, const std::string &bp) {
         if (auto b = r.boolean(bn, bp)) {
@@ -703,7 +691,7 @@ read_volumes(Reader &r, const YAML::Node &root, Manifest &m) {
           v.key_file = *k;
         }
       });
-    }
+    });
   });
 }
 
