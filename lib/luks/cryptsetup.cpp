@@ -97,32 +97,6 @@ validate(const LuksParams &params, const FormatKeys &keys) {
   }
 }
 
-// Removes the header file unless released: a half-written header must not
-// survive a failed format.
-class RemoveOnFailure {
-public:
-  explicit RemoveOnFailure(std::filesystem::path path)
-    : m_path(std::move(path)) {}
-  RemoveOnFailure(const RemoveOnFailure &) = delete;
-  RemoveOnFailure &operator=(const RemoveOnFailure &) = delete;
-  RemoveOnFailure(RemoveOnFailure &&) = delete;
-  RemoveOnFailure &operator=(RemoveOnFailure &&) = delete;
-  ~RemoveOnFailure() {
-    if (m_armed) {
-      std::error_code ec;
-      std::filesystem::remove(m_path, ec);
-    }
-  }
-  void
-  release() noexcept {
-    m_armed = false;
-  }
-
-private:
-  std::filesystem::path m_path;
-  bool m_armed = true;
-};
-
 void
 create_sparse_file(const std::filesystem::path &path, std::uint64_t size) {
   fs::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)); // NOLINT
@@ -215,7 +189,7 @@ format_detached_header(const std::filesystem::path &header_file,
       throw Error(ErrorKind::io, "size LUKS header file {}: {}", header_file.string(), fs::errno_text(errno));
     }
   }
-  RemoveOnFailure cleanup(header_file);
+  fs::RemoveOnFailure cleanup(header_file);
 
   std::optional<fs::TempDir> scratch;
   std::filesystem::path data_device;

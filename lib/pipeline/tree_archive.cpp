@@ -40,30 +40,6 @@ archive_error(archive *a) {
   return text != nullptr ? text : "unknown libarchive error";
 }
 
-// Removes the archive unless released (a failed build leaves no half tar).
-class RemoveOnFailure {
-public:
-  explicit RemoveOnFailure(std::filesystem::path path)
-    : m_path(std::move(path)) {}
-  RemoveOnFailure(const RemoveOnFailure &) = delete;
-  RemoveOnFailure &operator=(const RemoveOnFailure &) = delete;
-  RemoveOnFailure(RemoveOnFailure &&) = delete;
-  RemoveOnFailure &operator=(RemoveOnFailure &&) = delete;
-  ~RemoveOnFailure() {
-    if (!m_released) {
-      ::unlink(m_path.c_str());
-    }
-  }
-  void
-  release() noexcept {
-    m_released = true;
-  }
-
-private:
-  std::filesystem::path m_path;
-  bool m_released = false;
-};
-
 } // namespace
 
 TreeArchiveStats
@@ -77,7 +53,7 @@ write_tree_archive(const std::filesystem::path &dir, const std::filesystem::path
     throw Error(ErrorKind::io, "cannot create {}: {}", tar.string(), fs::errno_text(errno));
   }
   fs::Fd out(fd);
-  RemoveOnFailure remove(tar);
+  fs::RemoveOnFailure remove(tar);
 
   TarWriterPtr writer(archive_write_new());
   DiskReaderPtr disk(archive_read_disk_new());

@@ -71,6 +71,33 @@ void write_file_atomic(const std::filesystem::path &path,
                        mode_t mode = 0644,
                        AtomicFile::NoReplace no_replace = AtomicFile::NoReplace::no);
 
+// Removes `path` when it goes out of scope unless release() was called:
+// a half-written output (a LUKS2 header, an archive) must not survive the
+// failure that interrupted it.
+class RemoveOnFailure {
+public:
+  explicit RemoveOnFailure(std::filesystem::path path)
+    : m_path(std::move(path)) {}
+  RemoveOnFailure(const RemoveOnFailure &) = delete;
+  RemoveOnFailure &operator=(const RemoveOnFailure &) = delete;
+  RemoveOnFailure(RemoveOnFailure &&) = delete;
+  RemoveOnFailure &operator=(RemoveOnFailure &&) = delete;
+  ~RemoveOnFailure() {
+    if (m_armed) {
+      std::error_code ec;
+      std::filesystem::remove(m_path, ec);
+    }
+  }
+  void
+  release() noexcept {
+    m_armed = false;
+  }
+
+private:
+  std::filesystem::path m_path;
+  bool m_armed = true;
+};
+
 // A private (0700) temporary directory, removed with its contents on
 // destruction unless keep() was called.
 class TempDir {
